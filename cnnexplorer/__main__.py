@@ -1,0 +1,5 @@
+import sys
+
+from cnnexplorer.cli import main
+
+sys.exit(main())

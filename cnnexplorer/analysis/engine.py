@@ -1,0 +1,348 @@
+"""The analysis engine: a layer tree with shapes, parameters, MACs, memory and receptive
+field for a model, computed on the meta device (no weights, no real forward pass).
+
+Method, per node of the module tree:
+
+- shapes and execution order come from torchinfo's layer records (one per call);
+- parameters and buffers are counted from each module's own tensors;
+- MACs are counted by formula for convolutions (output elements x input channels per
+  group x kernel area) and linear layers (output elements x input features), biases
+  excluded, as in the papers and torchvision's published figures; pooling,
+  normalisation and activations count zero MACs. FLOPs = 2 x MACs. The total is
+  cross-checked against ``torch.utils.flop_counter.FlopCounterMode`` run over the same
+  pass;
+- containers never use torchinfo's own container figures: they sum their descendants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+import torchinfo
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnexplorer.analysis.inputs import DTYPE_BYTES, validate_batch, validate_dtype, validate_input
+from cnnexplorer.analysis.memory import MemoryEstimate, estimate_memory
+from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
+from cnnexplorer.errors import UsageError
+from cnnexplorer.zoo import Architecture, get
+
+
+@dataclass
+class LayerNode:
+    """One module of the model with its own and (for containers) aggregated figures."""
+
+    path: str  # dotted module path; "" for the model itself
+    type: str
+    depth: int
+    is_leaf: bool
+    children: list[LayerNode] = field(default_factory=list)
+    input_shape: tuple[int, ...] | None = None
+    output_shape: tuple[int, ...] | None = None
+    kernel_size: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None
+    padding: tuple[int, ...] | str | None = None
+    dilation: tuple[int, ...] | None = None
+    groups: int | None = None
+    params: int = 0
+    trainable_params: int = 0
+    buffers: int = 0  # elements in buffers (batch-norm running statistics)
+    macs: int = 0
+    activation_bytes: int = 0  # output bytes of this layer; containers: sum of their leaves
+    output_bytes: int = 0  # bytes of this node's own output tensor (first call)
+    input_bytes: int = 0
+    receptive_field: int | None = None
+    jump: int | None = None
+    receptive_field_exact: bool = True
+    training_only: bool = False
+    calls: int = 0
+    inplace: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1] if self.path else ""
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 per multiply-accumulate."""
+        return 2 * self.macs
+
+    @property
+    def frozen_params(self) -> int:
+        return self.params - self.trainable_params
+
+    @property
+    def executed(self) -> bool:
+        return self.calls > 0
+
+    def walk(self) -> Iterator[LayerNode]:
+        """This node and all its descendants, depth first in registration order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass
+class Totals:
+    """Whole-model figures (inference graph: training-only heads excluded)."""
+
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+    weight_layers: int  # convolutions and linear layers on the inference path
+    training_only_params: int = 0
+    training_only_macs: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def params_with_training_only(self) -> int:
+        return self.params + self.training_only_params
+
+
+@dataclass
+class Analysis:
+    """The analysed model: tree, execution-ordered layers, totals and memory estimate."""
+
+    name: str
+    input_size: tuple[int, int, int]
+    batch: int
+    dtype: str
+    root: LayerNode
+    layers: list[LayerNode]  # every executed node, containers included, in first-call order
+    totals: Totals
+    memory: MemoryEstimate
+    flop_counter_flops: int  # FlopCounterMode's count over the whole pass (training-only heads included)
+    arch: Architecture | None = None
+
+    def node(self, path: str) -> LayerNode:
+        """The node at a dotted module path."""
+        for node in self.root.walk():
+            if node.path == path:
+                return node
+        raise KeyError(path)
+
+    @property
+    def receptive_field_exact(self) -> bool:
+        return all(n.receptive_field_exact for n in self.layers if n.receptive_field is not None)
+
+
+def analyze(
+    arch: Architecture | str,
+    input_size: tuple[int, int, int] | None = None,
+    batch: int = 1,
+    dtype: str = "float32",
+) -> Analysis:
+    """Analyse a zoo architecture at ``input_size`` (C, H, W; default: its own)."""
+    if isinstance(arch, str):
+        arch = get(arch)
+    input_size = validate_input(input_size or arch.input_size)
+    with torch.device("meta"):
+        model = arch.build()
+    analysis = analyze_module(
+        model, input_size, batch, dtype, name=arch.name, training_only=arch.training_only
+    )
+    analysis.arch = arch
+    return analysis
+
+
+def analyze_module(
+    model: nn.Module,
+    input_size: tuple[int, int, int],
+    batch: int = 1,
+    dtype: str = "float32",
+    name: str | None = None,
+    training_only: tuple[str, ...] = (),
+) -> Analysis:
+    """Analyse any module (built on the meta device) for a ``batch`` of ``input_size``."""
+    input_size = validate_input(input_size)
+    validate_batch(batch)
+    validate_dtype(dtype)
+    torch_dtype = getattr(torch, dtype)
+    name = name or type(model).__name__
+    model = model.to(device="meta", dtype=torch_dtype)
+
+    paths = {id(module): path for path, module in model.named_modules()}
+    tracker = ReceptiveFieldMode()
+    states: dict[str, FieldState | None] = {}
+    running: list[tuple[str, nn.Module, tuple]] = []
+
+    def pre_hook(module: nn.Module, inputs: tuple) -> None:
+        running.append((paths[id(module)], module, inputs))
+
+    def post_hook(module: nn.Module, inputs: tuple, output: object) -> None:
+        path, _, _ = running.pop()
+        states.setdefault(path, tracker.state(output))
+
+    handles = []
+    for module in model.modules():
+        handles.append(module.register_forward_pre_hook(pre_hook))
+        handles.append(module.register_forward_hook(post_hook))
+    x = torch.empty((batch, *input_size), device="meta", dtype=torch_dtype)
+    tracker.mark_input(x)
+    mode = "train" if training_only else "eval"
+    try:
+        with FlopCounterMode(display=False) as flop_counter, tracker:
+            summary = torchinfo.summary(
+                model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0
+            )
+    except Exception as error:  # the forward pass failed: name the layer
+        raise _input_error(name, input_size, running, error) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    nodes = _build_tree(model, training_only)
+    _record_calls(nodes, summary.summary_list, paths, states, DTYPE_BYTES[dtype])
+    root = nodes[""]
+    _aggregate(root)
+    layers = _execution_order(nodes, summary.summary_list, paths)
+    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], dtype)
+    memory = estimate_memory(root, totals, batch, input_size, dtype)
+    return Analysis(
+        name=name,
+        input_size=input_size,
+        batch=batch,
+        dtype=dtype,
+        root=root,
+        layers=layers,
+        totals=totals,
+        memory=memory,
+        flop_counter_flops=int(flop_counter.get_total_flops()),
+    )
+
+
+def _input_error(name: str, input_size: tuple[int, int, int], running: list, error: Exception) -> UsageError:
+    size = "x".join(map(str, input_size))
+    cause = error.__cause__ or error
+    if not running:
+        return UsageError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
+    path, module, inputs = running[-1]
+    shape = tuple(inputs[0].shape[1:]) if inputs and isinstance(inputs[0], torch.Tensor) else ()
+    where = f"{path or name} ({type(module).__name__}), whose input is {'x'.join(map(str, shape))}"
+    message = str(cause).lower()
+    if "too small" in message or "greater than actual input size" in message or "output size" in message:
+        return UsageError(
+            f"input {size} is too small for {name}: the feature map vanishes at {where}; "
+            "use a larger --input"
+        )
+    return UsageError(f"{name} cannot take input {size}: it fails at {where}: {str(cause).splitlines()[0]}")
+
+
+def _tuple(value: object) -> tuple[int, ...] | str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return (value,)
+    return tuple(value)  # type: ignore[arg-type]
+
+
+def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, LayerNode]:
+    nodes: dict[str, LayerNode] = {}
+    for path, module in model.named_modules():
+        is_leaf = not any(True for _ in module.children())
+        own = list(module.parameters(recurse=False))
+        node = LayerNode(
+            path=path,
+            type=type(module).__name__,
+            depth=path.count(".") + 1 if path else 0,
+            is_leaf=is_leaf,
+            params=sum(p.numel() for p in own),
+            trainable_params=sum(p.numel() for p in own if p.requires_grad),
+            buffers=sum(b.numel() for b in module.buffers(recurse=False)),
+            training_only=any(path == p or path.startswith(p + ".") for p in training_only),
+            inplace=bool(getattr(module, "inplace", False)),
+        )
+        if isinstance(module, (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+            node.kernel_size = _tuple(module.kernel_size)  # type: ignore[assignment]
+            node.stride = _tuple(module.stride or module.kernel_size)  # type: ignore[assignment]
+            node.padding = _tuple(module.padding)
+            node.dilation = _tuple(getattr(module, "dilation", 1))  # type: ignore[assignment]
+        if isinstance(module, nn.modules.conv._ConvNd):
+            node.groups = module.groups
+        nodes[path] = node
+        if path:
+            parent = path.rsplit(".", 1)[0] if "." in path else ""
+            nodes[parent].children.append(node)
+    return nodes
+
+
+def _macs(module: nn.Module, output_shape: tuple[int, ...]) -> int:
+    if isinstance(module, nn.modules.conv._ConvNd):
+        per_output = (module.in_channels // module.groups) * math.prod(module.kernel_size)
+        return math.prod(output_shape) * per_output
+    if isinstance(module, nn.Linear):
+        return math.prod(output_shape) * module.in_features
+    return 0
+
+
+def _record_calls(nodes, summary_list, paths, states, element_bytes: int) -> None:  # noqa: ANN001
+    for record in summary_list:
+        if not record.executed:
+            continue
+        node = nodes[paths[record.layer_id]]
+        output_shape = tuple(record.output_size)
+        if node.calls == 0:
+            node.input_shape = tuple(record.input_size)
+            node.output_shape = output_shape
+            node.input_bytes = math.prod(record.input_size) * element_bytes
+            node.output_bytes = math.prod(output_shape) * element_bytes
+            state = states.get(node.path)
+            if state is not None:
+                node.receptive_field, node.jump = state.size, state.jump
+                node.receptive_field_exact = state.exact
+        node.calls += 1
+        if node.is_leaf:
+            node.macs += _macs(record.module, output_shape)
+            node.activation_bytes += math.prod(output_shape) * element_bytes
+
+
+def _aggregate(node: LayerNode) -> None:
+    for child in node.children:
+        _aggregate(child)
+        node.params += child.params
+        node.trainable_params += child.trainable_params
+        node.buffers += child.buffers
+        node.macs += child.macs
+        node.activation_bytes += child.activation_bytes
+
+
+def _execution_order(nodes, summary_list, paths) -> list[LayerNode]:  # noqa: ANN001
+    seen: dict[str, LayerNode] = {}
+    for record in summary_list:
+        if record.executed:
+            path = paths[record.layer_id]
+            seen.setdefault(path, nodes[path])
+    return list(seen.values())
+
+
+def _totals(root: LayerNode, heads: list[LayerNode], dtype: str) -> Totals:
+    aux_params = sum(n.params for n in heads)
+    aux_macs = sum(n.macs for n in heads)
+    params = root.params - aux_params
+    leaves = [n for n in root.walk() if n.is_leaf and not n.training_only]
+    return Totals(
+        params=params,
+        trainable_params=root.trainable_params - sum(n.trainable_params for n in heads),
+        buffers=root.buffers - sum(n.buffers for n in heads),
+        macs=root.macs - aux_macs,
+        param_bytes=params * DTYPE_BYTES[dtype],
+        activation_bytes=sum(n.activation_bytes for n in leaves),
+        weight_layers=sum(1 for n in leaves if n.type in _WEIGHT_LAYERS and n.executed),
+        training_only_params=aux_params,
+        training_only_macs=aux_macs,
+    )
+
+
+_WEIGHT_LAYERS = {"Conv1d", "Conv2d", "Conv3d", "Linear"}

@@ -1,0 +1,46 @@
+"""Validation of user-given input sizes, batch sizes and dtypes (torch-free)."""
+
+from __future__ import annotations
+
+import re
+
+from cnnexplorer.errors import UsageError
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?)?$", re.IGNORECASE)
+
+
+def parse_input(text: str) -> tuple[int, int, int]:
+    """Parse ``CxHxW`` (``3x224x224``), ``HxW`` (3 channels) or ``S`` (3xSxS)."""
+    match = _SIZE.match(text or "")
+    if not match:
+        raise UsageError(f"malformed input size {text!r}: write CxHxW, e.g. 3x224x224 (or 224x224, or 224)")
+    values = [int(v) for v in match.groups() if v is not None]
+    if len(values) == 1:
+        values = [3, values[0], values[0]]
+    elif len(values) == 2:
+        values = [3, *values]
+    return validate_input(tuple(values))  # type: ignore[arg-type]
+
+
+def validate_input(size: tuple[int, ...]) -> tuple[int, int, int]:
+    """Check that a (C, H, W) size has three positive entries."""
+    if len(size) != 3 or any(not isinstance(v, int) or v < 1 for v in size):
+        text = "x".join(str(v) for v in size)
+        raise UsageError(f"invalid input size {text}: channels, height and width must be positive integers")
+    return (size[0], size[1], size[2])
+
+
+def validate_batch(batch: int) -> int:
+    """Check that a batch size is a positive integer."""
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise UsageError(f"invalid batch size {batch!r}: it must be a positive integer")
+    return batch
+
+
+def validate_dtype(dtype: str) -> str:
+    """Check that a dtype name is one the analysis knows."""
+    if dtype not in DTYPE_BYTES:
+        raise UsageError(f"unknown dtype {dtype!r}: use one of {', '.join(DTYPE_BYTES)}")
+    return dtype

@@ -1,0 +1,75 @@
+"""Memory estimates for inference and training (labelled as estimates everywhere they show).
+
+Method (documented in the README):
+
+- weights: parameters x bytes per element of the dtype, plus buffers (batch-norm
+  running statistics); inference counts the inference graph only, training also the
+  training-only heads;
+- inference activations: the largest input + output pair of any single layer, the
+  least a layer-by-layer forward pass must hold at once (branches can hold more);
+- training activations: the network input plus every layer's output, except in-place
+  activations, which overwrite their input: what autograd keeps for the backward pass,
+  to a first approximation;
+- gradients: one per trainable parameter; optimizer state: SGD with momentum keeps one
+  buffer per parameter, Adam two.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cnnexplorer.analysis.inputs import DTYPE_BYTES
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis.engine import LayerNode, Totals
+
+OPTIMIZER_STATES = {"sgd": 1, "adam": 2}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Estimated bytes for one forward pass (inference) and one training step."""
+
+    weight_bytes: int
+    buffer_bytes: int
+    inference_activation_bytes: int
+    training_weight_bytes: int
+    gradient_bytes: int
+    training_activation_bytes: int
+    optimizer_state_bytes: dict[str, int]
+
+    @property
+    def inference_bytes(self) -> int:
+        return self.weight_bytes + self.buffer_bytes + self.inference_activation_bytes
+
+    def training_bytes(self, optimizer: str = "sgd") -> int:
+        """Weights + gradients + optimizer state + activations saved for backward."""
+        return (
+            self.training_weight_bytes
+            + self.buffer_bytes
+            + self.gradient_bytes
+            + self.optimizer_state_bytes[optimizer]
+            + self.training_activation_bytes
+        )
+
+
+def estimate_memory(
+    root: LayerNode, totals: Totals, batch: int, input_size: tuple[int, int, int], dtype: str
+) -> MemoryEstimate:
+    """Estimate memory for a batch of ``input_size`` from an aggregated layer tree."""
+    element = DTYPE_BYTES[dtype]
+    leaves = [n for n in root.walk() if n.is_leaf and n.executed]
+    inference_leaves = [n for n in leaves if not n.training_only]
+    trainable = root.trainable_params
+    return MemoryEstimate(
+        weight_bytes=totals.params * element,
+        buffer_bytes=totals.buffers * element,
+        inference_activation_bytes=max((n.input_bytes + n.output_bytes for n in inference_leaves), default=0),
+        training_weight_bytes=root.params * element,
+        gradient_bytes=trainable * element,
+        training_activation_bytes=batch * math.prod(input_size) * element
+        + sum(n.activation_bytes for n in leaves if not n.inplace),
+        optimizer_state_bytes={name: count * trainable * element for name, count in OPTIMIZER_STATES.items()},
+    )

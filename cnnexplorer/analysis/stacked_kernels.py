@@ -1,0 +1,113 @@
+"""The VGG argument: one large kxk convolution against a stack of 3x3 convolutions with the
+same receptive field, measured by the analysis engine (no hand-written table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from torch import nn
+
+from cnnexplorer import units
+from cnnexplorer.analysis.engine import analyze_module
+from cnnexplorer.errors import UsageError
+
+
+@dataclass(frozen=True)
+class KernelOption:
+    """One configuration of the comparison, with the engine's figures."""
+
+    label: str
+    kernel: int
+    convolutions: int
+    receptive_field: int
+    params: int
+    macs: int
+    nonlinearities: int
+    channels: int
+    height: int
+    width: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def params_per_c2(self) -> float:
+        """Parameters in units of C^2 (the text's 49C^2, 27C^2, ...)."""
+        return self.params / self.channels**2
+
+    @property
+    def flops_per_c2hw(self) -> float:
+        """FLOPs in units of C^2 HW (the text's 98C^2HW, 54C^2HW, ...)."""
+        return self.flops / (self.channels**2 * self.height * self.width)
+
+
+def _stack(channels: int, kernel: int, count: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(count):
+        # No biases: the text counts weights only (C x C x k x k).
+        layers += [nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def _measure(channels: int, height: int, width: int, kernel: int, count: int) -> KernelOption:
+    with torch.device("meta"):
+        model = _stack(channels, kernel, count)
+    analysis = analyze_module(model, (channels, height, width), name=f"{count}x{kernel}x{kernel}")
+    last = analysis.layers[-1]
+    return KernelOption(
+        label=f"{'one' if count == 1 else count} {kernel}x{kernel} conv{'s' if count > 1 else ''}",
+        kernel=kernel,
+        convolutions=count,
+        receptive_field=last.receptive_field or 0,
+        params=analysis.totals.params,
+        macs=analysis.totals.macs,
+        nonlinearities=sum(1 for n in analysis.layers if n.type == "ReLU"),
+        channels=channels,
+        height=height,
+        width=width,
+    )
+
+
+def compare_stacked_kernels(
+    channels: int, height: int, width: int, kernels: tuple[int, ...] = (5, 7)
+) -> list[tuple[KernelOption, KernelOption]]:
+    """For each large kernel size, (one kxk conv, the 3x3 stack with its receptive field)."""
+    if channels < 1 or height < 1 or width < 1:
+        raise UsageError("channels and size must be positive integers")
+    pairs = []
+    for kernel in kernels:
+        if kernel < 5 or kernel % 2 == 0:
+            raise UsageError(f"invalid kernel size {kernel}: use an odd size of 5 or more (a stack of 3x3 convs matches it)")
+        stack_depth = (kernel - 1) // 2
+        pairs.append((_measure(channels, height, width, kernel, 1), _measure(channels, height, width, 3, stack_depth)))
+    return pairs
+
+
+def render_comparison(pairs: list[tuple[KernelOption, KernelOption]]) -> Group:
+    """A table of the comparison, with the savings of each stack."""
+    first = pairs[0][0]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in ("configuration", "RF", "params", "= xC²", "MACs", "FLOPs", "= xC²HW", "ReLUs"):
+        table.add_column(column, justify="left" if column == "configuration" else "right")
+    notes = []
+    for large, stack in pairs:
+        for option in (large, stack):
+            table.add_row(
+                option.label, f"{option.receptive_field}x{option.receptive_field}", f"{option.params:,}",
+                f"{option.params_per_c2:g}", units.count(option.macs), units.count(option.flops),
+                f"{option.flops_per_c2hw:g}", str(option.nonlinearities),
+            )  # fmt: skip
+        notes.append(
+            f"{stack.label} vs {large.label}: same {stack.receptive_field}x{stack.receptive_field} field, "
+            f"{100 * (1 - stack.params / large.params):.0f}% fewer params and FLOPs, "
+            f"{stack.nonlinearities}x the non-linearities"
+        )
+    header = Text(f"C = {first.channels} channels in and out, H x W = {first.height} x {first.width}, no biases")
+    legend = Text("MACs: multiply-accumulates; FLOPs = 2 x MACs; RF: receptive field", style="dim")
+    return Group(header, table, *(Text(n) for n in notes), legend)

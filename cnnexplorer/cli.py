@@ -1,0 +1,179 @@
+"""The ``cnnexplorer`` command line: argparse subcommands over the Textual-free core.
+
+Heavy imports (torch, torchvision, textual) happen inside the handlers, so ``--help``
+and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from cnnexplorer import __version__
+from cnnexplorer.errors import UsageError
+
+DESCRIPTION = """\
+See how the classic image-classification CNNs (AlexNet, VGG, GoogLeNet, ResNet,
+Wide ResNet, DenseNet) are built, what every layer costs, how two differ and how
+they train. With no command, opens the explorer app."""
+
+EPILOG = """\
+examples:
+  cnnexplorer                               open the explorer app
+  cnnexplorer list                          every architecture with its cost
+  cnnexplorer summary resnet50 --depth 2    layer table of ResNet-50
+  cnnexplorer summary alexnet-2012 --format course
+                                            the course text's AlexNet table, recomputed
+  cnnexplorer summary vgg16 --input 3x32x32 --batch 64 --format json
+  cnnexplorer kernels --channels 64 --size 56
+                                            one 7x7 conv against three stacked 3x3 convs
+
+units: MACs are multiply-accumulates; FLOPs = 2 x MACs. Memory figures are estimates."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or 224x224, or 224); default: the model's own"
+    )
+    parser.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument(
+        "--dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16: sets byte counts"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cnnexplorer",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"cnnexplorer {__version__}")
+    parser.set_defaults(handler=_run_app)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+
+    app = commands.add_parser("app", help="open the explorer app (the default)")
+    app.add_argument("model", nargs="?", help="architecture to open first")
+    app.set_defaults(handler=_run_app)
+
+    listing = commands.add_parser(
+        "list",
+        help="every architecture: family, year, params, GMACs, published accuracy",
+        description="One row per architecture of the zoo, analysed at its default input size. "
+        "Published top-1/top-5 are torchvision's ImageNet figures for the original recipe (IMAGENET1K_V1).",
+    )
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=_run_list)
+
+    summary = commands.add_parser(
+        "summary",
+        help="layer-by-layer shapes, params, MACs/FLOPs, memory and receptive field of one model",
+        description="Analyse one architecture on the meta device (no weights allocated, no real "
+        "forward pass): every layer's shapes, parameters, MACs and FLOPs (FLOPs = 2 x MACs), "
+        "activation memory and receptive field, plus totals and a memory estimate.",
+        epilog="formats: table (default; depth 3), md, csv, json (stable, all layers unless --depth; "
+        "documented in the README), course (the course text's AlexNet table columns).",
+    )
+    summary.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    _add_analysis_options(summary)
+    summary.add_argument("--depth", type=int, metavar="N", help="show modules down to this nesting depth")
+    summary.add_argument("--format", default="table", choices=("table", "md", "csv", "json", "course"))
+    summary.set_defaults(handler=_run_summary)
+
+    kernels = commands.add_parser(
+        "kernels",
+        help="the VGG argument: one large kernel against a stack of 3x3 kernels",
+        description="Compare one kxk convolution (C->C channels, same padding) with the stack of "
+        "3x3 convolutions that has the same receptive field, each followed by a ReLU. All "
+        "figures come from the analysis engine.",
+    )
+    kernels.add_argument("--channels", type=int, default=64, metavar="C", help="channels in and out (default 64)")
+    kernels.add_argument("--size", type=int, default=56, metavar="S", help="feature map height and width (default 56)")
+    kernels.add_argument(
+        "--kernel", type=int, action="append", metavar="K", help="large kernel size, odd, >= 5 (default 5 and 7; repeatable)"
+    )
+    kernels.set_defaults(handler=_run_kernels)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cnnexplorer`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except UsageError as error:
+        print(f"cnnexplorer: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("cnnexplorer: interrupted", file=sys.stderr)
+        return 130
+
+
+def _console():  # noqa: ANN202
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _analysis_request(args: argparse.Namespace) -> dict:
+    from cnnexplorer.analysis.inputs import parse_input, validate_batch, validate_dtype
+
+    return {
+        "input_size": parse_input(args.input) if args.input is not None else None,
+        "batch": validate_batch(args.batch),
+        "dtype": validate_dtype(args.dtype),
+    }
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from cnnexplorer import zoo
+
+    arch = zoo.get(args.model)
+    request = _analysis_request(args)
+    if args.depth is not None and args.depth < 0:
+        raise UsageError(f"invalid --depth {args.depth}: it must be 0 or more")
+    from cnnexplorer import report
+    from cnnexplorer.analysis import analyze
+
+    analysis = analyze(arch, **request)
+    report.render(analysis, args.format, args.depth, _console())
+    return 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from cnnexplorer.overview import render_overview, zoo_overview
+
+    console = _console()
+    rows = zoo_overview(progress=console.is_terminal)
+    if args.format == "json":
+        import json
+
+        console.file.write(json.dumps([row.as_dict() for row in rows], indent=2) + "\n")
+    else:
+        console.print(render_overview(rows))
+    return 0
+
+
+def _run_kernels(args: argparse.Namespace) -> int:
+    from cnnexplorer.analysis.stacked_kernels import compare_stacked_kernels, render_comparison
+
+    comparison = compare_stacked_kernels(args.channels, args.size, args.size, tuple(args.kernel or (5, 7)))
+    _console().print(render_comparison(comparison))
+    return 0
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    try:
+        from cnnexplorer.app import make_app
+    except ImportError:  # the app is not part of this build yet
+        return _run_list(argparse.Namespace(format="table"))
+    make_app(initial_model=getattr(args, "model", None)).run()
+    return 0

@@ -1,0 +1,314 @@
+"""Render an :class:`~cnnexplorer.analysis.Analysis` as a table, Markdown, CSV, JSON or the
+course text's AlexNet table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from cnnexplorer import units
+from cnnexplorer.analysis import Analysis, LayerNode
+from cnnexplorer.analysis.memory import OPTIMIZER_STATES
+from cnnexplorer.zoo.published import published
+
+JSON_SCHEMA_VERSION = 1
+FORMATS = ("table", "md", "csv", "json", "course")
+DEFAULT_TABLE_DEPTH = 3
+
+UNITS = {
+    "macs": "multiply-accumulates (convolution and linear layers, biases excluded)",
+    "flops": "floating-point operations, 2 x MACs",
+    "bytes": "bytes at the analysed dtype",
+    "memory": "estimate; see the README for the method",
+}
+
+
+def _rf(node: LayerNode) -> str:
+    if node.receptive_field is None:
+        return "-"
+    return ("" if node.receptive_field_exact else "≤") + str(node.receptive_field)
+
+
+def visible_layers(analysis: Analysis, depth: int | None) -> list[LayerNode]:
+    """Executed nodes down to ``depth`` (the root excluded), in execution order."""
+    return [n for n in analysis.layers if n.path and (depth is None or n.depth <= depth)]
+
+
+def layer_record(node: LayerNode) -> dict[str, Any]:
+    """One layer as a JSON-ready dict (the ``layers`` entries of ``--format json``)."""
+
+    def listed(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+    return {
+        "path": node.path,
+        "type": node.type,
+        "depth": node.depth,
+        "is_leaf": node.is_leaf,
+        "training_only": node.training_only,
+        "input_shape": listed(node.input_shape),
+        "output_shape": listed(node.output_shape),
+        "kernel_size": listed(node.kernel_size),
+        "stride": listed(node.stride),
+        "padding": listed(node.padding),
+        "dilation": listed(node.dilation),
+        "groups": node.groups,
+        "params": node.params,
+        "trainable_params": node.trainable_params,
+        "buffers": node.buffers,
+        "macs": node.macs,
+        "flops": node.flops,
+        "activation_bytes": node.activation_bytes,
+        "receptive_field": node.receptive_field,
+        "jump": node.jump,
+        "receptive_field_exact": node.receptive_field_exact,
+    }
+
+
+def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
+    """The stable JSON document of ``cnnexplorer summary --format json``."""
+    totals, memory = analysis.totals, analysis.memory
+    reference = published(analysis.arch) if analysis.arch else None
+    return {
+        "schema": JSON_SCHEMA_VERSION,
+        "model": analysis.name,
+        "input": list(analysis.input_size),
+        "batch": analysis.batch,
+        "dtype": analysis.dtype,
+        "units": UNITS,
+        "totals": {
+            "params": totals.params,
+            "trainable_params": totals.trainable_params,
+            "buffers": totals.buffers,
+            "macs": totals.macs,
+            "flops": totals.flops,
+            "param_bytes": totals.param_bytes,
+            "activation_bytes": totals.activation_bytes,
+            "weight_layers": totals.weight_layers,
+            "training_only_params": totals.training_only_params,
+            "training_only_macs": totals.training_only_macs,
+            "flop_counter_flops": analysis.flop_counter_flops,
+        },
+        "receptive_field": {
+            "size": _final_field(analysis)[0],
+            "jump": _final_field(analysis)[1],
+            "exact": analysis.receptive_field_exact,
+        },
+        "memory_estimate": {
+            "inference_bytes": memory.inference_bytes,
+            "training_bytes": {opt: memory.training_bytes(opt) for opt in OPTIMIZER_STATES},
+            "weight_bytes": memory.weight_bytes,
+            "buffer_bytes": memory.buffer_bytes,
+            "gradient_bytes": memory.gradient_bytes,
+            "optimizer_state_bytes": memory.optimizer_state_bytes,
+            "inference_activation_bytes": memory.inference_activation_bytes,
+            "training_activation_bytes": memory.training_activation_bytes,
+        },
+        "published": None
+        if reference is None
+        else {
+            "source": f"torchvision {reference.weights}",
+            "num_params": reference.num_params,
+            "gmacs": reference.gmacs,
+            "acc1": reference.acc1,
+            "acc5": reference.acc5,
+        },
+        "layers": [layer_record(n) for n in visible_layers(analysis, depth)],
+    }
+
+
+def _final_field(analysis: Analysis) -> tuple[int | None, int | None]:
+    """The receptive field of the last spatial feature map."""
+    spatial = [n for n in analysis.layers if n.receptive_field is not None and not n.training_only]
+    return (spatial[-1].receptive_field, spatial[-1].jump) if spatial else (None, None)
+
+
+_COLUMNS = ("layer", "type", "output", "params", "MACs", "RF")
+
+
+def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
+    rows = []
+    for node in visible_layers(analysis, depth):
+        indent = "  " * (node.depth - 1)
+        label = node.name + (" (train only)" if node.training_only and node.path in (analysis.arch.training_only if analysis.arch else ()) else "")
+        rows.append(
+            [
+                indent + label,
+                node.type,
+                units.shape(node.output_shape),
+                units.count(node.params) if node.params else "-",
+                units.count(node.macs) if node.macs else "-",
+                _rf(node),
+            ]
+        )
+    return rows
+
+
+def _headline(analysis: Analysis) -> list[str]:
+    t, m = analysis.totals, analysis.memory
+    size = "x".join(map(str, analysis.input_size))
+    rf, jump = _final_field(analysis)
+    lines = [
+        f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
+        f"params {t.params:,} ({units.size(t.param_bytes)})  trainable {t.trainable_params:,}",
+        f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
+    ]
+    if t.training_only_params:
+        lines.append(
+            f"training-only heads: +{t.training_only_params:,} params, +{units.count(t.training_only_macs)} MACs "
+            f"(with them: {t.params_with_training_only:,} params)"
+        )
+    if rf is not None:
+        bound = "exact" if analysis.receptive_field_exact else "upper bound: largest over branching paths"
+        lines.append(f"receptive field {rf}px, jump {jump}px ({bound})")
+    lines.append(
+        f"memory (estimate): inference {units.size(m.inference_bytes)}, training "
+        f"{units.size(m.training_bytes('sgd'))} with SGD-momentum / {units.size(m.training_bytes('adam'))} with Adam"
+    )
+    reference = published(analysis.arch) if analysis.arch else None
+    if reference is not None:
+        lines.append(
+            f"published (torchvision {reference.weights}): {reference.num_params:,} params, "
+            f"{reference.gmacs} GMACs, top-1 {reference.acc1:.2f}%, top-5 {reference.acc5:.2f}%"
+        )
+    return lines
+
+
+def render_table(analysis: Analysis, depth: int | None = None) -> Group:
+    """A rich renderable: headline figures, then one row per layer down to ``depth``."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in _COLUMNS:
+        table.add_column(column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer")
+    for row in _rows(analysis, DEFAULT_TABLE_DEPTH if depth is None else depth):
+        table.add_row(*row)
+    legend = Text("MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels, ≤ marks an upper bound", style="dim")
+    return Group(*(Text(line) for line in _headline(analysis)), table, legend)
+
+
+def render_markdown(analysis: Analysis, depth: int | None = None) -> str:
+    lines = [f"**{line}**  " if i == 0 else f"{line}  " for i, line in enumerate(_headline(analysis))]
+    lines += ["", "| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    for row in _rows(analysis, depth):
+        row[0] = row[0].replace("  ", "&nbsp;&nbsp;")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_CSV_FIELDS = (
+    "path", "type", "depth", "input_shape", "output_shape", "kernel_size", "stride", "padding",
+    "groups", "params", "trainable_params", "macs", "flops", "activation_bytes", "receptive_field", "jump",
+)  # fmt: skip
+
+
+def render_csv(analysis: Analysis, depth: int | None = None) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_CSV_FIELDS)
+    for node in visible_layers(analysis, depth):
+        record = layer_record(node)
+        writer.writerow(
+            "x".join(map(str, value)) if isinstance(value, list) else ("" if value is None else value)
+            for value in (record[f] for f in _CSV_FIELDS)
+        )
+    return out.getvalue()
+
+
+def render_json(analysis: Analysis, depth: int | None = None) -> str:
+    return json.dumps(to_dict(analysis, depth), indent=2) + "\n"
+
+
+def course_rows(analysis: Analysis) -> list[dict[str, Any]]:
+    """The rows of the course text's AlexNet table for a plain chain network.
+
+    Activations and dropout are folded into the ``activation`` column of the layer they
+    follow, as in the text. MACs and FLOPs are both given, in their own columns.
+    """
+    rows: list[dict[str, Any]] = []
+    element = analysis.totals.param_bytes // max(analysis.totals.params, 1)
+    c, h, w = analysis.input_size
+    rows.append(
+        {"layer": "input", "type": "Input", "input": "-", "kernel": "-", "filters": "-", "stride": "-",
+         "padding": "-", "output": f"{h}x{w}x{c}", "params": 0,
+         "memory_bytes": analysis.batch * c * h * w * element, "macs": 0, "flops": 0, "activation": "-"}
+    )  # fmt: skip
+    for node in analysis.layers:
+        if not node.is_leaf:
+            continue
+        if node.type in ("ReLU", "Dropout") and rows[-1]["layer"] != "input":
+            label = "ReLU" if node.type == "ReLU" else f"Dropout ({node.name})"
+            rows[-1]["activation"] = label if rows[-1]["activation"] == "-" else rows[-1]["activation"] + " + " + label
+            continue
+        filters = node.output_shape[1] if node.type in ("Conv2d", "Linear") and node.output_shape else "-"
+        rows.append(
+            {
+                "layer": node.name,
+                "type": node.type,
+                "input": _hwc(node.input_shape),
+                "kernel": "x".join(map(str, node.kernel_size)) if node.kernel_size else "-",
+                "filters": filters,
+                "stride": node.stride[0] if node.stride else "-",
+                "padding": node.padding[0] if isinstance(node.padding, tuple) else "-",
+                "output": _hwc(node.output_shape),
+                "params": node.params,
+                "memory_bytes": node.activation_bytes,
+                "macs": node.macs,
+                "flops": node.flops,
+                "activation": "-",
+            }
+        )
+    return rows
+
+
+def _hwc(dims: tuple[int, ...] | None) -> str:
+    if not dims:
+        return "-"
+    return f"{dims[2]}x{dims[3]}x{dims[1]}" if len(dims) == 4 else "x".join(map(str, dims[1:]))
+
+
+def render_course(analysis: Analysis) -> str:
+    """The course text's AlexNet table as Markdown, with correct figures and a true total row."""
+    headers = ("Layer", "Type", "Input", "Kernel", "Filters/Units", "Stride", "Padding", "Output",
+               "Parameters", "Memory (MiB)", "MACs", "FLOPs", "Activation")  # fmt: skip
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    rows = course_rows(analysis)
+    for row in rows:
+        cells = (
+            row["layer"], row["type"], row["input"], row["kernel"], row["filters"], row["stride"], row["padding"],
+            row["output"], f"{row['params']:,}", f"{row['memory_bytes'] / 2**20:.2f}", _mega(row["macs"]),
+            _mega(row["flops"]), row["activation"],
+        )  # fmt: skip
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    total_macs = sum(r["macs"] for r in rows)
+    total = ("**total**", "", "", "", "", "", "", "", f"**{sum(r['params'] for r in rows):,}**",
+             f"**{sum(r['memory_bytes'] for r in rows) / 2**20:.2f}**", f"**{_mega(total_macs)}**",
+             f"**{_mega(2 * total_macs)}**", "")  # fmt: skip
+    lines.append("| " + " | ".join(total) + " |")
+    lines += [
+        "",
+        f"{analysis.name}, input {'x'.join(map(str, analysis.input_size))}, batch {analysis.batch}, {analysis.dtype}. "
+        "Memory: output activations (MiB = 2^20 bytes). MACs: multiply-accumulates of the conv/FC weights "
+        "(biases, pooling and LRN not counted); FLOPs = 2 x MACs. The total row is the sum of the rows above.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _mega(value: int) -> str:
+    return f"{value / 1e6:.1f}M" if value else "0"
+
+
+def render(analysis: Analysis, fmt: str, depth: int | None, console: Console) -> None:
+    """Print an analysis in one of :data:`FORMATS`."""
+    if fmt == "table":
+        console.print(render_table(analysis, depth))
+    elif fmt == "course":
+        console.file.write(render_course(analysis))
+    else:
+        text = {"md": render_markdown, "csv": render_csv, "json": render_json}[fmt](analysis, depth)
+        console.file.write(text)
