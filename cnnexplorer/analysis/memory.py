@@ -6,10 +6,12 @@ Method (documented in the README):
   running statistics); inference counts the inference graph only, training also the
   training-only heads;
 - inference activations: the largest input + output pair of any single layer, the
-  least a layer-by-layer forward pass must hold at once (branches can hold more);
-- training activations: the network input plus every layer's output, except in-place
-  activations, which overwrite their input: what autograd keeps for the backward pass,
-  to a first approximation;
+  least a layer-by-layer forward pass must hold at once (branches can hold more); a
+  layer whose output is its input (in-place activations, flatten views, dropout at
+  inference) holds only one;
+- training activations: the network input plus every layer's output, except outputs
+  that share their input's memory (in-place activations, views): what autograd keeps
+  for the backward pass, to a first approximation;
 - gradients: one per trainable parameter; optimizer state: SGD with momentum keeps one
   buffer per parameter, Adam two.
 """
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
     from cnnexplorer.analysis.engine import LayerNode, Totals
 
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2}
+_VIEWS = {"Flatten", "Unflatten", "Identity"}
+
+
+def _shares_input(node: LayerNode, training: bool) -> bool:
+    """Whether a layer's output lives in its input's memory."""
+    return node.inplace or node.type in _VIEWS or (not training and node.type == "Dropout")
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,13 @@ def estimate_memory(
     return MemoryEstimate(
         weight_bytes=totals.params * element,
         buffer_bytes=totals.buffers * element,
-        inference_activation_bytes=max((n.input_bytes + n.output_bytes for n in inference_leaves), default=0),
+        inference_activation_bytes=max(
+            (n.output_bytes + (0 if _shares_input(n, training=False) else n.input_bytes) for n in inference_leaves),
+            default=0,
+        ),
         training_weight_bytes=root.params * element,
         gradient_bytes=trainable * element,
         training_activation_bytes=batch * math.prod(input_size) * element
-        + sum(n.activation_bytes for n in leaves if not n.inplace),
+        + sum(n.activation_bytes for n in leaves if not _shares_input(n, training=True)),
         optimizer_state_bytes={name: count * trainable * element for name, count in OPTIMIZER_STATES.items()},
     )

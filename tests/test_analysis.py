@@ -1,0 +1,137 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cnnexplorer.analysis import analyze, analyze_module
+from cnnexplorer.analysis.inputs import parse_input
+from cnnexplorer.errors import UsageError
+
+# Parameter counts as printed in the papers' tables (millions, with the papers' rounding).
+PAPER_PARAMS_M = {
+    "resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7,  # He et al. Table 6
+    "wrn-28-10": 36.5, "wrn-16-8": 11.0,  # Zagoruyko & Komodakis, Table 4
+    "densenet-bc-100": 0.8,  # Huang et al., Table 2 (k=12)
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PAPER_PARAMS_M)
+def test_cifar_variants_match_the_papers_parameter_counts(name, analysis_of):
+    printed = PAPER_PARAMS_M[name]
+    decimals = len(str(printed).split(".")[1])
+    assert round(analysis_of(name).totals.params / 1e6, decimals) == printed
+
+
+def test_cifar_resnet_depth_counts_weight_layers(analysis_of):
+    # ResNet-6n+2: 6n 3x3 convs, the first conv and the FC layer; option-A shortcuts have no weights.
+    for name, depth in (("resnet20", 20), ("resnet56", 56), ("resnet110", 110)):
+        assert analysis_of(name).totals.weight_layers == depth
+
+
+def test_every_node_has_figures_and_containers_sum_their_descendants(analysis_of):
+    analysis = analysis_of("resnet50")
+    for node in analysis.root.walk():
+        if node.children:
+            assert node.params == sum(c.params for c in node.children)
+            assert node.macs == sum(c.macs for c in node.children)
+            assert node.activation_bytes == sum(c.activation_bytes for c in node.children)
+    block = analysis.node("layer3.0")
+    assert block.input_shape == (1, 512, 28, 28) and block.output_shape == (1, 1024, 14, 14)
+    conv = analysis.node("layer3.0.conv2")
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups) == ((3, 3), (2, 2), (1, 1), (1, 1), 1)
+    bn = analysis.node("layer3.0.bn1")
+    assert bn.params == 2 * 256 and bn.buffers == 2 * 256 + 1
+
+
+def test_layers_are_in_execution_order(analysis_of):
+    paths = [n.path for n in analysis_of("resnet18").layers]
+    assert paths[:5] == ["", "conv1", "bn1", "relu", "maxpool"]
+    assert paths.index("layer1.0.conv1") < paths.index("layer1.0.conv2") < paths.index("layer2.0.downsample.0")
+    assert paths[-1] == "fc"
+
+
+def test_batch_scales_macs_and_activations_not_params(analysis_of):
+    one, eight = analysis_of("resnet18"), analysis_of("resnet18", None, 8)
+    assert eight.totals.params == one.totals.params
+    assert eight.totals.macs == 8 * one.totals.macs
+    assert eight.totals.activation_bytes == 8 * one.totals.activation_bytes
+
+
+def test_dtype_sets_the_byte_counts(analysis_of):
+    fp32, bf16 = analysis_of("vgg11"), analysis_of("vgg11", None, 1, "bfloat16")
+    assert fp32.totals.param_bytes == 4 * fp32.totals.params
+    assert bf16.totals.param_bytes == 2 * bf16.totals.params
+    assert bf16.totals.activation_bytes * 2 == fp32.totals.activation_bytes
+
+
+def test_memory_estimate_of_a_small_model_by_hand():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    analysis = analyze_module(model, (3, 4, 4), batch=2)
+    params = (3 * 9 * 8 + 8) + (128 * 10 + 10)
+    memory = analysis.memory
+    assert analysis.totals.params == params
+    assert memory.weight_bytes == 4 * params
+    # Largest input+output pair: the conv (2x3x4x4 in, 2x8x4x4 out).
+    assert memory.inference_activation_bytes == 4 * (2 * 48 + 2 * 128)
+    assert memory.inference_bytes == 4 * params + 4 * (2 * 48 + 2 * 128)
+    # Saved for backward: input, conv out, linear out (the in-place ReLU and the flatten view add nothing).
+    assert memory.training_activation_bytes == 4 * (2 * 48 + 2 * 128 + 2 * 10)
+    assert memory.training_bytes("sgd") == 4 * params * 3 + memory.training_activation_bytes
+    assert memory.training_bytes("adam") == 4 * params * 4 + memory.training_activation_bytes
+
+
+def test_training_memory_includes_training_only_heads(analysis_of):
+    memory = analysis_of("googlenet").memory
+    totals = analysis_of("googlenet").totals
+    assert memory.weight_bytes == 4 * totals.params
+    assert memory.training_weight_bytes == 4 * totals.params_with_training_only
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("3x224x224", (3, 224, 224)), ("224", (3, 224, 224)), ("1x28x28", (1, 28, 28)), ("96x64", (3, 96, 64)),
+     (" 3 x 32 x 32 ", (3, 32, 32))],
+)  # fmt: skip
+def test_parse_input(text, size):
+    assert parse_input(text) == size
+
+
+@pytest.mark.parametrize("text", ["abc", "3x224x224x2", "0x224x224", "3x-1x224", "", "3x2.5x4"])
+def test_malformed_input_is_refused(text):
+    with pytest.raises(UsageError) as error:
+        parse_input(text)
+    assert "\n" not in str(error.value)
+
+
+def test_an_input_too_small_names_the_layer_where_the_map_vanishes():
+    with pytest.raises(UsageError) as error:
+        analyze("alexnet-2012", (3, 32, 32))
+    message = str(error.value)
+    # 32 -> conv1 (11/4) 6 -> pool1 2 -> conv2 2 -> pool2: a 3x3 window on a 2x2 map.
+    assert "too small" in message and "features.pool2" in message and "MaxPool2d" in message
+    assert "256x2x2" in message
+
+
+def test_wrong_channel_count_names_the_first_layer():
+    with pytest.raises(UsageError, match="conv1"):
+        analyze("resnet18", (1, 224, 224))
+
+
+@pytest.mark.parametrize("batch", [0, -3])
+def test_bad_batch_is_refused(batch):
+    with pytest.raises(UsageError, match="batch"):
+        analyze("resnet20", batch=batch)
+
+
+def test_unknown_dtype_is_refused():
+    with pytest.raises(UsageError, match="float64"):
+        analyze("resnet20", dtype="float64")
+
+
+def test_nothing_is_allocated_on_a_real_device(analysis_of):
+    analysis = analysis_of("vgg19")
+    # 143M parameters analysed in a process that never materialises them: the meta device.
+    assert analysis.totals.params > 100_000_000
+    assert math.prod(analysis.input_size) == 3 * 224 * 224
