@@ -26,6 +26,7 @@ examples:
   cnnexplorer summary alexnet-2012 --format course
                                             the course text's AlexNet table, recomputed
   cnnexplorer summary vgg16 --input 3x32x32 --batch 64 --format json
+  cnnexplorer diff vgg16 vgg19 --only-diff   what VGG-19 adds to VGG-16
   cnnexplorer kernels --channels 64 --size 56
                                             one 7x7 conv against three stacked 3x3 convs
 
@@ -101,7 +102,53 @@ def build_parser() -> argparse.ArgumentParser:
         "--kernel", type=int, action="append", metavar="K", help="large kernel size, odd, >= 5 (default 5 and 7; repeatable)"
     )
     kernels.set_defaults(handler=_run_kernels)
+    _add_diff_command(commands)
     return parser
+
+
+DIFF_DESCRIPTION = """\
+Put two architectures side by side, aligned layer by layer, and show what changed.
+Both are analysed on the meta device (each at its own input size unless --input is
+given, which then applies to both). Stages and blocks are matched first, then the
+layers inside them, with an edit distance over layer signatures (type, channels,
+kernel, stride, padding, groups, output size), so an inserted layer shows as one
+insertion, not a cascade of mismatches.
+
+Every row is marked (readable without colour):
+  ~ changed   the two layers differ; the changes column says in what (out 64->128)
+  + added     only in the right model
+  - removed   only in the left model
+    (blank)   the same on both sides"""
+
+DIFF_EPILOG = """\
+examples:
+  cnnexplorer diff vgg16 vgg19                  the three extra 3x3 convolutions
+  cnnexplorer diff resnet50 wide_resnet50_2 --only-diff
+                                                the bottleneck widths, doubled
+  cnnexplorer diff resnet18 resnet34 --depth 3  every block opened down to its layers
+  cnnexplorer diff alexnet alexnet-2012 --format json
+
+table and md: a container is one row unless it differs, then its contents are shown
+(--depth N opens every container down to depth N instead). json lists every row, depth
+first, with both sides' path, type, output shape, params and MACs (schema in the README).
+Deltas are right minus left; MACs are multiply-accumulates (FLOPs = 2 x MACs)."""
+
+
+def _add_diff_command(commands) -> None:  # noqa: ANN001
+    diff = commands.add_parser(
+        "diff",
+        help="two architectures side by side, aligned layer by layer: what changed",
+        description=DIFF_DESCRIPTION,
+        epilog=DIFF_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.add_argument("left", help="left architecture (see `cnnexplorer list`)")
+    diff.add_argument("right", help="right architecture")
+    _add_analysis_options(diff)
+    diff.add_argument("--format", default="table", choices=("table", "md", "json"), help="output format (default table)")
+    diff.add_argument("--only-diff", action="store_true", help="leave out the rows that are the same on both sides")
+    diff.add_argument("--depth", type=int, metavar="N", help="open every container down to this nesting depth")
+    diff.set_defaults(handler=_run_diff)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,6 +206,21 @@ def _run_list(args: argparse.Namespace) -> int:
         console.file.write(json.dumps([row.as_dict() for row in rows], indent=2) + "\n")
     else:
         console.print(render_overview(rows))
+    return 0
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from cnnexplorer import zoo
+
+    left, right = zoo.get(args.left), zoo.get(args.right)
+    request = _analysis_request(args)
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"invalid --depth {args.depth}: it must be 1 or more")
+    from cnnexplorer.diff import diff_models
+    from cnnexplorer.diff_report import render
+
+    diff = diff_models(left.name, right.name, **request)
+    render(diff, args.format, args.depth, args.only_diff, _console())
     return 0
 
 
