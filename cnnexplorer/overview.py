@@ -4,6 +4,7 @@ accuracy. Used by ``cnnexplorer list`` and the app's zoo chart."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from rich import box
 from rich.table import Table
@@ -28,12 +29,12 @@ class ZooRow:
         return asdict(self)
 
 
-def overview_row(arch: Architecture) -> ZooRow:
-    """Analyse one architecture at its default input and attach its published figures."""
+def overview_row(arch: Architecture, analysis: Any = None) -> ZooRow:
+    """One architecture's row, from its analysis at the default input (computed if not given)."""
     from cnnexplorer.analysis import analyze
     from cnnexplorer.zoo.published import published
 
-    analysis = analyze(arch)
+    analysis = analysis or analyze(arch)
     reference = published(arch)
     return ZooRow(
         name=arch.name,

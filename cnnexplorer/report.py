@@ -312,3 +312,39 @@ def render(analysis: Analysis, fmt: str, depth: int | None, console: Console) ->
     else:
         text = {"md": render_markdown, "csv": render_csv, "json": render_json}[fmt](analysis, depth)
         console.file.write(text)
+
+
+def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
+    """Label/value rows describing one node, for the app's details panel."""
+    totals = analysis.totals
+    facts: list[tuple[str, str]] = [("path", node.path or analysis.name), ("type", node.type)]
+    if node.training_only:
+        facts.append(("note", "runs in training only (not in the totals)"))
+    if not node.executed:
+        facts.append(("note", "not executed in this pass"))
+    facts += [("input", units.shape(node.input_shape, batch=True)), ("output", units.shape(node.output_shape, batch=True))]
+    for label, value in (("kernel", node.kernel_size), ("stride", node.stride), ("padding", node.padding),
+                         ("dilation", node.dilation)):  # fmt: skip
+        if value is not None:
+            facts.append((label, "x".join(map(str, value)) if isinstance(value, tuple) else str(value)))
+    if node.groups not in (None, 1):
+        facts.append(("groups", str(node.groups)))
+    facts += [
+        ("params", f"{node.params:,} ({units.percent(node.params, totals.params)} of model)"),
+        ("trainable / frozen", f"{node.trainable_params:,} / {node.frozen_params:,}"),
+        ("buffers", f"{node.buffers:,}"),
+        ("MACs", f"{node.macs:,} ({units.count(node.macs)}, {units.percent(node.macs, totals.macs)} of model)"),
+        ("FLOPs (2 x MACs)", f"{node.flops:,} ({units.count(node.flops)})"),
+        ("activation memory", units.size(node.activation_bytes) + (" (sum of its layers)" if node.children else "")),
+    ]
+    if node.receptive_field is None:
+        facts.append(("receptive field", "whole input (no spatial axes)" if node.executed else "-"))
+    else:
+        bound = "" if node.receptive_field_exact else " (upper bound: branches merge)"
+        facts.append(("receptive field", f"{node.receptive_field}x{node.receptive_field}px{bound}"))
+        facts.append(("jump (effective stride)", f"{node.jump}px"))
+    if node.calls > 1:
+        facts.append(("calls per pass", str(node.calls)))
+    if node.children:
+        facts.append(("children", str(len(node.children))))
+    return facts

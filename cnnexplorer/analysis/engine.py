@@ -23,6 +23,7 @@ from typing import Iterator
 import torch
 import torchinfo
 from torch import nn
+from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnexplorer.analysis.inputs import DTYPE_BYTES, validate_batch, validate_dtype, validate_input
@@ -183,10 +184,12 @@ def analyze_module(
         path, _, _ = running.pop()
         states.setdefault(path, tracker.state(output))
 
-    handles = []
-    for module in model.modules():
-        handles.append(module.register_forward_pre_hook(pre_hook))
-        handles.append(module.register_forward_hook(post_hook))
+    # Global module hooks: two registrations instead of two per module (each costs ~50 us);
+    # they are removed below and ignore modules of any other model.
+    handles = [
+        register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
+        register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),
+    ]
     x = torch.empty((batch, *input_size), device="meta", dtype=torch_dtype)
     tracker.mark_input(x)
     mode = "train" if training_only else "eval"

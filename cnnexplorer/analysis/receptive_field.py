@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 
 aten = torch.ops.aten
 
@@ -44,14 +44,50 @@ _POOL = {
     aten.max_pool2d.default,
     aten.avg_pool2d.default,
 }
-# Batch norm on the meta device runs a Python decomposition that costs ~1 ms a call and
-# tells us nothing about shapes; an output of the input's shape is all that is needed.
 _BATCH_NORM = {
     aten._native_batch_norm_legit_no_training.default,
     aten._native_batch_norm_legit.default,
     aten._native_batch_norm_legit_functional.default,
     aten.native_batch_norm.default,
 }
+
+
+_IN_PLACE = {aten.relu_.default, aten.add_.Tensor, aten.mul_.Tensor, aten.hardtanh_.default}
+_BINARY = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor}
+_UNARY = {aten.relu.default, aten.sigmoid.default, aten.tanh.default}
+
+
+def _shape_only(func, args: tuple, kwargs: dict) -> object:  # noqa: ANN001
+    """The result of a shape-preserving op, made without running its meta kernel.
+
+    On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
+    (batch norm above all); only output shapes matter here. These ops also count no
+    FLOPs, so the FLOP counter below this mode loses nothing. Returns None for any
+    other op, which then runs normally.
+    """
+    first = args[0] if args else None
+    if func in _BATCH_NORM:
+        empty = torch.empty(0, device=first.device, dtype=first.dtype)
+        out = (torch.empty_like(first), empty, empty)
+        if func is aten._native_batch_norm_legit_functional.default:
+            out = out + (args[3], args[4])  # running stats, returned unchanged
+        return out
+    if kwargs:
+        return None
+    if func in _IN_PLACE:
+        return first
+    if func in _UNARY:
+        return torch.empty_like(first)
+    if func in _BINARY and isinstance(args[1], torch.Tensor):
+        shape = torch.broadcast_shapes(first.shape, args[1].shape)
+        return torch.empty(shape, device=first.device, dtype=torch.promote_types(first.dtype, args[1].dtype))
+    if func is aten.cat.default:
+        tensors = [t for t in first if t.dim() > 1 or t.numel() > 0]
+        dim = (args[1] if len(args) > 1 else 0) % tensors[0].dim()
+        shape = list(tensors[0].shape)
+        shape[dim] = sum(t.shape[dim] for t in tensors)
+        return torch.empty(shape, device=tensors[0].device, dtype=tensors[0].dtype)
+    return None
 
 
 def _pair(value: object, default: int) -> tuple[int, int]:
@@ -114,12 +150,9 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
         first = args[0] if args else None
-        if func in _BATCH_NORM:
-            empty = torch.empty(0, device=first.device, dtype=first.dtype)
-            out = (torch.empty_like(first), empty, empty)
-            if func is aten._native_batch_norm_legit_functional.default:
-                out = out + (args[3], args[4])  # running stats, returned unchanged
-        else:
+        with _disable_current_modes():  # the empties made here need no counting or tracking
+            out = _shape_only(func, args, kwargs)
+        if out is None:
             out = func(*args, **kwargs)
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         state = self._output_state(func, args, outputs[0])

@@ -1,0 +1,257 @@
+"""The main screen: zoo on the left, the layer tree in the centre, details on the right."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Tree
+from textual.worker import get_current_worker
+
+from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
+from cnnexplorer.app.screens.help import HelpScreen
+from cnnexplorer.app.screens.input_dialog import InputChoice, InputDialog
+from cnnexplorer.app.screens.zoo_chart import ZooChartScreen
+from cnnexplorer.app.widgets.details import DetailsPanel
+from cnnexplorer.app.widgets.layer_tree import LayerTree
+from cnnexplorer.app.widgets.model_header import ModelHeader
+from cnnexplorer.app.widgets.stage_plots import StagePlots
+from cnnexplorer.app.widgets.zoo_list import ZooList
+from cnnexplorer.errors import UsageError
+from cnnexplorer.zoo import ARCHITECTURES, get
+
+MAX_DEPTH = 12
+
+
+class ExplorerScreen(Screen[None]):
+    """Browse the zoo; every figure comes from the core's analysis of the selected model."""
+
+    BINDINGS = [
+        Binding("slash", "search", "Search"),
+        Binding("left_square_bracket", "change_depth(-1)", "Fold"),
+        Binding("right_square_bracket", "change_depth(1)", "Unfold"),
+        *(Binding(str(n), f"set_depth({n})", show=False) for n in range(1, 10)),
+        Binding("i", "input_size", "Input"),
+        Binding("p", "toggle_plots", "Plots"),
+        Binding("z", "zoo_chart", "Zoo chart"),
+        Binding("escape", "close_search", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, initial_model: str | None, cache: Any, zoo_stats: bool) -> None:
+        super().__init__()
+        self.model_name = get(initial_model).name if initial_model else "alexnet-2012"
+        self.input_size: tuple[int, int, int] | None = None  # None: each model's own
+        self.batch = 1
+        self.dtype = "float32"
+        self.depth = 1
+        self.cache = cache
+        self.analysis: Any = None
+        self.zoo_rows: dict[str, Any] = {}
+        self._zoo_stats = zoo_stats
+        self._request_id = 0
+        self._previous_input: InputChoice | None = None
+        self._matches: list[Any] = []
+        self._match_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield ModelHeader(id="model-header")
+        with Horizontal(id="body"):
+            yield ZooList(id="zoo")
+            with Vertical(id="centre"):
+                yield Input(placeholder="search layers by name or type", id="search")
+                yield LayerTree(id="layers")
+            yield DetailsPanel(id="details")
+        yield StagePlots(id="plots")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ModelHeader).show_message("Loading torch and the analysis engine…")
+        self.query_one(LayerTree).loading = True
+        zoo = self.query_one(ZooList)
+        zoo.select_architecture(self.model_name)
+        zoo.focus()
+        self.load_engine()
+
+    # Workers ------------------------------------------------------------------------
+
+    @work(thread=True, group="engine")
+    def load_engine(self) -> None:
+        """Import torch and the engine off the UI thread, after the first frame."""
+        from cnnexplorer.analysis.cache import AnalysisCache
+
+        if self.cache is None:
+            self.cache = AnalysisCache()
+        self.app.call_from_thread(self._engine_ready)
+
+    def _engine_ready(self) -> None:
+        self.request_analysis()
+        if self._zoo_stats:
+            self.analyse_zoo()
+
+    @work(thread=True, exclusive=True, group="analysis")
+    def analyse(self, key: tuple, request_id: int) -> None:
+        try:
+            analysis = self.cache.get(key)
+        except UsageError as error:
+            self.post_message(AnalysisReady(request_id, error=str(error)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(AnalysisReady(request_id, analysis=analysis))
+
+    @work(thread=True, group="zoo")
+    def analyse_zoo(self) -> None:
+        """Analyse every architecture at its default input for the zoo list and chart."""
+        from cnnexplorer.overview import overview_row
+
+        for arch in ARCHITECTURES:
+            if get_current_worker().is_cancelled:
+                return
+            analysis = self.cache.get(self.cache.key(arch.name))
+            self.post_message(ZooRowReady(overview_row(arch, analysis)))
+
+    # Analysis requests ------------------------------------------------------------------
+
+    def request_analysis(self) -> None:
+        """Show the current model at the current input: at once if cached, else in a worker."""
+        if self.cache is None:  # the engine is still loading; it will ask again
+            return
+        key = self.cache.key(self.model_name, self.input_size, self.batch, self.dtype)
+        self._request_id += 1
+        cached = self.cache.peek(key)
+        if cached is not None:
+            self._show(cached)
+            return
+        self.query_one(LayerTree).loading = True
+        self.analyse(key, self._request_id)
+
+    def on_analysis_ready(self, message: AnalysisReady) -> None:
+        if message.request_id != self._request_id:
+            return  # a stale result: the user has moved on
+        self.query_one(LayerTree).loading = False
+        if message.error is not None:
+            self._reject(message.error)
+        else:
+            self._show(message.analysis)
+
+    def _reject(self, error: str) -> None:
+        """Keep the previous view and say why the request failed."""
+        if self._previous_input is not None:
+            self.input_size, self.batch = self._previous_input
+            self._previous_input = None
+        if self.analysis is not None:
+            self.query_one(ModelHeader).show(self.analysis, notice=error)
+            self.query_one(ZooList).select_architecture(self.analysis.name)
+            self.model_name = self.analysis.name
+        else:
+            self.query_one(ModelHeader).show_message(error)
+        self.notify(error, title="Not applied", severity="error")
+
+    def _show(self, analysis: Any) -> None:
+        self.analysis = analysis
+        self._previous_input = None
+        self.query_one(ModelHeader).show(analysis)
+        self.query_one(LayerTree).loading = False
+        self.query_one(LayerTree).show(analysis, self.depth)
+        self.query_one(DetailsPanel).show(analysis, analysis.root)
+        if self.query_one(StagePlots).display:
+            self._draw_plots()
+
+    def _draw_plots(self) -> None:
+        from cnnexplorer.analysis.structure import stages
+
+        self.query_one(StagePlots).show(self.analysis.name, stages(self.analysis))
+
+    # Events -------------------------------------------------------------------------------
+
+    def on_architecture_chosen(self, message: ArchitectureChosen) -> None:
+        self.open_architecture(message.name)
+
+    def open_architecture(self, name: str) -> None:
+        """Switch to an architecture (from the zoo list or the command palette)."""
+        self.model_name = get(name).name
+        self.query_one(ZooList).select_architecture(self.model_name)
+        self.request_analysis()
+
+    def on_zoo_row_ready(self, message: ZooRowReady) -> None:
+        self.zoo_rows[message.row.name] = message.row
+        self.query_one(ZooList).set_stats(message.row)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if self.analysis is not None and event.node.data is not None:
+            self.query_one(DetailsPanel).show(self.analysis, event.node.data)
+
+    # Search --------------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.focus()
+
+    def action_close_search(self) -> None:
+        search = self.query_one("#search", Input)
+        if search.display:
+            search.display = False
+            self.query_one(LayerTree).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "search" or self.analysis is None:
+            return
+        from cnnexplorer.analysis.structure import find_layers
+
+        self._matches = find_layers(self.analysis, event.value)
+        self._match_index = 0
+        self._reveal_match()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "search" and self._matches:
+            self._match_index = (self._match_index + 1) % len(self._matches)
+            self._reveal_match()
+
+    def _reveal_match(self) -> None:
+        search = self.query_one("#search", Input)
+        if not self._matches:
+            search.border_subtitle = "no match" if search.value.strip() else ""
+            return
+        node = self._matches[self._match_index]
+        self.query_one(LayerTree).reveal(node.path)
+        search.border_subtitle = f"{self._match_index + 1} of {len(self._matches)}: {node.path}"
+
+    # Depth, input, plots, help -----------------------------------------------------------------
+
+    def action_change_depth(self, delta: int) -> None:
+        self.action_set_depth(self.depth + delta)
+
+    def action_set_depth(self, depth: int) -> None:
+        self.depth = max(1, min(MAX_DEPTH, depth))
+        if self.analysis is not None:
+            self.query_one(LayerTree).set_depth(self.depth)
+        self.notify(f"tree depth {self.depth}", timeout=1)
+
+    def action_input_size(self) -> None:
+        def apply(choice: InputChoice | None) -> None:
+            if choice is None:
+                return
+            self._previous_input = (self.input_size, self.batch)
+            self.input_size, self.batch = choice
+            self.request_analysis()
+
+        self.app.push_screen(InputDialog(self.input_size, self.batch), apply)
+
+    def action_toggle_plots(self) -> None:
+        plots = self.query_one(StagePlots)
+        plots.display = not plots.display
+        if plots.display and self.analysis is not None:
+            self._draw_plots()
+
+    def action_zoo_chart(self) -> None:
+        rows = [self.zoo_rows[a.name] for a in ARCHITECTURES if a.name in self.zoo_rows]
+        self.app.push_screen(ZooChartScreen(rows, pending=len(ARCHITECTURES) - len(rows)))
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())

@@ -1,0 +1,22 @@
+"""The details of the highlighted layer: shapes, kernel, params, MACs/FLOPs, memory, field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from textual.widgets import Static
+
+
+class DetailsPanel(Static):
+    """Shows :func:`cnnexplorer.report.node_facts` of one layer."""
+
+    def show(self, analysis: Any, node: Any) -> None:
+        from cnnexplorer.report import node_facts  # imports torch: only once the engine is loaded
+
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for label, value in node_facts(analysis, node):
+            table.add_row(label, value)
+        self.update(table)

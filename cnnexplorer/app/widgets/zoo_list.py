@@ -1,0 +1,54 @@
+"""The zoo, grouped by family, with each architecture's params and GMACs once known."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+
+from cnnexplorer import units
+from cnnexplorer.app.messages import ArchitectureChosen
+from cnnexplorer.zoo import by_family
+
+
+class ZooList(Tree[str]):
+    """Families as branches, architectures as leaves (``data`` is the architecture name)."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__("zoo", **kwargs)
+        self.show_root = False
+        self.guide_depth = 2
+        self._leaves = {}
+        for family, archs in by_family().items():
+            branch = self.root.add(family, expand=True)
+            for arch in archs:
+                self._leaves[arch.name] = branch.add_leaf(self._label(arch.name, None), data=arch.name)
+
+    @staticmethod
+    def _label(name: str, row) -> Text:  # noqa: ANN001
+        text = Text(f"{name:<17}")
+        if row is None:
+            text.append("   ·      ·", style="dim")
+        else:
+            text.append(f"{units.count(row.params):>6} {row.macs / 1e9:>5.2f}G", style="dim")
+        return text
+
+    def set_stats(self, row) -> None:  # noqa: ANN001
+        """Show an overview row's params and GMACs beside its architecture."""
+        self._leaves[row.name].set_label(self._label(row.name, row))
+
+    def select_architecture(self, name: str) -> None:
+        """Move the cursor to an architecture (without re-announcing it)."""
+        node = self._leaves[name]
+        with self.prevent(Tree.NodeHighlighted):
+            self.move_cursor(node)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(ArchitectureChosen(event.node.data))

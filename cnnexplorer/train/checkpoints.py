@@ -1,0 +1,152 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)`` only.
+
+A training checkpoint is a dict of plain tensors and Python values::
+
+    {"format": "cnnexplorer-checkpoint", "version": 1, "model": state_dict,
+     "optimizer": ..., "scheduler": ..., "scaler": ..., "epoch": completed epochs,
+     "epoch_step": steps done in the next epoch, "step": optimizer steps in all,
+     "best_top1": ..., "best_epoch": ..., "rng": {...}, "config": {...}}
+
+Plain ``state_dict`` files (torchvision's, or ``torch.save(model.state_dict())``) load too.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnexplorer.errors import UsageError
+
+FORMAT = "cnnexplorer-checkpoint"
+VERSION = 1
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP, torch.compile
+
+
+class NonFiniteWeightsError(RuntimeError):
+    """Refusal to write a checkpoint whose model holds NaN or infinite values."""
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same directory,
+    flushed to disk, then renamed over ``path``. A crash at any point leaves the previous
+    file whole. Refuses (NonFiniteWeightsError) model weights that are not finite."""
+    bad = [name for name, tensor in checkpoint.get("model", {}).items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise NonFiniteWeightsError(f"not writing {path}: non-finite values in {', '.join(bad[:3])}")
+    path = Path(path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temp, "wb") as stream:
+            torch.save(checkpoint, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:  # not possible on every platform; the rename is still atomic
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def load_checkpoint(path: Path | str) -> Any:
+    """Load a checkpoint or state_dict file onto the CPU with ``weights_only=True``.
+
+    Raises UsageError, in one line, for a missing file, a file that is not a torch
+    checkpoint, or one that carries a pickled object (which is never executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or torch.save")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if found is None:
+            raise UsageError(f"cannot read checkpoint {path}: it is not a torch checkpoint (or it is damaged)") from None
+        raise UsageError(
+            f"refusing {path}: it carries a pickled Python object ({found.group(1)}) and is only loaded "
+            "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), PATH)"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
+        message = str(error).strip().split(". ")[0].splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot read checkpoint {path}: {message} (is it a torch checkpoint, and whole?)") from None
+
+
+def strip_wrapper_prefixes(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """Remove DDP's ``module.`` and torch.compile's ``_orig_mod.`` key prefixes."""
+    cleaned = {}
+    for key, value in state_dict.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _WRAPPER_PREFIXES:
+                if key.startswith(prefix):
+                    key = key[len(prefix) :]
+                    changed = True
+        cleaned[key] = value
+    return cleaned
+
+
+def model_state_of(loaded: Any, path: Path | str) -> dict[str, torch.Tensor]:
+    """The model's state_dict inside a loaded file: a training checkpoint's ``model``,
+    a ``{"state_dict": ...}`` wrapper, or a plain state_dict; prefixes stripped."""
+    if isinstance(loaded, dict) and isinstance(loaded.get("model"), dict):
+        state = loaded["model"]
+    elif isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        state = loaded["state_dict"]
+    else:
+        state = loaded
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UsageError(f"{path} holds no model state_dict (expected a dict of tensors, or a checkpoint with a 'model' entry)")
+    return strip_wrapper_prefixes(state)
+
+
+def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], path: Path | str) -> None:
+    """Load ``state`` into ``model`` strictly; a mismatch is a one-line UsageError."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error).splitlines()[0])
+        raise UsageError(f"{path} does not fit this model: {detail.rstrip('.')}; is it the right architecture and class count?") from None
+    problems = []
+    if result.missing_keys:
+        problems.append(f"{len(result.missing_keys)} missing (e.g. {result.missing_keys[0]})")
+    if result.unexpected_keys:
+        problems.append(f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[0]})")
+    if problems:
+        raise UsageError(f"{path} does not fit this model: {'; '.join(problems)} keys; is it the right architecture?")
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python's and torch's random states (CPU and every CUDA device)."""
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(_as_tuples(state["python"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuples(value: Any) -> Any:
+    """random.setstate wants tuples all the way down."""
+    return tuple(_as_tuples(item) for item in value) if isinstance(value, (list, tuple)) else value

@@ -1,0 +1,263 @@
+"""Data sets, augmentation (torchvision.transforms.v2), samplers and loaders for train/eval."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from cnnexplorer.errors import UsageError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SMALL_IMAGE = 64  # at or below this size, CIFAR-style augmentation (pad-and-crop) instead of resized crops
+DATASET_KINDS = ("imagefolder", "cifar10", "cifar100", "fake")
+
+
+class UnreadableImageError(Exception):
+    """An image file that PIL cannot decode; the message names the file."""
+
+
+def unreadable_image_message(error: BaseException) -> str | None:
+    """The one-line 'cannot read image ...' message inside an error, also when a DataLoader
+    worker re-raised it wrapped in its traceback text; None if there is none."""
+    found = re.findall(r"cannot read image .*", str(error))
+    return found[-1].strip() if found else None
+
+
+def _load_rgb(path: str) -> Any:
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as stream:
+            image = Image.open(stream)
+            return image.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise UnreadableImageError(f"cannot read image {path}: {error}") from None
+
+
+def train_transform(image_size: int) -> Callable:
+    """Paper-style augmentation: random-resized crop, flip and colour jitter for ImageNet-size
+    inputs; 4-pixel pad-and-crop and flip for CIFAR-size inputs."""
+    from torchvision.transforms import v2
+
+    if image_size <= SMALL_IMAGE:
+        geometry = [
+            v2.Resize(image_size, antialias=True),
+            v2.CenterCrop(image_size),
+            v2.RandomCrop(image_size, padding=image_size // 8),
+            v2.RandomHorizontalFlip(),
+        ]
+    else:
+        geometry = [
+            v2.RandomResizedCrop(image_size, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4),
+        ]
+    return v2.Compose([v2.ToImage(), *geometry, *_to_normalized_float()])
+
+
+def eval_transform(image_size: int) -> Callable:
+    """Resize (to image_size / 0.875 for ImageNet-size inputs) and centre crop."""
+    from torchvision.transforms import v2
+
+    resize = image_size if image_size <= SMALL_IMAGE else round(image_size / 0.875)
+    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size), *_to_normalized_float()])
+
+
+def _to_normalized_float() -> list:
+    from torchvision.transforms import v2
+
+    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+
+
+class SeededTransform(Dataset):
+    """Applies a random transform with a seed derived from (seed, epoch, index), so that the
+    augmentation of every image is the same whatever the worker count, the rank, or where
+    a run was interrupted and resumed. Set ``epoch`` before iterating."""
+
+    def __init__(self, base: Dataset, transform: Callable, seed: int) -> None:
+        self.base = base
+        self.transform = transform
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, target = self.base[index]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 100_003 + index) % (2**63))
+            return self.transform(image), target
+
+
+class SyntheticImages(Dataset):
+    """Random normalised images with random labels, made on the fly (for speed runs)."""
+
+    def __init__(self, size: int, image_size: int, num_classes: int, seed: int = 0) -> None:
+        self.size, self.image_size, self.num_classes, self.seed = size, image_size, num_classes, seed
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        image = torch.randn(3, self.image_size, self.image_size, generator=generator)
+        return image, int(torch.randint(self.num_classes, (1,), generator=generator))
+
+
+@dataclass
+class Datasets:
+    """The train and val sets of a run (train is None for eval)."""
+
+    kind: str
+    train: Dataset | None
+    val: Dataset
+    classes: list[str]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "classes": len(self.classes),
+            "train_images": len(self.train) if self.train is not None else None,  # type: ignore[arg-type]
+            "val_images": len(self.val),  # type: ignore[arg-type]
+        }
+
+
+def build_datasets(
+    kind: str,
+    root: str | None,
+    image_size: int,
+    seed: int,
+    *,
+    want_train: bool = True,
+    download: bool = False,
+    fake_size: int = 1280,
+    fake_classes: int = 1000,
+    val_transform: Callable | None = None,
+    split: str = "val",
+) -> Datasets:
+    """Open the data of a run; every problem with it is a one-line UsageError."""
+    val_tf = val_transform or eval_transform(image_size)
+    if kind == "fake":
+        classes = [str(i) for i in range(fake_classes)]
+        train = SyntheticImages(fake_size, image_size, fake_classes, seed) if want_train else None
+        return Datasets(kind, train, SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1), classes)
+    if root is None:
+        raise UsageError(f"--dataset {kind} needs --data DIR")
+    if kind in ("cifar10", "cifar100"):
+        return _cifar(kind, Path(root), image_size, seed, want_train, download, val_tf)
+    return _image_folder(Path(root), image_size, seed, want_train, val_tf, split)
+
+
+def _cifar(kind: str, root: Path, image_size: int, seed: int, want_train: bool, download: bool, val_tf: Callable) -> Datasets:
+    from torchvision import datasets
+
+    reader = datasets.CIFAR10 if kind == "cifar10" else datasets.CIFAR100
+    label = "CIFAR-10" if kind == "cifar10" else "CIFAR-100"
+    try:
+        val = reader(str(root), train=False, transform=val_tf, download=download)
+        train = reader(str(root), train=True, download=download) if want_train else None
+    except RuntimeError:
+        raise UsageError(f"no {label} data in {root}: add --download to fetch it (needs network), or point --data at the folder holding {reader.base_folder}") from None
+    except OSError as error:
+        raise UsageError(f"cannot get {label} into {root}: {error}") from None
+    train_set = SeededTransform(train, train_transform(image_size), seed) if train is not None else None
+    return Datasets(kind, train_set, val, list(val.classes))
+
+
+def _class_folders(split_dir: Path) -> list[str]:
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    classes = sorted(entry.name for entry in split_dir.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        loose = any(entry.suffix.lower() in IMG_EXTENSIONS for entry in split_dir.iterdir() if entry.is_file())
+        what = "images but no class folders" if loose else "no class folders"
+        raise UsageError(f"{split_dir} has {what}: expected {split_dir}/<class>/<image files>")
+    for name in classes:
+        if not any(f.suffix.lower() in IMG_EXTENSIONS for f in (split_dir / name).rglob("*") if f.is_file()):
+            raise UsageError(f"class folder {split_dir / name} has no images ({', '.join(IMG_EXTENSIONS[:4])}, ...)")
+    return classes
+
+
+def check_image_folder(root: Path, want_train: bool = True, split: str = "val") -> list[str]:
+    """Check an ImageFolder tree (``root/train/<class>/...``, ``root/<split>/<class>/...``)
+    without reading images; its class names, or a one-line UsageError."""
+    layout = f"expected {root}/train/<class>/<images> and {root}/val/<class>/<images> (the ImageNet layout)"
+    if not root.is_dir():
+        raise UsageError(f"data directory {root} does not exist: {layout}")
+    if not any(root.iterdir()):
+        raise UsageError(f"data directory {root} is empty: {layout}")
+    splits = ["train", split] if want_train else [split]
+    for name in splits:
+        if not (root / name).is_dir():
+            raise UsageError(f"{root} has no {name}/ folder: {layout}")
+    folders = {name: _class_folders(root / name) for name in splits}
+    if want_train:
+        missing = sorted(set(folders["train"]) - set(folders[split]))
+        extra = sorted(set(folders[split]) - set(folders["train"]))
+        if missing:
+            more = f" ({len(missing)} classes are)" if len(missing) > 1 else ""
+            raise UsageError(f"class {missing[0]!r} is in {root}/train but missing in {root}/{split}{more}: every class needs a {split} folder with images")
+        if extra:
+            raise UsageError(f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match train's")
+    return folders[split]
+
+
+def _image_folder(root: Path, image_size: int, seed: int, want_train: bool, val_tf: Callable, split: str) -> Datasets:
+    from torchvision.datasets import ImageFolder
+
+    check_image_folder(root, want_train, split)
+    val = ImageFolder(str(root / split), transform=val_tf, loader=_load_rgb)
+    train = None
+    if want_train:
+        train = SeededTransform(ImageFolder(str(root / "train"), loader=_load_rgb), train_transform(image_size), seed)
+    return Datasets("imagefolder", train, val, list(val.classes))
+
+
+class ResumableSampler(Sampler[int]):
+    """The epoch's shuffled order (torch's DistributedSampler, also for one process), less the
+    samples of the batches already done when a run resumes mid-epoch."""
+
+    def __init__(self, dataset: Dataset, world_size: int, rank: int, seed: int, batch_size: int) -> None:
+        self.order = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False)
+        self.batch_size = batch_size
+        self.skip_batches = 0
+
+    def set_epoch(self, epoch: int, skip_batches: int = 0) -> None:
+        self.order.set_epoch(epoch)
+        self.skip_batches = skip_batches
+
+    def __iter__(self) -> Iterator[int]:
+        return islice(iter(self.order), self.skip_batches * self.batch_size, None)
+
+    def __len__(self) -> int:
+        return max(len(self.order) - self.skip_batches * self.batch_size, 0)
+
+    def batches_per_epoch(self) -> int:
+        return math.ceil(len(self.order) / self.batch_size)
+
+
+class ShardSampler(Sampler[int]):
+    """Every ``world_size``-th sample from ``rank``: together the ranks see each sample exactly
+    once (DistributedSampler would pad with repeats)."""
+
+    def __init__(self, size: int, world_size: int, rank: int) -> None:
+        self.indices = range(rank, size, world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, drop_last=False)

@@ -1,0 +1,138 @@
+"""Devices and distributed data parallel: one process per device under torchrun."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+
+from cnnexplorer.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where this process runs: its device and its place among the ranks."""
+
+    device: torch.device
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def describe_cuda_devices() -> str:
+    """The CUDA devices there are, for error messages."""
+    if not torch.cuda.is_available():
+        return "this machine has no CUDA device (use --device cpu)"
+    names = [f"{i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
+    return "the CUDA devices here are " + "; ".join(names)
+
+
+def check_gpu_ids(ids: list[int]) -> None:
+    """UsageError unless every id names a CUDA device."""
+    if not torch.cuda.is_available():
+        raise UsageError(f"--gpu {','.join(map(str, ids))} asks for CUDA, but {describe_cuda_devices()}")
+    for index in ids:
+        if not 0 <= index < torch.cuda.device_count():
+            raise UsageError(f"there is no GPU {index}: {describe_cuda_devices()}")
+
+
+def under_torchrun() -> bool:
+    """True in a process that torchrun started (it sets LOCAL_RANK and WORLD_SIZE)."""
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def resolve_placement(gpu: int | None, device: str | None) -> Placement:
+    """The device of this process. Under torchrun, rank r takes cuda:LOCAL_RANK (or the CPU
+    with ``--device cpu``) and joins the process group: nccl on CUDA, gloo on the CPU."""
+    if under_torchrun():
+        local_rank = int(os.environ["LOCAL_RANK"])
+        use_cuda = device != "cpu" and torch.cuda.is_available()
+        if use_cuda:
+            if local_rank >= torch.cuda.device_count():
+                raise UsageError(f"LOCAL_RANK {local_rank} has no GPU: {describe_cuda_devices()}")
+            torch.cuda.set_device(local_rank)
+            target = torch.device("cuda", local_rank)
+        else:
+            target = torch.device("cpu")
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if use_cuda else "gloo", device_id=target if use_cuda else None)
+        return Placement(target, dist.get_rank(), local_rank, dist.get_world_size())
+    if gpu is not None:
+        check_gpu_ids([gpu])
+        torch.cuda.set_device(gpu)
+        return Placement(torch.device("cuda", gpu))
+    if device is None:
+        return Placement(torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu"))
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        raise UsageError(f"unknown --device {device!r}: use cpu, cuda or cuda:N") from None
+    if target.type == "cuda":
+        check_gpu_ids([target.index or 0])
+        torch.cuda.set_device(target.index or 0)
+        return Placement(torch.device("cuda", target.index or 0))
+    if target.type != "cpu":
+        raise UsageError(f"--device {device}: only cpu and cuda are supported")
+    return Placement(target)
+
+
+def shutdown_distributed() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def torchrun_command(nproc: int, child_args: list[str], rendezvous: dict[str, str | None]) -> list[str]:
+    """``python -m torch.distributed.run ... -m cnnexplorer <child_args>``: standalone on one
+    node, or with the given rendezvous flags (--nnodes, --node-rank, --rdzv-*) across nodes."""
+    command = [sys.executable, "-m", "torch.distributed.run"]
+    flags = {key: value for key, value in rendezvous.items() if value is not None}
+    if flags:
+        flags.setdefault("rdzv-backend", "c10d")
+        for key, value in flags.items():
+            command += [f"--{key}", str(value)]
+    else:
+        command.append("--standalone")
+    command += ["--nproc-per-node", str(nproc), "-m", "cnnexplorer", *child_args]
+    return command
+
+
+def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) -> int:
+    """Run ``command`` (from :func:`torchrun_command`) and wait for it. With ``visible_gpus``
+    the ranks see only those devices, so LOCAL_RANK r lands on the r-th of them. SIGINT and
+    SIGTERM are passed on to torchrun, which passes them to every rank."""
+    env = dict(os.environ)
+    if visible_gpus is not None:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, visible_gpus))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, _nproc_of(command)))))
+    process = subprocess.Popen(command, env=env)
+
+    def forward(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code
+
+
+def _nproc_of(command: list[str]) -> int:
+    return int(command[command.index("--nproc-per-node") + 1])

@@ -1,0 +1,187 @@
+"""``cnnexplorer eval``: top-1/top-5 of a checkpoint or of torchvision's weights."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+
+from cnnexplorer import zoo
+from cnnexplorer.errors import UsageError
+from cnnexplorer.events import EventWriter
+from cnnexplorer.train import checkpoints, data
+from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
+from cnnexplorer.train.evaluate import EvalResult, evaluate
+
+
+@dataclass
+class EvalOptions:
+    model: str
+    dataset: str
+    data: str | None
+    split: str
+    checkpoint: str | None
+    weights: str | None
+    gpu: int | None
+    device: str | None
+    batch_size: int
+    workers: int
+    image_size: int | None
+    amp: str | None
+    channels_last: bool
+    per_class: str | None
+    format: str
+    events: str | None
+    download: bool
+    fake_size: int
+
+
+@dataclass
+class WeightsSource:
+    state: dict[str, torch.Tensor]
+    label: str  # what the report names as the weights
+    image_size: int | None  # from a training checkpoint's config
+    num_classes: int | None
+    preprocess: Any  # torchvision's transforms for --weights, else None
+    published: Any  # cnnexplorer.zoo.published.Published or None
+
+
+def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> WeightsSource:
+    """torchvision's weights ``name`` from the torch hub cache (or, with --download, the
+    network), with their own preprocessing and published figures."""
+    from torchvision.models import get_model_weights
+
+    from cnnexplorer.zoo.published import weights_of
+
+    if arch.torchvision_name is None:
+        raise UsageError(f"{arch.name} is not a torchvision model, so it has no --weights: pass --checkpoint PATH")
+    available = {w.name: w for w in get_model_weights(arch.torchvision_name)}
+    key = name.upper()
+    if key == "DEFAULT":
+        key = next(iter(available))
+    if key not in available:
+        raise UsageError(f"{arch.name} has no weights {name!r}: choose from {', '.join(available)}")
+    weights = available[key]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+    if not cached.is_file():
+        if not download:
+            raise UsageError(f"weights {key} of {arch.name} are not in the torch hub cache ({cached}) and downloads are off: "
+                             f"pass --checkpoint PATH with a state_dict file, or add --download (needs network)")
+        try:
+            torch.hub.download_url_to_file(weights.url, str(cached), progress=sys.stderr.isatty())
+        except OSError as error:
+            raise UsageError(f"cannot download {weights.url} ({error}): pass --checkpoint PATH with a state_dict file") from None
+    state = checkpoints.model_state_of(checkpoints.load_checkpoint(cached), cached)
+    found = {p.weights: p for p in weights_of(arch)}
+    return WeightsSource(state, f"torchvision {key}", weights.transforms().crop_size[0], len(weights.meta["categories"]),
+                         weights.transforms(), found.get(key))
+
+
+def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
+    from cnnexplorer.zoo.published import published
+
+    loaded = checkpoints.load_checkpoint(path)
+    config = loaded.get("config") if isinstance(loaded, dict) and loaded.get("format") == checkpoints.FORMAT else None
+    if config is not None and zoo.get(config["model"]).name != arch.name:
+        raise UsageError(f"{path} is a checkpoint of {config['model']}, not {arch.name}")
+    return WeightsSource(checkpoints.model_state_of(loaded, path), str(path),
+                         config["image_size"] if config else None, config["num_classes"] if config else None,
+                         None, published(arch))
+
+
+def run_eval(options: EvalOptions) -> int:
+    arch = zoo.get(options.model)
+    if options.checkpoint and options.weights:
+        raise UsageError("--checkpoint and --weights both name the weights: pass one")
+    if not options.checkpoint and not options.weights:
+        raise UsageError("pass --checkpoint PATH (from `cnnexplorer train` or torch.save) or --weights NAME (torchvision's, e.g. IMAGENET1K_V1)")
+    source = (torchvision_weights(arch, options.weights, options.download) if options.weights
+              else checkpoint_weights(arch, options.checkpoint))
+    image_size = options.image_size or source.image_size or arch.input_size[1]
+    if options.dataset == "imagefolder":
+        if options.data is None:
+            raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
+        classes = data.check_image_folder(Path(options.data), want_train=False, split=options.split)
+        num_classes = source.num_classes or len(classes)
+    else:
+        num_classes = source.num_classes or {"cifar10": 10, "cifar100": 100}.get(options.dataset, arch.num_classes)
+    placement = resolve_placement(options.gpu, options.device)
+    try:
+        datasets = data.build_datasets(options.dataset, options.data, image_size, seed=0, want_train=False,
+                                       download=options.download, fake_size=options.fake_size, fake_classes=num_classes,
+                                       val_transform=source.preprocess, split=options.split)
+        if len(datasets.classes) != num_classes:
+            raise UsageError(f"the weights classify {num_classes} classes but the data has {len(datasets.classes)}")
+        model = arch.build(num_classes=num_classes)
+        checkpoints.load_model_weights(model, source.state, source.label)
+        model = model.to(placement.device)
+        if options.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        per_rank_batch = max(options.batch_size // placement.world_size, 1)
+        loader = data.make_loader(datasets.val, data.ShardSampler(len(datasets.val), placement.world_size, placement.rank),
+                                  per_rank_batch, options.workers, placement.device.type == "cuda")
+        echo = sys.stdout if options.events == "-" and placement.is_main else None
+        path = Path(options.events) if options.events not in (None, "-") and placement.is_main else None
+        with EventWriter(path, echo) as events:
+            events.emit("start", command="eval", model=arch.name, family=arch.family, config=_plain(options), params=sum(p.numel() for p in model.parameters()),
+                        macs=None, device=str(placement.device), devices=[str(placement.device)] * placement.world_size,
+                        world_size=placement.world_size, dataset=datasets.describe(), steps_per_epoch=len(loader),
+                        run_dir=None, resumed_from=None, start_epoch=0, start_step=0)
+            try:
+                result = evaluate(model, loader, placement, num_classes, options.amp, options.channels_last)
+            except (data.UnreadableImageError, RuntimeError) as error:
+                message = data.unreadable_image_message(error)
+                if message is None:
+                    raise
+                events.emit("error", kind="data", message=message)
+                raise UsageError(message) from None
+            events.emit("val", epoch=0, step=0, loss=result.loss, top1=result.top1, top5=result.top5, images=result.images, best_top1=result.top1)
+            events.emit("done", status="completed", summary=result.as_dict())
+        if placement.is_main:
+            _report(arch, options, source, datasets, result)
+    finally:
+        shutdown_distributed()
+    return 0
+
+
+def _plain(options: EvalOptions) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(options)
+
+
+def _report(arch: zoo.Architecture, options: EvalOptions, source: WeightsSource, datasets: data.Datasets, result: EvalResult) -> None:
+    reference = source.published
+    if options.per_class:
+        with open(options.per_class, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["class", "images", "top1_correct", "top1_accuracy"])
+            for name, correct, total in zip(datasets.classes, result.per_class_correct, result.per_class_total):
+                writer.writerow([name, total, correct, f"{100.0 * correct / total:.4f}" if total else ""])
+    out = sys.stderr if options.events == "-" else sys.stdout
+    if options.format == "json":
+        record = {"model": arch.name, "weights": source.label, "dataset": datasets.kind, "data": options.data, **result.as_dict(),
+                  "published": None if reference is None else {
+                      "weights": reference.weights, "acc1": reference.acc1, "acc5": reference.acc5,
+                      "top1_error": reference.top1_error, "top5_error": reference.top5_error}}
+        print(json.dumps(record, indent=2), file=out)
+        return
+    lines = [
+        f"{arch.name} with {source.label} on {datasets.kind}{' ' + options.data if options.data else ''} ({options.split}): "
+        f"{result.images} images, {result.images_per_second:.1f} img/s",
+        f"  top-1 accuracy {result.top1:6.2f}%   error {100 - result.top1:6.2f}%",
+        f"  top-5 accuracy {result.top5:6.2f}%   error {100 - result.top5:6.2f}%",
+        f"  loss {result.loss:.4f}",
+    ]
+    if reference is not None:
+        lines.append(f"  published (torchvision {reference.weights}, ImageNet val): top-1 error {reference.top1_error:.2f}%, "
+                     f"top-5 error {reference.top5_error:.2f}%")
+    if options.per_class:
+        lines.append(f"  per-class accuracy: {options.per_class}")
+    print("\n".join(lines), file=out)

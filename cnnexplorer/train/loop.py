@@ -1,0 +1,481 @@
+"""The training loop: plain functions, data flowing through arguments, no global state.
+
+``run_training`` sets everything up, then alternates ``train_epoch`` and validation,
+writing ``last.pt``/``best.pt``, ``metrics.csv`` and ``events.jsonl`` in the run directory
+(rank 0 only). It returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from cnnexplorer import zoo
+from cnnexplorer.errors import UsageError
+from cnnexplorer.events import EventWriter
+from cnnexplorer.train import checkpoints, data
+from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed
+from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate, to_device
+from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
+
+EXIT_NONFINITE = 1
+METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
+
+
+class StopSignals:
+    """Records SIGINT/SIGTERM so that the loop can finish its step and stop cleanly."""
+
+    def __init__(self, reporter: PlainReporter) -> None:
+        self.signum: int | None = None
+        self.reporter = reporter
+        self.previous = {}
+
+    def __enter__(self) -> StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._record)
+        return self
+
+    def _record(self, signum: int, _frame: object) -> None:
+        if self.signum is None:
+            self.reporter.message(f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt")
+        self.signum = self.signum or signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class Position:
+    """Where a run is: completed epochs, steps done in the current epoch, steps in all."""
+
+    epoch: int = 0
+    epoch_step: int = 0
+    step: int = 0
+    best_top1: float = -1.0
+    best_epoch: int = 0
+
+
+@dataclass
+class EpochOutcome:
+    stopped_by: str | None = None  # None, "signal", "nonfinite", "max_steps"
+    mean_loss: float = float("nan")
+    images: int = 0
+    seconds: float = 0.0
+    lr: float = 0.0
+    failure: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Trainer:
+    """The objects a run trains with (built once by ``build_trainer``)."""
+
+    config: TrainConfig
+    placement: Placement
+    raw_model: torch.nn.Module  # unwrapped: what is saved and evaluated
+    model: torch.nn.Module  # DDP- and/or compile-wrapped: what is trained
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    datasets: data.Datasets
+    train_sampler: data.ResumableSampler
+    train_loader: torch.utils.data.DataLoader
+    val_loader: torch.utils.data.DataLoader
+
+
+def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, milestones: tuple[int, ...], gamma: float, warmup_epochs: float) -> float:
+    """The multiplier of the base lr for optimizer step ``step`` (0-based)."""
+    warmup_steps = round(warmup_epochs * steps_per_epoch)
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "cosine":
+        total = max(epochs * steps_per_epoch - warmup_steps, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup_steps, total) / total))
+    if schedule == "step":
+        epoch = step / steps_per_epoch
+        return gamma ** sum(1 for milestone in milestones if epoch >= milestone)
+    return 1.0
+
+
+def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay)
+
+
+def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+    """Per-step LambdaLR for step/cosine (with warmup); ReduceLROnPlateau on val top-1 otherwise."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=config.gamma, patience=config.plateau_patience)
+    factor = partial(lr_factor, steps_per_epoch=steps_per_epoch, epochs=config.epochs, schedule=config.schedule,
+                     milestones=tuple(config.milestones), gamma=config.gamma, warmup_epochs=config.warmup_epochs)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
+    arch = zoo.get(config.model)
+    datasets = data.build_datasets(config.dataset, config.data, config.image_size, config.seed,
+                                   download=config.download and placement.is_main, fake_size=config.fake_size,
+                                   fake_classes=config.num_classes)
+    if len(datasets.classes) != config.num_classes:
+        raise UsageError(f"the data has {len(datasets.classes)} classes but the run is configured for {config.num_classes}")
+    per_rank_batch = config.batch_size // placement.world_size
+    train_sampler = data.ResumableSampler(datasets.train, placement.world_size, placement.rank, config.seed, per_rank_batch)
+    val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
+    pin = placement.device.type == "cuda"
+    train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin)
+    val_loader = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin)
+
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
+    raw_model = arch.build(num_classes=config.num_classes).to(placement.device)
+    if config.channels_last:
+        raw_model = raw_model.to(memory_format=torch.channels_last)
+    model = raw_model
+    if placement.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [placement.device.index] if placement.device.type == "cuda" else None
+        model = DistributedDataParallel(raw_model, device_ids=device_ids)
+    if config.compile:
+        model = torch.compile(model)
+    optimizer = build_optimizer(config, raw_model)
+    scheduler = build_scheduler(config, optimizer, train_sampler.batches_per_epoch())
+    scaler = torch.amp.GradScaler(placement.device.type, enabled=config.amp == "fp16")
+    return Trainer(config, placement, raw_model, model, optimizer, scheduler, scaler, datasets, train_sampler, train_loader, val_loader)
+
+
+def training_loss(output: Any, targets: torch.Tensor, label_smoothing: float, aux_weight: float) -> torch.Tensor:
+    """Cross-entropy; for GoogLeNet's training outputs, plus its auxiliary losses x aux_weight."""
+    if isinstance(output, tuple) and hasattr(output, "aux_logits1"):
+        loss = F.cross_entropy(output.logits, targets, label_smoothing=label_smoothing)
+        for aux in (output.aux_logits1, output.aux_logits2):
+            if aux is not None:
+                loss = loss + aux_weight * F.cross_entropy(aux, targets, label_smoothing=label_smoothing)
+        return loss
+    return F.cross_entropy(output, targets, label_smoothing=label_smoothing)
+
+
+def current_lr(trainer: Trainer) -> float:
+    return trainer.optimizer.param_groups[0]["lr"]
+
+
+def agree(values: list[float], placement: Placement) -> list[float]:
+    """Sum ``values`` over the ranks (one small all-reduce); the values themselves alone."""
+    if not placement.distributed:
+        return values
+    import torch.distributed as dist
+
+    tensor = torch.tensor(values, dtype=torch.float64, device=placement.device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> EpochOutcome:
+    """Train one epoch from ``position.epoch_step``; stops early on a signal, a non-finite
+    loss (before that step touches the weights) or ``--max-steps``."""
+    config, placement = trainer.config, trainer.placement
+    steps_per_epoch = trainer.train_sampler.batches_per_epoch()
+    trainer.train_sampler.set_epoch(epoch, skip_batches=position.epoch_step)
+    trainer.datasets.train.epoch = epoch
+    trainer.model.train()
+    reporter.begin_epoch(epoch, config.epochs, steps_per_epoch, position.epoch_step)
+    outcome = EpochOutcome()
+    loss_sum, loss_count = 0.0, 0
+    window = {"loss": 0.0, "steps": 0, "images": 0, "data": 0.0, "start": time.perf_counter()}
+    epoch_start = time.perf_counter()
+    batches = iter(trainer.train_loader)
+    while position.epoch_step < steps_per_epoch:
+        waited = time.perf_counter()
+        try:
+            images, targets = next(batches)
+        except StopIteration:
+            break
+        data_time = time.perf_counter() - waited
+        images, targets = to_device(images, targets, placement.device, config.channels_last)
+        lr = current_lr(trainer)
+        with autocast_for(placement.device, config.amp):
+            output = trainer.model(images)
+            loss = training_loss(output, targets, config.label_smoothing, config.aux_weight)
+        # One small all-reduce per step: the mean loss, the images, and whether any rank was signalled.
+        loss_value, batch_images, signalled = agree([loss.item(), float(targets.numel()), float(stop.signum is not None)], placement)
+        loss_value /= placement.world_size
+        if not math.isfinite(loss_value):
+            outcome.stopped_by = "nonfinite"
+            outcome.failure = {"step": position.step + 1, "epoch": epoch, "lr": lr, "loss": loss_value}
+            break
+        trainer.optimizer.zero_grad(set_to_none=True)
+        trainer.scaler.scale(loss).backward()
+        trainer.scaler.step(trainer.optimizer)
+        trainer.scaler.update()
+        if not isinstance(trainer.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            trainer.scheduler.step()
+        position.step += 1
+        position.epoch_step += 1
+        loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+        window["loss"] += loss_value
+        window["steps"] += 1
+        window["images"] += int(batch_images)
+        window["data"] += data_time
+        outcome.images += int(batch_images)
+        logged = position.step % config.log_every == 0 or position.epoch_step == steps_per_epoch
+        elapsed = time.perf_counter() - window["start"]
+        stats = StepStats(epoch, config.epochs, position.epoch_step, steps_per_epoch, window["loss"] / window["steps"],
+                          lr, window["images"] / elapsed if elapsed > 0 else 0.0, window["data"] / window["steps"])
+        reporter.step(stats, logged)
+        if logged:
+            events.emit("step", epoch=epoch, step=position.step, epoch_step=position.epoch_step, steps_per_epoch=steps_per_epoch,
+                        loss=stats.loss, lr=lr, img_per_s=stats.img_per_s, data_time=stats.data_time)
+            window = {"loss": 0.0, "steps": 0, "images": 0, "data": 0.0, "start": time.perf_counter()}
+        if signalled:
+            outcome.stopped_by = "signal"
+            break
+        if config.max_steps is not None and position.step >= config.max_steps:
+            outcome.stopped_by = "max_steps"
+            break
+    outcome.mean_loss = loss_sum / loss_count if loss_count else float("nan")
+    outcome.seconds = time.perf_counter() - epoch_start
+    outcome.lr = current_lr(trainer)
+    return outcome
+
+
+def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
+    """Everything a resume needs, rank 0's model without wrapper prefixes; RNG states of
+    every rank (gathered: call on all ranks)."""
+    rng = checkpoints.capture_rng_state()
+    if trainer.placement.distributed:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * trainer.placement.world_size
+        dist.all_gather_object(gathered, rng)
+        rng = gathered[0]
+        rng["per_rank"] = gathered
+    return {
+        "format": checkpoints.FORMAT,
+        "version": checkpoints.VERSION,
+        "model": checkpoints.strip_wrapper_prefixes({k: v.detach().cpu() for k, v in trainer.raw_model.state_dict().items()}),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "epoch": position.epoch,
+        "epoch_step": position.epoch_step,
+        "step": position.step,
+        "best_top1": position.best_top1,
+        "best_epoch": position.best_epoch,
+        "rng": rng,
+        "config": trainer.config.as_dict(),
+    }
+
+
+def restore(trainer: Trainer, saved: dict[str, Any], path: Path) -> Position:
+    """Load a training checkpoint into the trainer and return where it stopped."""
+    if saved.get("format") != checkpoints.FORMAT:
+        raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)")
+    checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
+    trainer.optimizer.load_state_dict(saved["optimizer"])
+    trainer.scheduler.load_state_dict(saved["scheduler"])
+    if saved["scaler"]:
+        trainer.scaler.load_state_dict(saved["scaler"])
+    rng = saved["rng"]
+    per_rank = rng.get("per_rank")
+    if per_rank is not None and len(per_rank) == trainer.placement.world_size:
+        rng = per_rank[trainer.placement.rank]
+    checkpoints.restore_rng_state(rng)
+    return Position(saved["epoch"], saved["epoch_step"], saved["step"], saved["best_top1"], saved["best_epoch"])
+
+
+def save(trainer: Trainer, position: Position, run_dir: Path, kinds: tuple[str, ...], events: EventWriter) -> None:
+    state = checkpoint_state(trainer, position)
+    if not trainer.placement.is_main:
+        return
+    for kind in kinds:
+        path = run_dir / f"{kind}.pt"
+        checkpoints.save_checkpoint(path, state)
+        events.emit("checkpoint", path=str(path), kind=kind, epoch=position.epoch, step=position.step)
+
+
+def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
+    path = run_dir / "metrics.csv"
+    new = not path.exists()
+    with open(path, "a", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=METRICS_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def model_totals(config: TrainConfig) -> tuple[int, int | None]:
+    """Parameters and MACs of one forward pass at the run's image size (analysis engine)."""
+    from cnnexplorer.analysis import analyze_module
+
+    arch = zoo.get(config.model)
+    with torch.device("meta"):
+        model = arch.build(num_classes=config.num_classes)
+    analysis = analyze_module(model, (3, config.image_size, config.image_size), name=arch.name, training_only=arch.training_only)
+    return analysis.totals.params, analysis.totals.macs
+
+
+def run_training(config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None, events_to_stdout: bool) -> int:
+    """Train as configured (resuming from ``resume_path`` if given); the exit code."""
+    params, macs = model_totals(config)  # also rejects an image size too small for the model
+    placement = resolve_placement(gpu, device)
+    try:
+        if config.batch_size % placement.world_size:
+            raise UsageError(f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: use a multiple of {placement.world_size}")
+        config.world_size = placement.world_size
+        if config.deterministic:
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        else:
+            torch.backends.cudnn.benchmark = True
+        human = sys.stderr if events_to_stdout else sys.stdout
+        reporter = make_reporter(human, config.log_every, placement.is_main)
+        try:
+            return _train(config, placement, resume_path, events_to_stdout, reporter, params, macs)
+        finally:
+            reporter.close()
+    finally:
+        shutdown_distributed()
+
+
+def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, events_to_stdout: bool,
+           reporter: PlainReporter, params: int, macs: int | None) -> int:
+    trainer = build_trainer(config, placement)
+    position = Position()
+    saved = None
+    if resume_path is not None:
+        saved = checkpoints.load_checkpoint(resume_path)
+        if not isinstance(saved, dict):
+            raise UsageError(f"{resume_path} is not a training checkpoint of `cnnexplorer train`")
+        position = restore(trainer, saved, resume_path)
+    run_dir = Path(config.run_dir)
+    is_main = placement.is_main
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(_json(config.as_dict()) + "\n", encoding="utf-8")
+    events = EventWriter(run_dir / "events.jsonl" if is_main else None, sys.stdout if events_to_stdout and is_main else None)
+    with events, StopSignals(reporter) as stop:
+        steps_per_epoch = trainer.train_sampler.batches_per_epoch()
+        events.emit("start", command="train", model=config.model, family=zoo.get(config.model).family, config=config.as_dict(),
+                    params=params, macs=macs, device=str(placement.device), devices=_all_devices(placement),
+                    world_size=placement.world_size, dataset=trainer.datasets.describe(), steps_per_epoch=steps_per_epoch,
+                    run_dir=str(run_dir), resumed_from=str(resume_path) if resume_path else None,
+                    start_epoch=position.epoch + 1, start_step=position.step)
+        for line in config.summary_lines():
+            reporter.message(line)
+        reporter.message(f"{params:,} parameters; {placement.world_size} x {placement.device}; "
+                         f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} val images; run directory {run_dir}")
+        if resume_path:
+            reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
+        return _epochs(trainer, position, run_dir, stop, events, reporter)
+
+
+def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> int:
+    config, placement = trainer.config, trainer.placement
+    run_start = time.perf_counter()
+    last_val: EvalResult | None = None
+    while position.epoch < config.epochs:
+        if config.max_steps is not None and position.step >= config.max_steps:
+            break
+        epoch = position.epoch + 1
+        try:
+            outcome = train_epoch(trainer, epoch, position, stop, events, reporter)
+        except data.UnreadableImageError as error:
+            message = data.unreadable_image_message(error) or str(error)
+            return _fail(events, "data", message, UsageError(message))
+        except RuntimeError as error:  # a DataLoader worker re-raises the loader's error as RuntimeError-like text
+            message = data.unreadable_image_message(error)
+            if message is None:
+                raise
+            return _fail(events, "data", message, UsageError(message))
+        if outcome.stopped_by == "nonfinite":
+            failure = outcome.failure
+            message = (f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, lr {failure['lr']:.4g}): "
+                       f"stopped before that step changed the weights; last.pt and best.pt were not touched "
+                       f"(try a lower --lr, or --warmup-epochs)")
+            events.emit("error", kind="nonfinite_loss", message=message, step=failure["step"], epoch=failure["epoch"], lr=failure["lr"])
+            events.emit("done", status="failed", summary=_summary(position, last_val, run_start, run_dir))
+            if placement.is_main:
+                print(f"cnnexplorer: error: {message}", file=sys.stderr)
+            return EXIT_NONFINITE
+        if outcome.stopped_by == "signal":
+            signum = stop.signum or signal.SIGINT
+            save(trainer, position, run_dir, ("last",), events)
+            name = signal.Signals(signum).name
+            message = f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; continue with --resume {run_dir / 'last.pt'}"
+            events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=epoch)
+            events.emit("done", status="interrupted", summary=_summary(position, last_val, run_start, run_dir))
+            if placement.is_main:
+                print(f"cnnexplorer: {message}", file=sys.stderr)
+            return 128 + signum
+        epoch_finished = position.epoch_step >= trainer.train_sampler.batches_per_epoch()
+        if epoch_finished:
+            position.epoch, position.epoch_step = epoch, 0
+        broadcast_buffers(trainer.raw_model, placement)
+        reporter.begin_validation(len(trainer.val_loader))
+        last_val = evaluate(trainer.raw_model, trainer.val_loader, placement, config.num_classes, config.amp,
+                            config.channels_last, on_batch=reporter.validation_batch)
+        if isinstance(trainer.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and epoch_finished:
+            trainer.scheduler.step(last_val.top1)
+        improved = last_val.top1 > position.best_top1
+        if improved:
+            position.best_top1, position.best_epoch = last_val.top1, epoch
+        events.emit("val", epoch=epoch, step=position.step, loss=last_val.loss, top1=last_val.top1, top5=last_val.top5,
+                    images=last_val.images, best_top1=position.best_top1)
+        reporter.message(f"epoch {epoch} val: loss {last_val.loss:.4f} top-1 {last_val.top1:.2f}% top-5 {last_val.top5:.2f}% "
+                         f"({last_val.images} images){'  best so far' if improved else ''}")
+        save(trainer, position, run_dir, ("last", "best") if improved else ("last",), events)
+        if placement.is_main:
+            append_metrics(run_dir, {"epoch": epoch, "step": position.step, "train_loss": outcome.mean_loss,
+                                     "val_loss": last_val.loss, "val_top1": last_val.top1, "val_top5": last_val.top5,
+                                     "lr": outcome.lr, "seconds": round(outcome.seconds, 3),
+                                     "img_per_s": round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0})
+        reporter.end_epoch()
+    summary = _summary(position, last_val, run_start, run_dir)
+    events.emit("done", status="completed", summary=summary)
+    reporter.message(f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% (epoch {position.best_epoch}); {run_dir}")
+    return 0
+
+
+def _fail(events: EventWriter, kind: str, message: str, error: UsageError) -> int:
+    events.emit("error", kind=kind, message=message)
+    events.emit("done", status="failed", summary={})
+    raise error
+
+
+def _summary(position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path) -> dict[str, Any]:
+    return {
+        "epochs": position.epoch,
+        "steps": position.step,
+        "best_top1": position.best_top1 if position.best_top1 >= 0 else None,
+        "best_epoch": position.best_epoch or None,
+        "last_val": last_val.as_dict() if last_val else None,
+        "seconds": round(time.perf_counter() - run_start, 3),
+        "last": str(run_dir / "last.pt"),
+        "best": str(run_dir / "best.pt"),
+    }
+
+
+def _all_devices(placement: Placement) -> list[str]:
+    if not placement.distributed:
+        return [str(placement.device)]
+    import torch.distributed as dist
+
+    devices: list[Any] = [None] * placement.world_size
+    dist.all_gather_object(devices, str(placement.device))
+    return devices
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2)
