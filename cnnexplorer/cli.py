@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kernels.set_defaults(handler=_run_kernels)
     _add_diff_command(commands)
+    from cnnexplorer.train.cli import add_eval_parser, add_train_parser  # torch-free at import
+
+    add_train_parser(commands)
+    add_eval_parser(commands)
     return parser
 
 

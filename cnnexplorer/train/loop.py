@@ -333,6 +333,12 @@ def run_training(config: TrainConfig, gpu: int | None, device: str | None, resum
         if config.batch_size % placement.world_size:
             raise UsageError(f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: use a multiple of {placement.world_size}")
         config.world_size = placement.world_size
+        if placement.distributed:  # every rank takes rank 0's seed (shuffling must agree) and run directory
+            import torch.distributed as dist
+
+            shared = [config.seed, config.run_dir]
+            dist.broadcast_object_list(shared, src=0)
+            config.seed, config.run_dir = shared
         if config.deterministic:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         else:

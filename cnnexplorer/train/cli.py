@@ -1,0 +1,405 @@
+"""The ``train`` and ``eval`` subcommands. Import-light: torch loads inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from functools import partial
+from pathlib import Path
+
+from cnnexplorer.errors import UsageError
+
+DATASETS = ("imagefolder", "cifar10", "cifar100", "fake")
+# Flags that launch processes; they are not passed on to the ranks.
+LAUNCH_FLAGS = ("gpus", "nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend")
+# Flags a resumed run may change: everything else comes from the checkpoint's config.
+RESUMABLE_OVERRIDES = ("epochs", "max_steps", "workers", "log_every", "data", "output", "events", "download")
+
+TRAIN_DESCRIPTION = """\
+Train an architecture of the zoo on an ImageFolder tree, CIFAR or synthetic data, with its
+paper's recipe (printed at the start; every part overridable), on the CPU, one GPU or many
+GPUs (DDP under torchrun). Writes runs/<timestamp>-<model>/: config.json, events.jsonl,
+metrics.csv, last.pt (every epoch and on interrupt) and best.pt (best val top-1)."""
+
+TRAIN_EPILOG = """\
+data:
+  --data DIR                 ImageFolder tree: DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg
+  --dataset cifar10 --data DIR [--download]   torchvision's CIFAR reader (download is opt-in)
+  --dataset fake             synthetic images, for speed runs
+devices:
+  (default)                  cuda:0 if there is a GPU, else the CPU
+  --gpu N / --device cpu     one device
+  --gpus 0,1 / --nproc N     DDP: relaunches this command under
+                             python -m torch.distributed.run --standalone --nproc-per-node N
+  multi-node: add --nnodes, --node-rank, --rdzv-endpoint HOST:PORT, --rdzv-id on every node;
+  or start it yourself: torchrun --nproc-per-node 8 -m cnnexplorer train resnet50 --data DIR
+faults:
+  Ctrl-C / SIGTERM finish the current step, write last.pt and exit 130 / 143;
+  --resume RUN/last.pt continues exactly where it stopped (same losses with --seed).
+  A NaN or infinite loss stops the run (exit 1) before it touches the weights.
+examples:
+  cnnexplorer train resnet20 --dataset cifar10 --data ~/data --download
+  cnnexplorer train resnet50 --data /data/imagenet --gpus 0,1,2,3 --amp --channels-last
+  cnnexplorer train vgg16 --data /data/imagenet --gpu 0 --max-steps 300
+  cnnexplorer train resnet20 --resume runs/20250101-120000-resnet20/last.pt --epochs 200"""
+
+EVAL_DESCRIPTION = """\
+Top-1 and top-5 accuracy and error, loss and images/s of a model over every image of a
+split exactly once (also under DDP), with torchvision's published figures alongside where
+they exist. Weights come from a checkpoint (of `cnnexplorer train`, or a plain state_dict
+file) or from torchvision's weight sets with their own preprocessing. Files are loaded with
+torch.load(weights_only=True): one carrying pickled Python objects is refused."""
+
+EVAL_EPILOG = """\
+examples:
+  cnnexplorer eval resnet20 --data shapes --checkpoint runs/20250101-120000-resnet20/best.pt
+  cnnexplorer eval resnet50 --data /data/imagenet --weights IMAGENET1K_V1 --gpu 0
+  cnnexplorer eval resnet50 --data /data/imagenet --checkpoint resnet50-0676ba61.pth --per-class per_class.csv
+--weights uses the torch hub cache ($TORCH_HOME/hub/checkpoints); without the file there,
+add --download (needs network) or pass --checkpoint with a state_dict file."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers, e.g. 0,1") from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give one or more numbers >= 0, e.g. 0,1")
+    return values
+
+
+def _add_device_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("devices")
+    group.add_argument("--gpu", type=_non_negative_int, metavar="N", help="run on cuda:N")
+    group.add_argument("--device", metavar="DEV", help="cpu, cuda or cuda:N (default: cuda:0 if there is a GPU, else cpu)")
+    group.add_argument("--gpus", type=_int_list, metavar="LIST", help="DDP on these GPUs, e.g. 0,1 (one process each, under torchrun)")
+    group.add_argument("--nproc", type=_positive_int, metavar="N", help="DDP with N processes per node (GPUs 0..N-1, or N CPU processes with --device cpu)")
+    group.add_argument("--nnodes", metavar="N", help="multi-node: passed to torchrun (also N:M for elastic)")
+    group.add_argument("--node-rank", metavar="R", help="multi-node: this node's rank, passed to torchrun")
+    group.add_argument("--rdzv-endpoint", metavar="HOST:PORT", help="multi-node: rendezvous endpoint, passed to torchrun")
+    group.add_argument("--rdzv-id", metavar="ID", help="multi-node: rendezvous (job) id, passed to torchrun")
+    group.add_argument("--rdzv-backend", metavar="NAME", help="multi-node: rendezvous backend for torchrun (default c10d)")
+
+
+def _add_data_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="DIR", help="ImageFolder root (DIR/train, DIR/val), or where the CIFAR files are or go")
+    group.add_argument("--dataset", choices=DATASETS, help="imagefolder (default with --data), cifar10, cifar100 or fake (synthetic)")
+    group.add_argument("--download", action="store_true", help="allow downloads (CIFAR files" + (", torchvision weights)" if for_eval else ")"))
+    group.add_argument("--image-size", type=_positive_int, metavar="S", help="square input size (default: the model's own, e.g. 227 for alexnet-2012, 32 for CIFAR models)")
+    group.add_argument("--workers", type=_non_negative_int, metavar="N", help=f"data loading processes (default {default_workers()}; 0 loads in the main process)")
+    group.add_argument("--fake-size", type=_positive_int, metavar="N", help="--dataset fake: training images (val gets N/10; default 1280)")
+
+
+def default_workers() -> int:
+    return min(8, os.cpu_count() or 1)
+
+
+def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``train`` to the CLI's subcommands."""
+    train = subparsers.add_parser("train", help="train a model (CPU, GPU or DDP) with its paper's recipe; events, checkpoints, resume",
+                                  description=TRAIN_DESCRIPTION, epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    _add_data_options(train, for_eval=False)
+    _add_device_options(train)
+    recipe = train.add_argument_group("recipe (defaults: the family's paper recipe, printed at the start)")
+    recipe.add_argument("--epochs", type=_positive_int, metavar="N")
+    recipe.add_argument("--batch-size", type=_positive_int, metavar="N", help="global batch, split evenly over the DDP processes")
+    recipe.add_argument("--optimizer", choices=("sgd", "adamw"), help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)")
+    recipe.add_argument("--lr", type=_positive_float, metavar="LR", help="base learning rate")
+    recipe.add_argument("--momentum", type=_non_negative_float, metavar="M")
+    recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum (WRN, DenseNet)")
+    recipe.add_argument("--weight-decay", type=_non_negative_float, metavar="WD")
+    recipe.add_argument("--schedule", choices=("step", "cosine", "plateau"), help="step: x gamma at milestones; cosine: to 0; plateau: x gamma when val top-1 stalls")
+    recipe.add_argument("--milestones", type=_int_list, metavar="E1,E2", help="step schedule: epochs after which the lr is multiplied by gamma")
+    recipe.add_argument("--gamma", type=_positive_float, metavar="G", help="lr factor at each milestone or plateau")
+    recipe.add_argument("--plateau-patience", type=_non_negative_int, metavar="N", help="plateau schedule: epochs without improvement before a drop (default 2)")
+    recipe.add_argument("--warmup-epochs", type=_non_negative_float, metavar="E", help="linear lr warmup (step and cosine schedules; may be fractional)")
+    recipe.add_argument("--label-smoothing", type=_non_negative_float, metavar="EPS")
+    recipe.add_argument("--aux-weight", type=_non_negative_float, metavar="W", help="GoogLeNet: weight of the two auxiliary losses (default 0.3)")
+    run = train.add_argument_group("run")
+    run.add_argument("--seed", type=_non_negative_int, metavar="N", help="fix every random choice (also makes cuDNN deterministic); default: a random seed, recorded")
+    run.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="mixed precision (--amp alone: bf16; fp16 uses a gradient scaler)")
+    run.add_argument("--channels-last", action="store_true", help="NHWC memory format (faster convolutions with --amp on GPUs)")
+    run.add_argument("--compile", action="store_true", help="torch.compile the model")
+    run.add_argument("--output", metavar="DIR", help="where run directories go (default runs/)")
+    run.add_argument("--resume", metavar="PATH", help="continue from a last.pt (in its run directory, unless --output)")
+    run.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N optimizer steps in all (then validate and save)")
+    run.add_argument("--log-every", type=_positive_int, metavar="N", help="steps between step events and log lines (default 10)")
+    run.add_argument("--events", choices=("-",), help="also write the event stream to stdout (human output then goes to stderr)")
+    train.set_defaults(handler=partial(run_train_command, train))
+    return train
+
+
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``eval`` to the CLI's subcommands."""
+    evaluation = subparsers.add_parser("eval", help="top-1/top-5 accuracy of a checkpoint or torchvision's weights",
+                                       description=EVAL_DESCRIPTION, epilog=EVAL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    weights = evaluation.add_argument_group("weights (one of)")
+    weights.add_argument("--checkpoint", metavar="PATH", help="a last.pt/best.pt of `cnnexplorer train`, or a state_dict file")
+    weights.add_argument("--weights", metavar="NAME", help="torchvision's weights, e.g. IMAGENET1K_V1, with their preprocessing")
+    _add_data_options(evaluation, for_eval=True)
+    evaluation.add_argument("--split", default="val", metavar="NAME", help="ImageFolder split folder to evaluate (default val)")
+    _add_device_options(evaluation)
+    evaluation.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="global batch (default 64)")
+    evaluation.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="mixed precision inference")
+    evaluation.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    evaluation.add_argument("--per-class", metavar="CSV", help="write each class's top-1 accuracy to this CSV file")
+    evaluation.add_argument("--format", choices=("table", "json"), default="table", help="result as text (default) or JSON")
+    evaluation.add_argument("--events", metavar="PATH", help="write the event stream here (- for stdout)")
+    evaluation.set_defaults(handler=partial(run_eval_command, evaluation))
+    return evaluation
+
+
+def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
+    """For --gpus/--nproc: run this command under torchrun and return its exit code;
+    None when this process should do the work itself."""
+    from cnnexplorer.train import devices
+
+    rendezvous = {"nnodes": args.nnodes, "node-rank": args.node_rank, "rdzv-endpoint": args.rdzv_endpoint,
+                  "rdzv-id": args.rdzv_id, "rdzv-backend": args.rdzv_backend}
+    launching = args.gpus is not None or args.nproc is not None
+    if devices.under_torchrun():
+        if launching or any(v is not None for v in rendezvous.values()):
+            raise UsageError("--gpus, --nproc and the rendezvous flags launch torchrun; under torchrun already, leave them out")
+        if args.gpu is not None:
+            raise UsageError("under torchrun each process takes the GPU of its LOCAL_RANK: leave --gpu out (use CUDA_VISIBLE_DEVICES)")
+        return None
+    if not launching:
+        if any(v is not None for v in rendezvous.values()):
+            raise UsageError("the rendezvous flags (--nnodes, --node-rank, --rdzv-*) go with --nproc N or --gpus LIST")
+        return None
+    if args.gpus is not None and args.nproc is not None and args.nproc != len(args.gpus):
+        raise UsageError(f"--gpus {','.join(map(str, args.gpus))} is {len(args.gpus)} processes but --nproc says {args.nproc}: give one")
+    if args.gpu is not None:
+        raise UsageError("--gpu N is one device; for several use --gpus 0,1 (or --nproc N)")
+    on_cpu = args.device == "cpu"
+    if args.gpus is not None:
+        if on_cpu:
+            raise UsageError("--gpus with --device cpu: for CPU processes use --nproc N --device cpu")
+        if len(set(args.gpus)) != len(args.gpus):
+            raise UsageError(f"--gpus {','.join(map(str, args.gpus))} names a GPU twice")
+        devices.check_gpu_ids(args.gpus)
+        nproc, visible = len(args.gpus), args.gpus
+    else:
+        nproc, visible = args.nproc, None
+        if not on_cpu:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise UsageError(f"--nproc {nproc} runs one process per GPU, but this machine has no CUDA device: add --device cpu for CPU processes")
+            devices.check_gpu_ids(list(range(nproc)))
+    if args.device not in (None, "cpu", "cuda"):
+        raise UsageError(f"--device {args.device} names one device; with --gpus/--nproc use --device cpu or leave it out")
+    command = devices.torchrun_command(nproc, child_arguments(parser, args), rendezvous)
+    return devices.relaunch_under_torchrun(command, visible)
+
+
+def child_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """This command's arguments as given, less the launch flags: what each rank runs."""
+    command = parser.prog.split()[-1]
+    arguments = [command, args.model]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in LAUNCH_FLAGS or action.dest == "help":
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value is False or value == action.default:
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            arguments.append(flag if value else f"--no-{flag[2:]}")
+        elif value is True:
+            arguments.append(flag)
+        elif isinstance(value, list):
+            arguments += [flag, ",".join(map(str, value))]
+        else:
+            arguments += [flag, str(value)]
+    return arguments
+
+
+def _run_dir(output: str | None, model: str) -> Path:
+    parent = Path(output or "runs")
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{model}"
+    candidate, number = parent / stem, 1
+    while candidate.exists():
+        number += 1
+        candidate = parent / f"{stem}-{number}"
+    return candidate
+
+
+def resolve_train_config(args: argparse.Namespace):  # noqa: ANN201 - returns TrainConfig
+    """Recipe defaults of the model's family, overridden by the flags given."""
+    from cnnexplorer import zoo
+    from cnnexplorer.train.config import TrainConfig
+    from cnnexplorer.train.recipes import milestone_epochs, recipe_for
+
+    arch = zoo.get(args.model)
+    recipe = recipe_for(arch)
+    dataset = args.dataset or ("imagefolder" if args.data else None)
+    if dataset is None:
+        raise UsageError("no data: pass --data DIR (an ImageFolder tree with train/ and val/), --dataset cifar10 --data DIR, or --dataset fake")
+    if dataset == "fake" and args.data:
+        raise UsageError("--dataset fake makes its own images: leave --data out")
+    if args.fake_size is not None and dataset != "fake":
+        raise UsageError("--fake-size is for --dataset fake")
+    if args.download and dataset not in ("cifar10", "cifar100"):
+        raise UsageError("--download fetches CIFAR files: it goes with --dataset cifar10 or cifar100")
+    if dataset == "imagefolder":
+        from cnnexplorer.train.data import check_image_folder
+
+        num_classes = len(check_image_folder(Path(args.data)))
+    else:
+        num_classes = {"cifar10": 10, "cifar100": 100}.get(dataset, arch.num_classes)
+    image_size = args.image_size or arch.input_size[1]
+    if image_size < 8:
+        raise UsageError(f"--image-size {image_size} is too small: use 8 or more")
+    epochs = args.epochs or recipe.epochs
+    optimizer = args.optimizer or recipe.optimizer
+    adamw_instead = optimizer == "adamw" and recipe.optimizer != "adamw"
+    lr = args.lr if args.lr is not None else (1e-3 if adamw_instead else recipe.lr)
+    weight_decay = args.weight_decay if args.weight_decay is not None else (0.05 if adamw_instead else recipe.weight_decay)
+    schedule = args.schedule or recipe.schedule
+    warmup = args.warmup_epochs if args.warmup_epochs is not None else recipe.warmup_epochs
+    if schedule == "plateau" and warmup:
+        raise UsageError("--warmup-epochs works with the step and cosine schedules, not plateau: add --schedule step or cosine")
+    if args.milestones is not None and schedule != "step":
+        raise UsageError(f"--milestones is for --schedule step (this run's schedule is {schedule})")
+    if args.label_smoothing is not None and args.label_smoothing >= 1:
+        raise UsageError(f"--label-smoothing {args.label_smoothing} must be below 1")
+    if args.aux_weight is not None and arch.family != "GoogLeNet":
+        raise UsageError("--aux-weight is for googlenet (the only model here with auxiliary classifiers)")
+    if optimizer == "adamw" and (args.momentum is not None or args.nesterov is not None):
+        raise UsageError("--momentum and --nesterov are SGD settings: leave them out with --optimizer adamw")
+    return TrainConfig(
+        model=arch.name, dataset=dataset, data=str(args.data) if args.data else None, image_size=image_size, num_classes=num_classes,
+        epochs=epochs, batch_size=args.batch_size or recipe.batch_size, optimizer=optimizer, lr=lr,
+        momentum=args.momentum if args.momentum is not None else recipe.momentum,
+        nesterov=args.nesterov if args.nesterov is not None else recipe.nesterov and optimizer == "sgd",
+        weight_decay=weight_decay, schedule=schedule,
+        milestones=args.milestones if args.milestones is not None else milestone_epochs(recipe.milestones, epochs),
+        gamma=args.gamma if args.gamma is not None else recipe.gamma,
+        plateau_patience=args.plateau_patience if args.plateau_patience is not None else 2,
+        warmup_epochs=warmup, label_smoothing=args.label_smoothing or recipe.label_smoothing,
+        aux_weight=args.aux_weight if args.aux_weight is not None else recipe.aux_weight,
+        seed=args.seed if args.seed is not None else random.randrange(2**31), deterministic=args.seed is not None,
+        amp=args.amp, channels_last=args.channels_last, compile=args.compile,
+        workers=args.workers if args.workers is not None else default_workers(), max_steps=args.max_steps,
+        log_every=args.log_every or 10, fake_size=args.fake_size or 1280, download=args.download,
+        recipe=recipe.source if not any(getattr(args, name) is not None for name in ("lr", "optimizer", "schedule", "weight_decay")) else recipe.source + " (with overrides)",
+        run_dir=str(_run_dir(args.output, arch.name)),
+    )
+
+
+def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):  # noqa: ANN201 - returns TrainConfig
+    """The checkpoint's config, with only the settings a resumed run may change."""
+    from cnnexplorer import zoo
+    from cnnexplorer.train import checkpoints
+    from cnnexplorer.train.config import TrainConfig
+
+    saved = checkpoints.load_checkpoint(args.resume)
+    if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
+        raise UsageError(f"{args.resume} is not a training checkpoint of `cnnexplorer train`: --resume needs a last.pt")
+    config = TrainConfig.from_dict(saved["config"])
+    if zoo.get(args.model).name != config.model:
+        raise UsageError(f"{args.resume} is a checkpoint of {config.model}, not {zoo.get(args.model).name}")
+    fixed = [action.option_strings[0] for action in parser._actions
+             if action.option_strings and action.dest not in RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("help", "resume", "gpu", "device")
+             and getattr(args, action.dest, None) not in (None, False, action.default)]
+    if fixed:
+        raise UsageError(f"{', '.join(fixed)} cannot change on --resume (the run continues with its checkpoint's settings); "
+                         "leave them out, or start a new run")
+    if args.epochs is not None:
+        config.epochs = args.epochs
+    if args.max_steps is not None:
+        config.max_steps = args.max_steps
+    if args.workers is not None:
+        config.workers = args.workers
+    if args.log_every is not None:
+        config.log_every = args.log_every
+    if args.data is not None:
+        config.data = str(args.data)
+    config.run_dir = str(_run_dir(args.output, config.model)) if args.output else str(Path(args.resume).parent)
+    if saved["epoch"] >= config.epochs and (config.max_steps is None or saved["step"] >= config.max_steps):
+        raise UsageError(f"{args.resume} has done all {config.epochs} epochs: raise --epochs to train on")
+    if config.max_steps is not None and saved["step"] >= config.max_steps:
+        raise UsageError(f"{args.resume} is at step {saved['step']}, past --max-steps {config.max_steps}: raise --max-steps or leave it out")
+    return config
+
+
+def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from cnnexplorer import zoo
+
+    zoo.get(args.model)  # unknown names fail first, before torch loads
+    if args.gpu is not None and args.device is not None:
+        raise UsageError("--gpu N and --device both pick the device: pass one")
+    exit_code = _launch_if_asked(parser, args)
+    if exit_code is not None:
+        return exit_code
+    from cnnexplorer.train.loop import run_training
+
+    config = resume_config(parser, args) if args.resume else resolve_train_config(args)
+    return run_training(config, args.gpu, args.device, Path(args.resume) if args.resume else None, args.events == "-")
+
+
+def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from cnnexplorer import zoo
+
+    zoo.get(args.model)
+    if args.gpu is not None and args.device is not None:
+        raise UsageError("--gpu N and --device both pick the device: pass one")
+    dataset = args.dataset or "imagefolder"
+    if dataset == "fake" and args.data:
+        raise UsageError("--dataset fake makes its own images: leave --data out")
+    exit_code = _launch_if_asked(parser, args)
+    if exit_code is not None:
+        return exit_code
+    from cnnexplorer.train.eval_command import EvalOptions, run_eval
+
+    return run_eval(EvalOptions(
+        model=args.model, dataset=dataset, data=args.data, split=args.split, checkpoint=args.checkpoint, weights=args.weights,
+        gpu=args.gpu, device=args.device, batch_size=args.batch_size,
+        workers=args.workers if args.workers is not None else default_workers(), image_size=args.image_size, amp=args.amp,
+        channels_last=args.channels_last, per_class=args.per_class, format=args.format, events=args.events,
+        download=args.download, fake_size=args.fake_size or 1280,
+    ))
