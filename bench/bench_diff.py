@@ -1,0 +1,62 @@
+"""Diff speed: analyse, align and render the two largest ResNets, against the analysis of
+the two models alone (the baseline), medians over a few runs in one process.
+
+    python bench/bench_diff.py [--repeats 5] [--left resnet152] [--right wide_resnet101_2]
+
+Goal (issue 4): the diff of resnet152 and wide_resnet101_2 computes and renders without
+a visible stall. The ratio says what aligning and rendering add on top of the analyses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+
+from rich.console import Console
+
+from cnnexplorer.analysis import analyze
+from cnnexplorer.diff import diff_analyses
+from cnnexplorer.diff_report import render
+
+
+def _median_seconds(function, repeats: int) -> float:  # noqa: ANN001
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--left", default="resnet152")
+    parser.add_argument("--right", default="wide_resnet101_2")
+    args = parser.parse_args()
+
+    def analyses():  # noqa: ANN202
+        return analyze(args.left), analyze(args.right)
+
+    def full_diff(fmt: str) -> None:
+        left, right = analyses()
+        render(diff_analyses(left, right), fmt, None, False, Console(file=io.StringIO(), width=80))
+
+    left, right = analyses()  # warm-up: imports, torchvision builders
+    full_diff("table")
+    baseline = _median_seconds(analyses, args.repeats)
+    align = _median_seconds(lambda: diff_analyses(left, right), args.repeats)
+    table = _median_seconds(lambda: full_diff("table"), args.repeats)
+    as_json = _median_seconds(lambda: full_diff("json"), args.repeats)
+    rows = len(diff_analyses(left, right).rows)
+    print(f"{args.left} vs {args.right}: {rows} aligned rows, median of {args.repeats} runs")
+    print(f"  analyse both (baseline)          {baseline * 1000:7.0f} ms")
+    print(f"  align only                       {align * 1000:7.0f} ms")
+    print(f"  analyse + align + render table   {table * 1000:7.0f} ms  ({table / baseline:.2f}x baseline)")
+    print(f"  analyse + align + render json    {as_json * 1000:7.0f} ms  ({as_json / baseline:.2f}x baseline)")
+
+
+if __name__ == "__main__":
+    main()
