@@ -21,12 +21,17 @@ in the same way; a one-sided container brings its whole subtree as added or remo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from cnnexplorer.analysis import Analysis, LayerNode
 from cnnexplorer.errors import UsageError
 
+if TYPE_CHECKING:  # this module stays torch-free until diff_models analyses
+    from cnnexplorer.analysis import Analysis, LayerNode
+
 STATUSES = ("same", "changed", "added", "removed")
+# How the CLI and the app show a status: a text marker (readable without colour) and a colour.
+MARKERS = {"same": " ", "changed": "~", "added": "+", "removed": "-"}
+STYLES = {"same": "", "changed": "yellow", "added": "green", "removed": "red"}
 
 # Costs in thousandths, so that name ties (1 per pair) never outweigh a structural choice.
 _GAP = 10_000

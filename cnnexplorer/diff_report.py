@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, Group
@@ -11,14 +11,14 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnexplorer import units
-from cnnexplorer.analysis import LayerNode
-from cnnexplorer.diff import Diff, DiffRow, visible_rows
+from cnnexplorer.diff import MARKERS, STYLES, Diff, DiffRow, visible_rows
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import LayerNode
 
 JSON_SCHEMA_VERSION = 1
 FORMATS = ("table", "md", "json")
 
-MARKERS = {"same": " ", "changed": "~", "added": "+", "removed": "-"}
-STYLES = {"same": "", "changed": "yellow", "added": "green", "removed": "red"}
 LEGEND = "~ changed   + added (right only)   - removed (left only)   (blank) same"
 
 _TOTALS = (
@@ -66,26 +66,36 @@ def _delta(value: int, status: str) -> str:
     return "" if status == "same" else units.signed(value)
 
 
-def _headline(diff: Diff) -> list[str]:
+def headline(diff: Diff) -> list[str]:
+    """Which models, at what input, and how many leaf layers are in each status."""
     left, right = diff.left, diff.right
-    inputs = {"x".join(map(str, a.input_size)) for a in (left, right)}
-    size = inputs.pop() if len(inputs) == 1 else " vs ".join("x".join(map(str, a.input_size)) for a in (left, right))
+    sizes = ["x".join(map(str, analysis.input_size)) for analysis in (left, right)]
+    size = sizes[0] if sizes[0] == sizes[1] else " vs ".join(sizes)
     counts = diff.leaf_counts()
     return [
-        f"{left.name} (left) vs {right.name} (right)  input {size}  batch {left.batch}  {left.dtype}",
-        "leaf layers: " + ", ".join(f"{counts[s]} {s}" for s in counts),
+        f"{left.name} (left) vs {right.name} (right)",
+        f"input {size}  batch {left.batch}  {left.dtype}   leaf layers: " + ", ".join(f"{counts[s]} {s}" for s in counts),
     ]
 
 
+def total_rows(diff: Diff) -> list[tuple[str, str, str, str]]:
+    """(label, left, right, delta) for each total, formatted."""
+    rows = []
+    for key, label, fmt in _TOTALS:
+        total = diff.totals[key]
+        rows.append((label, fmt(total.left), fmt(total.right), units.signed(total.delta, fmt)))
+    return rows
+
+
 def render_totals(diff: Diff) -> Table:
-    """Both sides' totals and their deltas."""
+    """Both sides' totals and their deltas (with the change in percent)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for column in ("total", diff.left.name, diff.right.name, "delta"):
         table.add_column(column, justify="left" if column == "total" else "right")
-    for key, label, fmt in _TOTALS:
+    for (key, _, _), (label, left, right, delta) in zip(_TOTALS, total_rows(diff)):
         total = diff.totals[key]
         percent = f" ({100 * total.delta / total.left:+.1f}%)" if total.left and total.delta else ""
-        table.add_row(label, fmt(total.left), fmt(total.right), units.signed(total.delta, fmt) + percent)
+        table.add_row(label, left, right, delta + percent)
     return table
 
 
@@ -115,7 +125,7 @@ def render_table(diff: Diff, depth: int | None = None, only_diff: bool = False) 
         "Δ: right minus left; MACs: multiply-accumulates",
         style="dim",
     )
-    return Group(*(Text(line) for line in _headline(diff)), render_totals(diff), table, notes)
+    return Group(*(Text(line) for line in headline(diff)), render_totals(diff), table, notes)
 
 
 def _side_cells(node: LayerNode | None) -> list[str]:
@@ -126,11 +136,9 @@ def _side_cells(node: LayerNode | None) -> list[str]:
 
 def render_markdown(diff: Diff, depth: int | None = None, only_diff: bool = False) -> str:
     """Markdown: headline, totals, then both sides' figures for every visible row."""
-    lines = [f"**{line}**  " if i == 0 else f"{line}  " for i, line in enumerate(_headline(diff))]
+    lines = [f"**{line}**  " if i == 0 else f"{line}  " for i, line in enumerate(headline(diff))]
     lines += ["", f"| total | {diff.left.name} | {diff.right.name} | delta |", "|---|---:|---:|---:|"]
-    for key, label, fmt in _TOTALS:
-        total = diff.totals[key]
-        lines.append(f"| {label} | {fmt(total.left)} | {fmt(total.right)} | {units.signed(total.delta, fmt)} |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in total_rows(diff)]
     headers = ("", "type", "left", "output", "params", "MACs", "right", "output", "params", "MACs",
                "Δparams", "ΔMACs", "changes")  # fmt: skip
     lines += ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
