@@ -14,3 +14,38 @@ def analysed(name: str, input_size: tuple[int, int, int] | None = None, batch: i
 @pytest.fixture
 def analysis_of():
     return analysed
+
+
+# Snapshots live in the top-level snapshots/ folder, one sub-folder per test module.
+import pathlib
+
+import pytest_textual_snapshot
+
+SNAPSHOTS = pathlib.Path(__file__).resolve().parent.parent / "snapshots"
+
+
+class TopLevelSVGExtension(pytest_textual_snapshot.SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location) -> str:
+        return str(SNAPSHOTS / test_location.basename)
+
+
+pytest_textual_snapshot.SVGImageExtension = TopLevelSVGExtension
+
+
+@pytest.fixture(scope="session")
+def shared_cache():
+    """One analysis cache for every app a test starts (analyses are deterministic)."""
+    from cnnexplorer.analysis.cache import AnalysisCache
+
+    return AnalysisCache(capacity=256)
+
+
+async def settle(pilot) -> None:
+    """Wait until every worker (and every worker they start) has finished and painted."""
+    for _ in range(50):
+        await pilot.pause()
+        if not any(worker.is_running for worker in pilot.app.workers):
+            break
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

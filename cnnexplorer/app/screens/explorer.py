@@ -73,6 +73,7 @@ class ExplorerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(ModelHeader).show_message("Loading torch and the analysis engine…")
         self.query_one(LayerTree).loading = True
+        self.query_one(LayerTree).border_title = f"layers · depth {self.depth}"
         zoo = self.query_one(ZooList)
         zoo.select_architecture(self.model_name)
         zoo.focus()
@@ -229,9 +230,10 @@ class ExplorerScreen(Screen[None]):
 
     def action_set_depth(self, depth: int) -> None:
         self.depth = max(1, min(MAX_DEPTH, depth))
+        layers = self.query_one(LayerTree)
+        layers.border_title = f"layers · depth {self.depth}"
         if self.analysis is not None:
-            self.query_one(LayerTree).set_depth(self.depth)
-        self.notify(f"tree depth {self.depth}", timeout=1)
+            layers.set_depth(self.depth)
 
     def action_input_size(self) -> None:
         def apply(choice: InputChoice | None) -> None:

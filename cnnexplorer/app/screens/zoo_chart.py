@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
+FAMILY_COLORS = {
+    "AlexNet": "red", "VGG": "orange", "GoogLeNet": "magenta",
+    "ResNet": "cyan", "Wide ResNet": "green", "DenseNet": "blue",
+}  # fmt: skip
+
 
 class ZooChartScreen(Screen[None]):
-    """Accuracy against operations for every architecture with published figures."""
+    """Accuracy against operations for every architecture with published figures, with the
+    points listed beside the chart (text labels on a terminal chart hide each other)."""
 
     BINDINGS = [Binding("escape,z", "app.pop_screen", "Back")]
 
     def __init__(self, rows: list[Any], pending: int) -> None:
         super().__init__()
-        self._rows = [row for row in rows if row.acc5 is not None]
+        self._rows = sorted((row for row in rows if row.acc5 is not None), key=lambda row: row.macs)
         self._pending = pending
 
     def compose(self) -> ComposeResult:
@@ -28,17 +36,31 @@ class ZooChartScreen(Screen[None]):
             f"{note}. Lower left is better.",
             id="chart-caption",
         )
-        yield PlotextPlot(id="zoo-chart")
+        with Horizontal():
+            yield PlotextPlot(id="zoo-chart")
+            yield Static(self._table(), id="chart-points")
         yield Footer()
+
+    def _table(self) -> Table:
+        table = Table(box=None, padding=(0, 1))
+        for column in ("", "model", "GMACs", "top-5 err"):
+            table.add_column(column, justify="right" if column in ("GMACs", "top-5 err") else "left")
+        for row in self._rows:
+            color = FAMILY_COLORS[row.family].replace("orange", "dark_orange")
+            table.add_row(f"[{color}]●[/]", row.name, f"{row.macs / 1e9:.2f}", f"{100 - row.acc5:.2f}%")
+        return table
 
     def on_mount(self) -> None:
         plt = self.query_one(PlotextPlot).plt
         plt.clear_figure()
-        xs = [row.macs / 1e9 for row in self._rows]
-        ys = [100 - row.acc5 for row in self._rows]
-        plt.scatter(xs, ys, marker="dot")
-        for row, x, y in zip(self._rows, xs, ys):
-            plt.text(row.name, x, y)
+        for family, color in FAMILY_COLORS.items():
+            members = [row for row in self._rows if row.family == family]
+            if members:
+                xs = [row.macs / 1e9 for row in members]
+                plt.scatter(xs, [100 - row.acc5 for row in members], marker="●", color=color, label=family)
+        if self._rows:  # headroom so that the legend does not cover the top points
+            errors = [100 - row.acc5 for row in self._rows]
+            plt.ylim(min(errors) - 0.5, max(errors) + 0.4 * (max(errors) - min(errors)))
         plt.xlabel("GMACs (multiply-accumulates; FLOPs = 2x)")
         plt.ylabel("top-5 error %")
         plt.title("accuracy against operations")

@@ -11,9 +11,12 @@ from textual.widgets import Static
 class DetailsPanel(Static):
     """Shows :func:`cnnexplorer.report.node_facts` of one layer."""
 
+    node: Any = None  # the layer shown
+
     def show(self, analysis: Any, node: Any) -> None:
         from cnnexplorer.report import node_facts  # imports torch: only once the engine is loaded
 
+        self.node = node
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()

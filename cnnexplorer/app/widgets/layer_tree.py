@@ -50,14 +50,14 @@ class LayerTree(Tree[Any]):
 
         text = Text(name or node.name, style="bold")
         repeated = repeat_label(node)
-        text.append(f" · {repeated}" if repeated else f" {node.type}", style="cyan" if repeated else "")
+        text.append(f" · {repeated}" if repeated else f" {node.type}", style="not bold cyan" if repeated else "not bold")
         if node.training_only:
             text.append(" [train only]", style="yellow")
-        text.append(f"  {units.shape(node.output_shape)}", style="green")
+        text.append(f"  {units.shape(node.output_shape)}", style="not bold green")
         if node.params:
-            text.append(f"  {units.count(node.params)} params", style="dim")
+            text.append(f"  {units.count(node.params)} params", style="not bold dim")
         if node.macs:
-            text.append(f"  {units.count(node.macs)} MACs", style="dim")
+            text.append(f"  {units.count(node.macs)} MACs", style="not bold dim")
         return text
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
@@ -85,8 +85,12 @@ class LayerTree(Tree[Any]):
             self._populate(item)
             item.expand()
             item = self._items[".".join(parts[: index + 1])]
-        self.move_cursor(item)
-        self.scroll_to_node(item)
+
+        def move() -> None:  # tree lines of the newly expanded nodes exist after a refresh
+            self.move_cursor(item)
+            self.scroll_to_node(item)
+
+        self.call_after_refresh(move)
 
     @property
     def highlighted_path(self) -> str | None:
