@@ -74,7 +74,8 @@ def headline(diff: Diff) -> list[str]:
     counts = diff.leaf_counts()
     return [
         f"{left.name} (left) vs {right.name} (right)",
-        f"input {size}  batch {left.batch}  {left.dtype}   leaf layers: " + ", ".join(f"{counts[s]} {s}" for s in counts),
+        f"input {size}  batch {left.batch}  {left.dtype}",
+        "leaf layers: " + ", ".join(f"{counts[s]} {s}" for s in counts),
     ]
 
 
