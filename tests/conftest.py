@@ -43,9 +43,10 @@ def shared_cache():
 
 async def settle(pilot) -> None:
     """Wait until every worker (and every worker they start) has finished and painted."""
-    for _ in range(50):
+    for _ in range(200):
         await pilot.pause()
-        if not any(worker.is_running for worker in pilot.app.workers):
+        if not pilot.app.explorer.is_busy and not any(w.is_running for w in pilot.app.workers):
             break
         await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)
     await pilot.pause()

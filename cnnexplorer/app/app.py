@@ -22,6 +22,10 @@ class CnnExplorerApp(App[None]):
         super().__init__()
         self._explorer = ExplorerScreen(initial_model, cache, zoo_stats)
 
+    @property
+    def explorer(self) -> ExplorerScreen:
+        return self._explorer
+
     def on_mount(self) -> None:
         self.push_screen(self._explorer)
 

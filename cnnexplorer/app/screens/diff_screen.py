@@ -34,7 +34,7 @@ def legend(only_diff: bool) -> Text:
 
 def summary(diff: Any) -> Table:
     """The headline and both sides' totals with their deltas, for the top of the screen."""
-    title, facts = headline(diff)
+    title, *facts = headline(diff)
     totals = Table.grid(padding=(0, 2))
     for justify in ("left", "right", "right", "right"):
         totals.add_column(justify=justify, no_wrap=True)  # type: ignore[arg-type]
@@ -44,7 +44,7 @@ def summary(diff: Any) -> Table:
     grid = Table.grid()
     grid.add_column()
     grid.add_row(Text(title, style="bold"))
-    grid.add_row(Text(facts, style="dim"))
+    grid.add_row(Text("   ".join(facts), style="dim"))
     grid.add_row(totals)
     return grid
 
@@ -123,7 +123,7 @@ class DiffScreen(Screen[None]):
         return self.rows[self.cursor_row] if self.rows else None
 
     def _refresh(self, keep: Any = None) -> None:
-        """Fill both panes from the diff; put the cursor back on ``keep`` if it is still shown."""
+        """Fill both panes from the diff; put the cursor on ``keep``, or the next shown row."""
         self.rows = visible_rows(self.diff, only_diff=self.only_diff)
         self.query_one("#diff-header", Static).update(summary(self.diff))
         self.query_one("#diff-legend", Static).update(legend(self.only_diff))
@@ -131,8 +131,15 @@ class DiffScreen(Screen[None]):
             pane.clear()
             pane.border_title = f"{side}: {analysis.name}"
             pane.add_rows(pane_cells(row, getattr(row, side)) for row in self.rows)
-        target = self.rows.index(keep) if keep in self.rows else 0
-        self._move_to(target)
+        self._move_to(self._nearest(keep))
+
+    def _nearest(self, row: Any) -> int:
+        """The index of ``row`` among the shown rows, or of the first shown row after it."""
+        if row is None:
+            return 0
+        order = {id(each): i for i, each in enumerate(self.diff.rows)}
+        after = (i for i, each in enumerate(self.rows) if order.get(id(each), -1) >= order.get(id(row), 0))
+        return next(after, max(len(self.rows) - 1, 0))
 
     def _move_to(self, row: int) -> None:
         if not self.rows:

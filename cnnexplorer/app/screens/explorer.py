@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from textual import work
@@ -9,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Tree
 from textual.worker import get_current_worker
 
@@ -25,6 +27,7 @@ from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo import ARCHITECTURES, get
 
 MAX_DEPTH = 12
+ANALYSIS_DELAY = 0.2  # seconds the cursor must rest on a model before it is analysed
 
 
 class ExplorerScreen(Screen[None]):
@@ -55,6 +58,7 @@ class ExplorerScreen(Screen[None]):
         self.zoo_rows: dict[str, Any] = {}
         self._zoo_stats = zoo_stats
         self._request_id = 0
+        self._pending_start: Timer | None = None
         self._previous_input: InputChoice | None = None
         self._matches: list[Any] = []
         self._match_index = 0
@@ -129,7 +133,19 @@ class ExplorerScreen(Screen[None]):
             self._show(cached)
             return
         self.query_one(LayerTree).loading = True
-        self.analyse(key, self._request_id)
+        # Debounced: holding a key over the zoo starts no analysis until the cursor rests.
+        if self._pending_start is not None:
+            self._pending_start.stop()
+        self._pending_start = self.set_timer(ANALYSIS_DELAY, partial(self._start_analysis, key, self._request_id))
+
+    def _start_analysis(self, key: tuple, request_id: int) -> None:
+        self._pending_start = None
+        self.analyse(key, request_id)
+
+    @property
+    def is_busy(self) -> bool:
+        """Whether the engine is loading or an analysis is waiting to start."""
+        return self.cache is None or self._pending_start is not None
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
         if message.request_id != self._request_id:

@@ -1,0 +1,73 @@
+"""Analysis speed and memory: cnnexplorer's meta-device engine against torchinfo's default
+usage (real weights on the CPU, real forward pass), over the whole zoo, in one run.
+
+    python bench/bench_analysis.py [--repeats 3] [--models resnet50,vgg16]
+
+Goals (issue 2): each model <= 150 ms median after import; the zoo >= 10x faster than the
+baseline; peak memory of the engine's pass over the zoo <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import torch
+import torchinfo
+
+from cnnexplorer import zoo
+from cnnexplorer.analysis import analyze
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _time(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", help="comma-separated names (default: the whole zoo)")
+    args = parser.parse_args()
+    archs = [zoo.get(n) for n in args.models.split(",")] if args.models else list(zoo.ARCHITECTURES)
+    torch.set_num_threads(2)
+
+    print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
+    print(f"rss after import: {_peak_rss_mb():.0f} MB")
+    ours = {arch.name: _time(lambda: analyze(arch), args.repeats) for arch in archs}
+    peak_ours = _peak_rss_mb()
+
+    baseline = {}
+    for arch in archs:
+        def default_torchinfo(arch=arch) -> None:
+            model = arch.build()  # real weights, initialised on the CPU
+            torchinfo.summary(model, input_size=(1, *arch.input_size), verbose=0)
+
+        baseline[arch.name] = _time(default_torchinfo, 1)
+
+    print(f"\n{'model':18s} {'engine ms':>10s} {'torchinfo ms':>13s} {'ratio':>7s}")
+    for arch in archs:
+        a, b = ours[arch.name] * 1000, baseline[arch.name] * 1000
+        flag = "" if a <= 150 else "  (over 150 ms)"
+        print(f"{arch.name:18s} {a:10.0f} {b:13.0f} {b / a:6.1f}x{flag}")
+    total_ours, total_base = sum(ours.values()), sum(baseline.values())
+    over = [n for n, t in ours.items() if t > 0.150]
+    print(f"\nzoo: engine {total_ours:.2f} s (median per model {statistics.median(ours.values()) * 1000:.0f} ms), "
+          f"torchinfo default {total_base:.2f} s, ratio {total_base / total_ours:.1f}x")
+    print(f"models over 150 ms: {len(over)} of {len(archs)}: {', '.join(over) or 'none'}")
+    print(f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB; "
+          f"after the baseline (real weights): {_peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
