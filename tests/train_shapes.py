@@ -62,6 +62,7 @@ def cli_env() -> dict[str, str]:
     env.pop("LOCAL_RANK", None)
     env.pop("WORLD_SIZE", None)
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "1")  # steadier on a busy 2-core machine; runs compared use the same
     return env
 
 
@@ -80,3 +81,17 @@ def only_run_dir(output: Path) -> Path:
     runs = [p for p in output.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+TRAIN_ARGS = ["--device", "cpu", "--batch-size", "16", "--lr", "0.05", "--workers", "0", "--seed", "0"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(shapes_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """resnet20 trained for 6 epochs on the shapes (in this process); its run directory."""
+    from cnnexplorer.cli import main
+
+    output = tmp_path_factory.mktemp("runs")
+    code = main(["train", "resnet20", "--data", str(shapes_dir), "--epochs", "6", "--output", str(output), *TRAIN_ARGS])
+    assert code == 0
+    return only_run_dir(output)

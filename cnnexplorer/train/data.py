@@ -259,5 +259,14 @@ class ShardSampler(Sampler[int]):
         return len(self.indices)
 
 
+def _ignore_interrupts(_worker_id: int) -> None:
+    """Ctrl-C reaches the whole process group: workers leave it to the main process, which
+    finishes its step and stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory, drop_last=False)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
+                      drop_last=False, worker_init_fn=_ignore_interrupts if workers else None)
