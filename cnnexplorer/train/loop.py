@@ -382,7 +382,15 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
                          f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} val images; run directory {run_dir}")
         if resume_path:
             reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
-        return _epochs(trainer, position, run_dir, stop, events, reporter)
+        try:
+            return _epochs(trainer, position, run_dir, stop, events, reporter)
+        except (data.UnreadableImageError, RuntimeError) as error:  # from a loader worker it arrives wrapped
+            message = data.unreadable_image_message(error)
+            if message is None:
+                raise
+            events.emit("error", kind="data", message=message)
+            events.emit("done", status="failed", summary=_summary(position, None, time.perf_counter(), run_dir))
+            raise UsageError(message) from None
 
 
 def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> int:
@@ -393,16 +401,7 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
         if config.max_steps is not None and position.step >= config.max_steps:
             break
         epoch = position.epoch + 1
-        try:
-            outcome = train_epoch(trainer, epoch, position, stop, events, reporter)
-        except data.UnreadableImageError as error:
-            message = data.unreadable_image_message(error) or str(error)
-            return _fail(events, "data", message, UsageError(message))
-        except RuntimeError as error:  # a DataLoader worker re-raises the loader's error as RuntimeError-like text
-            message = data.unreadable_image_message(error)
-            if message is None:
-                raise
-            return _fail(events, "data", message, UsageError(message))
+        outcome = train_epoch(trainer, epoch, position, stop, events, reporter)
         if outcome.stopped_by == "nonfinite":
             failure = outcome.failure
             message = (f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, lr {failure['lr']:.4g}): "
@@ -452,12 +451,6 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
     return 0
 
 
-def _fail(events: EventWriter, kind: str, message: str, error: UsageError) -> int:
-    events.emit("error", kind=kind, message=message)
-    events.emit("done", status="failed", summary={})
-    raise error
-
-
 def _summary(position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path) -> dict[str, Any]:
     return {
         "epochs": position.epoch,
@@ -466,8 +459,8 @@ def _summary(position: Position, last_val: EvalResult | None, run_start: float, 
         "best_epoch": position.best_epoch or None,
         "last_val": last_val.as_dict() if last_val else None,
         "seconds": round(time.perf_counter() - run_start, 3),
-        "last": str(run_dir / "last.pt"),
-        "best": str(run_dir / "best.pt"),
+        "last": str(run_dir / "last.pt") if (run_dir / "last.pt").exists() else None,
+        "best": str(run_dir / "best.pt") if (run_dir / "best.pt").exists() else None,
     }
 
 

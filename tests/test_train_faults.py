@@ -1,0 +1,153 @@
+"""Faults and bad input: one-line errors, exit codes, nothing lost."""
+
+import shutil
+
+import pytest
+import torch
+
+from cnnexplorer.cli import main
+from cnnexplorer.events import read_events
+from cnnexplorer.train import checkpoints
+from tests.train_shapes import CLASSES, TRAIN_ARGS, only_run_dir, run_cli, shapes_dir, trained_run, write_shapes  # noqa: F401
+
+FAST = ["--device", "cpu", "--workers", "0", "--batch-size", "16", "--epochs", "1"]
+
+
+def _usage_error(capsys, argv, *fragments):
+    """Run the CLI in this process: exit 2, one line on stderr naming the problem."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and err.startswith("cnnexplorer")
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_finite_checkpoints(shapes_dir, tmp_path, capsys):
+    # Epoch 1 trains normally (writes last.pt and best.pt); then the lr jumps to 5e36 and the loss blows up.
+    code = main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "3",
+                 "--schedule", "step", "--milestones", "1", "--gamma", "1e38", *TRAIN_ARGS])
+    assert code == 1
+    err = capsys.readouterr().err
+    run_dir = only_run_dir(tmp_path)
+    events = read_events(run_dir / "events.jsonl")
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == "nonfinite_loss" and error["epoch"] == 2 and error["step"] > 10
+    assert error["lr"] == pytest.approx(0.05 * 1e38)
+    assert f"step {error['step']}" in error["message"] and f"step {error['step']}" in err
+    assert events[-1]["event"] == "done" and events[-1]["status"] == "failed"
+    assert not [e for e in events if e["event"] == "checkpoint" and e["epoch"] > 1]
+    for name in ("last.pt", "best.pt"):
+        saved = checkpoints.load_checkpoint(run_dir / name)
+        assert saved["epoch"] == 1 and saved["step"] == 10
+        assert all(torch.isfinite(t).all() for t in saved["model"].values() if t.is_floating_point())
+
+
+def test_missing_empty_and_wrongly_laid_out_data(tmp_path, capsys):
+    _usage_error(capsys, ["train", "resnet20", "--data", str(tmp_path / "nowhere"), *FAST], "does not exist", "train/<class>")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _usage_error(capsys, ["train", "resnet20", "--data", str(empty), *FAST], "is empty")
+    no_val = write_shapes(tmp_path / "no_val", train_per_class=1, val_per_class=(1, 1, 1, 1))
+    shutil.rmtree(no_val / "val")
+    _usage_error(capsys, ["train", "resnet20", "--data", str(no_val), *FAST], "has no val/ folder")
+    flat = tmp_path / "flat"
+    (flat / "train").mkdir(parents=True)
+    (flat / "val").mkdir()
+    shutil.copy(next((no_val / "train" / "circle").iterdir()), flat / "train" / "x.png")
+    _usage_error(capsys, ["train", "resnet20", "--data", str(flat), *FAST], "has images but no class folders")
+    _usage_error(capsys, ["train", "resnet20", *FAST], "no data", "--data DIR")
+
+
+def test_a_class_missing_in_val_and_an_empty_class_folder(tmp_path, capsys):
+    root = write_shapes(tmp_path / "shapes", train_per_class=1, val_per_class=(1, 1, 1, 1))
+    shutil.rmtree(root / "val" / "triangle")
+    _usage_error(capsys, ["train", "resnet20", "--data", str(root), *FAST], "'triangle'", "missing in", "val")
+    (root / "val" / "triangle").mkdir()
+    _usage_error(capsys, ["train", "resnet20", "--data", str(root), *FAST], "triangle has no images")
+
+
+def test_an_unreadable_image_is_named(tmp_path, capsys):
+    root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
+    broken = root / "train" / "cross" / "001.png"
+    broken.write_bytes(b"\x89PNG but not really")
+    _usage_error(capsys, ["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), *FAST],
+                 f"cannot read image {broken}")
+    events = read_events(only_run_dir(tmp_path / "runs") / "events.jsonl")
+    assert [(e["event"], e.get("kind")) for e in events[-2:]] == [("error", "data"), ("done", None)]
+
+
+def test_an_unreadable_image_is_named_also_from_a_loader_worker(tmp_path):
+    root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
+    broken = root / "val" / "square" / "000.png"
+    broken.write_bytes(b"")
+    result = run_cli(["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), "--device", "cpu",
+                      "--workers", "2", "--batch-size", "4", "--epochs", "1"])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert f"cannot read image {broken}" in result.stderr
+
+
+def test_bad_models_and_flag_combinations(shapes_dir, tmp_path, capsys, trained_run):
+    data = ["--data", str(shapes_dir)]
+    _usage_error(capsys, ["train", "resnet-21", *data, *FAST], "unknown architecture", "did you mean")
+    _usage_error(capsys, ["train", "resnet20", *data, "--gpu", "0", "--device", "cpu"], "pass one")
+    if not torch.cuda.is_available():
+        _usage_error(capsys, ["train", "resnet20", *data, "--gpu", "0"], "no CUDA device")
+        _usage_error(capsys, ["train", "resnet20", *data, "--gpus", "0,1"], "no CUDA device")
+        _usage_error(capsys, ["train", "resnet20", *data, "--nproc", "2"], "add --device cpu")
+    _usage_error(capsys, ["train", "resnet20", *data, "--nproc", "2", "--gpus", "0"], "give one")
+    _usage_error(capsys, ["train", "resnet20", *data, "--nnodes", "2", *FAST], "go with --nproc")
+    _usage_error(capsys, ["train", "resnet20", *data, "--batch-size", "0"], "must be 1 or more")
+    _usage_error(capsys, ["train", "resnet20", *data, "--schedule", "cosine", "--milestones", "3"], "--milestones is for --schedule step")
+    _usage_error(capsys, ["train", "vgg11", *data, "--warmup-epochs", "1"], "not plateau")
+    _usage_error(capsys, ["train", "resnet20", *data, "--aux-weight", "0.3"], "googlenet")
+    _usage_error(capsys, ["train", "resnet20", "--dataset", "fake", *data], "leave --data out")
+    _usage_error(capsys, ["train", "resnet20", "--dataset", "cifar10", "--data", str(tmp_path)], "add --download")
+    _usage_error(capsys, ["train", "alexnet-2012", *data, "--image-size", "32", *FAST], "alexnet-2012")
+    _usage_error(capsys, ["train", "resnet20", "--resume", str(tmp_path / "none.pt")], "does not exist")
+    last = str(trained_run / "last.pt")
+    _usage_error(capsys, ["train", "resnet20", "--resume", last, "--lr", "0.1"], "--lr cannot change on --resume")
+    _usage_error(capsys, ["train", "resnet32", "--resume", last], "checkpoint of resnet20")
+    _usage_error(capsys, ["train", "resnet20", "--resume", last], "has done all 6 epochs")
+    plain = tmp_path / "plain.pt"
+    torch.save(checkpoints.load_checkpoint(last)["model"], plain)
+    _usage_error(capsys, ["train", "resnet20", "--resume", str(plain)], "not a training checkpoint")
+    assert checkpoints.load_checkpoint(last)["epoch"] == 6  # untouched
+
+
+def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
+    data = ["--data", str(shapes_dir), "--device", "cpu", "--workers", "0"]
+    best = str(trained_run / "best.pt")
+    _usage_error(capsys, ["eval", "resnet20", *data], "pass --checkpoint PATH")
+    _usage_error(capsys, ["eval", "resnet18", *data, "--checkpoint", best, "--weights", "IMAGENET1K_V1"], "pass one")
+    _usage_error(capsys, ["eval", "resnet20", *data, "--weights", "IMAGENET1K_V1"], "not a torchvision model")
+    _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET9K"], "choose from IMAGENET1K_V1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"], "not in the torch hub cache", "--checkpoint PATH")
+    # With the file in the cache it is used (here: random weights, so the 4-class data does not fit them).
+    from torchvision.models import ResNet18_Weights
+
+    cached = tmp_path / "torch_home" / "hub" / "checkpoints" / ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1]
+    cached.parent.mkdir(parents=True)
+    from cnnexplorer import zoo
+
+    torch.save(zoo.get("resnet18").build().state_dict(), cached)
+    _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"], "classify 1000 classes but the data has 4")
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("never",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": checkpoints.load_checkpoint(best)["model"], "x": Payload()}, evil)
+    _usage_error(capsys, ["eval", "resnet20", *data, "--checkpoint", str(evil)], "pickled Python object")
+    three = write_shapes(tmp_path / "three", train_per_class=1, val_per_class=(1, 1, 1, 1))
+    shutil.rmtree(three / "val" / "cross")
+    _usage_error(capsys, ["eval", "resnet20", "--data", str(three), "--checkpoint", best, "--device", "cpu"], "classify 4 classes but the data has 3")
+    _usage_error(capsys, ["eval", "resnet20", "--data", str(tmp_path / "nowhere"), "--checkpoint", best], "does not exist")
