@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any, Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from cnnexplorer.app.screens.confirm_quit import ConfirmQuit
 from cnnexplorer.app.screens.explorer import ExplorerScreen
+from cnnexplorer.app.screens.jobs import JobsScreen
+from cnnexplorer.jobs import Job
 from cnnexplorer.zoo import ARCHITECTURES
 
 
@@ -18,9 +23,17 @@ class CnnExplorerApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "cnnexplorer"
 
-    def __init__(self, initial_model: str | None = None, cache: Any = None, zoo_stats: bool = True) -> None:
+    def __init__(
+        self,
+        initial_model: str | None = None,
+        cache: Any = None,
+        zoo_stats: bool = True,
+        runs_dir: Path = Path("runs"),
+    ) -> None:
         super().__init__()
         self._explorer = ExplorerScreen(initial_model, cache, zoo_stats)
+        self.runs_dir = runs_dir
+        self.jobs: list[Job] = []  # every job started since the app opened
 
     @property
     def explorer(self) -> ExplorerScreen:
@@ -37,6 +50,46 @@ class CnnExplorerApp(App[None]):
                 f"{arch.family}, {arch.year}: {arch.description}",
                 partial(self.open_architecture, arch.name),
             )
+        yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.show_jobs)
+        yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
+        yield SystemCommand("Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate)
+
+    def launch(self, argv: list[str]) -> Job:
+        """Start a job (a child process running the headless command) and show the jobs screen."""
+        job = Job(argv)
+        job.start(on_update=lambda job: None)  # the jobs screen polls; nothing crosses threads here
+        self.add_job(job)
+        return job
+
+    def add_job(self, job: Job) -> None:
+        """List a job on the jobs screen and show that screen."""
+        self.jobs.append(job)
+        self.show_jobs()
+
+    def show_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    async def action_quit(self) -> None:
+        running = [job for job in self.jobs if job.running]
+        if not running:
+            self.exit()
+            return
+
+        def answer(stop: bool | None) -> None:
+            if stop:
+                self.stop_jobs_and_exit(running)
+
+        self.push_screen(ConfirmQuit(len(running)), answer)
+
+    @work(thread=True, group="quit")
+    def stop_jobs_and_exit(self, running: list[Job]) -> None:
+        """SIGINT every running job (each writes its last.pt), wait for them, then exit."""
+        for job in running:
+            job.cancel()
+        for job in running:
+            job.wait(timeout=60)
+        self.call_from_thread(self.exit)
 
     def open_architecture(self, name: str) -> None:
         """Show an architecture in the explorer, returning to it from any other screen."""

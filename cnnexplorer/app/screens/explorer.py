@@ -41,6 +41,9 @@ class ExplorerScreen(Screen[None]):
         Binding("i", "input_size", "Input"),
         Binding("p", "toggle_plots", "Plots"),
         Binding("z", "zoo_chart", "Zoo chart"),
+        Binding("t", "train", "Train"),
+        Binding("e", "evaluate", "Eval"),
+        Binding("J", "app.show_jobs", "Jobs"),
         Binding("escape", "close_search", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
@@ -57,6 +60,7 @@ class ExplorerScreen(Screen[None]):
         self.analysis: Any = None
         self.zoo_rows: dict[str, Any] = {}
         self._zoo_stats = zoo_stats
+        self.devices: list[str] = []  # CUDA devices found, then the CPU (filled once torch loads)
         self._request_id = 0
         self._pending_start: Timer | None = None
         self._previous_input: InputChoice | None = None
@@ -92,6 +96,7 @@ class ExplorerScreen(Screen[None]):
 
         if self.cache is None:
             self.cache = AnalysisCache()
+        self.devices = _devices()
         self.app.call_from_thread(self._engine_ready)
 
     def _engine_ready(self) -> None:
@@ -271,5 +276,41 @@ class ExplorerScreen(Screen[None]):
         rows = [self.zoo_rows[a.name] for a in ARCHITECTURES if a.name in self.zoo_rows]
         self.app.push_screen(ZooChartScreen(rows, pending=len(ARCHITECTURES) - len(rows)))
 
+    def action_train(self) -> None:
+        self._open_form("train")
+
+    def action_evaluate(self) -> None:
+        self._open_form("eval")
+
+    def _open_form(self, kind: str) -> None:
+        from cnnexplorer.app.screens.launch_form import LaunchForm
+        from cnnexplorer.jobs import TrainForm, command
+        from cnnexplorer.train.recipes import recipe_for
+
+        arch = get(self.model_name)
+        recipe = recipe_for(arch)
+        devices = self.devices or ["cpu"]
+        form = TrainForm(
+            model=arch.name, kind=kind, epochs=str(recipe.epochs), batch_size=str(recipe.batch_size),
+            lr=str(recipe.lr), optimizer=recipe.optimizer, device=devices[0],
+        )  # fmt: skip
+
+        def launch(result: TrainForm | None) -> None:
+            if result is not None:
+                self.app.launch(command(result))  # type: ignore[attr-defined]
+
+        self.app.push_screen(LaunchForm(form, devices, recipe=f"recipe: {recipe.source}"), launch)
+
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen())
+
+
+def _devices() -> list[str]:
+    """Launch-form device choices: each CUDA device, all of them for DDP, then the CPU."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    choices = [f"cuda:{index}" for index in range(count)]
+    if count > 1:
+        choices.append("gpus:" + ",".join(map(str, range(count))))
+    return choices + ["cpu"]

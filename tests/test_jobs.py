@@ -1,0 +1,97 @@
+"""The Textual-free job core: folding events, forms, command lines, sparklines."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnexplorer.events import make_event, read_events
+from cnnexplorer.jobs import RunState, TrainForm, command, discover_runs, fold, load_run, smooth, sparkline, validate
+
+RUNS = Path(__file__).parent / "data" / "runs"
+
+
+def test_folding_a_finished_run():
+    events = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+    state = fold(events)
+    assert (state.model, state.command, state.status) == ("resnet20", "train", "done")
+    assert state.epochs == 4 and state.epoch == 4
+    vals = [e for e in events if e["event"] == "val"]
+    assert len(state.val) == len(vals) == 4
+    assert state.best_top1 == max(e["top1"] for e in vals)
+    assert [loss for _, loss in state.losses] == [e["loss"] for e in events if e["event"] == "step"]
+    assert state.progress == 1.0
+
+
+def test_folding_a_failed_run_keeps_the_error():
+    state = load_run(RUNS / "failed-resnet20")
+    assert state.status == "failed"
+    assert state.error.startswith("nonfinite_loss: the loss is nan at step 2")
+    assert not state.resumable
+
+
+def test_a_run_without_done_is_unfinished_and_a_cancel_is_resumable(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    events = read_events(RUNS / "finished-resnet20" / "events.jsonl")[:6]
+    (run / "events.jsonl").write_text("".join(__import__("json").dumps(e) + "\n" for e in events))
+    assert load_run(run).status == "unfinished"
+    (run / "last.pt").write_bytes(b"")
+    assert load_run(run).resumable
+    state = RunState()
+    state.apply(make_event("checkpoint", path="x/last.pt", kind="last", epoch=1, step=4))
+    state.apply(make_event("done", status="interrupted", summary={}))
+    assert state.label == "cancelled, resumable"
+
+
+def test_discover_runs_lists_newest_first_and_skips_broken(tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "events.jsonl").write_text('{"not": "an event"}\n')
+    import shutil
+
+    shutil.copytree(RUNS / "finished-resnet20", tmp_path / "b-run")
+    shutil.copytree(RUNS / "failed-resnet20", tmp_path / "a-run")
+    assert [s.status for s in discover_runs(tmp_path)] == ["done", "failed"]
+    assert discover_runs(tmp_path / "missing") == []
+
+
+def test_eta_from_the_pace_so_far():
+    state = RunState()
+    state.apply({"event": "start", "time": 100.0, "config": {"epochs": 2}, "steps_per_epoch": 10, "model": "m"})
+    state.apply({"event": "step", "time": 110.0, "epoch": 1, "step": 5, "loss": 1.0, "steps_per_epoch": 10})
+    assert state.progress == 0.25
+    assert state.eta_seconds == pytest.approx(30.0)
+
+
+def test_smooth_is_a_debiased_moving_average():
+    assert smooth([2.0, 2.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])
+    assert smooth([0.0, 1.0], weight=0.5) == pytest.approx([0.0, 0.5 * 1.0 / 0.75])
+
+
+def test_sparkline_scales_to_blocks():
+    assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
+    assert sparkline([3.0, 3.0]) == "▁▁"
+    assert sparkline([]) == ""
+    assert len(sparkline(list(range(100)), width=10)) == 10
+
+
+def test_form_validation_names_each_bad_field(tmp_path):
+    form = TrainForm(model="resnet20", data=str(tmp_path / "missing"), epochs="0", batch_size="x", lr="fast", seed="-1")
+    errors = validate(form)
+    assert set(errors) == {"data", "epochs", "batch_size", "lr", "seed"}
+    (tmp_path / "train").mkdir()
+    assert validate(TrainForm(model="resnet20", data=str(tmp_path))) == {}
+    assert "checkpoint" in validate(TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "nope.pt")))
+    assert "device" in validate(TrainForm(model="resnet20", device="tpu"))
+
+
+def test_the_command_is_the_headless_command_line():
+    argv = command(TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last=True, lr="0.02"))
+    assert argv[:5] == [sys.executable, "-m", "cnnexplorer", "train", "vgg16"]
+    joined = " ".join(argv)
+    for part in ("--events -", "--dataset fake", "--device cuda:1", "--amp bf16", "--channels-last", "--epochs 2", "--lr 0.02"):
+        assert part in joined
+    ddp = command(TrainForm(model="resnet50", device="gpus:0,1"))
+    assert "--gpus 0,1" in " ".join(ddp)
+    evaluation = command(TrainForm(model="resnet20", kind="eval", checkpoint="best.pt"))
+    assert evaluation[3] == "eval" and evaluation[-2:] == ["--checkpoint", "best.pt"]
