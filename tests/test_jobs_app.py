@@ -61,7 +61,7 @@ def test_failed_job(snap_compare, shared_cache):
     async def run_before(pilot):
         await setup(pilot)
         await pilot.press("down")
-        await pilot.pause()
+        await pilot.pause(0.3)  # the detail follows the cursor once it rests
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

@@ -4,6 +4,7 @@ into each job's state as they arrive (in reader threads); this screen repaints o
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -11,12 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
 from cnnexplorer.jobs import Job, RunState, discover_runs, load_run, smooth, sparkline
 
 REDRAW_SECONDS = 0.3
+DETAIL_DELAY = 0.08
 RESCAN_SECONDS = 3.0
 
 
@@ -47,6 +50,7 @@ class JobsScreen(Screen[None]):
         self._past: list[RunState] = []
         self._selected: str | None = None
         self._drawn: dict[str, tuple] = {}  # row key -> what was last drawn (to skip idle redraws)
+        self._pending_draw: Timer | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="jobs-body"):
@@ -122,8 +126,12 @@ class JobsScreen(Screen[None]):
             self._draw_detail(*entry)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # The cursor moves at once; the charts follow once it rests (plotext redraws cost
+        # tens of ms, too much to pay for every row passed over).
         if event.row_key.value is not None:
-            self._select(event.row_key.value)
+            if self._pending_draw is not None:
+                self._pending_draw.stop()
+            self._pending_draw = self.set_timer(DETAIL_DELAY, partial(self._select, event.row_key.value))
 
     # Drawing ----------------------------------------------------------------------------
 
