@@ -124,8 +124,8 @@ def test_bad_models_and_flag_combinations(shapes_dir, tmp_path, capsys, trained_
 def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
     data = ["--data", str(shapes_dir), "--device", "cpu", "--workers", "0"]
     best = str(trained_run / "best.pt")
-    _usage_error(capsys, ["eval", "resnet20", *data], "pass --checkpoint PATH")
-    _usage_error(capsys, ["eval", "resnet18", *data, "--checkpoint", best, "--weights", "IMAGENET1K_V1"], "pass one")
+    _usage_error(capsys, ["eval", "resnet20", *data], "pass one of --checkpoint PATH")
+    _usage_error(capsys, ["eval", "resnet18", *data, "--checkpoint", best, "--weights", "IMAGENET1K_V1"], "pass one of")
     _usage_error(capsys, ["eval", "resnet20", *data, "--weights", "IMAGENET1K_V1"], "not a torchvision model")
     _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET9K"], "choose from IMAGENET1K_V1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

@@ -373,12 +373,13 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
     zoo.get(args.model)  # unknown names fail first, before torch loads
     if args.gpu is not None and args.device is not None:
         raise UsageError("--gpu N and --device both pick the device: pass one")
+    # Resolved (and so checked) before any relaunch, so that bad input fails once, in one line.
+    config = resume_config(parser, args) if args.resume else resolve_train_config(args)
     exit_code = _launch_if_asked(parser, args)
     if exit_code is not None:
         return exit_code
     from cnnexplorer.train.loop import run_training
 
-    config = resume_config(parser, args) if args.resume else resolve_train_config(args)
     return run_training(config, args.gpu, args.device, Path(args.resume) if args.resume else None, args.events == "-")
 
 
@@ -391,6 +392,10 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     dataset = args.dataset or "imagefolder"
     if dataset == "fake" and args.data:
         raise UsageError("--dataset fake makes its own images: leave --data out")
+    if bool(args.checkpoint) == bool(args.weights):
+        raise UsageError("pass one of --checkpoint PATH (from `cnnexplorer train` or torch.save) and --weights NAME (torchvision's, e.g. IMAGENET1K_V1)")
+    if dataset == "imagefolder" and args.data is None:
+        raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
     exit_code = _launch_if_asked(parser, args)
     if exit_code is not None:
         return exit_code

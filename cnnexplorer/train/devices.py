@@ -112,26 +112,68 @@ def torchrun_command(nproc: int, child_args: list[str], rendezvous: dict[str, st
     return command
 
 
+RELAUNCHED_ENV = "CNNEXPLORER_UNDER_LAUNCHER"
+
+
 def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) -> int:
     """Run ``command`` (from :func:`torchrun_command`) and wait for it. With ``visible_gpus``
-    the ranks see only those devices, so LOCAL_RANK r lands on the r-th of them. SIGINT and
-    SIGTERM are passed on to torchrun, which passes them to every rank."""
+    the ranks see only those devices, so LOCAL_RANK r lands on the r-th of them.
+
+    torchrun runs in its own session, so a Ctrl-C reaches only this process, which passes
+    SIGINT/SIGTERM to the ranks themselves: they finish the step, write last.pt and exit
+    cleanly (torchrun would otherwise kill them). The exit code is then 130/143."""
     env = dict(os.environ)
+    env[RELAUNCHED_ENV] = "1"
     if visible_gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, visible_gpus))
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, _nproc_of(command)))))
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    received: list[int] = []
 
-    def forward(signum: int, _frame: object) -> None:
-        process.send_signal(signum)
+    def relay(signum: int, _frame: object) -> None:
+        received.append(signum)
+        ranks = _children_of(process.pid)
+        for pid in ranks or [process.pid]:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, relay) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         code = process.wait()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if received and code == 0:
+        return 128 + received[0]
     return 128 - code if code < 0 else code
+
+
+def stop_exit_code(signum: int) -> int:
+    """A rank's exit code after a clean stop on ``signum``: 0 under our own launcher (which
+    reports 128 + signum itself, and torchrun would call anything else a failure)."""
+    return 0 if os.environ.get(RELAUNCHED_ENV) == "1" and under_torchrun() else 128 + signum
+
+
+def _children_of(parent: int) -> list[int]:
+    """Process ids whose parent is ``parent`` (Linux /proc; empty elsewhere)."""
+    children = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return children
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(entry))
+    return children
 
 
 def _nproc_of(command: list[str]) -> int:

@@ -97,16 +97,10 @@ def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
 
 def run_eval(options: EvalOptions) -> int:
     arch = zoo.get(options.model)
-    if options.checkpoint and options.weights:
-        raise UsageError("--checkpoint and --weights both name the weights: pass one")
-    if not options.checkpoint and not options.weights:
-        raise UsageError("pass --checkpoint PATH (from `cnnexplorer train` or torch.save) or --weights NAME (torchvision's, e.g. IMAGENET1K_V1)")
     source = (torchvision_weights(arch, options.weights, options.download) if options.weights
               else checkpoint_weights(arch, options.checkpoint))
     image_size = options.image_size or source.image_size or arch.input_size[1]
     if options.dataset == "imagefolder":
-        if options.data is None:
-            raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
         classes = data.check_image_folder(Path(options.data), want_train=False, split=options.split)
         num_classes = source.num_classes or len(classes)
     else:

@@ -25,7 +25,7 @@ from cnnexplorer.errors import UsageError
 from cnnexplorer.events import EventWriter
 from cnnexplorer.train import checkpoints, data
 from cnnexplorer.train.config import TrainConfig
-from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed
+from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate, to_device
 from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
 
@@ -421,7 +421,7 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
             events.emit("done", status="interrupted", summary=_summary(position, last_val, run_start, run_dir))
             if placement.is_main:
                 print(f"cnnexplorer: {message}", file=sys.stderr)
-            return 128 + signum
+            return stop_exit_code(signum)
         epoch_finished = position.epoch_step >= trainer.train_sampler.batches_per_epoch()
         if epoch_finished:
             position.epoch, position.epoch_step = epoch, 0

@@ -1,0 +1,68 @@
+"""DDP on the CPU (gloo) through torchrun: the relaunch, rank-0-only output, exact eval counts."""
+
+import json
+
+from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
+from cnnexplorer.train import checkpoints
+from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, run_cli, shapes_dir  # noqa: F401 (fixture)
+
+
+def test_two_process_ddp_run_and_eval(shapes_dir, tmp_path):
+    result = run_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "2",
+                      "--log-every", "5", "--nproc", *["2"], *TRAIN_ARGS])
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)  # one run directory: only rank 0 writes
+    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "config.json", "events.jsonl", "last.pt", "metrics.csv"]
+    events = read_events(run_dir / "events.jsonl")
+    assert all(e["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[e["event"]]) <= set(e) for e in events)
+    kinds = [e["event"] for e in events]
+    assert kinds.count("start") == 1 and kinds.count("done") == 1 and kinds.count("val") == 2
+    assert {"step", "checkpoint"} <= set(kinds)
+    start = events[0]
+    assert start["world_size"] == 2 and start["devices"] == ["cpu", "cpu"]
+    # 160 images, global batch 16 = 8 per rank over 80 images each: 10 steps per epoch
+    assert start["steps_per_epoch"] == 10 and [e["step"] for e in events if e["event"] == "step"] == [5, 10, 15, 20]
+    assert all(e["images"] == sum(VAL_PER_CLASS) for e in events if e["event"] == "val")
+    assert result.stdout.count("epoch 2 val") == 1  # rank 0 alone reports
+    last = checkpoints.load_checkpoint(run_dir / "last.pt")
+    assert last["step"] == 20 and not any(k.startswith("module.") for k in last["model"])
+    assert len(last["rng"]["per_rank"]) == 2
+
+    # Eval under DDP counts each of the 51 images once (ranks get 26 and 25) and agrees with one process.
+    evaluate = ["eval", "resnet20", "--data", str(shapes_dir), "--checkpoint", str(run_dir / "last.pt"), "--device", "cpu",
+                "--workers", "0", "--batch-size", "8", "--format", "json"]
+    two = run_cli([*evaluate, "--nproc", "2"])
+    one = run_cli(evaluate)
+    assert two.returncode == 0 and one.returncode == 0, two.stderr[-3000:]
+    two_result, one_result = json.loads(two.stdout), json.loads(one.stdout)
+    assert two_result["images"] == one_result["images"] == 51
+    assert two_result["top1"] == one_result["top1"] and two_result["top5"] == one_result["top5"]
+    assert abs(two_result["loss"] - one_result["loss"]) < 1e-5
+    logged = [e for e in events if e["event"] == "val"][-1]
+    assert abs(one_result["top1"] - logged["top1"]) < 1e-9
+
+
+def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly(shapes_dir, tmp_path):
+    import signal
+    import time
+
+    from tests.train_shapes import popen_cli
+
+    process = popen_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "20",
+                         "--log-every", "1", "--nproc", "2", *TRAIN_ARGS])
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        runs = list(tmp_path.iterdir())
+        if runs and (runs[0] / "events.jsonl").exists() and any(e["event"] == "step" for e in read_events(runs[0] / "events.jsonl")):
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=180)
+    assert process.returncode == 130, err[-3000:]
+    assert "Traceback" not in err
+    run_dir = only_run_dir(tmp_path)
+    events = read_events(run_dir / "events.jsonl")
+    assert [e["kind"] for e in events if e["event"] == "error"] == ["interrupted"]
+    assert events[-1]["status"] == "interrupted"
+    last = checkpoints.load_checkpoint(run_dir / "last.pt")
+    assert last["step"] == next(e for e in events if e["event"] == "error")["step"] < 200
