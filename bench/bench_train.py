@@ -1,0 +1,143 @@
+"""Training throughput: cnnexplorer's training loop against a minimal loop in the style of
+pytorch/examples ``imagenet/main.py --dummy``, same model, data, device and process; and the
+cost of the event stream (a step event every step, to a file, against none).
+
+    python bench/bench_train.py [--model resnet18] [--batch 16] [--steps 10] [--warmup 2] [--rounds 2]
+    python bench/bench_train.py --device cuda --model vgg16 --batch 64 --amp bf16 --channels-last
+
+Goals (issue 5): ratio (ours / minimal) >= 1.0 and event-stream overhead < 2%.
+The runs alternate (minimal, ours with events, ours without, repeated ``--rounds`` times) and
+each figure is the best round, so that a busy machine disturbs the comparison less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from cnnexplorer import zoo
+from cnnexplorer.events import EventWriter
+from cnnexplorer.train import data
+from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.devices import Placement
+from cnnexplorer.train.evaluate import autocast_for
+from cnnexplorer.train.loop import Position, StopSignals, build_trainer, train_epoch
+from cnnexplorer.train.progress import SilentReporter
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def minimal_loop(args: argparse.Namespace, device: torch.device) -> float:
+    """pytorch/examples imagenet ``train()`` reduced to its work: forward, loss, loss.item(),
+    zero_grad, backward, step. Images per second over the timed steps."""
+    torch.manual_seed(0)
+    model = zoo.get(args.model).build().to(device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    scaler = torch.amp.GradScaler(device.type, enabled=args.amp == "fp16")
+    dataset = data.SyntheticImages(args.batch * (args.steps + args.warmup), args.image_size, 1000)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers,
+                                         pin_memory=device.type == "cuda")
+    model.train()
+    started = None
+    for index, (images, targets) in enumerate(loader):
+        if index == args.warmup:
+            _sync(device)
+            started = time.perf_counter()
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        if args.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with autocast_for(device, args.amp):
+            loss = F.cross_entropy(model(images), targets)
+        loss.item()
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    _sync(device)
+    return args.batch * args.steps / (time.perf_counter() - started)
+
+
+def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) -> float:
+    """cnnexplorer's ``train_epoch`` (the loop ``cnnexplorer train`` runs) on the same data;
+    with events: a step event every step, appended and flushed to events.jsonl."""
+    arch = zoo.get(args.model)
+    config = TrainConfig(
+        model=arch.name, dataset="fake", data=None, image_size=args.image_size, num_classes=1000, epochs=1,
+        batch_size=args.batch, optimizer="sgd", lr=0.01, momentum=0.9, nesterov=False, weight_decay=1e-4,
+        schedule="step", milestones=[], gamma=0.1, plateau_patience=2, warmup_epochs=0.0, label_smoothing=0.0,
+        aux_weight=0.0, seed=0, deterministic=False, amp=args.amp, channels_last=args.channels_last, compile=False,
+        workers=args.workers, max_steps=args.warmup, log_every=1, fake_size=args.batch * (args.steps + args.warmup),
+        download=False, recipe="bench",
+    )
+    trainer = build_trainer(config, Placement(device))
+    reporter = SilentReporter()
+    position = Position()
+    with tempfile.TemporaryDirectory() as folder, StopSignals(reporter) as stop:
+        events = EventWriter(Path(folder) / "events.jsonl") if with_events else EventWriter()
+        with events:
+            train_epoch(trainer, 1, position, stop, events, reporter)  # warm-up steps
+            config.max_steps = args.warmup + args.steps
+            _sync(device)
+            started = time.perf_counter()
+            outcome = train_epoch(trainer, 1, position, stop, events, reporter)
+            _sync(device)
+    assert outcome.stopped_by == "max_steps" and position.step == args.warmup + args.steps, outcome
+    return args.batch * args.steps / (time.perf_counter() - started)
+
+
+def event_cost_us(repeats: int = 2000) -> float:
+    """Microseconds to emit one step event to a file (what the loop adds per logged step)."""
+    with tempfile.TemporaryDirectory() as folder, EventWriter(Path(folder) / "e.jsonl") as events:
+        started = time.perf_counter()
+        for step in range(repeats):
+            events.emit("step", epoch=1, step=step, epoch_step=step, steps_per_epoch=repeats, loss=2.345678, lr=0.1,
+                        img_per_s=123.4, data_time=0.001)
+        return (time.perf_counter() - started) / repeats * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", choices=("bf16", "fp16"))
+    parser.add_argument("--channels-last", action="store_true")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {torch.get_num_threads()} threads'}"
+          f"{', amp ' + args.amp if args.amp else ''}{', channels-last' if args.channels_last else ''}; "
+          f"{args.warmup} warm-up + {args.steps} timed steps, best of {args.rounds} rounds")
+    results: dict[str, list[float]] = {"minimal": [], "events": [], "no_events": []}
+    for round_ in range(args.rounds):
+        results["minimal"].append(minimal_loop(args, device))
+        results["events"].append(our_loop(args, device, with_events=True))
+        results["no_events"].append(our_loop(args, device, with_events=False))
+        print(f"  round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} img/s" for k, v in results.items()), flush=True)
+    minimal, ours, quiet = (max(results[k]) for k in ("minimal", "events", "no_events"))
+    step_seconds = args.batch / ours
+    per_event = event_cost_us()
+    print(f"minimal loop (pytorch/examples style): {minimal:8.2f} img/s")
+    print(f"cnnexplorer train loop, events on:     {ours:8.2f} img/s   ratio {ours / minimal:.3f}")
+    print(f"cnnexplorer train loop, events off:    {quiet:8.2f} img/s")
+    print(f"event stream: measured overhead {100 * (quiet - ours) / quiet:+.2f}% (run-to-run noise included); "
+          f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a {step_seconds * 1000:.0f} ms step")
+
+
+if __name__ == "__main__":
+    main()
