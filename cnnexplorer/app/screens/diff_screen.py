@@ -18,7 +18,8 @@ from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
 from cnnexplorer.diff import MARKERS, STYLES, visible_rows
 from cnnexplorer.diff_report import headline, total_rows
 
-_COLUMNS = ("", "layer", "type", "output", "params", "MACs")
+# Column widths that fit two panes side by side in a 130-column terminal.
+_COLUMNS = (("", 1), ("layer", 16), ("type", 11), ("output", 10), ("params", 6), ("MACs", 6))
 
 
 def legend(only_diff: bool) -> Text:
@@ -56,8 +57,8 @@ def pane_cells(row: Any, node: Any) -> list[Text]:
     if node is None:
         return cells + [Text("")] * (len(_COLUMNS) - 1)
     return cells + [
-        Text("  " * (row.depth - 1) + node.name, style=style, no_wrap=True),
-        Text(node.type, style=style),
+        Text("  " * (row.depth - 1) + node.name, style=style, no_wrap=True, overflow="ellipsis"),
+        Text(node.type, style=style, no_wrap=True, overflow="ellipsis"),
         Text(units.shape(node.output_shape), style=style),
         Text(units.count(node.params) if node.params else "-", style=style, justify="right"),
         Text(units.count(node.macs) if node.macs else "-", style=style, justify="right"),
@@ -104,7 +105,8 @@ class DiffScreen(Screen[None]):
 
     def on_mount(self) -> None:
         for pane in self.panes:
-            pane.add_columns(*_COLUMNS)
+            for label, width in _COLUMNS:
+                pane.add_column(label, width=width)
             self.watch(pane, "scroll_y", self._lock_scroll, init=False)
         self._refresh()
         self.panes[0].focus()
@@ -158,9 +160,13 @@ class DiffScreen(Screen[None]):
         self._syncing = False
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        for pane in self.panes:
-            if pane.cursor_row != event.cursor_row:
-                pane.move_cursor(row=event.cursor_row, animate=False)
+        # Follow the focused pane's cursor as it is now: the messages arrive late, and
+        # echoing a stale row back and forth between the panes would never settle.
+        source = event.data_table
+        if source is self.focused:
+            for pane in self.panes:
+                if pane is not source and pane.cursor_row != source.cursor_row:
+                    pane.move_cursor(row=source.cursor_row, animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
