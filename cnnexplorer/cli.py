@@ -237,9 +237,11 @@ def _run_kernels(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    try:
-        from cnnexplorer.app import make_app
-    except ImportError:  # the app is not part of this build yet
-        return _run_list(argparse.Namespace(format="table"))
-    make_app(initial_model=getattr(args, "model", None)).run()
+    from cnnexplorer import zoo
+    from cnnexplorer.app import make_app
+
+    model = getattr(args, "model", None)
+    if model is not None:
+        zoo.get(model)  # an unknown name is a one-line error before the app starts
+    make_app(initial_model=model).run()
     return 0

@@ -137,7 +137,7 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
     rows = []
     for node in visible_layers(analysis, depth):
         indent = "  " * (node.depth - 1)
-        label = node.name + (" (train only)" if node.training_only and node.path in (analysis.arch.training_only if analysis.arch else ()) else "")
+        label = node.name + (" (train only)" if node.training_only else "")
         rows.append(
             [
                 indent + label,

@@ -117,6 +117,38 @@ def _cifar_resnet(depth: int) -> Architecture:
     )
 
 
+def _wide_resnet(depth: int) -> Architecture:
+    return Architecture(
+        name=f"wide_resnet{depth}_2",
+        family="Wide ResNet",
+        paper=_ZAGORUYKO,
+        year=2016,
+        input_size=(3, 224, 224),
+        dataset=IMAGENET,
+        num_classes=1000,
+        description=f"Wide ResNet-{depth}-2: ResNet-{depth} with every bottleneck's inner 3x3 width doubled.",
+        builder=f"{_TV}wide_resnet{depth}_2",
+    )
+
+
+def _cifar_wide_resnet(depth: int, widen_factor: int) -> Architecture:
+    blocks = (depth - 4) // 6
+    widths = "/".join(str(w * widen_factor) for w in (16, 32, 64))
+    return Architecture(
+        name=f"wrn-{depth}-{widen_factor}",
+        family="Wide ResNet",
+        paper=_ZAGORUYKO,
+        year=2016,
+        input_size=(3, 32, 32),
+        dataset=CIFAR10,
+        num_classes=10,
+        description=f"WRN-{depth}-{widen_factor} for CIFAR: 3 groups of {blocks} pre-activation blocks of two "
+        f"3x3 convolutions, widths {widths}, 1x1 projection shortcuts where shapes change.",
+        builder="cnnexplorer.zoo.wide_resnet:wide_resnet",
+        builder_kwargs={"depth": depth, "widen_factor": widen_factor},
+    )
+
+
 def _densenet(depth: int, growth: int, init: int) -> Architecture:
     return Architecture(
         name=f"densenet{depth}",
@@ -191,56 +223,10 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     ),
     *(_resnet(depth) for depth in (18, 34, 50, 101, 152)),
     *(_cifar_resnet(depth) for depth in (20, 32, 44, 56, 110)),
-    Architecture(
-        name="wide_resnet50_2",
-        family="Wide ResNet",
-        paper=_ZAGORUYKO,
-        year=2016,
-        input_size=(3, 224, 224),
-        dataset=IMAGENET,
-        num_classes=1000,
-        description="Wide ResNet-50-2: ResNet-50 with every bottleneck's inner 3x3 width "
-        "doubled.",
-        builder=f"{_TV}wide_resnet50_2",
-    ),
-    Architecture(
-        name="wide_resnet101_2",
-        family="Wide ResNet",
-        paper=_ZAGORUYKO,
-        year=2016,
-        input_size=(3, 224, 224),
-        dataset=IMAGENET,
-        num_classes=1000,
-        description="Wide ResNet-101-2: ResNet-101 with every bottleneck's inner 3x3 width "
-        "doubled.",
-        builder=f"{_TV}wide_resnet101_2",
-    ),
-    Architecture(
-        name="wrn-28-10",
-        family="Wide ResNet",
-        paper=_ZAGORUYKO,
-        year=2016,
-        input_size=(3, 32, 32),
-        dataset=CIFAR10,
-        num_classes=10,
-        description="WRN-28-10 for CIFAR: 3 groups of 4 pre-activation blocks of two 3x3 "
-        "convolutions, widths 160/320/640, 1x1 projection shortcuts where shapes change.",
-        builder="cnnexplorer.zoo.wide_resnet:wide_resnet",
-        builder_kwargs={"depth": 28, "widen_factor": 10},
-    ),
-    Architecture(
-        name="wrn-16-8",
-        family="Wide ResNet",
-        paper=_ZAGORUYKO,
-        year=2016,
-        input_size=(3, 32, 32),
-        dataset=CIFAR10,
-        num_classes=10,
-        description="WRN-16-8 for CIFAR: 3 groups of 2 pre-activation blocks, widths "
-        "128/256/512.",
-        builder="cnnexplorer.zoo.wide_resnet:wide_resnet",
-        builder_kwargs={"depth": 16, "widen_factor": 8},
-    ),
+    _wide_resnet(50),
+    _wide_resnet(101),
+    _cifar_wide_resnet(28, 10),
+    _cifar_wide_resnet(16, 8),
     _densenet(121, 32, 64),
     _densenet(161, 48, 96),
     _densenet(169, 32, 64),
