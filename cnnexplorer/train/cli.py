@@ -244,12 +244,14 @@ def child_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         if not action.option_strings or action.dest in LAUNCH_FLAGS or action.dest == "help":
             continue
         value = getattr(args, action.dest, None)
-        if value is None or value is False or value == action.default:
-            continue
         flag = action.option_strings[0]
         if isinstance(action, argparse.BooleanOptionalAction):
-            arguments.append(flag if value else f"--no-{flag[2:]}")
-        elif value is True:
+            if value is not None:
+                arguments.append(flag if value else f"--no-{flag[2:]}")
+            continue
+        if value is None or value is False or value == action.default:
+            continue
+        if value is True:
             arguments.append(flag)
         elif isinstance(value, list):
             arguments += [flag, ",".join(map(str, value))]

@@ -61,12 +61,11 @@ def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> We
 
     if arch.torchvision_name is None:
         raise UsageError(f"{arch.name} is not a torchvision model, so it has no --weights: pass --checkpoint PATH")
-    available = {w.name: w for w in get_model_weights(arch.torchvision_name)}
-    key = name.upper()
-    if key == "DEFAULT":
-        key = next(iter(available))
+    enum = get_model_weights(arch.torchvision_name)
+    available = {w.name: w for w in enum}
+    key = enum.DEFAULT.name if name.upper() == "DEFAULT" else name.upper()
     if key not in available:
-        raise UsageError(f"{arch.name} has no weights {name!r}: choose from {', '.join(available)}")
+        raise UsageError(f"{arch.name} has no weights {name!r}: choose from {', '.join(available)} or DEFAULT")
     weights = available[key]
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
     if not cached.is_file():
