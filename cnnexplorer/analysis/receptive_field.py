@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+from torch.utils.flop_counter import flop_registry
 
 aten = torch.ops.aten
 
@@ -152,6 +153,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         first = args[0] if args else None
         with _disable_current_modes():  # the empties made here need no counting or tracking
             out = _shape_only(func, args, kwargs)
+            if out is None and func.overloadpacket not in flop_registry:
+                # An op the FLOP counter below would not count (torchinfo's many `.data`
+                # detaches, views): skip its Python dispatch and run the kernel directly.
+                out = func(*args, **kwargs)
         if out is None:
             out = func(*args, **kwargs)
         outputs = out if isinstance(out, (tuple, list)) else (out,)
