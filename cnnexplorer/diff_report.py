@@ -56,9 +56,7 @@ def _value(name: str, value: Any) -> str:
 def change_text(row: DiffRow) -> str:
     """The row's changed attributes with both values: ``out 64→128, kernel 11x11→5x5``."""
     return ", ".join(
-        name if name == "type" else f"{_SHORT.get(name, name)} {_value(name, left)}→{_value(name, right)}"
-        for name, (left, right) in row.changes.items()
-        if name != "type"
+        f"{_SHORT.get(name, name)} {_value(name, left)}→{_value(name, right)}" for name, (left, right) in row.changes.items()
     )
 
 

@@ -51,7 +51,7 @@ class DiffDetailsScreen(ModalScreen[None]):
         row = self.row
         title = Text(f"{MARKERS[row.status]} {row.status}", style=STYLES[row.status] + " bold")
         if row.changes:
-            title.append(f": {', '.join(row.changes)}   {change_text(row)}", style=STYLES[row.status])
+            title.append(f": {change_text(row)}", style=STYLES[row.status])
         sides = Table.grid(padding=(0, 4), expand=True)
         sides.add_column(ratio=1)
         sides.add_column(ratio=1)

@@ -19,7 +19,7 @@ from cnnexplorer.diff import MARKERS, STYLES, visible_rows
 from cnnexplorer.diff_report import headline, total_rows
 
 # Column widths that fit two panes side by side in a 130-column terminal.
-_COLUMNS = (("", 1), ("layer", 16), ("type", 11), ("output", 10), ("params", 6), ("MACs", 6))
+_COLUMNS = (("", 1), ("layer", 15), ("type", 11), ("output", 11), ("params", 6), ("MACs", 6))
 
 
 def legend(only_diff: bool) -> Text:
@@ -29,7 +29,7 @@ def legend(only_diff: bool) -> Text:
         text.append(f"{MARKERS[status]} {label}", style=STYLES[status])
         text.append("   ")
     text.append("differences only" if only_diff else "all rows", style="bold")
-    text.append(" (f)", style="dim")
+    text.append(" (f)   enter: both layers' details", style="dim")
     return text
 
 
