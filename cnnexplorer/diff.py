@@ -176,11 +176,8 @@ def _figure(node: LayerNode | None, name: str) -> int:
     return getattr(node, name) if node is not None else 0
 
 
-def _channels(node: LayerNode) -> tuple[int | None, int | None]:
-    def second(shape: tuple[int, ...] | None) -> int | None:
-        return shape[1] if shape and len(shape) > 1 else None
-
-    return second(node.input_shape), second(node.output_shape)
+def _channels(shape: tuple[int, ...] | None) -> int | None:
+    return shape[1] if shape and len(shape) > 1 else None
 
 
 def _rank(shape: tuple[int, ...] | None) -> int:
@@ -204,14 +201,16 @@ _HYPERPARAMETERS = (("kernel", "kernel_size"), ("stride", "stride"), ("padding",
                     ("dilation", "dilation"), ("groups", "groups"))  # fmt: skip
 
 
-def _own_changes(left: LayerNode, right: LayerNode) -> dict[str, tuple[Any, Any]]:
-    """The attributes in which two paired nodes differ, children aside."""
+def _own_changes(left: LayerNode, right: LayerNode, inputs: tuple[Any, Any]) -> dict[str, tuple[Any, Any]]:
+    """The attributes in which two paired nodes differ, children aside; ``inputs`` are
+    the input shapes of both (see :meth:`_Aligner.input_shape`)."""
     changes: dict[str, tuple[Any, Any]] = {}
     if left.type != right.type:
         changes["type"] = (left.type, right.type)
-    (left_in, left_out), (right_in, right_out) = _channels(left), _channels(right)
-    if _rank(left.input_shape) != _rank(right.input_shape):  # e.g. flattened on one side only
-        changes["input_shape"] = (left.input_shape, right.input_shape)
+    left_in, right_in = _channels(inputs[0]), _channels(inputs[1])
+    left_out, right_out = _channels(left.output_shape), _channels(right.output_shape)
+    if _rank(inputs[0]) != _rank(inputs[1]):  # e.g. flattened on one side only
+        changes["input_shape"] = inputs
     elif left_in == left_out and right_in == right_out and left_in != right_in:
         changes["channels"] = (left_in, right_in)  # a layer that keeps its channel count
     else:
@@ -239,10 +238,17 @@ class _Aligner:
         executed = [child for child in node.children if id(child) in self.order]
         return sorted(executed, key=lambda child: self.order[id(child)])
 
+    def input_shape(self, node: LayerNode) -> tuple[int, ...] | None:
+        """What a node consumes: a container's is its first layer's input. (The recorded
+        input of a container called with a list, like DenseNet's layers, is only the
+        list's first tensor, not the concatenation that its first layer sees.)"""
+        children = self.children(node)
+        return self.input_shape(children[0]) if children else node.input_shape
+
     def signature(self, node: LayerNode) -> tuple:
         key = id(node)
         if key not in self.signatures:
-            own = (node.type, _channels(node), _output_size(node), node.params,
+            own = (node.type, self.input_shape(node), node.output_shape, node.params,
                    *(getattr(node, attribute) for _, attribute in _HYPERPARAMETERS))  # fmt: skip
             self.signatures[key] = (*own, tuple(self.signature(child) for child in self.children(node)))
         return self.signatures[key]
@@ -253,7 +259,7 @@ class _Aligner:
             self.pair(a, b, depth + 1) if a is not None and b is not None else self.one_sided(a or b, a is None, depth + 1)
             for a, b in self.align(self.children(left), self.children(right))
         ]
-        changes = _own_changes(left, right)
+        changes = _own_changes(left, right, (self.input_shape(left), self.input_shape(right)))
         if any(child.status != "same" for child in children):
             changes["contents"] = (len(self.children(left)), len(self.children(right)))
         if not changes and left.params != right.params:

@@ -166,6 +166,8 @@ def test_densenet121_to_densenet169_adds_dense_layers_to_blocks_3_and_4():
     block4 = by_path["features.denseblock4"].children
     assert [row.status for row in block4[:16]] == ["changed"] * 16
     assert by_path["features.denseblock4.denselayer1.conv1"].changes == {"in_channels": (512, 640)}
+    # A dense layer's input is the concatenation of everything before it in its block.
+    assert by_path["features.denseblock4.denselayer2"].changes["in_channels"] == (512 + 32, 640 + 32)
     assert by_path["features.transition3"].changes["out_channels"] == (512, 640)
     assert diff.totals["weight_layers"].delta == 2 * (8 + 16)
 
