@@ -4,18 +4,20 @@ Alignment method: the two layer trees are aligned level by level, from the top. 
 level the executed children of two matched nodes (in first-call order) are aligned with
 an edit distance (Needleman-Wunsch) whose costs are:
 
-- a pair with identical signatures (type, channels, kernel, stride, padding, dilation,
-  groups, output size, params; for containers also every descendant's signature): 0;
-- a pair of the same type that differs: 3; of different types but the same kind (two
-  containers, two poolings, two normalisations...): 6;
-- a layer present on one side only: 10. Layers of different kinds never pair up.
+- a pair with identical signatures (type, input and output shapes, kernel, stride,
+  padding, dilation, groups, params; for containers also every descendant's signature): 0;
+- a pair of the same type that differs: 0.3; of different types but the same kind (two
+  containers, two poolings, two normalisations...): 0.6;
+- a layer present on one side only: 1. Layers of different kinds never pair up.
 
 Since an insertion costs more than any substitution, an inserted layer is one insertion,
 not a cascade of mismatches; since a substitution costs less than half an insertion, a
-layer whose widths changed pairs with its counterpart rather than with a shifted twin.
-Ties go to the pairing that keeps module names equal (0.001 per pair with other names), so
-extra blocks show up at the end of a stage. Matched containers are then aligned inside
-in the same way; a one-sided container brings its whole subtree as added or removed rows.
+layer whose widths changed pairs with its counterpart rather than with a shifted twin
+(DenseNet-169's dense layers against DenseNet-121's). Among alignments of equal cost, the
+one that pairs equal module names wins (0.0001 per pair of other names), then the one
+that puts an insertion at the end of a run of identical layers. Matched containers are
+then aligned inside in the same way; a one-sided container brings its whole subtree as
+added or removed rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ STATUSES = ("same", "changed", "added", "removed")
 MARKERS = {"same": " ", "changed": "~", "added": "+", "removed": "-"}
 STYLES = {"same": "", "changed": "yellow", "added": "green", "removed": "red"}
 
-# Costs in thousandths, so that name ties (1 per pair) never outweigh a structural choice.
+# Costs in units of 0.0001, so that names (1 per pair) only ever break ties.
 _GAP = 10_000
 _SAME_TYPE = 3_000
 _SAME_KIND = 6_000
