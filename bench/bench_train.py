@@ -6,13 +6,16 @@ cost of the event stream (a step event every step, to a file, against none).
     python bench/bench_train.py --device cuda --model vgg16 --batch 64 --amp bf16 --channels-last
 
 Goals (issue 5): ratio (ours / minimal) >= 1.0 and event-stream overhead < 2%.
-The runs alternate (minimal, ours with events, ours without, repeated ``--rounds`` times) and
-each figure is the best round, so that a busy machine disturbs the comparison less.
+The runs alternate (minimal, ours with events, ours without, repeated ``--rounds`` times).
+Each step is timed (from the end of the previous step, so data loading is included) and the
+figure of a loop is the median over all its timed steps: bursts of load from other
+processes on a shared machine move a median much less than a total.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -35,9 +38,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def minimal_loop(args: argparse.Namespace, device: torch.device) -> float:
+def minimal_loop(args: argparse.Namespace, device: torch.device) -> list[float]:
     """pytorch/examples imagenet ``train()`` reduced to its work: forward, loss, loss.item(),
-    zero_grad, backward, step. Images per second over the timed steps."""
+    zero_grad, backward, step. Images per second of each timed step."""
     torch.manual_seed(0)
     model = zoo.get(args.model).build().to(device)
     if args.channels_last:
@@ -48,11 +51,9 @@ def minimal_loop(args: argparse.Namespace, device: torch.device) -> float:
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers,
                                          pin_memory=device.type == "cuda")
     model.train()
-    started = None
+    rates: list[float] = []
+    previous = time.perf_counter()
     for index, (images, targets) in enumerate(loader):
-        if index == args.warmup:
-            _sync(device)
-            started = time.perf_counter()
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         if args.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -63,36 +64,47 @@ def minimal_loop(args: argparse.Namespace, device: torch.device) -> float:
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
-    _sync(device)
-    return args.batch * args.steps / (time.perf_counter() - started)
+        _sync(device)
+        now = time.perf_counter()
+        if index >= args.warmup:
+            rates.append(targets.numel() / (now - previous))
+        previous = now
+    return rates
 
 
-def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) -> float:
-    """cnnexplorer's ``train_epoch`` (the loop ``cnnexplorer train`` runs) on the same data;
-    with events: a step event every step, appended and flushed to events.jsonl."""
+class StepRates(SilentReporter):
+    """Keeps the img/s the loop reports after each step (log_every=1: per step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def step(self, stats, logged: bool) -> None:  # noqa: ANN001
+        self.rates.append(stats.img_per_s)
+
+
+def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) -> list[float]:
+    """cnnexplorer's ``train_epoch`` (the loop ``cnnexplorer train`` runs) on the same data,
+    images per second of each timed step; with events: a step event every step, appended
+    and flushed to events.jsonl."""
     arch = zoo.get(args.model)
     config = TrainConfig(
         model=arch.name, dataset="fake", data=None, image_size=args.image_size, num_classes=1000, epochs=1,
         batch_size=args.batch, optimizer="sgd", lr=0.01, momentum=0.9, nesterov=False, weight_decay=1e-4,
         schedule="step", milestones=[], gamma=0.1, plateau_patience=2, warmup_epochs=0.0, label_smoothing=0.0,
         aux_weight=0.0, seed=0, deterministic=False, amp=args.amp, channels_last=args.channels_last, compile=False,
-        workers=args.workers, max_steps=args.warmup, log_every=1, fake_size=args.batch * (args.steps + args.warmup),
+        workers=args.workers, max_steps=args.warmup + args.steps, log_every=1, fake_size=args.batch * (args.steps + args.warmup),
         download=False, recipe="bench",
     )
     trainer = build_trainer(config, Placement(device))
-    reporter = SilentReporter()
+    reporter = StepRates()
     position = Position()
     with tempfile.TemporaryDirectory() as folder, StopSignals(reporter) as stop:
         events = EventWriter(Path(folder) / "events.jsonl") if with_events else EventWriter()
         with events:
-            train_epoch(trainer, 1, position, stop, events, reporter)  # warm-up steps
-            config.max_steps = args.warmup + args.steps
-            _sync(device)
-            started = time.perf_counter()
             outcome = train_epoch(trainer, 1, position, stop, events, reporter)
-            _sync(device)
     assert outcome.stopped_by == "max_steps" and position.step == args.warmup + args.steps, outcome
-    return args.batch * args.steps / (time.perf_counter() - started)
+    return reporter.rates[args.warmup:]
 
 
 def event_cost_us(repeats: int = 2000) -> float:
@@ -117,19 +129,23 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", choices=("bf16", "fp16"))
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}"
-          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {torch.get_num_threads()} threads'}"
+          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {args.threads or torch.get_num_threads()} threads'}"
           f"{', amp ' + args.amp if args.amp else ''}{', channels-last' if args.channels_last else ''}; "
-          f"{args.warmup} warm-up + {args.steps} timed steps, best of {args.rounds} rounds")
+          f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     results: dict[str, list[float]] = {"minimal": [], "events": [], "no_events": []}
     for round_ in range(args.rounds):
-        results["minimal"].append(minimal_loop(args, device))
-        results["events"].append(our_loop(args, device, with_events=True))
-        results["no_events"].append(our_loop(args, device, with_events=False))
-        print(f"  round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} img/s" for k, v in results.items()), flush=True)
-    minimal, ours, quiet = (max(results[k]) for k in ("minimal", "events", "no_events"))
+        results["minimal"] += minimal_loop(args, device)
+        results["events"] += our_loop(args, device, with_events=True)
+        results["no_events"] += our_loop(args, device, with_events=False)
+        print(f"  after round {round_ + 1}: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in results.items())
+              + " img/s (medians so far)", flush=True)
+    minimal, ours, quiet = (statistics.median(results[k]) for k in ("minimal", "events", "no_events"))
     step_seconds = args.batch / ours
     per_event = event_cost_us()
     print(f"minimal loop (pytorch/examples style): {minimal:8.2f} img/s")
