@@ -143,3 +143,33 @@ async def test_rapid_switching_drops_stale_results(shared_cache):
         explorer = app.screen
         assert explorer.analysis.name == explorer.model_name
         assert explorer.query_one(LayerTree).root.data is explorer.analysis.root
+
+
+async def test_d_picks_a_second_architecture_and_opens_the_diff(shared_cache):
+    from cnnexplorer.app.screens.diff_screen import DiffScreen
+
+    app = make_app("vgg16", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press(*"vgg19", "down", "enter")  # the filter leaves vgg19 then vgg19_bn
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DiffScreen):
+                break
+        assert isinstance(app.screen, DiffScreen)
+        diff = app.screen.diff
+        assert (diff.left.name, diff.right.name) == ("vgg16", "vgg19_bn")
+        await pilot.press("escape")
+        assert app.screen is app.explorer
+
+
+async def test_a_diff_the_right_side_cannot_take_says_which_side(shared_cache):
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d", *"alexnet-2012-", "enter")
+        await settle(pilot)
+        assert app.screen is app.explorer
+        assert any("right (alexnet-2012-2gpu)" in n.message and "too small" in n.message for n in app._notifications)

@@ -50,6 +50,7 @@ class CnnExplorerApp(App[None]):
                 f"{arch.family}, {arch.year}: {arch.description}",
                 partial(self.open_architecture, arch.name),
             )
+        yield SystemCommand("Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff)
         yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.show_jobs)
         yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
         yield SystemCommand("Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate)

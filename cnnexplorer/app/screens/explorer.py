@@ -41,6 +41,7 @@ class ExplorerScreen(Screen[None]):
         Binding("i", "input_size", "Input"),
         Binding("p", "toggle_plots", "Plots"),
         Binding("z", "zoo_chart", "Zoo chart"),
+        Binding("d", "diff", "Diff"),
         Binding("t", "train", "Train"),
         Binding("e", "evaluate", "Eval"),
         Binding("J", "app.show_jobs", "Jobs"),
@@ -177,12 +178,13 @@ class ExplorerScreen(Screen[None]):
     def _show(self, analysis: Any) -> None:
         self.analysis = analysis
         self._previous_input = None
-        self.query_one(ModelHeader).show(analysis)
-        self.query_one(LayerTree).loading = False
-        self.query_one(LayerTree).show(analysis, self.depth)
-        self.query_one(DetailsPanel).show(analysis, analysis.root)
-        if self.query_one(StagePlots).display:
-            self._draw_plots()
+        with self.app.batch_update():  # one repaint for header, tree, details and plots
+            self.query_one(ModelHeader).show(analysis)
+            self.query_one(LayerTree).loading = False
+            self.query_one(LayerTree).show(analysis, self.depth)
+            self.query_one(DetailsPanel).show(analysis, analysis.root)
+            if self.query_one(StagePlots).display:
+                self._draw_plots()
 
     def _draw_plots(self) -> None:
         from cnnexplorer.analysis.structure import stages
@@ -275,6 +277,37 @@ class ExplorerScreen(Screen[None]):
     def action_zoo_chart(self) -> None:
         rows = [self.zoo_rows[a.name] for a in ARCHITECTURES if a.name in self.zoo_rows]
         self.app.push_screen(ZooChartScreen(rows, pending=len(ARCHITECTURES) - len(rows)))
+
+    def action_diff(self) -> None:
+        """Pick a second architecture and show the diff (the current one on the left)."""
+        if self.analysis is None:
+            self.notify("The current architecture is still being analysed.", severity="warning")
+            return
+        from cnnexplorer.app.screens.pick_architecture import PickArchitecture
+
+        def picked(name: str | None) -> None:
+            if name is not None:
+                # The left side's input applies to both sides.
+                key = self.cache.key(name, self.analysis.input_size, self.batch, self.dtype)
+                self.analyse_for_diff(self.analysis, key)
+
+        self.app.push_screen(PickArchitecture(f"Diff {self.analysis.name} against…", self.analysis.name), picked)
+
+    @work(thread=True, exclusive=True, group="diff")
+    def analyse_for_diff(self, left: Any, key: tuple) -> None:
+        from cnnexplorer.diff import diff_analyses
+
+        try:
+            diff = diff_analyses(left, self.cache.get(key))
+        except UsageError as error:
+            self.app.call_from_thread(self.notify, f"right ({key[0]}): {error}", title="No diff", severity="error")
+            return
+        self.app.call_from_thread(self._open_diff, diff)
+
+    def _open_diff(self, diff: Any) -> None:
+        from cnnexplorer.app.screens.diff_screen import DiffScreen
+
+        self.app.push_screen(DiffScreen(diff))
 
     def action_train(self) -> None:
         self._open_form("train")

@@ -21,9 +21,12 @@ HELP = """\
 | `i` | change the input size and batch (everything recomputes) |
 | `p` | show or hide the per-stage charts |
 | `z` | the zoo chart: published top-5 error against GMACs |
-| `ctrl+p` | command palette: open an architecture by name |
+| `d` | diff: pick a second architecture, see both aligned layer by layer |
+| `t` / `e` | train / evaluate the current architecture (a form with its recipe) |
+| `J` | jobs: running and past training and evaluation runs |
+| `ctrl+p` | command palette: open an architecture, diff, train, evaluate, jobs |
 | `?` | this help |
-| `q` | quit |
+| `q` | quit (asks first while jobs run) |
 
 **Units.** MACs are multiply-accumulates of convolution and linear layers (biases
 excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README).
