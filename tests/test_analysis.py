@@ -135,3 +135,12 @@ def test_nothing_is_allocated_on_a_real_device(analysis_of):
     # 143M parameters analysed in a process that never materialises them: the meta device.
     assert analysis.totals.params > 100_000_000
     assert math.prod(analysis.input_size) == 3 * 224 * 224
+
+
+def test_a_dense_layer_reads_the_concatenation_of_all_earlier_maps(analysis_of):
+    analysis = analysis_of("densenet121")
+    # DenseNet-121 block 1: 64 input channels, growth rate 32; layer k reads 64 + 32(k-1).
+    for index in (1, 2, 6):
+        layer = analysis.node(f"features.denseblock1.denselayer{index}")
+        assert layer.input_shape == (1, 64 + 32 * (index - 1), 56, 56)
+    assert analysis.node("features.denseblock1.denselayer6.conv1").input_shape == (1, 224, 56, 56)

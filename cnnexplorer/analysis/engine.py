@@ -177,8 +177,13 @@ def analyze_module(
     states: dict[str, FieldState | None] = {}
     running: list[tuple[str, nn.Module, tuple]] = []
 
+    input_shapes: dict[str, tuple[int, ...] | None] = {}
+
     def pre_hook(module: nn.Module, inputs: tuple) -> None:
-        running.append((paths[id(module)], module, inputs))
+        path = paths[id(module)]
+        running.append((path, module, inputs))
+        if path not in input_shapes:
+            input_shapes[path] = _input_shape(inputs)
 
     def post_hook(module: nn.Module, inputs: tuple, output: object) -> None:
         path, _, _ = running.pop()
@@ -205,7 +210,7 @@ def analyze_module(
             handle.remove()
 
     nodes = _build_tree(model, training_only)
-    _record_calls(nodes, summary.summary_list, paths, states, DTYPE_BYTES[dtype])
+    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[dtype])
     root = nodes[""]
     _aggregate(root)
     layers = _execution_order(nodes, summary.summary_list, paths)
@@ -290,16 +295,30 @@ def _macs(module: nn.Module, output_shape: tuple[int, ...]) -> int:
     return 0
 
 
-def _record_calls(nodes, summary_list, paths, states, element_bytes: int) -> None:  # noqa: ANN001
+def _input_shape(inputs: tuple) -> tuple[int, ...] | None:
+    """The shape a module reads: its first argument, or for a list of feature maps (a
+    DenseNet layer's input) the shape of their concatenation along the channels."""
+    first = inputs[0] if inputs else None
+    if isinstance(first, torch.Tensor):
+        return tuple(first.shape)
+    if isinstance(first, (list, tuple)) and first and all(isinstance(t, torch.Tensor) for t in first):
+        shape = list(first[0].shape)
+        if all(t.dim() == len(shape) and t.shape[2:] == first[0].shape[2:] for t in first) and len(shape) > 1:
+            shape[1] = sum(t.shape[1] for t in first)
+        return tuple(shape)
+    return None
+
+
+def _record_calls(nodes, summary_list, paths, states, input_shapes, element_bytes: int) -> None:  # noqa: ANN001
     for record in summary_list:
         if not record.executed:
             continue
         node = nodes[paths[record.layer_id]]
         output_shape = tuple(record.output_size)
         if node.calls == 0:
-            node.input_shape = tuple(record.input_size)
+            node.input_shape = input_shapes.get(node.path) or tuple(record.input_size)
             node.output_shape = output_shape
-            node.input_bytes = math.prod(record.input_size) * element_bytes
+            node.input_bytes = math.prod(node.input_shape) * element_bytes
             node.output_bytes = math.prod(output_shape) * element_bytes
             state = states.get(node.path)
             if state is not None:
