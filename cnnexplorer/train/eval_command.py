@@ -18,6 +18,7 @@ from cnnexplorer.events import EventWriter
 from cnnexplorer.train import checkpoints, data
 from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
 from cnnexplorer.train.evaluate import EvalResult, evaluate
+from cnnexplorer.train.progress import make_reporter
 
 
 @dataclass
@@ -126,14 +127,19 @@ def run_eval(options: EvalOptions) -> int:
                         macs=None, device=str(placement.device), devices=[str(placement.device)] * placement.world_size,
                         world_size=placement.world_size, dataset=datasets.describe(), steps_per_epoch=len(loader),
                         run_dir=None, resumed_from=None, start_epoch=0, start_step=0)
+            reporter = make_reporter(sys.stderr, 1, placement.is_main)
+            reporter.begin_validation(len(loader))
             try:
-                result = evaluate(model, loader, placement, num_classes, options.amp, options.channels_last)
+                result = evaluate(model, loader, placement, num_classes, options.amp, options.channels_last,
+                                  on_batch=reporter.validation_batch)
             except (data.UnreadableImageError, RuntimeError) as error:
                 message = data.unreadable_image_message(error)
                 if message is None:
                     raise
                 events.emit("error", kind="data", message=message)
                 raise UsageError(message) from None
+            finally:
+                reporter.close()
             events.emit("val", epoch=0, step=0, loss=result.loss, top1=result.top1, top5=result.top5, images=result.images, best_top1=result.top1)
             events.emit("done", status="completed", summary=result.as_dict())
         if placement.is_main:

@@ -89,7 +89,9 @@ class RichReporter(PlainReporter):
         self.progress.update(self.batch_task, completed=stats.epoch_step, info=info)
 
     def begin_validation(self, batches: int) -> None:
-        if self.batch_task is not None:
+        if self.batch_task is None:
+            self.batch_task = self.progress.add_task("evaluating", total=batches, completed=0, info="")
+        else:
             self.progress.update(self.batch_task, description="validating", total=batches, completed=0)
 
     def validation_batch(self, done: int, total: int) -> None:
