@@ -105,6 +105,9 @@ def run_eval(options: EvalOptions) -> int:
         num_classes = source.num_classes or len(classes)
     else:
         num_classes = source.num_classes or {"cifar10": 10, "cifar100": 100}.get(options.dataset, arch.num_classes)
+    from cnnexplorer.train.loop import model_totals
+
+    params, macs = model_totals(arch.name, num_classes, image_size)
     placement = resolve_placement(options.gpu, options.device)
     try:
         datasets = data.build_datasets(options.dataset, options.data, image_size, seed=0, want_train=False,
@@ -123,8 +126,7 @@ def run_eval(options: EvalOptions) -> int:
         echo = sys.stdout if options.events == "-" and placement.is_main else None
         path = Path(options.events) if options.events not in (None, "-") and placement.is_main else None
         with EventWriter(path, echo) as events:
-            events.emit("start", command="eval", model=arch.name, family=arch.family, config=_plain(options), params=sum(p.numel() for p in model.parameters()),
-                        macs=None, device=str(placement.device), devices=[str(placement.device)] * placement.world_size,
+            events.emit("start", command="eval", model=arch.name, family=arch.family, config=_plain(options), params=params, macs=macs, device=str(placement.device), devices=[str(placement.device)] * placement.world_size,
                         world_size=placement.world_size, dataset=datasets.describe(), steps_per_epoch=len(loader),
                         run_dir=None, resumed_from=None, start_epoch=0, start_step=0)
             reporter = make_reporter(sys.stderr, 1, placement.is_main)

@@ -314,20 +314,21 @@ def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
         writer.writerow(row)
 
 
-def model_totals(config: TrainConfig) -> tuple[int, int | None]:
-    """Parameters and MACs of one forward pass at the run's image size (analysis engine)."""
+def model_totals(model: str, num_classes: int, image_size: int) -> tuple[int, int]:
+    """Parameters and MACs of one forward pass at ``image_size`` (the analysis engine, on the
+    meta device); a UsageError if the image is too small for the model."""
     from cnnexplorer.analysis import analyze_module
 
-    arch = zoo.get(config.model)
+    arch = zoo.get(model)
     with torch.device("meta"):
-        model = arch.build(num_classes=config.num_classes)
-    analysis = analyze_module(model, (3, config.image_size, config.image_size), name=arch.name, training_only=arch.training_only)
+        built = arch.build(num_classes=num_classes)
+    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, training_only=arch.training_only)
     return analysis.totals.params, analysis.totals.macs
 
 
 def run_training(config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None, events_to_stdout: bool) -> int:
     """Train as configured (resuming from ``resume_path`` if given); the exit code."""
-    params, macs = model_totals(config)  # also rejects an image size too small for the model
+    params, macs = model_totals(config.model, config.num_classes, config.image_size)
     placement = resolve_placement(gpu, device)
     try:
         if config.batch_size % placement.world_size:
