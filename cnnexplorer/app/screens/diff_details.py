@@ -18,7 +18,9 @@ from cnnexplorer.diff_report import change_text
 
 def facts_table(analysis: Any, node: Any, side: str) -> Table:
     """One side's layer facts (the explorer's details), or a note that the side has no such layer."""
-    from cnnexplorer.report import node_facts  # imports torch: loaded once a diff exists
+    from cnnexplorer.report import (
+        node_facts,  # imports torch: loaded once a diff exists
+    )
 
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)

@@ -22,6 +22,7 @@ from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
 from cnnexplorer.app.widgets.model_header import ModelHeader
 from cnnexplorer.app.widgets.stage_plots import StagePlots
+from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.app.widgets.zoo_list import ZooList
 from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo import ARCHITECTURES, get
@@ -73,7 +74,7 @@ class ExplorerScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ZooList(id="zoo")
             with Vertical(id="centre"):
-                yield Input(placeholder="search layers by name or type", id="search")
+                yield TextInput(placeholder="search layers by name or type", id="search")
                 yield LayerTree(id="layers")
             yield DetailsPanel(id="details")
         yield StagePlots(id="plots")

@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from cnnexplorer.analysis.inputs import parse_input, validate_batch
+from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.errors import UsageError
 
 InputChoice = tuple[tuple[int, int, int] | None, int]
@@ -27,13 +28,13 @@ class InputDialog(ModalScreen[InputChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="input-dialog"):
             yield Label("Input size (CxHxW, HxW or S; empty: each model's own)")
-            yield Input(
+            yield TextInput(
                 value="x".join(map(str, self._input_size)) if self._input_size else "",
                 placeholder="e.g. 3x224x224",
                 id="input-size",
             )
             yield Label("Batch size")
-            yield Input(value=str(self._batch), id="input-batch")
+            yield TextInput(value=str(self._batch), id="input-batch")
             yield Label("", id="input-error")
             yield Label("enter: apply · escape: cancel", classes="hint")
 

@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Label, Select, Static
 
+from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.jobs import TrainForm, command, validate
 
 _TEXT_FIELDS = {
@@ -41,7 +42,7 @@ class LaunchForm(ModalScreen[TrainForm | None]):
                 yield Static(self.recipe, classes="hint")
             for name, label in _TEXT_FIELDS[self.form.kind]:
                 yield Label(label)
-                yield Input(value=str(getattr(self.form, name)), id=f"field-{name}")
+                yield TextInput(value=str(getattr(self.form, name)), id=f"field-{name}")
                 yield Label("", id=f"error-{name}", classes="field-error")
             if self.form.kind == "train":
                 yield Label("Optimizer")

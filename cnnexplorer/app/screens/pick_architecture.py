@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.zoo import ARCHITECTURES
 
 
@@ -29,7 +30,7 @@ class PickArchitecture(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="pick-architecture"):
             yield Label(self.title_text, classes="title")
-            yield Input(placeholder="filter", id="pick-filter")
+            yield TextInput(placeholder="filter", id="pick-filter")
             yield OptionList(*self._options(""), id="pick-options")
 
     def _options(self, query: str) -> list[Option]:

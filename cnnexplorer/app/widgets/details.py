@@ -14,7 +14,9 @@ class DetailsPanel(Static):
     node: Any = None  # the layer shown
 
     def show(self, analysis: Any, node: Any) -> None:
-        from cnnexplorer.report import node_facts  # imports torch: only once the engine is loaded
+        from cnnexplorer.report import (
+            node_facts,  # imports torch: only once the engine is loaded
+        )
 
         self.node = node
         table = Table.grid(padding=(0, 1))
