@@ -14,9 +14,8 @@ class DetailsPanel(Static):
     node: Any = None  # the layer shown
 
     def show(self, analysis: Any, node: Any) -> None:
-        from cnnexplorer.report import (
-            node_facts,  # imports torch: only once the engine is loaded
-        )
+        # Imported here: report imports torch, which loads after the first frame.
+        from cnnexplorer.report import node_facts
 
         self.node = node
         table = Table.grid(padding=(0, 1))
