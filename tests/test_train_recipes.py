@@ -76,3 +76,11 @@ def test_flags_override_the_recipe_and_the_rest_stays(tmp_path):
     assert config.milestones == [3, 6, 8] and config.image_size == 32 and config.num_classes == 10
     adamw = resolve_train_config(build_parser().parse_args(["train", "resnet18", "--dataset", "fake", "--optimizer", "adamw"]))
     assert (adamw.lr, adamw.weight_decay, adamw.nesterov, adamw.image_size) == (1e-3, 0.05, False, 224)
+
+
+def test_gpus_map_through_an_inherited_cuda_visible_devices():
+    from cnnexplorer.train.devices import visible_devices_value
+
+    assert visible_devices_value([0, 1], None) == "0,1"
+    assert visible_devices_value([1, 0], "4,6") == "6,4"
+    assert visible_devices_value([1], "GPU-aaaa,GPU-bbbb") == "GPU-bbbb"

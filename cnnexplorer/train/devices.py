@@ -125,7 +125,7 @@ def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) 
     env = dict(os.environ)
     env[RELAUNCHED_ENV] = "1"
     if visible_gpus is not None:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, visible_gpus))
+        env["CUDA_VISIBLE_DEVICES"] = visible_devices_value(visible_gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, _nproc_of(command)))))
     process = subprocess.Popen(command, env=env, start_new_session=True)
     received: list[int] = []
@@ -148,6 +148,15 @@ def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) 
     if received and code == 0:
         return 128 + received[0]
     return 128 - code if code < 0 else code
+
+
+def visible_devices_value(gpus: list[int], inherited: str | None) -> str:
+    """CUDA_VISIBLE_DEVICES for ``--gpus``: the ids count within an inherited
+    CUDA_VISIBLE_DEVICES (as torch numbers them), so they are mapped through it."""
+    if inherited:
+        parent = [entry.strip() for entry in inherited.split(",") if entry.strip()]
+        return ",".join(parent[index] for index in gpus)
+    return ",".join(map(str, gpus))
 
 
 def stop_exit_code(signum: int) -> int:
