@@ -277,9 +277,9 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
     }
 
 
-def restore(trainer: Trainer, saved: dict[str, Any], path: Path) -> Position:
+def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
     """Load a training checkpoint into the trainer and return where it stopped."""
-    if saved.get("format") != checkpoints.FORMAT:
+    if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
         raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)")
     checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
     trainer.optimizer.load_state_dict(saved["optimizer"])
@@ -358,12 +358,8 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
            reporter: PlainReporter, params: int, macs: int | None) -> int:
     trainer = build_trainer(config, placement)
     position = Position()
-    saved = None
     if resume_path is not None:
-        saved = checkpoints.load_checkpoint(resume_path)
-        if not isinstance(saved, dict):
-            raise UsageError(f"{resume_path} is not a training checkpoint of `cnnexplorer train`")
-        position = restore(trainer, saved, resume_path)
+        position = restore(trainer, checkpoints.load_checkpoint(resume_path), resume_path)
     run_dir = Path(config.run_dir)
     is_main = placement.is_main
     if is_main:
