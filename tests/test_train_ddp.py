@@ -1,17 +1,34 @@
 """DDP on the CPU (gloo) through torchrun: the relaunch, rank-0-only output, exact eval counts."""
 
 import json
+import signal
+import time
+
+import pytest
 
 from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, run_cli, shapes_dir  # noqa: F401 (fixture)
+from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli, shapes_dir  # noqa: F401 (fixture)
 
 
-def test_two_process_ddp_run_and_eval(shapes_dir, tmp_path):
-    result = run_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "2",
-                      "--log-every", "5", "--nproc", *["2"], *TRAIN_ARGS])
+DDP_TRAIN = ["--epochs", "2", "--log-every", "1", "--nproc", "2", *TRAIN_ARGS]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(shapes_dir, tmp_path_factory):
+    """An uninterrupted 2-process run: its run directory and the launcher's output."""
+    output = tmp_path_factory.mktemp("ddp")
+    result = run_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(output), *DDP_TRAIN])
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = only_run_dir(tmp_path)  # one run directory: only rank 0 writes
+    return only_run_dir(output), result  # one run directory: only rank 0 writes
+
+
+def _losses(run_dir):
+    return {e["step"]: e["loss"] for e in read_events(run_dir / "events.jsonl") if e["event"] == "step"}
+
+
+def test_two_process_ddp_run_and_eval(shapes_dir, ddp_run):
+    run_dir, result = ddp_run
     assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "config.json", "events.jsonl", "last.pt", "metrics.csv"]
     events = read_events(run_dir / "events.jsonl")
     assert all(e["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[e["event"]]) <= set(e) for e in events)
@@ -21,7 +38,7 @@ def test_two_process_ddp_run_and_eval(shapes_dir, tmp_path):
     start = events[0]
     assert start["world_size"] == 2 and start["devices"] == ["cpu", "cpu"]
     # 160 images, global batch 16 = 8 per rank over 80 images each: 10 steps per epoch
-    assert start["steps_per_epoch"] == 10 and [e["step"] for e in events if e["event"] == "step"] == [5, 10, 15, 20]
+    assert start["steps_per_epoch"] == 10 and [e["step"] for e in events if e["event"] == "step"] == list(range(1, 21))
     assert all(e["images"] == sum(VAL_PER_CLASS) for e in events if e["event"] == "val")
     assert result.stdout.count("epoch 2 val") == 1  # rank 0 alone reports
     last = checkpoints.load_checkpoint(run_dir / "last.pt")
@@ -42,20 +59,14 @@ def test_two_process_ddp_run_and_eval(shapes_dir, tmp_path):
     assert abs(one_result["top1"] - logged["top1"]) < 1e-9
 
 
-def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly(shapes_dir, tmp_path):
-    import signal
-    import time
-
-    from tests.train_shapes import popen_cli
-
-    process = popen_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "20",
-                         "--log-every", "1", "--nproc", "2", *TRAIN_ARGS])
+def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly_and_resumes_exactly(shapes_dir, tmp_path, ddp_run):
+    process = popen_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), *DDP_TRAIN])
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         runs = list(tmp_path.iterdir())
         if runs and (runs[0] / "events.jsonl").exists() and any(e["event"] == "step" for e in read_events(runs[0] / "events.jsonl")):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _out, err = process.communicate(timeout=180)
     assert process.returncode == 130, err[-3000:]
@@ -65,4 +76,11 @@ def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly(shapes_dir, tmp_path):
     assert [e["kind"] for e in events if e["event"] == "error"] == ["interrupted"]
     assert events[-1]["status"] == "interrupted"
     last = checkpoints.load_checkpoint(run_dir / "last.pt")
-    assert last["step"] == next(e for e in events if e["event"] == "error")["step"] < 200
+    assert last["step"] == next(e for e in events if e["event"] == "error")["step"] < 20
+
+    resumed = run_cli(["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--nproc", "2", "--device", "cpu"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected = _losses(ddp_run[0])
+    combined = _losses(run_dir)
+    assert sorted(combined) == sorted(expected) == list(range(1, 21))
+    assert [combined[s] for s in range(1, 21)] == [expected[s] for s in range(1, 21)]
