@@ -84,3 +84,16 @@ def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly_and_resumes_exactly(shapes
     combined = _losses(run_dir)
     assert sorted(combined) == sorted(expected) == list(range(1, 21))
     assert [combined[s] for s in range(1, 21)] == [expected[s] for s in range(1, 21)]
+
+
+def test_bad_data_found_by_a_rank_is_one_line_with_exit_2(tmp_path):
+    from tests.train_shapes import write_shapes
+
+    root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
+    broken = root / "train" / "circle" / "000.png"
+    broken.write_bytes(b"no image")
+    result = run_cli(["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), "--epochs", "1",
+                      "--nproc", "2", "--device", "cpu", "--workers", "0", "--batch-size", "8"])
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [f"cnnexplorer: error: {result.stderr.split('error: ', 1)[1].strip()}"]
+    assert f"cannot read image {broken}" in result.stderr and "Traceback" not in result.stderr

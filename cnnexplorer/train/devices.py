@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from typing import IO
 
 import torch
 
@@ -127,7 +129,10 @@ def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) 
     if visible_gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = visible_devices_value(visible_gpus, os.environ.get("CUDA_VISIBLE_DEVICES"))
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, _nproc_of(command)))))
-    process = subprocess.Popen(command, env=env, start_new_session=True)
+    process = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True, bufsize=1)
+    usage_errors: list[str] = []
+    stderr_pump = threading.Thread(target=_pass_on_stderr, args=(process.stderr, usage_errors), daemon=True)
+    stderr_pump.start()
     received: list[int] = []
 
     def relay(signum: int, _frame: object) -> None:
@@ -145,9 +150,24 @@ def relaunch_under_torchrun(command: list[str], visible_gpus: list[int] | None) 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    stderr_pump.join()
     if received and code == 0:
         return 128 + received[0]
+    if usage_errors and code != 0:
+        return 2
     return 128 - code if code < 0 else code
+
+
+def _pass_on_stderr(stream: IO[str], usage_errors: list[str]) -> None:
+    """Copy the ranks' and torchrun's stderr through; after a rank's one-line usage error
+    (bad data found while running), drop torchrun's traceback about the failed rank."""
+    for line in stream:
+        if usage_errors:
+            continue
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        if line.startswith("cnnexplorer: error:"):
+            usage_errors.append(line)
 
 
 def visible_devices_value(gpus: list[int], inherited: str | None) -> str:
