@@ -156,3 +156,28 @@ def read_events(path: Path | str) -> list[dict[str, Any]]:
     """All complete events of an ``events.jsonl`` file, in order."""
     with open(path, encoding="utf-8") as stream:
         return list(iter_events(stream))
+
+
+class EventTail:
+    """Follows a growing ``events.jsonl``: each :meth:`poll` returns the events completed
+    since the previous one (a line still being written waits for its newline)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._offset = 0
+        self._line = 0
+
+    def poll(self) -> list[dict[str, Any]]:
+        try:
+            with open(self.path, "rb") as stream:
+                stream.seek(self._offset)
+                chunk = stream.read()
+        except FileNotFoundError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        found = []
+        for raw in complete.decode("utf-8").splitlines(keepends=True):
+            self._line += 1
+            found.append(_parse(raw, self._line))
+        return found

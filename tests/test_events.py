@@ -70,3 +70,17 @@ def test_events_module_does_not_import_torch_or_textual():
 
     code = "import sys, cnnexplorer.events; print('torch' in sys.modules, 'textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == ["False", "False"]
+
+
+def test_tail_returns_only_new_complete_events(tmp_path):
+    path = tmp_path / "events.jsonl"
+    tail = events.EventTail(path)
+    assert tail.poll() == []  # no file yet
+    first = events.encode(make_event("step", **_sample("step"))) + "\n"
+    second = events.encode(make_event("done", status="completed", summary={})) + "\n"
+    path.write_text(first + second[:15])
+    assert [e["event"] for e in tail.poll()] == ["step"]
+    assert tail.poll() == []
+    with open(path, "a") as stream:
+        stream.write(second[15:])
+    assert [e["event"] for e in tail.poll()] == ["done"]
