@@ -125,9 +125,18 @@ def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps
 
 def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
     arch = zoo.get(config.model)
+    downloading_elsewhere = config.download and placement.distributed and not placement.is_main
+    if downloading_elsewhere:  # rank 0 downloads first; the others then read its files
+        import torch.distributed as dist
+
+        dist.barrier()
     datasets = data.build_datasets(config.dataset, config.data, config.image_size, config.seed,
                                    download=config.download and placement.is_main, fake_size=config.fake_size,
                                    fake_classes=config.num_classes)
+    if config.download and placement.distributed and placement.is_main:
+        import torch.distributed as dist
+
+        dist.barrier()
     if len(datasets.classes) != config.num_classes:
         raise UsageError(f"the data has {len(datasets.classes)} classes but the run is configured for {config.num_classes}")
     per_rank_batch = config.batch_size // placement.world_size
