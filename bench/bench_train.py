@@ -6,7 +6,7 @@ cost of the event stream (a step event every step, to a file, against none).
     python bench/bench_train.py --device cuda --model vgg16 --batch 64 --amp bf16 --channels-last
 
 Goals (issue 5): ratio (ours / minimal) >= 1.0 and event-stream overhead < 2%.
-The runs alternate (minimal, ours with events, ours without, repeated ``--rounds`` times).
+The runs alternate (minimal, ours with events, ours without; the order rotates each round).
 Each step is timed (from the end of the previous step, so data loading is included) and the
 figure of a loop is the median over all its timed steps: bursts of load from other
 processes on a shared machine move a median much less than a total.
@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", choices=("bf16", "fp16"))
@@ -139,10 +139,15 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict[str, list[float]] = {"minimal": [], "events": [], "no_events": []}
+    runs = {
+        "minimal": lambda: minimal_loop(args, device),
+        "events": lambda: our_loop(args, device, with_events=True),
+        "no_events": lambda: our_loop(args, device, with_events=False),
+    }
+    order = list(runs)
     for round_ in range(args.rounds):
-        results["minimal"] += minimal_loop(args, device)
-        results["events"] += our_loop(args, device, with_events=True)
-        results["no_events"] += our_loop(args, device, with_events=False)
+        for name in order[round_ % 3:] + order[: round_ % 3]:  # rotated each round: no loop always goes first
+            results[name] += runs[name]()
         print(f"  after round {round_ + 1}: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in results.items())
               + " img/s (medians so far)", flush=True)
     minimal, ours, quiet = (statistics.median(results[k]) for k in ("minimal", "events", "no_events"))
