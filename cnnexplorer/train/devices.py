@@ -44,7 +44,7 @@ def describe_cuda_devices() -> str:
 def check_gpu_ids(ids: list[int]) -> None:
     """UsageError unless every id names a CUDA device."""
     if not torch.cuda.is_available():
-        raise UsageError(f"--gpu {','.join(map(str, ids))} asks for CUDA, but {describe_cuda_devices()}")
+        raise UsageError(f"GPU {','.join(map(str, ids))} was asked for, but {describe_cuda_devices()}")
     for index in ids:
         if not 0 <= index < torch.cuda.device_count():
             raise UsageError(f"there is no GPU {index}: {describe_cuda_devices()}")
