@@ -127,16 +127,17 @@ def iter_events(lines: Iterator[str] | IO[str], *, strict_tail: bool = False) ->
     number = 0
     for raw in lines:
         if pending is not None:
-            yield _parse(pending, number)
+            yield parse_event(pending, number)
         number += 1
         pending = raw
     if pending is None:
         return
     if pending.endswith("\n") or strict_tail:
-        yield _parse(pending, number)
+        yield parse_event(pending, number)
 
 
-def _parse(line: str, number: int) -> dict[str, Any]:
+def parse_event(line: str, number: int = 0) -> dict[str, Any]:
+    """One line as an event; raises :class:`EventStreamError` naming line ``number``."""
     if not line.strip():
         raise EventStreamError(f"line {number}: empty line")
     try:
@@ -179,5 +180,5 @@ class EventTail:
         found = []
         for raw in complete.decode("utf-8").splitlines(keepends=True):
             self._line += 1
-            found.append(_parse(raw, self._line))
+            found.append(parse_event(raw, self._line))
         return found

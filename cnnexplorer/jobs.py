@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import signal
 import subprocess
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cnnexplorer.events import EventStreamError, read_events
+from cnnexplorer.events import EventStreamError, EventTail, parse_event, read_events
 
 STATUSES = ("starting", "running", "done", "failed", "cancelled", "unfinished")
 
@@ -33,6 +34,7 @@ class RunState:
     model: str | None = None
     status: str = "starting"
     run_dir: Path | None = None
+    devices: list[str] = field(default_factory=list)  # one per process, e.g. ["cuda:0", "cuda:1"]
     epochs: int | None = None
     epoch: int = 0
     step: int = 0
@@ -60,6 +62,7 @@ class RunState:
             self.model = event.get("model")
             self.status = "running"
             self.run_dir = Path(event["run_dir"]) if event.get("run_dir") else None
+            self.devices = list(event.get("devices") or [event.get("device", "cpu")])
             self.epochs = config.get("epochs")
             self.max_steps = config.get("max_steps")
             self.steps_per_epoch = event.get("steps_per_epoch")
@@ -121,28 +124,61 @@ def fold(events: list[dict[str, Any]]) -> RunState:
     return state
 
 
-def load_run(run_dir: Path) -> RunState:
-    """A past run from its ``events.jsonl``. One without a ``done`` event is ``unfinished``:
-    it may still be running headless (the jobs screen re-reads it) or it was killed."""
-    state = fold(read_events(run_dir / "events.jsonl"))
-    state.run_dir = state.run_dir or run_dir
+def _settle(state: RunState, run_dir: Path) -> RunState:
+    """A run read from disk: where it is now, and whether it ended. One without a ``done``
+    event is ``unfinished``: still running elsewhere (headless), or killed."""
+    state.run_dir = run_dir  # the events name it as the trainer saw it; it may have moved
     if state.status in ("starting", "running"):
-        state.status = "unfinished"  # still running elsewhere (headless), or killed
+        state.status = "unfinished"
     state.resumable = (run_dir / "last.pt").exists() and state.status != "done"
     return state
 
 
+def load_run(run_dir: Path) -> RunState:
+    """A past run from its ``events.jsonl``."""
+    return _settle(fold(read_events(run_dir / "events.jsonl")), run_dir)
+
+
+class RunWatcher:
+    """Follows every run under a folder (``runs/``): new runs appear, growing ones are read
+    incrementally (a run started headless can be watched), unreadable ones are left out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._runs: dict[Path, tuple[EventTail, RunState]] = {}
+        self._broken: set[Path] = set()
+
+    def poll(self) -> list[RunState]:
+        """Every readable run, newest first, with the events written since the last poll."""
+        if self.root.is_dir():
+            for events in self.root.glob("*/events.jsonl"):
+                if events.parent not in self._runs:
+                    self._runs[events.parent] = (EventTail(events), RunState())
+        for run_dir, (tail, state) in self._runs.items():
+            if run_dir in self._broken:
+                continue
+            try:
+                for event in tail.poll():
+                    state.apply(event)
+            except (OSError, EventStreamError, KeyError, TypeError):
+                self._broken.add(run_dir)
+                continue
+            _settle(state, run_dir)
+        readable = [run for run in self._runs if run not in self._broken]
+        return [self._runs[run][1] for run in sorted(readable, reverse=True)]
+
+
 def discover_runs(root: Path) -> list[RunState]:
-    """Past runs under ``root`` (``runs/`` by default), newest first; unreadable ones skipped."""
-    if not root.is_dir():
-        return []
-    found = []
-    for events in sorted(root.glob("*/events.jsonl"), reverse=True):
-        try:
-            found.append(load_run(events.parent))
-        except (OSError, EventStreamError):
-            continue
-    return found
+    """Past runs under ``root``, newest first; unreadable ones left out."""
+    return RunWatcher(root).poll()
+
+
+def thin(points: list[tuple[int, float]], most: int = 600) -> list[tuple[int, float]]:
+    """Every k-th point (and the last), so that a chart draws at most ``most`` of them."""
+    if len(points) <= most:
+        return points
+    step = len(points) / (most - 1)
+    return [points[int(i * step)] for i in range(most - 1)] + [points[-1]]
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -255,7 +291,16 @@ def resume_command(state: RunState, python: str = sys.executable) -> list[str]:
         raise ValueError("this run has no last.pt to resume from")
     config = json.loads((state.run_dir / "config.json").read_text())
     argv = [python, "-m", "cnnexplorer", "train", config["model"], "--events", "-", "--workers", "0"]
-    return argv + ["--resume", str(state.run_dir / "last.pt")]
+    return argv + _placement(state.devices) + ["--resume", str(state.run_dir / "last.pt")]
+
+
+def _placement(devices: list[str]) -> list[str]:
+    """The device flags that put a resumed run where it ran before (same process count)."""
+    if len(devices) > 1 and all(d.startswith("cuda:") for d in devices):
+        return ["--gpus", ",".join(d.split(":")[1] for d in devices)]
+    if len(devices) > 1:
+        return ["--nproc", str(len(devices)), "--device", "cpu"]
+    return ["--device", devices[0]] if devices else []
 
 
 class Job:
@@ -271,8 +316,8 @@ class Job:
         self.state = RunState(command=argv[3] if len(argv) > 3 else "train", model=argv[4] if len(argv) > 4 else None)
         self.log: deque[str] = deque(maxlen=200)
         self.returncode: int | None = None
-        self.events_seen = 0
         self._process: subprocess.Popen[str] | None = None
+        self._log_reader: threading.Thread | None = None
 
     @property
     def command_line(self) -> str:
@@ -291,25 +336,26 @@ class Job:
             start_new_session=True,  # a ctrl+c in the app's terminal is not the job's
         )  # fmt: skip
         self.state.status = "starting"
+        self._log_reader = threading.Thread(target=self._read_log, args=(on_update,), daemon=True)
+        self._log_reader.start()
         threading.Thread(target=self._read_events, args=(on_update,), daemon=True).start()
-        threading.Thread(target=self._read_log, args=(on_update,), daemon=True).start()
 
     def _read_events(self, on_update: Callable[[Job], None]) -> None:
         assert self._process is not None and self._process.stdout is not None
+        # Keep draining stdout whatever a line holds: a reader that stopped would leave
+        # the child blocked on a full pipe.
         for line in self._process.stdout:
             try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
+                self.state.apply(parse_event(line))
+            except (EventStreamError, KeyError, TypeError, ValueError):
                 self.log.append(line.rstrip())
-                continue
-            self.events_seen += 1
-            self.state.apply(event)
             on_update(self)
         self.returncode = self._process.wait()
+        self._log_reader.join(timeout=5)  # the child's last stderr lines explain its exit
         if self.state.status in ("starting", "running"):  # exited without a 'done' event
             self.state.status = "cancelled" if self.returncode in (130, 143) else "failed"
             if self.state.status == "failed" and self.state.error is None:
-                tail = next((line for line in reversed(self.log) if line.strip()), "")
+                tail = next((line for line in reversed(list(self.log)) if line.strip()), "")
                 self.state.error = f"exit code {self.returncode}: {tail}"
         on_update(self)
 
@@ -323,6 +369,14 @@ class Job:
         """Ask the child to stop: it finishes its step, writes last.pt and exits 130."""
         if self.running and self._process is not None:
             self._process.send_signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        """Stop the child's whole process group now (torchrun and its ranks included)."""
+        if self.running and self._process is not None:
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for the child to exit; returns its exit code (None on timeout)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cnnexplorer.events import make_event, read_events
-from cnnexplorer.jobs import RunState, TrainForm, command, discover_runs, fold, load_run, smooth, sparkline, validate
+from cnnexplorer.jobs import Job, RunState, TrainForm, command, discover_runs, fold, load_run, smooth, sparkline, thin, validate
 
 RUNS = Path(__file__).parent / "data" / "runs"
 
@@ -68,6 +68,13 @@ def test_smooth_is_a_debiased_moving_average():
     assert smooth([0.0, 1.0], weight=0.5) == pytest.approx([0.0, 0.5 * 1.0 / 0.75])
 
 
+def test_thin_keeps_the_ends_and_at_most_the_limit():
+    points = [(i, float(i)) for i in range(10_000)]
+    thinned = thin(points, most=600)
+    assert len(thinned) == 600 and thinned[0] == points[0] and thinned[-1] == points[-1]
+    assert thin(points[:5]) == points[:5]
+
+
 def test_sparkline_scales_to_blocks():
     assert sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
     assert sparkline([3.0, 3.0]) == "▁▁"
@@ -95,3 +102,55 @@ def test_the_command_is_the_headless_command_line():
     assert "--gpus 0,1" in " ".join(ddp)
     evaluation = command(TrainForm(model="resnet20", kind="eval", checkpoint="best.pt"))
     assert evaluation[3] == "eval" and evaluation[-2:] == ["--checkpoint", "best.pt"]
+
+
+def test_resume_puts_the_run_back_on_its_devices(tmp_path):
+    from cnnexplorer.jobs import resume_command
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"model": "resnet20"}')
+    (run / "last.pt").write_bytes(b"")
+    for devices, flags in ((["cpu"], ["--device", "cpu"]), (["cuda:0", "cuda:1"], ["--gpus", "0,1"]),
+                           (["cpu", "cpu"], ["--nproc", "2", "--device", "cpu"])):  # fmt: skip
+        state = RunState(run_dir=run, devices=devices)
+        argv = resume_command(state)
+        assert argv[3:5] == ["train", "resnet20"]
+        assert " ".join(flags) in " ".join(argv) and argv[-2:] == ["--resume", str(run / "last.pt")]
+    with pytest.raises(ValueError):
+        resume_command(RunState(run_dir=tmp_path))
+
+
+def test_a_reader_survives_lines_that_are_not_events(tmp_path):
+    script = "import json,sys;print('not json');print(json.dumps([1]));print(json.dumps({'schema':1,'event':'step'}));"
+    script += "print(json.dumps({'schema':1,'event':'done','status':'completed','summary':{}}));sys.exit(0)"
+    job = Job([sys.executable, "-c", script])
+    job.start(on_update=lambda job: None)
+    assert job.wait(timeout=30) == 0
+    for _ in range(100):
+        if job.returncode is not None:
+            break
+        __import__("time").sleep(0.05)
+    assert job.state.status == "done"
+    assert "not json" in job.log
+
+
+def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
+    import json
+
+    from cnnexplorer.jobs import RunWatcher
+
+    events = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+    run = tmp_path / "20260101-000000-resnet20"
+    run.mkdir()
+    watcher = RunWatcher(tmp_path)
+    with open(run / "events.jsonl", "w") as stream:
+        for event in events[:10]:
+            stream.write(json.dumps(event) + "\n")
+    (state,) = watcher.poll()
+    assert state.status == "unfinished" and len(state.losses) == sum(e["event"] == "step" for e in events[:10])
+    with open(run / "events.jsonl", "a") as stream:
+        for event in events[10:]:
+            stream.write(json.dumps(event) + "\n")
+    (state,) = watcher.poll()
+    assert state.status == "done" and len(state.val) == 4 and state.run_dir == run

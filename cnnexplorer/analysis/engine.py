@@ -190,7 +190,8 @@ def analyze_module(
         states.setdefault(path, tracker.state(output))
 
     # Global module hooks: two registrations instead of two per module (each costs ~50 us);
-    # they are removed below and ignore modules of any other model.
+    # they are removed below and ignore modules of any other model. Run one analysis at a
+    # time (AnalysisCache does): the hooks and dispatch modes are not meant to overlap.
     handles = [
         register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
         register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),

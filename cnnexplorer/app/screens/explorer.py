@@ -135,14 +135,15 @@ class ExplorerScreen(Screen[None]):
             return
         key = self.cache.key(self.model_name, self.input_size, self.batch, self.dtype)
         self._request_id += 1
+        if self._pending_start is not None:  # a debounced request that is now stale
+            self._pending_start.stop()
+            self._pending_start = None
         cached = self.cache.peek(key)
         if cached is not None:
             self._show(cached)
             return
         self.query_one(LayerTree).loading = True
         # Debounced: holding a key over the zoo starts no analysis until the cursor rests.
-        if self._pending_start is not None:
-            self._pending_start.stop()
         self._pending_start = self.set_timer(ANALYSIS_DELAY, partial(self._start_analysis, key, self._request_id))
 
     def _start_analysis(self, key: tuple, request_id: int) -> None:

@@ -5,9 +5,11 @@ into each job's state as they arrive (in reader threads); this screen repaints o
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
-from cnnexplorer.jobs import Job, RunState, discover_runs, load_run, smooth, sparkline
+from cnnexplorer.jobs import Job, RunState, RunWatcher, load_run, smooth, sparkline, thin
 
 REDRAW_SECONDS = 0.3
 DETAIL_DELAY = 0.08
@@ -25,6 +27,14 @@ RESCAN_SECONDS = 3.0
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}%"
+
+
+def _shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _duration(seconds: float | None) -> str:
@@ -48,6 +58,7 @@ class JobsScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self._past: list[RunState] = []
+        self._watcher: RunWatcher | None = None
         self._selected: str | None = None
         self._drawn: dict[str, tuple] = {}  # row key -> what was last drawn (to skip idle redraws)
         self._pending_draw: Timer | None = None
@@ -86,9 +97,12 @@ class JobsScreen(Screen[None]):
                 entries[f"run-{state.run_dir}"] = (state, None)
         return entries
 
+    @work(thread=True, exclusive=True, group="runs")
     def rescan(self) -> None:
-        """Re-read runs/ (a run started headless is watched by re-reading its events)."""
-        self._past = discover_runs(self.app.runs_dir)  # type: ignore[attr-defined]
+        """Read what runs/ gained since the last look, off the UI thread."""
+        if self._watcher is None:
+            self._watcher = RunWatcher(self.app.runs_dir)  # type: ignore[attr-defined]
+        self._past = self._watcher.poll()
 
     def refresh_jobs(self) -> None:
         """Update the rows and the selected job's view if anything changed since last time."""
@@ -142,7 +156,7 @@ class JobsScreen(Screen[None]):
         if job is not None:
             header.append(f"\n$ {job.command_line}", style="dim")
         elif state.run_dir is not None:
-            header.append(f"\n{state.run_dir}", style="dim")
+            header.append(f"\n{_shown_path(state.run_dir)}", style="dim")
         progress = state.progress
         line = f"\nstep {state.step}" + (f"/{state.total_steps}" if state.total_steps else "")
         if progress is not None:
@@ -169,10 +183,10 @@ class JobsScreen(Screen[None]):
         plt.clear_figure()
         plt.title("training loss per step")
         if state.losses:
-            steps = [step for step, _ in state.losses]
-            losses = [loss for _, loss in state.losses]
-            plt.plot(steps, losses, label="raw", color="gray")
-            plt.plot(steps, smooth(losses), label="smoothed", color="cyan")
+            points = list(state.losses)  # a reader thread may be appending
+            smoothed = list(zip((step for step, _ in points), smooth([loss for _, loss in points])))
+            for label, color, series in (("raw", "gray", thin(points)), ("smoothed", "cyan", thin(smoothed))):
+                plt.plot([step for step, _ in series], [loss for _, loss in series], label=label, color=color)
             plt.xlabel("step")
         plot.refresh()
 
@@ -212,7 +226,12 @@ class JobsScreen(Screen[None]):
             return
         from cnnexplorer.jobs import resume_command
 
-        self.app.launch(resume_command(state))  # type: ignore[attr-defined]
+        try:
+            argv = resume_command(state)
+        except (OSError, ValueError, KeyError) as error:
+            self.notify(f"Cannot resume {state.run_dir}: {error}", severity="error")
+            return
+        self.app.launch(argv)  # type: ignore[attr-defined]
         self._selected = None
         self.refresh_jobs()
 
