@@ -101,10 +101,17 @@ class EventWriter:
         if self._file is None and self._echo is None:
             return record
         line = encode(record) + "\n"
-        for stream in (self._file, self._echo):
-            if stream is not None:
-                stream.write(line)
-                stream.flush()
+        if self._file is not None:
+            self._file.write(line)
+            self._file.flush()
+        if self._echo is not None:
+            try:
+                self._echo.write(line)
+                self._echo.flush()
+            except (BrokenPipeError, ValueError):
+                # The reader went away (an app that quit): the run goes on, and the file
+                # keeps the stream.
+                self._echo = None
         return record
 
     def close(self) -> None:

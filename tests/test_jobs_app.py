@@ -128,3 +128,44 @@ async def test_a_real_job_streams_into_the_chart_and_cancels_resumably(shared_ca
 
         checkpoint = torch.load(last, weights_only=True)
         assert checkpoint["step"] >= job.state.losses[1][0]
+
+
+STOPPABLE_CHILD = """
+import json, signal, sys, time
+def stop(signum, frame):
+    print(json.dumps({"schema": 1, "event": "done", "time": 0, "status": "interrupted", "summary": {}}), flush=True)
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+print(json.dumps({"schema": 1, "event": "start", "time": 0, "command": "train", "model": "resnet20",
+                  "config": {"epochs": 1}, "steps_per_epoch": 100}), flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+
+async def test_quitting_with_a_running_job_asks_and_stops_it(shared_cache, tmp_path):
+    from cnnexplorer.app.screens.confirm_quit import ConfirmQuit
+
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        job = app.launch([sys.executable, "-c", STOPPABLE_CHILD, "train", "resnet20"])
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if job.state.status == "running":
+                break
+        await pilot.press("escape")  # back to the explorer
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        await pilot.pause()
+        assert job.running and not isinstance(app.screen, ConfirmQuit)
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if job.returncode is not None:
+                break
+    assert job.returncode == 130 and job.state.status == "cancelled"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any, Iterable
@@ -15,6 +16,9 @@ from cnnexplorer.app.screens.explorer import ExplorerScreen
 from cnnexplorer.app.screens.jobs import JobsScreen
 from cnnexplorer.jobs import Job
 from cnnexplorer.zoo import ARCHITECTURES
+
+
+STOP_SECONDS = 60  # how long quitting waits for jobs to write their checkpoints
 
 
 class CnnExplorerApp(App[None]):
@@ -85,12 +89,21 @@ class CnnExplorerApp(App[None]):
 
     @work(thread=True, group="quit")
     def stop_jobs_and_exit(self, running: list[Job]) -> None:
-        """SIGINT every running job (each writes its last.pt), wait for them, then exit."""
+        """SIGINT every running job (each finishes its step and writes last.pt); whatever is
+        still running after STOP_SECONDS in all is killed; then exit."""
+        self.call_from_thread(self.notify, f"Stopping {len(running)} job(s): each writes its last.pt…")
         for job in running:
             job.cancel()
+        deadline = time.monotonic() + STOP_SECONDS
         for job in running:
-            job.wait(timeout=60)
+            if job.wait(timeout=max(0.0, deadline - time.monotonic())) is None:
+                job.kill()
         self.call_from_thread(self.exit)
+
+    def on_unmount(self) -> None:
+        # Leaving by any other way (ctrl+c, a crash): ask the jobs to stop cleanly.
+        for job in self.jobs:
+            job.cancel()
 
     def open_architecture(self, name: str) -> None:
         """Show an architecture in the explorer, returning to it from any other screen."""
