@@ -79,3 +79,22 @@ def test_sigterm_writes_last_pt_and_exits_143(shapes_dir, tmp_path):
     assert [e["signal"] for e in events if e["event"] == "error"] == ["SIGTERM"]
     assert [e["path"] for e in events if e["event"] == "checkpoint"][-1] == str(run_dir / "last.pt")
     assert last["step"] == max(_losses(run_dir)) and last["epoch_step"] == last["step"] % 10
+
+
+DROPOUT_RUN = ["--dataset", "fake", "--fake-size", "48", "--image-size", "64", "--device", "cpu", "--batch-size", "16",
+               "--lr", "0.01", "--workers", "0", "--seed", "0", "--log-every", "1"]
+
+
+def test_a_model_with_dropout_resumes_exactly(tmp_path):
+    """alexnet's dropout draws from torch's RNG: the loaders must not (on resume they would draw after the restore)."""
+    from cnnexplorer.cli import main
+
+    assert main(["train", "alexnet", "--epochs", "2", "--output", str(tmp_path / "straight"), *DROPOUT_RUN]) == 0
+    expected = _losses(only_run_dir(tmp_path / "straight"))
+    assert len(expected) == 6
+
+    assert main(["train", "alexnet", "--epochs", "2", "--max-steps", "1", "--output", str(tmp_path / "split"), *DROPOUT_RUN]) == 0
+    run_dir = only_run_dir(tmp_path / "split")
+    assert main(["train", "alexnet", "--resume", str(run_dir / "last.pt"), "--max-steps", "6"]) == 0
+    combined = _losses(run_dir)
+    assert [combined[s] for s in sorted(combined)] == [expected[s] for s in sorted(expected)]

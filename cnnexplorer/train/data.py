@@ -267,6 +267,19 @@ def _ignore_interrupts(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
+def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool, seed: int = 0) -> DataLoader:
+    """A loader with its own random generator: each ``iter()`` draws a base seed for the
+    workers, and from torch's global RNG that draw would shift dropout's numbers (and a
+    resumed run would draw after restoring that RNG, so it would not match the original)."""
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
-                      drop_last=False, worker_init_fn=_ignore_interrupts if workers else None)
+                      drop_last=False, worker_init_fn=_ignore_interrupts if workers else None,
+                      generator=torch.Generator().manual_seed(_generator_seed(seed, 0)))
+
+
+def reseed_loader(loader: DataLoader, seed: int, epoch: int) -> None:
+    """Make the loader's draws in ``epoch`` depend on the seed and epoch only (so also on resume)."""
+    loader.generator.manual_seed(_generator_seed(seed, epoch))
+
+
+def _generator_seed(seed: int, epoch: int) -> int:
+    return hash((seed, epoch)) & (2**63 - 1)  # a tuple of ints hashes the same in every process

@@ -143,8 +143,8 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
     train_sampler = data.ResumableSampler(datasets.train, placement.world_size, placement.rank, config.seed, per_rank_batch)
     val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
     pin = placement.device.type == "cuda"
-    train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin)
-    val_loader = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin)
+    train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed)
+    val_loader = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin, config.seed)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     raw_model = arch.build(num_classes=config.num_classes).to(placement.device)
@@ -203,6 +203,7 @@ def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSign
     loss_sum, loss_count = 0.0, 0
     window = {"loss": 0.0, "steps": 0, "images": 0, "data": 0.0, "start": time.perf_counter()}
     epoch_start = time.perf_counter()
+    data.reseed_loader(trainer.train_loader, config.seed, epoch)
     batches = iter(trainer.train_loader)
     while position.epoch_step < steps_per_epoch:
         waited = time.perf_counter()
