@@ -97,3 +97,17 @@ def test_bad_data_found_by_a_rank_is_one_line_with_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.strip().splitlines() == [f"cnnexplorer: error: {result.stderr.split('error: ', 1)[1].strip()}"]
     assert f"cannot read image {broken}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_mid_epoch_checkpoint_resumes_only_with_its_number_of_processes(shapes_dir, tmp_path):
+    from cnnexplorer.cli import main
+
+    assert main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "1", "--max-steps", "2", *TRAIN_ARGS]) == 0
+    last = only_run_dir(tmp_path) / "last.pt"
+    assert checkpoints.load_checkpoint(last)["epoch_step"] == 2
+    before = last.read_bytes()
+    resumed = run_cli(["train", "resnet20", "--resume", str(last), "--max-steps", "4", "--nproc", "2", "--device", "cpu"])
+    assert resumed.returncode == 2
+    assert "Traceback" not in resumed.stderr
+    assert f"cnnexplorer: error: {last} stopped mid-epoch in a run of 1 process: resume it with 1 (this is 2)" in resumed.stderr
+    assert last.read_bytes() == before

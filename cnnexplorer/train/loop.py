@@ -291,6 +291,7 @@ def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
     """Load a training checkpoint into the trainer and return where it stopped."""
     if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
         raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)")
+    check_resumable_world_size(saved, trainer.placement.world_size, path)
     checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
     trainer.optimizer.load_state_dict(saved["optimizer"])
     trainer.scheduler.load_state_dict(saved["scheduler"])
@@ -302,6 +303,15 @@ def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
         rng = per_rank[trainer.placement.rank]
     checkpoints.restore_rng_state(rng)
     return Position(saved["epoch"], saved["epoch_step"], saved["step"], saved["best_top1"], saved["best_epoch"])
+
+
+def check_resumable_world_size(saved: dict[str, Any], world_size: int, path: Path) -> None:
+    """Mid-epoch, the rest of the epoch is the samples each rank has not yet seen in its shard:
+    only the same number of processes continues that exactly (between epochs any number may)."""
+    started_with = saved["config"].get("world_size", 1)
+    if saved["epoch_step"] and started_with != world_size:
+        raise UsageError(f"{path} stopped mid-epoch in a run of {started_with} process{'es' if started_with != 1 else ''}: "
+                         f"resume it with {started_with} (this is {world_size}), or resume from a checkpoint written at the end of an epoch")
 
 
 def save(trainer: Trainer, position: Position, run_dir: Path, kinds: tuple[str, ...], events: EventWriter) -> None:
