@@ -48,6 +48,45 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_finite_checkpoints(shapes
         assert all(torch.isfinite(t).all() for t in saved["model"].values() if t.is_floating_point())
 
 
+def _blow_up_at_step_11(shapes_dir, tmp_path, *flags):
+    """Epoch 1 (10 steps) writes last.pt and best.pt; then the lr jumps to 3e38 and --max-steps 11 ends the run."""
+    return main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "2", "--max-steps", "11",
+                 "--schedule", "step", "--milestones", "1", *TRAIN_ARGS, "--lr", "0.001", "--gamma", "3e41", *flags])
+
+
+def _assert_failed_with_checkpoints_of_step_10(run_dir, kind):
+    events = read_events(run_dir / "events.jsonl")
+    error = next(e for e in events if e["event"] == "error")
+    assert error["kind"] == kind
+    assert events[-1]["event"] == "done" and events[-1]["status"] == "failed"
+    for name in ("last.pt", "best.pt"):
+        saved = checkpoints.load_checkpoint(run_dir / name)
+        assert saved["step"] == 10
+        assert all(torch.isfinite(t).all() for t in saved["model"].values() if t.is_floating_point())
+    return error
+
+
+def test_weights_that_go_non_finite_after_a_finite_loss_end_the_run_with_events_and_one_line(shapes_dir, tmp_path, capsys):
+    # Weight decay 10 makes step 11's update 3e38 x (grad + 10 w): past float32's range, while its loss was finite.
+    code = _blow_up_at_step_11(shapes_dir, tmp_path, "--weight-decay", "10")
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "cnnexplorer: error: the weights became non-finite after step 11 (epoch 2) although the loss was finite" in err
+    assert _assert_failed_with_checkpoints_of_step_10(only_run_dir(tmp_path), "nonfinite_weights")["step"] == 11
+
+
+def test_an_unexpected_error_in_training_ends_the_run_with_events_and_one_line(shapes_dir, tmp_path, capsys):
+    # AdamW's bias-corrected step size 3e38 / (1 - 0.9**11) no longer fits a float: torch raises a RuntimeError.
+    code = _blow_up_at_step_11(shapes_dir, tmp_path, "--optimizer", "adamw")
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith("cnnexplorer: error: RuntimeError after step 10 (epoch 2): ")
+    error = _assert_failed_with_checkpoints_of_step_10(only_run_dir(tmp_path), "crash")
+    assert error["message"] in err
+
+
 def test_missing_empty_and_wrongly_laid_out_data(tmp_path, capsys):
     _usage_error(capsys, ["train", "resnet20", "--data", str(tmp_path / "nowhere"), *FAST], "does not exist", "train/<class>")
     empty = tmp_path / "empty"

@@ -30,6 +30,7 @@ from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffe
 from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
 
 EXIT_NONFINITE = 1
+EXIT_FAILED = 1
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
 
 
@@ -401,13 +402,37 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
             reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
         try:
             return _epochs(trainer, position, run_dir, stop, events, reporter)
-        except (data.UnreadableImageError, RuntimeError) as error:  # from a loader worker it arrives wrapped
-            message = data.unreadable_image_message(error)
-            if message is None:
-                raise
-            events.emit("error", kind="data", message=message)
-            events.emit("done", status="failed", summary=_summary(position, None, time.perf_counter(), run_dir))
-            raise UsageError(message) from None
+        except Exception as error:  # noqa: BLE001 - every failure ends with error + done events and one line
+            return _failed(error, position, run_dir, events, placement)
+
+
+def _failed(error: Exception, position: Position, run_dir: Path, events: EventWriter, placement: Placement) -> int:
+    """Record a failure (``error`` and ``done`` events); a data or usage problem goes on as a
+    UsageError (exit 2), anything else is one line on stderr and EXIT_FAILED."""
+    kind, message = failure_of(error, position)
+    events.emit("error", kind=kind, message=message, step=position.step, epoch=position.epoch + 1)
+    events.emit("done", status="failed", summary=_summary(position, None, time.perf_counter(), run_dir))
+    if kind in ("data", "usage"):
+        raise UsageError(message) from None
+    if placement.is_main:
+        print(f"cnnexplorer: error: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def failure_of(error: Exception, position: Position) -> tuple[str, str]:
+    """The ``error`` event's kind and one-line message for an exception that ended training."""
+    unreadable = data.unreadable_image_message(error)  # from a loader worker it arrives wrapped
+    if unreadable is not None:
+        return "data", unreadable
+    if isinstance(error, UsageError):
+        return "usage", str(error)
+    where = f"after step {position.step} (epoch {position.epoch + 1})"
+    kept = "last.pt and best.pt were not touched"
+    if isinstance(error, checkpoints.NonFiniteWeightsError):
+        return "nonfinite_weights", (f"the weights became non-finite {where} although the loss was finite; {kept} "
+                                     f"(try a lower --lr, or --warmup-epochs)")
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return "crash", f"{type(error).__name__} {where}: {first_line}; {kept} since the last checkpoint event"
 
 
 def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> int:
