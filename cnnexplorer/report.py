@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 from rich import box
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from cnnexplorer import units
 from cnnexplorer.analysis import Analysis, LayerNode
+from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import OPTIMIZER_STATES
 from cnnexplorer.zoo.published import published
 
@@ -96,11 +98,7 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "training_only_macs": totals.training_only_macs,
             "flop_counter_flops": analysis.flop_counter_flops,
         },
-        "receptive_field": {
-            "size": _final_field(analysis)[0],
-            "jump": _final_field(analysis)[1],
-            "exact": analysis.receptive_field_exact,
-        },
+        "receptive_field": dict(zip(("size", "jump"), _final_field(analysis)), exact=analysis.receptive_field_exact),
         "memory_estimate": {
             "inference_bytes": memory.inference_bytes,
             "training_bytes": {opt: memory.training_bytes(opt) for opt in OPTIMIZER_STATES},
@@ -125,8 +123,12 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
 
 
 def _final_field(analysis: Analysis) -> tuple[int | None, int | None]:
-    """The receptive field of the last spatial feature map."""
-    spatial = [n for n in analysis.layers if n.receptive_field is not None and not n.training_only]
+    """The receptive field of the last feature map before global pooling (after it, each
+    output sees the whole image)."""
+    spatial = [
+        n for n in analysis.layers
+        if n.receptive_field is not None and not n.training_only and n.output_shape and math.prod(n.output_shape[2:]) > 1
+    ]  # fmt: skip
     return (spatial[-1].receptive_field, spatial[-1].jump) if spatial else (None, None)
 
 
@@ -161,8 +163,9 @@ def _headline(analysis: Analysis) -> list[str]:
         f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
     ]
     if t.training_only_params:
+        macs = f"+{units.count(t.training_only_macs)} MACs" if t.training_only_macs else "not run at this input"
         lines.append(
-            f"training-only heads: +{t.training_only_params:,} params, +{units.count(t.training_only_macs)} MACs "
+            f"training-only heads: +{t.training_only_params:,} params, {macs} "
             f"(with them: {t.params_with_training_only:,} params)"
         )
     if rf is not None:
@@ -175,7 +178,7 @@ def _headline(analysis: Analysis) -> list[str]:
     reference = published(analysis.arch) if analysis.arch else None
     if reference is not None:
         lines.append(
-            f"published (torchvision {reference.weights}): {reference.num_params:,} params, "
+            f"published (torchvision {reference.weights}, 224x224): {reference.num_params:,} params, "
             f"{reference.gmacs} GMACs, top-1 {reference.acc1:.2f}%, top-5 {reference.acc5:.2f}%"
         )
     return lines
@@ -231,7 +234,7 @@ def course_rows(analysis: Analysis) -> list[dict[str, Any]]:
     follow, as in the text. MACs and FLOPs are both given, in their own columns.
     """
     rows: list[dict[str, Any]] = []
-    element = analysis.totals.param_bytes // max(analysis.totals.params, 1)
+    element = DTYPE_BYTES[analysis.dtype]
     c, h, w = analysis.input_size
     rows.append(
         {"layer": "input", "type": "Input", "input": "-", "kernel": "-", "filters": "-", "stride": "-",

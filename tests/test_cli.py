@@ -101,3 +101,13 @@ def test_help_explains_units():
     result = run("--help")
     assert result.returncode == 0
     assert "FLOPs = 2 x MACs" in result.stdout
+
+
+def test_list_table_shows_every_name_whole_in_80_columns():
+    from cnnexplorer import zoo
+
+    result = run("list")
+    assert result.returncode == 0
+    assert "…" not in result.stdout
+    names = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert set(zoo.names()) <= names

@@ -27,7 +27,7 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnexplorer.analysis.inputs import DTYPE_BYTES, validate_batch, validate_dtype, validate_input
-from cnnexplorer.analysis.memory import MemoryEstimate, estimate_memory
+from cnnexplorer.analysis.memory import MemoryEstimate, estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
 from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo import Architecture, get
@@ -53,7 +53,9 @@ class LayerNode:
     trainable_params: int = 0
     buffers: int = 0  # elements in buffers (batch-norm running statistics)
     macs: int = 0
-    activation_bytes: int = 0  # output bytes of this layer; containers: sum of their leaves
+    # Output bytes of this layer; containers: the sum over their layers, leaving out outputs
+    # that share their input's memory (in-place activations, views).
+    activation_bytes: int = 0
     output_bytes: int = 0  # bytes of this node's own output tensor (first call)
     input_bytes: int = 0
     receptive_field: int | None = None
@@ -173,11 +175,57 @@ def analyze_module(
     model = model.to(device="meta", dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
+    x = torch.empty((batch, *input_size), device="meta", dtype=torch_dtype)
+    try:
+        # Training mode runs the training-only heads, so that they get shapes too.
+        trace = _trace(model, x, paths, "train" if training_only else "eval")
+    except _PassError as failure:
+        if not (training_only and "more than 1 value per channel" in str(failure.cause)):
+            raise _input_error(name, input_size, failure) from None
+        # Batch norm cannot train on one value per channel (a tiny input at batch 1):
+        # analyse the inference graph only; the training-only heads stay without shapes.
+        try:
+            trace = _trace(model, x, paths, "eval")
+        except _PassError as eval_failure:
+            raise _input_error(name, input_size, eval_failure) from None
+    summary, states, input_shapes, flops = trace
+
+    nodes = _build_tree(model, training_only)
+    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[dtype])
+    root = nodes[""]
+    _aggregate(root)
+    layers = _execution_order(nodes, summary.summary_list, paths)
+    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], dtype)
+    memory = estimate_memory(root, totals, batch, input_size, dtype)
+    return Analysis(
+        name=name,
+        input_size=input_size,
+        batch=batch,
+        dtype=dtype,
+        root=root,
+        layers=layers,
+        totals=totals,
+        memory=memory,
+        flop_counter_flops=flops,
+    )
+
+
+class _PassError(Exception):
+    """The forward pass failed; ``running`` holds the modules it was inside."""
+
+    def __init__(self, cause: Exception, running: list[tuple[str, nn.Module, tuple]]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause.__cause__ or cause
+        self.running = running
+
+
+def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str) -> tuple:
+    """One meta-device pass under torchinfo, the FLOP counter and the receptive-field mode:
+    (torchinfo summary, field per module path, input shape per module path, total FLOPs)."""
     tracker = ReceptiveFieldMode()
     states: dict[str, FieldState | None] = {}
-    running: list[tuple[str, nn.Module, tuple]] = []
-
     input_shapes: dict[str, tuple[int, ...] | None] = {}
+    running: list[tuple[str, nn.Module, tuple]] = []
 
     def pre_hook(module: nn.Module, inputs: tuple) -> None:
         path = paths[id(module)]
@@ -196,43 +244,21 @@ def analyze_module(
         register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
         register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),
     ]
-    x = torch.empty((batch, *input_size), device="meta", dtype=torch_dtype)
     tracker.mark_input(x)
-    mode = "train" if training_only else "eval"
     try:
         with FlopCounterMode(display=False) as flop_counter, tracker:
-            summary = torchinfo.summary(
-                model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0
-            )
-    except Exception as error:  # the forward pass failed: name the layer
-        raise _input_error(name, input_size, running, error) from None
+            summary = torchinfo.summary(model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0)
+    except Exception as error:  # the pass failed: keep where, to name the layer
+        raise _PassError(error, running) from None
     finally:
         for handle in handles:
             handle.remove()
-
-    nodes = _build_tree(model, training_only)
-    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[dtype])
-    root = nodes[""]
-    _aggregate(root)
-    layers = _execution_order(nodes, summary.summary_list, paths)
-    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], dtype)
-    memory = estimate_memory(root, totals, batch, input_size, dtype)
-    return Analysis(
-        name=name,
-        input_size=input_size,
-        batch=batch,
-        dtype=dtype,
-        root=root,
-        layers=layers,
-        totals=totals,
-        memory=memory,
-        flop_counter_flops=int(flop_counter.get_total_flops()),
-    )
+    return summary, states, input_shapes, int(flop_counter.get_total_flops())
 
 
-def _input_error(name: str, input_size: tuple[int, int, int], running: list, error: Exception) -> UsageError:
+def _input_error(name: str, input_size: tuple[int, int, int], failure: _PassError) -> UsageError:
     size = "x".join(map(str, input_size))
-    cause = error.__cause__ or error
+    cause, running = failure.cause, failure.running
     if not running:
         return UsageError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
     path, module, inputs = running[-1]
@@ -338,7 +364,8 @@ def _aggregate(node: LayerNode) -> None:
         node.trainable_params += child.trainable_params
         node.buffers += child.buffers
         node.macs += child.macs
-        node.activation_bytes += child.activation_bytes
+        if not (child.is_leaf and shares_input_memory(child)):  # in-place ops and views add no memory
+            node.activation_bytes += child.activation_bytes
 
 
 def _execution_order(nodes, summary_list, paths) -> list[LayerNode]:  # noqa: ANN001
@@ -361,7 +388,7 @@ def _totals(root: LayerNode, heads: list[LayerNode], dtype: str) -> Totals:
         buffers=root.buffers - sum(n.buffers for n in heads),
         macs=root.macs - aux_macs,
         param_bytes=params * DTYPE_BYTES[dtype],
-        activation_bytes=sum(n.activation_bytes for n in leaves),
+        activation_bytes=sum(n.activation_bytes for n in leaves if not shares_input_memory(n)),
         weight_layers=sum(1 for n in leaves if n.type in _WEIGHT_LAYERS and n.executed),
         training_only_params=aux_params,
         training_only_macs=aux_macs,

@@ -31,7 +31,7 @@ OPTIMIZER_STATES = {"sgd": 1, "adam": 2}
 _VIEWS = {"Flatten", "Unflatten", "Identity"}
 
 
-def _shares_input(node: LayerNode, training: bool) -> bool:
+def shares_input_memory(node: LayerNode, training: bool = True) -> bool:
     """Whether a layer's output lives in its input's memory."""
     return node.inplace or node.type in _VIEWS or (not training and node.type == "Dropout")
 
@@ -75,12 +75,12 @@ def estimate_memory(
         weight_bytes=totals.params * element,
         buffer_bytes=totals.buffers * element,
         inference_activation_bytes=max(
-            (n.output_bytes + (0 if _shares_input(n, training=False) else n.input_bytes) for n in inference_leaves),
+            (n.output_bytes + (0 if shares_input_memory(n, training=False) else n.input_bytes) for n in inference_leaves),
             default=0,
         ),
         training_weight_bytes=root.params * element,
         gradient_bytes=trainable * element,
         training_activation_bytes=batch * math.prod(input_size) * element
-        + sum(n.activation_bytes for n in leaves if not _shares_input(n, training=True)),
+        + sum(n.activation_bytes for n in leaves if not shares_input_memory(n, training=True)),
         optimizer_state_bytes={name: count * trainable * element for name, count in OPTIMIZER_STATES.items()},
     )

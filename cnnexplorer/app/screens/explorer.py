@@ -325,9 +325,10 @@ class ExplorerScreen(Screen[None]):
         arch = get(self.model_name)
         recipe = recipe_for(arch)
         devices = self.devices or ["cpu"]
+        # The lr stays empty: the command then takes the recipe's for the chosen optimizer.
         form = TrainForm(
             model=arch.name, kind=kind, epochs=str(recipe.epochs), batch_size=str(recipe.batch_size),
-            lr=str(recipe.lr), optimizer=recipe.optimizer, device=devices[0],
+            optimizer=recipe.optimizer, device=devices[0],
         )  # fmt: skip
 
         def launch(result: TrainForm | None) -> None:

@@ -21,6 +21,7 @@ class ZooList(Tree[str]):
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__("zoo", **kwargs)
+        self.border_title = "model · params · GMACs"
         self.show_root = False
         self.guide_depth = 2
         self._leaves = {}
