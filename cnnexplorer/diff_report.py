@@ -49,7 +49,7 @@ def _value(name: str, value: Any) -> str:
     if name == "input_shape":
         return units.shape(value)  # without the batch dimension
     if isinstance(value, tuple):
-        return "x".join(map(str, value))
+        return units.dims(value)
     return "-" if value is None else str(value)
 
 
@@ -67,7 +67,7 @@ def _delta(value: int, status: str) -> str:
 def headline(diff: Diff) -> list[str]:
     """Which models, at what input, and how many leaf layers are in each status."""
     left, right = diff.left, diff.right
-    sizes = ["x".join(map(str, analysis.input_size)) for analysis in (left, right)]
+    sizes = [units.dims(analysis.input_size) for analysis in (left, right)]
     size = sizes[0] if sizes[0] == sizes[1] else " vs ".join(sizes)
     counts = diff.leaf_counts()
     return [

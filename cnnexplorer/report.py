@@ -155,7 +155,7 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
 
 def _headline(analysis: Analysis) -> list[str]:
     t, m = analysis.totals, analysis.memory
-    size = "x".join(map(str, analysis.input_size))
+    size = units.dims(analysis.input_size)
     rf, jump = _final_field(analysis)
     lines = [
         f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
@@ -217,7 +217,7 @@ def render_csv(analysis: Analysis, depth: int | None = None) -> str:
     for node in visible_layers(analysis, depth):
         record = layer_record(node)
         writer.writerow(
-            "x".join(map(str, value)) if isinstance(value, list) else ("" if value is None else value)
+            units.dims(value) if isinstance(value, list) else ("" if value is None else value)
             for value in (record[f] for f in _CSV_FIELDS)
         )
     return out.getvalue()
@@ -254,7 +254,7 @@ def course_rows(analysis: Analysis) -> list[dict[str, Any]]:
                 "layer": node.name,
                 "type": node.type,
                 "input": _hwc(node.input_shape),
-                "kernel": "x".join(map(str, node.kernel_size)) if node.kernel_size else "-",
+                "kernel": units.dims(node.kernel_size) if node.kernel_size else "-",
                 "filters": filters,
                 "stride": node.stride[0] if node.stride else "-",
                 "padding": node.padding[0] if isinstance(node.padding, tuple) else "-",
@@ -272,7 +272,7 @@ def course_rows(analysis: Analysis) -> list[dict[str, Any]]:
 def _hwc(dims: tuple[int, ...] | None) -> str:
     if not dims:
         return "-"
-    return f"{dims[2]}x{dims[3]}x{dims[1]}" if len(dims) == 4 else "x".join(map(str, dims[1:]))
+    return f"{dims[2]}x{dims[3]}x{dims[1]}" if len(dims) == 4 else units.dims(dims[1:])
 
 
 def render_course(analysis: Analysis) -> str:
@@ -329,7 +329,7 @@ def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
     for label, value in (("kernel", node.kernel_size), ("stride", node.stride), ("padding", node.padding),
                          ("dilation", node.dilation)):  # fmt: skip
         if value is not None:
-            facts.append((label, "x".join(map(str, value)) if isinstance(value, tuple) else str(value)))
+            facts.append((label, units.dims(value) if isinstance(value, tuple) else str(value)))
     if node.groups not in (None, 1):
         facts.append(("groups", str(node.groups)))
     facts += [

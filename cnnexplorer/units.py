@@ -19,11 +19,16 @@ def size(num_bytes: float) -> str:
     return f"{num_bytes:.0f} B"
 
 
-def shape(dims: tuple[int, ...] | None, batch: bool = False) -> str:
+def dims(values: tuple[int, ...] | list[int]) -> str:
+    """Sizes joined the way the CLI takes them: 3x224x224."""
+    return "x".join(str(value) for value in values)
+
+
+def shape(sizes: tuple[int, ...] | None, batch: bool = False) -> str:
     """A tensor shape without its batch dimension (unless ``batch``): 96x55x55."""
-    if not dims:
+    if not sizes:
         return "-"
-    return "x".join(str(d) for d in (dims if batch else dims[1:]))
+    return dims(sizes if batch else sizes[1:])
 
 
 def percent(part: float, whole: float) -> str:

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils.flop_counter import FlopCounterMode
 
+from cnnexplorer import units
 from cnnexplorer.analysis.inputs import DTYPE_BYTES, validate_batch, validate_dtype, validate_input
 from cnnexplorer.analysis.memory import MemoryEstimate, estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
@@ -257,7 +258,7 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str) 
 
 
 def _input_error(name: str, input_size: tuple[int, int, int], failure: _PassError) -> UsageError:
-    size = "x".join(map(str, input_size))
+    size = units.dims(input_size)
     cause, running = failure.cause, failure.running
     if not running:
         return UsageError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")

@@ -150,7 +150,6 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = kwargs or {}
-        first = args[0] if args else None
         with _disable_current_modes():  # the empties made here need no counting or tracking
             out = _shape_only(func, args, kwargs)
             if out is None and func.overloadpacket not in flop_registry:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from cnnexplorer import units
 from cnnexplorer.analysis.inputs import parse_input, validate_batch
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.errors import UsageError
@@ -29,7 +30,7 @@ class InputDialog(ModalScreen[InputChoice | None]):
         with Vertical(id="input-dialog"):
             yield Label("Input size (CxHxW, HxW or S; empty: each model's own)")
             yield TextInput(
-                value="x".join(map(str, self._input_size)) if self._input_size else "",
+                value=units.dims(self._input_size) if self._input_size else "",
                 placeholder="e.g. 3x224x224",
                 id="input-size",
             )

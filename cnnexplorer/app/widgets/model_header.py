@@ -15,7 +15,7 @@ class ModelHeader(Static):
 
     def show(self, analysis: Any, notice: str | None = None) -> None:
         arch, totals, memory = analysis.arch, analysis.totals, analysis.memory
-        size = "x".join(map(str, analysis.input_size))
+        size = units.dims(analysis.input_size)
         text = Text()
         text.append(analysis.name, style="bold")
         if arch is not None:
