@@ -26,6 +26,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def torchinfo_default(arch: zoo.Architecture) -> None:
+    """torchinfo as its README shows it: real weights initialised on the CPU, a real forward."""
+    model = arch.build()
+    torchinfo.summary(model, input_size=(1, *arch.input_size), verbose=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
@@ -40,13 +46,8 @@ def main() -> None:
     ours = {arch.name: median_seconds(lambda: analyze(arch), args.repeats) for arch in archs}
     peak_ours = _peak_rss_mb()
 
-    baseline = {}
-    for arch in archs:
-        def default_torchinfo(arch=arch) -> None:
-            model = arch.build()  # real weights, initialised on the CPU
-            torchinfo.summary(model, input_size=(1, *arch.input_size), verbose=0)
-
-        baseline[arch.name] = median_seconds(default_torchinfo, 1)
+    torchinfo_default(zoo.get("resnet20"))  # the same warm-up for the baseline
+    baseline = {arch.name: median_seconds(lambda: torchinfo_default(arch), 1) for arch in archs}
 
     print(f"\n{'model':18s} {'engine ms':>10s} {'torchinfo ms':>13s} {'ratio':>7s}")
     for arch in archs:
