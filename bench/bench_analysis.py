@@ -41,7 +41,8 @@ def main() -> None:
     torch.set_num_threads(2)
 
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
-    print(f"rss after import: {_peak_rss_mb():.0f} MB")
+    rss_import = _peak_rss_mb()
+    print(f"peak RSS after importing torch, torchvision and torchinfo: {rss_import:.0f} MB")
     analyze("resnet20")  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
     ours = {arch.name: median_seconds(lambda: analyze(arch), args.repeats) for arch in archs}
     peak_ours = _peak_rss_mb()
@@ -59,8 +60,8 @@ def main() -> None:
     print(f"\nzoo: engine {total_ours:.2f} s (median per model {statistics.median(ours.values()) * 1000:.0f} ms), "
           f"torchinfo default {total_base:.2f} s, ratio {total_base / total_ours:.1f}x")
     print(f"models over 150 ms: {len(over)} of {len(archs)}: {', '.join(over) or 'none'}")
-    print(f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB; "
-          f"after the baseline (real weights): {_peak_rss_mb():.0f} MB")
+    print(f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB "
+          f"(+{peak_ours - rss_import:.0f} MB over the import); after the baseline (real weights): {_peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":
