@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnexplorer import units
-from cnnexplorer.analysis import Analysis, LayerNode
+from cnnexplorer.analysis import Analysis, LayerNode, Totals
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import OPTIMIZER_STATES
 from cnnexplorer.zoo.published import published
@@ -43,7 +43,7 @@ def visible_layers(analysis: Analysis, depth: int | None) -> list[LayerNode]:
     return [n for n in analysis.layers if n.path and (depth is None or n.depth <= depth)]
 
 
-def layer_record(node: LayerNode) -> dict[str, Any]:
+def layer_record(node: LayerNode, totals: Totals) -> dict[str, Any]:
     """One layer as a JSON-ready dict (the ``layers`` entries of ``--format json``)."""
 
     def listed(value: Any) -> Any:
@@ -67,11 +67,18 @@ def layer_record(node: LayerNode) -> dict[str, Any]:
         "buffers": node.buffers,
         "macs": node.macs,
         "flops": node.flops,
+        "params_share": _share(node.params, totals.params),
+        "macs_share": _share(node.macs, totals.macs),
         "activation_bytes": node.activation_bytes,
         "receptive_field": node.receptive_field,
         "jump": node.jump,
         "receptive_field_exact": node.receptive_field_exact,
     }
+
+
+def _share(part: int, whole: int) -> float | None:
+    """A node's fraction of the model's total (training-only heads are outside the total)."""
+    return round(part / whole, 6) if whole else None
 
 
 def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
@@ -92,6 +99,7 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "macs": totals.macs,
             "flops": totals.flops,
             "param_bytes": totals.param_bytes,
+            "param_bytes_by_dtype": {name: totals.params * size for name, size in DTYPE_BYTES.items()},
             "activation_bytes": totals.activation_bytes,
             "weight_layers": totals.weight_layers,
             "training_only_params": totals.training_only_params,
@@ -118,7 +126,7 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "acc1": reference.acc1,
             "acc5": reference.acc5,
         },
-        "layers": [layer_record(n) for n in visible_layers(analysis, depth)],
+        "layers": [layer_record(n, totals) for n in visible_layers(analysis, depth)],
     }
 
 
@@ -132,7 +140,7 @@ def _final_field(analysis: Analysis) -> tuple[int | None, int | None]:
     return (spatial[-1].receptive_field, spatial[-1].jump) if spatial else (None, None)
 
 
-_COLUMNS = ("layer", "type", "output", "params", "MACs", "RF")
+_COLUMNS = ("layer", "type", "output", "params", "MACs", "MACs%", "RF")
 
 
 def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
@@ -147,6 +155,7 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
                 units.shape(node.output_shape),
                 units.count(node.params) if node.params else "-",
                 units.count(node.macs) if node.macs else "-",
+                units.percent(node.macs, analysis.totals.macs) if node.macs and not node.training_only else "-",
                 _rf(node),
             ]
         )
@@ -159,7 +168,8 @@ def _headline(analysis: Analysis) -> list[str]:
     rf, jump = _final_field(analysis)
     lines = [
         f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
-        f"params {t.params:,} ({units.size(t.param_bytes)})  trainable {t.trainable_params:,}",
+        f"params {t.params:,} ({units.size(t.params * 4)} float32, {units.size(t.params * 2)} bfloat16/float16)  "
+        f"trainable {t.trainable_params:,}",
         f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
     ]
     if t.training_only_params:
@@ -206,7 +216,8 @@ def render_markdown(analysis: Analysis, depth: int | None = None) -> str:
 
 _CSV_FIELDS = (
     "path", "type", "depth", "input_shape", "output_shape", "kernel_size", "stride", "padding",
-    "groups", "params", "trainable_params", "macs", "flops", "activation_bytes", "receptive_field", "jump",
+    "groups", "params", "trainable_params", "macs", "flops", "params_share", "macs_share", "activation_bytes",
+    "receptive_field", "jump",
 )  # fmt: skip
 
 
@@ -215,7 +226,7 @@ def render_csv(analysis: Analysis, depth: int | None = None) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_FIELDS)
     for node in visible_layers(analysis, depth):
-        record = layer_record(node)
+        record = layer_record(node, analysis.totals)
         writer.writerow(
             units.dims(value) if isinstance(value, list) else ("" if value is None else value)
             for value in (record[f] for f in _CSV_FIELDS)

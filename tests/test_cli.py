@@ -65,6 +65,11 @@ def test_summary_json_is_the_documented_document():
     assert document["layers"][0]["path"] == "features"
     assert document["memory_estimate"]["training_bytes"]["adam"] > document["memory_estimate"]["inference_bytes"]
     assert document["published"]["num_params"] == document["totals"]["params"]
+    assert document["totals"]["param_bytes_by_dtype"] == {
+        "float32": 4 * document["totals"]["params"], "bfloat16": 2 * document["totals"]["params"],
+        "float16": 2 * document["totals"]["params"],
+    }  # fmt: skip
+    assert sum(layer["macs_share"] for layer in document["layers"] if layer["depth"] == 1) == pytest.approx(1.0)
 
 
 def test_summary_csv_and_markdown():
@@ -72,7 +77,7 @@ def test_summary_csv_and_markdown():
     assert csv_out[0].startswith("path,type,depth,input_shape,output_shape")
     assert csv_out[1].startswith("conv1,Conv2d,1,1x3x32x32,1x16x32x32,3x3,1x1,1x1,1,432,")
     md = run("summary", "resnet20", "--format", "md", "--depth", "1").stdout
-    assert "| layer | type | output | params | MACs | RF |" in md
+    assert "| layer | type | output | params | MACs | MACs% | RF |" in md
 
 
 def test_course_preset_for_alexnet_2012():
