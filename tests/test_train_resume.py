@@ -1,8 +1,10 @@
 """SIGINT/SIGTERM stop a run cleanly; --resume continues it exactly."""
 
+import os
 import signal
 import time
 
+import pytest
 import torch
 
 from cnnexplorer.events import read_events
@@ -98,3 +100,19 @@ def test_a_model_with_dropout_resumes_exactly(tmp_path):
     assert main(["train", "alexnet", "--resume", str(run_dir / "last.pt"), "--max-steps", "6"]) == 0
     combined = _losses(run_dir)
     assert [combined[s] for s in sorted(combined)] == [expected[s] for s in sorted(expected)]
+
+
+def test_a_second_signal_stops_at_once():
+    """The first SIGINT is recorded (the step finishes, last.pt is written); the second raises StopNow at once."""
+    import io
+
+    from cnnexplorer.train.loop import StopNow, StopSignals
+    from cnnexplorer.train.progress import PlainReporter
+
+    out = io.StringIO()
+    with StopSignals(PlainReporter(out, 1)) as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.signum == signal.SIGINT and "finishing the current step" in out.getvalue()
+        with pytest.raises(StopNow) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert stopped.value.signum == signal.SIGTERM

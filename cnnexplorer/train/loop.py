@@ -34,8 +34,17 @@ EXIT_FAILED = 1
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
 
 
+class StopNow(BaseException):
+    """A second SIGINT/SIGTERM: stop at once, writing nothing (like KeyboardInterrupt, not an Exception)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class StopSignals:
-    """Records SIGINT/SIGTERM so that the loop can finish its step and stop cleanly."""
+    """Records SIGINT/SIGTERM so that the loop can finish its step and stop cleanly; a second
+    signal raises StopNow wherever the process is (checkpoint writes are atomic)."""
 
     def __init__(self, reporter: PlainReporter) -> None:
         self.signum: int | None = None
@@ -48,9 +57,11 @@ class StopSignals:
         return self
 
     def _record(self, signum: int, _frame: object) -> None:
-        if self.signum is None:
-            self.reporter.message(f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt")
-        self.signum = self.signum or signum
+        if self.signum is not None:
+            raise StopNow(signum)
+        self.reporter.message(f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt "
+                              f"(send it again to stop at once)")
+        self.signum = signum
 
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
@@ -402,8 +413,22 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
             reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
         try:
             return _epochs(trainer, position, run_dir, stop, events, reporter)
+        except StopNow as stop_now:
+            return _stopped_at_once(stop_now.signum, position, run_dir, events, placement)
         except Exception as error:  # noqa: BLE001 - every failure ends with error + done events and one line
             return _failed(error, position, run_dir, events, placement)
+
+
+def _stopped_at_once(signum: int, position: Position, run_dir: Path, events: EventWriter, placement: Placement) -> int:
+    name = signal.Signals(signum).name
+    last = run_dir / "last.pt"
+    kept = f"continue with --resume {last}" if last.exists() else "no last.pt was written"
+    message = f"second {name}: stopped at once after step {position.step}, without writing a checkpoint; {kept}"
+    events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=position.epoch + 1)
+    events.emit("done", status="interrupted", summary=_summary(position, None, time.perf_counter(), run_dir))
+    if placement.is_main:
+        print(f"cnnexplorer: {message}", file=sys.stderr)
+    return stop_exit_code(signum)
 
 
 def _failed(error: Exception, position: Position, run_dir: Path, events: EventWriter, placement: Placement) -> int:
@@ -455,15 +480,8 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
                 print(f"cnnexplorer: error: {message}", file=sys.stderr)
             return EXIT_NONFINITE
         if outcome.stopped_by == "signal":
-            signum = stop.signum or signal.SIGINT
             save(trainer, position, run_dir, ("last",), events)
-            name = signal.Signals(signum).name
-            message = f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; continue with --resume {run_dir / 'last.pt'}"
-            events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=epoch)
-            events.emit("done", status="interrupted", summary=_summary(position, last_val, run_start, run_dir))
-            if placement.is_main:
-                print(f"cnnexplorer: {message}", file=sys.stderr)
-            return stop_exit_code(signum)
+            return _interrupted(stop.signum or signal.SIGINT, epoch, position, last_val, run_start, run_dir, events, placement)
         epoch_finished = position.epoch_step >= trainer.train_sampler.batches_per_epoch()
         if epoch_finished:
             position.epoch, position.epoch_step = epoch, 0
@@ -487,10 +505,24 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
                                      "lr": outcome.lr, "seconds": round(outcome.seconds, 3),
                                      "img_per_s": round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0})
         reporter.end_epoch()
+        if agree([float(stop.signum is not None)], placement)[0]:  # during validation: last.pt is written, stop here
+            return _interrupted(stop.signum or signal.SIGINT, epoch, position, last_val, run_start, run_dir, events, placement)
     summary = _summary(position, last_val, run_start, run_dir)
     events.emit("done", status="completed", summary=summary)
     reporter.message(f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% (epoch {position.best_epoch}); {run_dir}")
     return 0
+
+
+def _interrupted(signum: int, epoch: int, position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path,
+                 events: EventWriter, placement: Placement) -> int:
+    """The end of a run stopped by a signal once last.pt is written: events, one line, 128 + signum."""
+    name = signal.Signals(signum).name
+    message = f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; continue with --resume {run_dir / 'last.pt'}"
+    events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=epoch)
+    events.emit("done", status="interrupted", summary=_summary(position, last_val, run_start, run_dir))
+    if placement.is_main:
+        print(f"cnnexplorer: {message}", file=sys.stderr)
+    return stop_exit_code(signum)
 
 
 def _summary(position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path) -> dict[str, Any]:
