@@ -45,3 +45,14 @@ def test_eval_events_on_stdout_and_result_on_stderr(cached_resnet18, capsys):
     assert events[0]["params"] == 11_689_512 and events[0]["macs"] > 1e9  # ResNet-18 at 224
     result = json.loads(captured.err)
     assert result["images"] == events[1]["images"] == 2 and result["top1"] == events[1]["top1"]
+
+
+def test_a_checkpoint_trained_on_other_data_gets_no_published_imagenet_figures(tmp_path, capsys):
+    from cnnexplorer.cli import main
+
+    fake = ["--dataset", "fake", "--image-size", "32", "--device", "cpu", "--workers", "0", "--batch-size", "8"]
+    assert main(["train", "resnet18", "--fake-size", "16", "--epochs", "1", "--max-steps", "1", "--output", str(tmp_path), *fake]) == 0
+    last = next(tmp_path.iterdir()) / "last.pt"
+    capsys.readouterr()
+    assert main(["eval", "resnet18", "--checkpoint", str(last), *fake, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["published"] is None

@@ -95,6 +95,14 @@ def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
                          None, published(arch))
 
 
+def published_figures_apply(options: EvalOptions, arch: zoo.Architecture, num_classes: int, image_size: int) -> bool:
+    """torchvision's ImageNet figures compare with torchvision's weights, or with a checkpoint
+    evaluated on an ImageNet-layout folder with the model's 1000 classes at its own input size."""
+    if options.weights:
+        return True
+    return options.dataset == "imagefolder" and num_classes == arch.num_classes == 1000 and image_size == arch.input_size[1]
+
+
 def run_eval(options: EvalOptions) -> int:
     arch = zoo.get(options.model)
     source = (torchvision_weights(arch, options.weights, options.download) if options.weights
@@ -108,6 +116,8 @@ def run_eval(options: EvalOptions) -> int:
     from cnnexplorer.train.loop import model_totals
 
     params, macs = model_totals(arch.name, num_classes, image_size)
+    if not published_figures_apply(options, arch, num_classes, image_size):
+        source.published = None
     placement = resolve_placement(options.gpu, options.device)
     try:
         datasets = data.build_datasets(options.dataset, options.data, image_size, seed=0, want_train=False,
