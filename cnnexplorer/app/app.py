@@ -11,9 +11,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from cnnexplorer.app.screens.confirm_quit import ConfirmQuit
 from cnnexplorer.app.screens.explorer import ExplorerScreen
-from cnnexplorer.app.screens.jobs import JobsScreen
 from cnnexplorer.jobs import Job
 from cnnexplorer.zoo import ARCHITECTURES
 
@@ -72,6 +70,8 @@ class CnnExplorerApp(App[None]):
         self.show_jobs()
 
     def show_jobs(self) -> None:
+        from cnnexplorer.app.screens.jobs import JobsScreen
+
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
@@ -84,6 +84,8 @@ class CnnExplorerApp(App[None]):
         def answer(stop: bool | None) -> None:
             if stop:
                 self.stop_jobs_and_exit(running)
+
+        from cnnexplorer.app.screens.confirm_quit import ConfirmQuit
 
         self.push_screen(ConfirmQuit(len(running)), answer)
 

@@ -1,4 +1,7 @@
-"""The main screen: zoo on the left, the layer tree in the centre, details on the right."""
+"""The main screen: zoo on the left, the layer tree in the centre, details on the right.
+
+Screens opened by keys are imported when first opened, so that the first frame does not
+wait for them (torch loads later still, in a worker)."""
 
 from __future__ import annotations
 
@@ -15,9 +18,6 @@ from textual.widgets import Footer, Input, Tree
 from textual.worker import get_current_worker
 
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
-from cnnexplorer.app.screens.help import HelpScreen
-from cnnexplorer.app.screens.input_dialog import InputChoice, InputDialog
-from cnnexplorer.app.screens.zoo_chart import ZooChartScreen
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
 from cnnexplorer.app.widgets.model_header import ModelHeader
@@ -65,7 +65,7 @@ class ExplorerScreen(Screen[None]):
         self.devices: list[str] = []  # CUDA devices found, then the CPU (filled once torch loads)
         self._request_id = 0
         self._pending_start: Timer | None = None
-        self._previous_input: InputChoice | None = None
+        self._previous_input: tuple[tuple[int, int, int] | None, int] | None = None
         self._matches: list[Any] = []
         self._match_index = 0
 
@@ -261,6 +261,8 @@ class ExplorerScreen(Screen[None]):
             layers.set_depth(self.depth)
 
     def action_input_size(self) -> None:
+        from cnnexplorer.app.screens.input_dialog import InputChoice, InputDialog
+
         def apply(choice: InputChoice | None) -> None:
             if choice is None:
                 return
@@ -277,6 +279,8 @@ class ExplorerScreen(Screen[None]):
             self._draw_plots()
 
     def action_zoo_chart(self) -> None:
+        from cnnexplorer.app.screens.zoo_chart import ZooChartScreen
+
         rows = [self.zoo_rows[a.name] for a in ARCHITECTURES if a.name in self.zoo_rows]
         self.app.push_screen(ZooChartScreen(rows, pending=len(ARCHITECTURES) - len(rows)))
 
@@ -338,6 +342,8 @@ class ExplorerScreen(Screen[None]):
         self.app.push_screen(LaunchForm(form, devices, recipe=f"recipe: {recipe.source}"), launch)
 
     def action_help(self) -> None:
+        from cnnexplorer.app.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen())
 
 
