@@ -50,3 +50,24 @@ async def settle(pilot) -> None:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause(0.05)
     await pilot.pause()
+
+
+def run_cli(*args: str, env: dict | None = None):
+    """``python -m cnnexplorer ARGS`` as a user runs it, in an 80-column terminal."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "COLUMNS": "80", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cnnexplorer", *args], capture_output=True, text=True, env=environment, timeout=300
+    )
+
+
+def assert_usage_error(result, needle: str) -> None:
+    """Bad input: exit code 2 and one line on stderr that says what was wrong, no traceback."""
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr

@@ -1,18 +1,12 @@
 """The command line as a user runs it: real subprocesses, exit codes, one-line errors."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.conftest import assert_usage_error, run_cli
 
-def run(*args, env=None):
-    environment = {**os.environ, "COLUMNS": "80", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cnnexplorer", *args], capture_output=True, text=True, env=environment, timeout=300
-    )
+run = run_cli
 
 
 @pytest.mark.parametrize(
@@ -32,12 +26,7 @@ def run(*args, env=None):
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code_2(args, needle):
-    result = run(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert needle in lines[0]
-    assert "Traceback" not in result.stderr
+    assert_usage_error(run(*args), needle)
 
 
 def test_summary_table_fits_80_columns_at_the_default_depth():

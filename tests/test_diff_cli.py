@@ -1,13 +1,11 @@
 """``cnnexplorer diff`` as a user runs it: JSON schema, table, one-line errors."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from cnnexplorer.diff import STATUSES
+from tests.conftest import assert_usage_error, run_cli
 
 SIDE_KEYS = {"path", "type", "output_shape", "params", "macs"}
 ROW_KEYS = {"status", "depth", "is_leaf", "changed", "changes", "left", "right", "delta"}
@@ -15,10 +13,7 @@ TOTALS = {"params", "macs", "activation_bytes", "weight_layers"}
 
 
 def run(*args, env=None):
-    environment = {**os.environ, "COLUMNS": "80", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "cnnexplorer", "diff", *args], capture_output=True, text=True, env=environment, timeout=300
-    )
+    return run_cli("diff", *args, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +109,7 @@ def test_markdown_has_both_sides_paths():
 )
 def test_bad_input_gives_one_line_and_exit_code_2(args, needle):
     result = run(*args)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert needle in lines[0]
-    assert "Traceback" not in result.stderr
+    assert_usage_error(result, needle)
     assert result.stdout == ""
 
 
