@@ -1,6 +1,11 @@
 import functools
+import os
+import pathlib
+import subprocess
+import sys
 
 import pytest
+import pytest_textual_snapshot
 
 from cnnexplorer.analysis import analyze
 
@@ -17,10 +22,6 @@ def analysis_of():
 
 
 # Snapshots live in the top-level snapshots/ folder, one sub-folder per test module.
-import pathlib
-
-import pytest_textual_snapshot
-
 SNAPSHOTS = pathlib.Path(__file__).resolve().parent.parent / "snapshots"
 
 
@@ -54,10 +55,6 @@ async def settle(pilot) -> None:
 
 def run_cli(*args: str, env: dict | None = None):
     """``python -m cnnexplorer ARGS`` as a user runs it, in an 80-column terminal."""
-    import os
-    import subprocess
-    import sys
-
     environment = {**os.environ, "COLUMNS": "80", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "cnnexplorer", *args], capture_output=True, text=True, env=environment, timeout=300
