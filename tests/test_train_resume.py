@@ -2,6 +2,7 @@
 
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from cnnexplorer.events import read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import TRAIN_ARGS, only_run_dir, popen_cli, run_cli, shapes_dir  # noqa: F401 (fixture)
+from tests.train_shapes import TRAIN_ARGS, only_run_dir, popen_cli, run_cli, shapes_dir, write_shapes  # noqa: F401 (fixture)
 
 EPOCHS = ["--epochs", "4", "--log-every", "1"]
 
@@ -116,3 +117,79 @@ def test_a_second_signal_stops_at_once():
         with pytest.raises(StopNow) as stopped:
             os.kill(os.getpid(), signal.SIGTERM)
     assert stopped.value.signum == signal.SIGTERM
+
+
+def _shapes_with_fifos(root, split):
+    """The shapes data set, plus one named pipe per class in ``split``: reading one blocks until the test writes it."""
+    write_shapes(root, train_per_class=3, val_per_class=(2, 2, 2, 2))
+    fifos = []
+    for folder in sorted((root / split).iterdir()):
+        fifos.append(folder / "zz-pipe.png")
+        os.mkfifo(fifos[-1])
+    return fifos
+
+
+def _blocked_reading_a_pipe(process):
+    """Wait until the run sleeps in read() on a pipe, where a signal interrupts it (Linux's /proc)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if "pipe_read" in open(f"/proc/{process.pid}/wchan").read():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the run never blocked on the pipe")
+
+
+def _a_reader(fifos, process):
+    """The first of ``fifos`` that the run opens for reading, and it open for writing."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        for fifo in fifos:
+            try:
+                return fifo, os.fdopen(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb")
+            except OSError:  # ENXIO: no reader yet
+                pass
+        time.sleep(0.01)
+    process.kill()
+    raise AssertionError(f"the run never read {fifos}: {process.communicate()}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
+def test_a_second_sigint_stops_a_step_hung_on_its_data(tmp_path):
+    fifos = _shapes_with_fifos(tmp_path / "data", "train")
+    process = popen_cli(["train", "resnet20", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "runs"), *EPOCHS, *TRAIN_ARGS])
+    _fifo, pipe = _a_reader(fifos, process)
+    for _ in range(2):  # the first is recorded, the second stops the blocked read at once
+        _blocked_reading_a_pipe(process)
+        process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    pipe.close()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and err.startswith("cnnexplorer: second SIGINT: stopped at once after step 0")
+    run_dir = only_run_dir(tmp_path / "runs")
+    assert not (run_dir / "last.pt").exists()
+    events = read_events(run_dir / "events.jsonl")
+    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [("error", "interrupted"), ("done", "interrupted")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
+def test_a_signal_during_the_last_validation_is_not_lost(tmp_path):
+    fifos = _shapes_with_fifos(tmp_path / "data", "val")
+    process = popen_cli(["train", "resnet20", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "runs"), "--epochs", "1",
+                         *TRAIN_ARGS])
+    image = (tmp_path / "data" / "val" / "circle" / "000.png").read_bytes()
+    waiting = list(fifos)
+    while waiting:
+        fifo, pipe = _a_reader(waiting, process)
+        if len(waiting) == len(fifos):  # validation waits for this image
+            _blocked_reading_a_pipe(process)
+            process.send_signal(signal.SIGTERM)
+        with pipe:
+            pipe.write(image)
+        waiting.remove(fifo)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    run_dir = only_run_dir(tmp_path / "runs")
+    events = read_events(run_dir / "events.jsonl")
+    assert [e["event"] for e in events].count("val") == 1
+    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [("error", "interrupted"), ("done", "interrupted")]
+    assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 1
