@@ -313,7 +313,9 @@ class Job:
     def __init__(self, argv: list[str], cwd: Path | None = None) -> None:
         self.argv = argv
         self.cwd = cwd
-        self.state = RunState(command=argv[3] if len(argv) > 3 else "train", model=argv[4] if len(argv) > 4 else None)
+        # Until the start event says more: `python -m cnnexplorer COMMAND MODEL ...`.
+        ours = argv[1:3] == ["-m", "cnnexplorer"] and len(argv) > 4
+        self.state = RunState(command=argv[3] if ours else "train", model=argv[4] if ours else None)
         self.log: deque[str] = deque(maxlen=200)
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None

@@ -168,7 +168,8 @@ def _headline(analysis: Analysis) -> list[str]:
     rf, jump = _final_field(analysis)
     lines = [
         f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
-        f"params {t.params:,} ({units.size(t.params * 4)} float32, {units.size(t.params * 2)} bfloat16/float16)  "
+        f"params {t.params:,} ({units.size(t.params * DTYPE_BYTES['float32'])} float32, "
+        f"{units.size(t.params * DTYPE_BYTES['bfloat16'])} bfloat16/float16)  "
         f"trainable {t.trainable_params:,}",
         f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
     ]
