@@ -19,7 +19,7 @@ import torchinfo
 from timing import median_seconds
 
 from cnnexplorer import zoo
-from cnnexplorer.analysis import analyze
+from cnnexplorer.analysis import AnalysisRequest, analyze
 
 
 def _peak_rss_mb() -> float:
@@ -43,8 +43,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
     rss_import = _peak_rss_mb()
     print(f"peak RSS after importing torch, torchvision and torchinfo: {rss_import:.0f} MB")
-    analyze("resnet20")  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
-    ours = {arch.name: median_seconds(lambda: analyze(arch), args.repeats) for arch in archs}
+    analyze(AnalysisRequest.of("resnet20"))  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
+    ours = {arch.name: median_seconds(lambda: analyze(AnalysisRequest.of(arch.name)), args.repeats) for arch in archs}
     peak_ours = _peak_rss_mb()
 
     torchinfo_default(zoo.get("resnet20"))  # the same warm-up for the baseline

@@ -59,10 +59,10 @@ async def main() -> None:
             await asyncio.sleep(0.01)
         settle = time.perf_counter() - wait_start
 
-    from cnnexplorer.analysis import analyze
+    from cnnexplorer.analysis import AnalysisRequest, analyze
 
     start = time.perf_counter()
-    analyze("alexnet-2012")
+    analyze(AnalysisRequest.of("alexnet-2012"))
     baseline = time.perf_counter() - start
 
     print(f"first frame after process start:      {marks['first frame'] * 1000:7.0f} ms "

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from timing import median_seconds
 
-from cnnexplorer.analysis import analyze
+from cnnexplorer.analysis import AnalysisRequest, analyze
 from cnnexplorer.diff import diff_analyses
 from cnnexplorer.diff_report import render
 
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
 
     def analyses():  # noqa: ANN202
-        return analyze(args.left), analyze(args.right)
+        return analyze(AnalysisRequest.of(args.left)), analyze(AnalysisRequest.of(args.right))
 
     def full_diff(fmt: str) -> None:
         left, right = analyses()

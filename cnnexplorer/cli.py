@@ -174,28 +174,20 @@ def _console():  # noqa: ANN202
     return Console(highlight=False)
 
 
-def _analysis_request(args: argparse.Namespace) -> dict:
-    from cnnexplorer.analysis.inputs import parse_input, validate_batch, validate_dtype
+def _analysis_request(args: argparse.Namespace, model: str):  # noqa: ANN202 - AnalysisRequest
+    from cnnexplorer.analysis.request import AnalysisRequest
 
-    return {
-        "input_size": parse_input(args.input) if args.input is not None else None,
-        "batch": validate_batch(args.batch),
-        "dtype": validate_dtype(args.dtype),
-    }
+    return AnalysisRequest.from_text(model, args.input, args.batch, args.dtype)
 
 
 def _run_summary(args: argparse.Namespace) -> int:
-    from cnnexplorer import zoo
-
-    arch = zoo.get(args.model)
-    request = _analysis_request(args)
+    request = _analysis_request(args, args.model)
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"invalid --depth {args.depth}: it must be 0 or more")
     from cnnexplorer import report
     from cnnexplorer.analysis import analyze
 
-    analysis = analyze(arch, **request)
-    report.render(analysis, args.format, args.depth, _console())
+    report.render(analyze(request), args.format, args.depth, _console())
     return 0
 
 
@@ -214,16 +206,13 @@ def _run_list(args: argparse.Namespace) -> int:
 
 
 def _run_diff(args: argparse.Namespace) -> int:
-    from cnnexplorer import zoo
-
-    left, right = zoo.get(args.left), zoo.get(args.right)
-    request = _analysis_request(args)
+    left, right = _analysis_request(args, args.left), _analysis_request(args, args.right)
     if args.depth is not None and args.depth < 1:
         raise UsageError(f"invalid --depth {args.depth}: it must be 1 or more")
     from cnnexplorer.diff import diff_models
     from cnnexplorer.diff_report import render
 
-    diff = diff_models(left.name, right.name, **request)
+    diff = diff_models(left, right)
     render(diff, args.format, args.depth, args.only_diff, _console())
     return 0
 

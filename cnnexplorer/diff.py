@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from cnnexplorer.errors import UsageError
 
 if TYPE_CHECKING:  # this module stays torch-free until diff_models analyses
-    from cnnexplorer.analysis import Analysis, LayerNode
+    from cnnexplorer.analysis import Analysis, AnalysisRequest, LayerNode
 
 STATUSES = ("same", "changed", "added", "removed")
 # How the CLI and the app show a status: a text marker (readable without colour) and a colour.
@@ -121,28 +121,20 @@ class Diff:
         return diff_analyses(self.right, self.left)
 
 
-def diff_models(
-    left: str,
-    right: str,
-    input_size: tuple[int, int, int] | None = None,
-    batch: int = 1,
-    dtype: str = "float32",
-) -> Diff:
-    """Analyse two zoo architectures (each at its own input size unless ``input_size``) and align them.
+def diff_models(left: AnalysisRequest, right: AnalysisRequest) -> Diff:
+    """Analyse the two requested architectures and align them.
 
-    Raises UsageError for an unknown name, or for an input that one side cannot take
-    (the message starts with that side: ``left (alexnet-2012): ...``).
+    Raises UsageError for an input that one side cannot take (the message starts with
+    that side: ``left (alexnet-2012): ...``).
     """
-    from cnnexplorer import zoo
     from cnnexplorer.analysis import analyze
 
-    archs = {"left": zoo.get(left), "right": zoo.get(right)}
     analyses = {}
-    for side, arch in archs.items():
+    for side, request in (("left", left), ("right", right)):
         try:
-            analyses[side] = analyze(arch, input_size, batch, dtype)
+            analyses[side] = analyze(request)
         except UsageError as error:
-            raise UsageError(f"{side} ({arch.name}): {error}") from None
+            raise UsageError(f"{side} ({request.model}): {error}") from None
     return diff_analyses(analyses["left"], analyses["right"])
 
 

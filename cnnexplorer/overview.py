@@ -4,13 +4,15 @@ accuracy. Used by ``cnnexplorer list`` and the app's zoo chart."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
+from typing import TYPE_CHECKING
 from rich import box
 from rich.table import Table
 
 from cnnexplorer import units
 from cnnexplorer.zoo import ARCHITECTURES, Architecture
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -29,12 +31,12 @@ class ZooRow:
         return asdict(self)
 
 
-def overview_row(arch: Architecture, analysis: Any = None) -> ZooRow:
+def overview_row(arch: Architecture, analysis: Analysis | None = None) -> ZooRow:
     """One architecture's row, from its analysis at the default input (computed if not given)."""
-    from cnnexplorer.analysis import analyze
+    from cnnexplorer.analysis import AnalysisRequest, analyze
     from cnnexplorer.zoo.published import published
 
-    analysis = analysis or analyze(arch)
+    analysis = analysis or analyze(AnalysisRequest.of(arch.name))
     reference = published(arch)
     return ZooRow(
         name=arch.name,

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnexplorer.analysis import analyze, analyze_module
+from cnnexplorer.analysis import AnalysisRequest, analyze, analyze_module
 from cnnexplorer.analysis.inputs import parse_input
 from cnnexplorer.analysis.memory import shares_input_memory
 from cnnexplorer.errors import UsageError
@@ -108,7 +108,7 @@ def test_malformed_input_is_refused(text):
 
 def test_an_input_too_small_names_the_layer_where_the_map_vanishes():
     with pytest.raises(UsageError) as error:
-        analyze("alexnet-2012", (3, 32, 32))
+        analyze(AnalysisRequest.of("alexnet-2012", (3, 32, 32)))
     message = str(error.value)
     # 32 -> conv1 (11/4) 6 -> pool1 2 -> conv2 2 -> pool2: a 3x3 window on a 2x2 map.
     assert "too small" in message and "features.pool2" in message and "MaxPool2d" in message
@@ -117,18 +117,18 @@ def test_an_input_too_small_names_the_layer_where_the_map_vanishes():
 
 def test_wrong_channel_count_names_the_first_layer():
     with pytest.raises(UsageError, match="conv1"):
-        analyze("resnet18", (1, 224, 224))
+        analyze(AnalysisRequest.of("resnet18", (1, 224, 224)))
 
 
 @pytest.mark.parametrize("batch", [0, -3])
 def test_bad_batch_is_refused(batch):
     with pytest.raises(UsageError, match="batch"):
-        analyze("resnet20", batch=batch)
+        AnalysisRequest.of("resnet20", batch=batch)
 
 
 def test_unknown_dtype_is_refused():
     with pytest.raises(UsageError, match="float64"):
-        analyze("resnet20", dtype="float64")
+        AnalysisRequest.of("resnet20", dtype="float64")
 
 
 def test_the_model_stays_on_the_meta_device():

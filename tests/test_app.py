@@ -72,7 +72,7 @@ async def test_search_finds_a_layer_and_steps_through_matches(shared_cache):
 
 
 async def test_changing_the_input_size_updates_the_figures_to_the_engines_values(shared_cache):
-    from cnnexplorer.analysis import analyze
+    from cnnexplorer.analysis import AnalysisRequest, analyze
 
     app = make_app("vgg16", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -85,7 +85,7 @@ async def test_changing_the_input_size_updates_the_figures_to_the_engines_values
         await pilot.press("enter")
         await settle(pilot)
         explorer = app.screen
-        expected = analyze("vgg16", (3, 64, 64), 4)
+        expected = analyze(AnalysisRequest.of("vgg16", (3, 64, 64), 4))
         assert (explorer.analysis.input_size, explorer.analysis.batch) == ((3, 64, 64), 4)
         assert explorer.analysis.totals.macs == expected.totals.macs
         assert explorer.query_one(LayerTree).root.data.output_shape == (4, 1000)
@@ -116,7 +116,7 @@ async def test_a_size_the_network_cannot_take_names_the_layer_and_keeps_the_view
         await settle(pilot)
         explorer = app.screen
         assert explorer.analysis.input_size == (3, 227, 227)
-        assert explorer.input_size is None  # reverted to each model's own size
+        assert explorer.request.own_input  # reverted to each model's own size
         header = str(explorer.query_one("#model-header").render())
         assert "features.pool2" in header
 

@@ -4,7 +4,7 @@ import functools
 
 import pytest
 
-from cnnexplorer.analysis import analyze
+from cnnexplorer.analysis import AnalysisRequest, analyze
 from cnnexplorer.diff import STATUSES, Diff, diff_analyses, diff_models, visible_rows
 from cnnexplorer.errors import UsageError
 from tests.conftest import analysed
@@ -67,7 +67,7 @@ def test_totals_are_both_sides_totals(left, right):
 @pytest.mark.parametrize("name", ["alexnet", "vgg16_bn", "googlenet", "resnet50", "densenet121", "wrn-28-10"])
 def test_a_model_against_itself_is_identical(name):
     # Two independent analyses, so that identity of objects cannot make rows equal.
-    diff = diff_analyses(analyze(name), analyze(name))
+    diff = diff_analyses(analyze(AnalysisRequest.of(name)), analyze(AnalysisRequest.of(name)))
     assert {row.status for row in diff.rows} == {"same"}
     assert all(total.delta == 0 for total in diff.totals.values())
     assert visible_rows(diff, only_diff=True) == []
@@ -196,13 +196,13 @@ def test_default_view_opens_only_what_differs():
 
 def test_an_input_one_side_cannot_take_names_the_side_and_the_layer():
     with pytest.raises(UsageError, match=r"^right \(alexnet-2012\): .*features\.pool3"):
-        diff_models("alexnet", "alexnet-2012", input_size=(3, 63, 63))
+        diff_models(AnalysisRequest.of("alexnet", (3, 63, 63)), AnalysisRequest.of("alexnet-2012", (3, 63, 63)))
     with pytest.raises(UsageError, match=r"^left \(alexnet-2012\): "):
-        diff_models("alexnet-2012", "alexnet", input_size=(3, 63, 63))
+        diff_models(AnalysisRequest.of("alexnet-2012", (3, 63, 63)), AnalysisRequest.of("alexnet", (3, 63, 63)))
 
 
 def test_an_explicit_input_applies_to_both_sides():
-    diff = diff_models("alexnet", "alexnet-2012", input_size=(3, 227, 227))
+    diff = diff_models(AnalysisRequest.of("alexnet", (3, 227, 227)), AnalysisRequest.of("alexnet-2012", (3, 227, 227)))
     assert diff.left.input_size == diff.right.input_size == (3, 227, 227)
 
 
@@ -211,7 +211,7 @@ def _chain(**layers):
 
     from torch import nn
 
-    from cnnexplorer.analysis import analyze_module
+    from cnnexplorer.analysis import AnalysisRequest, analyze_module
 
     with __import__("torch").device("meta"):
         model = nn.Sequential(OrderedDict((name, nn.Conv2d(*channels, 3, padding=1)) for name, channels in layers.items()))

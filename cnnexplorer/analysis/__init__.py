@@ -1,17 +1,20 @@
 """The analysis engine (Textual-free).
 
-The names below are imported lazily, so that torch-free submodules (``inputs``) can be
-used by the app before torch has loaded."""
+``analyze`` and ``analyze_module`` are imported lazily (they need torch), so that the
+torch-free parts (the request, the result types, input parsing) load at once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Analysis", "LayerNode", "Totals", "analyze", "analyze_module"]
+from cnnexplorer.analysis.request import AnalysisRequest
+from cnnexplorer.analysis.results import Analysis, LayerNode, MemoryEstimate, Totals
+
+__all__ = ["Analysis", "AnalysisRequest", "LayerNode", "MemoryEstimate", "Totals", "analyze", "analyze_module"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name in ("analyze", "analyze_module"):
         from cnnexplorer.analysis import engine
 
         return getattr(engine, name)

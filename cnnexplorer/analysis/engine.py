@@ -17,8 +17,7 @@ Method, per node of the module tree:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Iterator
+import threading
 
 import torch
 import torchinfo
@@ -27,134 +26,24 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 from torch.utils.flop_counter import FlopCounterMode
 
 from cnnexplorer import units
-from cnnexplorer.analysis.inputs import DTYPE_BYTES, validate_batch, validate_dtype, validate_input
-from cnnexplorer.analysis.memory import MemoryEstimate, estimate_memory, shares_input_memory
+from cnnexplorer.analysis.inputs import DTYPE_BYTES
+from cnnexplorer.analysis.memory import estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
+from cnnexplorer.analysis.request import AnalysisRequest
+from cnnexplorer.analysis.results import Analysis, LayerNode, Totals
 from cnnexplorer.errors import UsageError
-from cnnexplorer.zoo import Architecture, get
+from cnnexplorer.zoo import get
+
+# The pass installs process-wide module hooks and dispatch modes: one pass at a time.
+_TRACE_LOCK = threading.Lock()
 
 
-@dataclass
-class LayerNode:
-    """One module of the model with its own and (for containers) aggregated figures."""
-
-    path: str  # dotted module path; "" for the model itself
-    type: str
-    depth: int
-    is_leaf: bool
-    children: list[LayerNode] = field(default_factory=list)
-    input_shape: tuple[int, ...] | None = None
-    output_shape: tuple[int, ...] | None = None
-    kernel_size: tuple[int, ...] | None = None
-    stride: tuple[int, ...] | None = None
-    padding: tuple[int, ...] | str | None = None
-    dilation: tuple[int, ...] | None = None
-    groups: int | None = None
-    params: int = 0
-    trainable_params: int = 0
-    buffers: int = 0  # elements in buffers (batch-norm running statistics)
-    macs: int = 0
-    # Output bytes of this layer; containers: the sum over their layers, leaving out outputs
-    # that share their input's memory (in-place activations, views).
-    activation_bytes: int = 0
-    output_bytes: int = 0  # bytes of this node's own output tensor (first call)
-    input_bytes: int = 0
-    receptive_field: int | None = None
-    jump: int | None = None
-    receptive_field_exact: bool = True
-    training_only: bool = False
-    calls: int = 0
-    inplace: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.path.rsplit(".", 1)[-1] if self.path else ""
-
-    @property
-    def flops(self) -> int:
-        """Floating-point operations: 2 per multiply-accumulate."""
-        return 2 * self.macs
-
-    @property
-    def frozen_params(self) -> int:
-        return self.params - self.trainable_params
-
-    @property
-    def executed(self) -> bool:
-        return self.calls > 0
-
-    def walk(self) -> Iterator[LayerNode]:
-        """This node and all its descendants, depth first in registration order."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-@dataclass
-class Totals:
-    """Whole-model figures (inference graph: training-only heads excluded)."""
-
-    params: int
-    trainable_params: int
-    buffers: int
-    macs: int
-    param_bytes: int
-    activation_bytes: int
-    weight_layers: int  # convolutions and linear layers on the inference path
-    training_only_params: int = 0
-    training_only_macs: int = 0
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def params_with_training_only(self) -> int:
-        return self.params + self.training_only_params
-
-
-@dataclass
-class Analysis:
-    """The analysed model: tree, execution-ordered layers, totals and memory estimate."""
-
-    name: str
-    input_size: tuple[int, int, int]
-    batch: int
-    dtype: str
-    root: LayerNode
-    layers: list[LayerNode]  # every executed node, containers included, in first-call order
-    totals: Totals
-    memory: MemoryEstimate
-    flop_counter_flops: int  # FlopCounterMode's count over the whole pass (training-only heads included)
-    arch: Architecture | None = None
-
-    def node(self, path: str) -> LayerNode:
-        """The node at a dotted module path."""
-        for node in self.root.walk():
-            if node.path == path:
-                return node
-        raise KeyError(path)
-
-    @property
-    def receptive_field_exact(self) -> bool:
-        return all(n.receptive_field_exact for n in self.layers if n.receptive_field is not None)
-
-
-def analyze(
-    arch: Architecture | str,
-    input_size: tuple[int, int, int] | None = None,
-    batch: int = 1,
-    dtype: str = "float32",
-) -> Analysis:
-    """Analyse a zoo architecture at ``input_size`` (C, H, W; default: its own)."""
-    if isinstance(arch, str):
-        arch = get(arch)
-    input_size = validate_input(input_size or arch.input_size)
+def analyze(request: AnalysisRequest) -> Analysis:
+    """Analyse the zoo architecture a request names, at its input, batch and dtype."""
+    arch = get(request.model)
     with torch.device("meta"):
         model = arch.build()
-    analysis = analyze_module(
-        model, input_size, batch, dtype, name=arch.name, training_only=arch.training_only
-    )
+    analysis = _analyze(model, request, arch.training_only)
     analysis.arch = arch
     return analysis
 
@@ -168,41 +57,39 @@ def analyze_module(
     training_only: tuple[str, ...] = (),
 ) -> Analysis:
     """Analyse any module (built on the meta device) for a ``batch`` of ``input_size``."""
-    input_size = validate_input(input_size)
-    validate_batch(batch)
-    validate_dtype(dtype)
-    torch_dtype = getattr(torch, dtype)
-    name = name or type(model).__name__
+    request = AnalysisRequest(name or type(model).__name__, input_size, batch, dtype)
+    return _analyze(model, request, training_only)
+
+
+def _analyze(model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...]) -> Analysis:
+    torch_dtype = getattr(torch, request.dtype)
     model = model.to(device="meta", dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
-    x = torch.empty((batch, *input_size), device="meta", dtype=torch_dtype)
+    x = torch.empty((request.batch, *request.input_size), device="meta", dtype=torch_dtype)
     try:
         # Training mode runs the training-only heads, so that they get shapes too.
         trace = _trace(model, x, paths, "train" if training_only else "eval")
     except _PassError as failure:
         if not (training_only and "more than 1 value per channel" in str(failure.cause)):
-            raise _input_error(name, input_size, failure) from None
+            raise _input_error(request, failure) from None
         # Batch norm cannot train on one value per channel (a tiny input at batch 1):
         # analyse the inference graph only; the training-only heads stay without shapes.
         try:
             trace = _trace(model, x, paths, "eval")
         except _PassError as eval_failure:
-            raise _input_error(name, input_size, eval_failure) from None
+            raise _input_error(request, eval_failure) from None
     summary, states, input_shapes, flops = trace
 
     nodes = _build_tree(model, training_only)
-    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[dtype])
+    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[request.dtype])
     root = nodes[""]
     _aggregate(root)
     layers = _execution_order(nodes, summary.summary_list, paths)
-    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], dtype)
-    memory = estimate_memory(root, totals, batch, input_size, dtype)
+    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], request.dtype)
+    memory = estimate_memory(root, totals, request.batch, request.input_size, request.dtype)
     return Analysis(
-        name=name,
-        input_size=input_size,
-        batch=batch,
-        dtype=dtype,
+        request=request,
         root=root,
         layers=layers,
         totals=totals,
@@ -238,27 +125,27 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str) 
         path, _, _ = running.pop()
         states.setdefault(path, tracker.state(output))
 
-    # Global module hooks: two registrations instead of two per module (each costs ~50 us);
-    # they are removed below and ignore modules of any other model. Run one analysis at a
-    # time (AnalysisCache does): the hooks and dispatch modes are not meant to overlap.
-    handles = [
-        register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
-        register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),
-    ]
-    tracker.mark_input(x)
-    try:
-        with FlopCounterMode(display=False) as flop_counter, tracker:
-            summary = torchinfo.summary(model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0)
-    except Exception as error:  # the pass failed: keep where, to name the layer
-        raise _PassError(error, running) from None
-    finally:
-        for handle in handles:
-            handle.remove()
+    with _TRACE_LOCK:
+        # Global module hooks: two registrations instead of two per module (each costs ~50 us);
+        # they are removed below and ignore modules of any other model.
+        handles = [
+            register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
+            register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),
+        ]
+        tracker.mark_input(x)
+        try:
+            with FlopCounterMode(display=False) as flop_counter, tracker:
+                summary = torchinfo.summary(model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0)
+        except Exception as error:  # the pass failed: keep where, to name the layer
+            raise _PassError(error, running) from None
+        finally:
+            for handle in handles:
+                handle.remove()
     return summary, states, input_shapes, int(flop_counter.get_total_flops())
 
 
-def _input_error(name: str, input_size: tuple[int, int, int], failure: _PassError) -> UsageError:
-    size = units.dims(input_size)
+def _input_error(request: AnalysisRequest, failure: _PassError) -> UsageError:
+    name, size = request.model, units.dims(request.input_size)
     cause, running = failure.cause, failure.running
     if not running:
         return UsageError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")

@@ -19,13 +19,8 @@ Method (documented in the README):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
-
-if TYPE_CHECKING:
-    from cnnexplorer.analysis.engine import LayerNode, Totals
+from cnnexplorer.analysis.results import LayerNode, MemoryEstimate, Totals
 
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2}
 _VIEWS = {"Flatten", "Unflatten", "Identity"}
@@ -34,33 +29,6 @@ _VIEWS = {"Flatten", "Unflatten", "Identity"}
 def shares_input_memory(node: LayerNode, training: bool = True) -> bool:
     """Whether a layer's output lives in its input's memory."""
     return node.inplace or node.type in _VIEWS or (not training and node.type == "Dropout")
-
-
-@dataclass(frozen=True)
-class MemoryEstimate:
-    """Estimated bytes for one forward pass (inference) and one training step."""
-
-    weight_bytes: int
-    buffer_bytes: int
-    inference_activation_bytes: int
-    training_weight_bytes: int
-    gradient_bytes: int
-    training_activation_bytes: int
-    optimizer_state_bytes: dict[str, int]
-
-    @property
-    def inference_bytes(self) -> int:
-        return self.weight_bytes + self.buffer_bytes + self.inference_activation_bytes
-
-    def training_bytes(self, optimizer: str = "sgd") -> int:
-        """Weights + gradients + optimizer state + activations saved for backward."""
-        return (
-            self.training_weight_bytes
-            + self.buffer_bytes
-            + self.gradient_bytes
-            + self.optimizer_state_bytes[optimizer]
-            + self.training_activation_bytes
-        )
 
 
 def estimate_memory(

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis, AnalysisRequest
+    from cnnexplorer.overview import ZooRow
 
+
+@dataclass
 class ArchitectureChosen(Message):
     """The user moved to an architecture in the zoo list."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
+    name: str
 
 
+@dataclass
 class AnalysisReady(Message):
-    """An analysis finished (``analysis``) or failed (``error``) for request ``request_id``."""
+    """The analysis of ``request`` finished (``analysis``) or failed (``error``)."""
 
-    def __init__(self, request_id: int, analysis: Any = None, error: str | None = None) -> None:
-        super().__init__()
-        self.request_id = request_id
-        self.analysis = analysis
-        self.error = error
+    request: AnalysisRequest
+    analysis: Analysis | None = None
+    error: str | None = None
 
 
+@dataclass
 class ZooRowReady(Message):
     """The background pass over the zoo finished one architecture."""
 
-    def __init__(self, row: Any) -> None:
-        super().__init__()
-        self.row = row
+    row: ZooRow

@@ -6,9 +6,9 @@ wait for them (torch loads later still, in a worker)."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -17,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Tree
 from textual.worker import get_current_worker
 
+from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
@@ -26,6 +27,12 @@ from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.app.widgets.zoo_list import ZooList
 from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo import ARCHITECTURES, get
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis, LayerNode
+    from cnnexplorer.analysis.cache import AnalysisCache
+    from cnnexplorer.diff import Diff
+    from cnnexplorer.overview import ZooRow
 
 MAX_DEPTH = 12
 ANALYSIS_DELAY = 0.2  # seconds the cursor must rest on a model before it is analysed
@@ -51,23 +58,23 @@ class ExplorerScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, initial_model: str | None, cache: Any, zoo_stats: bool) -> None:
+    def __init__(self, initial_model: str | None, cache: AnalysisCache | None, zoo_stats: bool) -> None:
         super().__init__()
-        self.model_name = get(initial_model).name if initial_model else "alexnet-2012"
-        self.input_size: tuple[int, int, int] | None = None  # None: each model's own
-        self.batch = 1
-        self.dtype = "float32"
+        # What the user asked to see; the analysis shown carries the request it answers.
+        self.request = AnalysisRequest.of(initial_model or "alexnet-2012")
         self.depth = 1
         self.cache = cache
-        self.analysis: Any = None
-        self.zoo_rows: dict[str, Any] = {}
+        self.analysis: Analysis | None = None
+        self.zoo_rows: dict[str, ZooRow] = {}
         self._zoo_stats = zoo_stats
         self.devices: list[str] = []  # CUDA devices found, then the CPU (filled once torch loads)
-        self._request_id = 0
         self._pending_start: Timer | None = None
-        self._previous_input: tuple[tuple[int, int, int] | None, int] | None = None
-        self._matches: list[Any] = []
+        self._matches: list[LayerNode] = []
         self._match_index = 0
+
+    @property
+    def model_name(self) -> str:
+        return self.request.model
 
     def compose(self) -> ComposeResult:
         yield ModelHeader(id="model-header")
@@ -107,24 +114,26 @@ class ExplorerScreen(Screen[None]):
             self.analyse_zoo()
 
     @work(thread=True, exclusive=True, group="analysis")
-    def analyse(self, key: tuple, request_id: int) -> None:
+    def analyse(self, request: AnalysisRequest) -> None:
+        assert self.cache is not None
         try:
-            analysis = self.cache.get(key)
+            analysis = self.cache.get(request)
         except UsageError as error:
-            self.post_message(AnalysisReady(request_id, error=str(error)))
+            self.post_message(AnalysisReady(request, error=str(error)))
             return
         if not get_current_worker().is_cancelled:
-            self.post_message(AnalysisReady(request_id, analysis=analysis))
+            self.post_message(AnalysisReady(request, analysis=analysis))
 
     @work(thread=True, group="zoo")
     def analyse_zoo(self) -> None:
         """Analyse every architecture at its default input for the zoo list and chart."""
         from cnnexplorer.overview import overview_row
 
+        assert self.cache is not None
         for arch in ARCHITECTURES:
             if get_current_worker().is_cancelled:
                 return
-            analysis = self.cache.get(self.cache.key(arch.name))
+            analysis = self.cache.get(AnalysisRequest.of(arch.name))
             self.post_message(ZooRowReady(overview_row(arch, analysis)))
 
     # Analysis requests ------------------------------------------------------------------
@@ -133,22 +142,20 @@ class ExplorerScreen(Screen[None]):
         """Show the current model at the current input: at once if cached, else in a worker."""
         if self.cache is None:  # the engine is still loading; it will ask again
             return
-        key = self.cache.key(self.model_name, self.input_size, self.batch, self.dtype)
-        self._request_id += 1
         if self._pending_start is not None:  # a debounced request that is now stale
             self._pending_start.stop()
             self._pending_start = None
-        cached = self.cache.peek(key)
+        cached = self.cache.peek(self.request)
         if cached is not None:
             self._show(cached)
             return
         self.query_one(LayerTree).loading = True
         # Debounced: holding a key over the zoo starts no analysis until the cursor rests.
-        self._pending_start = self.set_timer(ANALYSIS_DELAY, partial(self._start_analysis, key, self._request_id))
+        self._pending_start = self.set_timer(ANALYSIS_DELAY, partial(self._start_analysis, self.request))
 
-    def _start_analysis(self, key: tuple, request_id: int) -> None:
+    def _start_analysis(self, request: AnalysisRequest) -> None:
         self._pending_start = None
-        self.analyse(key, request_id)
+        self.analyse(request)
 
     @property
     def is_busy(self) -> bool:
@@ -156,30 +163,26 @@ class ExplorerScreen(Screen[None]):
         return self.cache is None or self._pending_start is not None
 
     def on_analysis_ready(self, message: AnalysisReady) -> None:
-        if message.request_id != self._request_id:
+        if message.request != self.request:
             return  # a stale result: the user has moved on
         self.query_one(LayerTree).loading = False
-        if message.error is not None:
-            self._reject(message.error)
-        else:
+        if message.analysis is not None:
             self._show(message.analysis)
+        else:
+            self._reject(message.error or "the analysis failed")
 
     def _reject(self, error: str) -> None:
         """Keep the previous view and say why the request failed."""
-        if self._previous_input is not None:
-            self.input_size, self.batch = self._previous_input
-            self._previous_input = None
         if self.analysis is not None:
+            self.request = self.analysis.request
             self.query_one(ModelHeader).show(self.analysis, notice=error)
             self.query_one(ZooList).select_architecture(self.analysis.name)
-            self.model_name = self.analysis.name
         else:
             self.query_one(ModelHeader).show_message(error)
         self.notify(error, title="Not applied", severity="error")
 
-    def _show(self, analysis: Any) -> None:
+    def _show(self, analysis: Analysis) -> None:
         self.analysis = analysis
-        self._previous_input = None
         with self.app.batch_update():  # one repaint for header, tree, details and plots
             self.query_one(ModelHeader).show(analysis)
             self.query_one(LayerTree).loading = False
@@ -191,6 +194,7 @@ class ExplorerScreen(Screen[None]):
     def _draw_plots(self) -> None:
         from cnnexplorer.analysis.structure import stages
 
+        assert self.analysis is not None
         self.query_one(StagePlots).show(self.analysis.name, stages(self.analysis))
 
     # Events -------------------------------------------------------------------------------
@@ -200,7 +204,7 @@ class ExplorerScreen(Screen[None]):
 
     def open_architecture(self, name: str) -> None:
         """Switch to an architecture (from the zoo list or the command palette)."""
-        self.model_name = get(name).name
+        self.request = self.request.for_model(name)
         self.query_one(ZooList).select_architecture(self.model_name)
         self.request_analysis()
 
@@ -225,8 +229,9 @@ class ExplorerScreen(Screen[None]):
             search.display = False
             self.query_one(LayerTree).focus()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "search" or self.analysis is None:
+    @on(Input.Changed, "#search")
+    def search_layers(self, event: Input.Changed) -> None:
+        if self.analysis is None:
             return
         from cnnexplorer.analysis.structure import find_layers
 
@@ -234,8 +239,9 @@ class ExplorerScreen(Screen[None]):
         self._match_index = 0
         self._reveal_match()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "search" and self._matches:
+    @on(Input.Submitted, "#search")
+    def next_match(self) -> None:
+        if self._matches:
             self._match_index = (self._match_index + 1) % len(self._matches)
             self._reveal_match()
 
@@ -261,16 +267,14 @@ class ExplorerScreen(Screen[None]):
             layers.set_depth(self.depth)
 
     def action_input_size(self) -> None:
-        from cnnexplorer.app.screens.input_dialog import InputChoice, InputDialog
+        from cnnexplorer.app.screens.input_dialog import InputDialog
 
-        def apply(choice: InputChoice | None) -> None:
-            if choice is None:
-                return
-            self._previous_input = (self.input_size, self.batch)
-            self.input_size, self.batch = choice
-            self.request_analysis()
+        def apply(request: AnalysisRequest | None) -> None:
+            if request is not None:
+                self.request = request
+                self.request_analysis()
 
-        self.app.push_screen(InputDialog(self.input_size, self.batch), apply)
+        self.app.push_screen(InputDialog(self.request), apply)
 
     def action_toggle_plots(self) -> None:
         plots = self.query_one(StagePlots)
@@ -291,26 +295,29 @@ class ExplorerScreen(Screen[None]):
             return
         from cnnexplorer.app.screens.pick_architecture import PickArchitecture
 
+        left = self.analysis
+
         def picked(name: str | None) -> None:
             if name is not None:
                 # The left side's input applies to both sides.
-                key = self.cache.key(name, self.analysis.input_size, self.batch, self.dtype)
-                self.analyse_for_diff(self.analysis, key)
+                right = AnalysisRequest.of(name, left.input_size, left.batch, left.dtype)
+                self.analyse_for_diff(left, right)
 
-        self.app.push_screen(PickArchitecture(f"Diff {self.analysis.name} against…", self.analysis.name), picked)
+        self.app.push_screen(PickArchitecture(f"Diff {left.name} against…", left.name), picked)
 
     @work(thread=True, exclusive=True, group="diff")
-    def analyse_for_diff(self, left: Any, key: tuple) -> None:
+    def analyse_for_diff(self, left: Analysis, right: AnalysisRequest) -> None:
         from cnnexplorer.diff import diff_analyses
 
+        assert self.cache is not None
         try:
-            diff = diff_analyses(left, self.cache.get(key))
+            diff = diff_analyses(left, self.cache.get(right))
         except UsageError as error:
-            self.app.call_from_thread(self.notify, f"right ({key[0]}): {error}", title="No diff", severity="error")
+            self.app.call_from_thread(self.notify, f"right ({right.model}): {error}", title="No diff", severity="error")
             return
         self.app.call_from_thread(self._open_diff, diff)
 
-    def _open_diff(self, diff: Any) -> None:
+    def _open_diff(self, diff: Diff) -> None:
         from cnnexplorer.app.screens.diff_screen import DiffScreen
 
         self.app.push_screen(DiffScreen(diff))

@@ -1,0 +1,155 @@
+"""What an analysis returns: the layer tree, whole-model totals and the memory estimate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from cnnexplorer.analysis.request import AnalysisRequest
+from cnnexplorer.zoo import Architecture
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Estimated bytes for one forward pass (inference) and one training step."""
+
+    weight_bytes: int
+    buffer_bytes: int
+    inference_activation_bytes: int
+    training_weight_bytes: int
+    gradient_bytes: int
+    training_activation_bytes: int
+    optimizer_state_bytes: dict[str, int]
+
+    @property
+    def inference_bytes(self) -> int:
+        return self.weight_bytes + self.buffer_bytes + self.inference_activation_bytes
+
+    def training_bytes(self, optimizer: str = "sgd") -> int:
+        """Weights + gradients + optimizer state + activations saved for backward."""
+        return (
+            self.training_weight_bytes
+            + self.buffer_bytes
+            + self.gradient_bytes
+            + self.optimizer_state_bytes[optimizer]
+            + self.training_activation_bytes
+        )
+
+
+@dataclass
+class LayerNode:
+    """One module of the model with its own and (for containers) aggregated figures."""
+
+    path: str  # dotted module path; "" for the model itself
+    type: str
+    depth: int
+    is_leaf: bool
+    children: list[LayerNode] = field(default_factory=list)
+    input_shape: tuple[int, ...] | None = None
+    output_shape: tuple[int, ...] | None = None
+    kernel_size: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None
+    padding: tuple[int, ...] | str | None = None
+    dilation: tuple[int, ...] | None = None
+    groups: int | None = None
+    params: int = 0
+    trainable_params: int = 0
+    buffers: int = 0  # elements in buffers (batch-norm running statistics)
+    macs: int = 0
+    # Output bytes of this layer; containers: the sum over their layers, leaving out outputs
+    # that share their input's memory (in-place activations, views).
+    activation_bytes: int = 0
+    output_bytes: int = 0  # bytes of this node's own output tensor (first call)
+    input_bytes: int = 0
+    receptive_field: int | None = None
+    jump: int | None = None
+    receptive_field_exact: bool = True
+    training_only: bool = False
+    calls: int = 0
+    inplace: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1] if self.path else ""
+
+    @property
+    def flops(self) -> int:
+        """Floating-point operations: 2 per multiply-accumulate."""
+        return 2 * self.macs
+
+    @property
+    def frozen_params(self) -> int:
+        return self.params - self.trainable_params
+
+    @property
+    def executed(self) -> bool:
+        return self.calls > 0
+
+    def walk(self) -> Iterator[LayerNode]:
+        """This node and all its descendants, depth first in registration order."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass
+class Totals:
+    """Whole-model figures (inference graph: training-only heads excluded)."""
+
+    params: int
+    trainable_params: int
+    buffers: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+    weight_layers: int  # convolutions and linear layers on the inference path
+    training_only_params: int = 0
+    training_only_macs: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def params_with_training_only(self) -> int:
+        return self.params + self.training_only_params
+
+
+@dataclass
+class Analysis:
+    """The analysed model: tree, execution-ordered layers, totals and memory estimate."""
+
+    request: AnalysisRequest
+    root: LayerNode
+    layers: list[LayerNode]  # every executed node, containers included, in first-call order
+    totals: Totals
+    memory: MemoryEstimate
+    flop_counter_flops: int  # FlopCounterMode's count over the whole pass (training-only heads included)
+    arch: Architecture | None = None
+
+    @property
+    def name(self) -> str:
+        return self.request.model
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        return self.request.input_size
+
+    @property
+    def batch(self) -> int:
+        return self.request.batch
+
+    @property
+    def dtype(self) -> str:
+        return self.request.dtype
+
+    def node(self, path: str) -> LayerNode:
+        """The node at a dotted module path."""
+        for node in self.root.walk():
+            if node.path == path:
+                return node
+        raise KeyError(path)
+
+    @property
+    def receptive_field_exact(self) -> bool:
+        return all(n.receptive_field_exact for n in self.layers if n.receptive_field is not None)
