@@ -62,7 +62,7 @@ async def main(events: int) -> None:
 
             job = Job([sys.executable, "-c", REPLAY, str(events)])
             start = time.perf_counter()
-            job.start(on_update=lambda job: None)
+            job.start()
             app.add_job(job)
             streaming = []
             while job.returncode is None:

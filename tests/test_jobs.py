@@ -1,12 +1,16 @@
 """The Textual-free job core: folding events, forms, command lines, sparklines."""
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cnnexplorer.app.charts import smooth, sparkline, thin
 from cnnexplorer.events import make_event, read_events
-from cnnexplorer.jobs import Job, RunState, TrainForm, command, discover_runs, fold, load_run, smooth, sparkline, thin, validate
+from cnnexplorer.jobs import Job
+from cnnexplorer.runs import RunState, discover_runs, fold, load_run
+from cnnexplorer.train.launch import TrainForm, command, validate
 
 RUNS = Path(__file__).parent / "data" / "runs"
 
@@ -104,8 +108,49 @@ def test_the_command_is_the_headless_command_line():
     assert evaluation[3] == "eval" and evaluation[-2:] == ["--checkpoint", "best.pt"]
 
 
+def test_every_valid_form_is_a_command_line_the_cli_takes(tmp_path):
+    from cnnexplorer.cli import build_parser
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "best.pt").write_bytes(b"")
+    forms = [
+        TrainForm(model="resnet20"),
+        TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "best.pt")),
+        TrainForm(model="vgg16", data=str(tmp_path), lr="0.02", max_steps="5", optimizer="adamw", device="gpus:0,1",
+                  amp="fp16", channels_last=True),
+    ]  # fmt: skip
+    for form in forms:
+        assert validate(form) == {}
+        args = build_parser().parse_args(command(form)[3:])
+        assert args.model == form.model and args.events == "-"
+
+
+def test_the_parser_judges_what_the_form_has_no_words_for():
+    assert validate(TrainForm(model="resnet20", device="gpus:a")) == {"device": "cpu, cuda:N or gpus:0,1"}
+    assert "invalid choice" in validate(TrainForm(model="resnet20", amp="fp8"))["amp"]
+
+
+def test_device_choices_and_their_flags(monkeypatch):
+    import torch
+
+    from cnnexplorer.train.devices import device_flags, list_device_choices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert list_device_choices() == ["cuda:0", "cuda:1", "gpus:0,1", "cpu"]
+    assert [device_flags(choice) for choice in ("cuda:1", "gpus:0,1", "cpu")] == [
+        ["--device", "cuda:1"], ["--gpus", "0,1"], ["--device", "cpu"]]
+
+
+def test_the_launch_contract_does_not_import_torch():
+    code = "import sys; from cnnexplorer.train.launch import TrainForm, validate; validate(TrainForm('resnet20')); "
+    code += "print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_resume_puts_the_run_back_on_its_devices(tmp_path):
-    from cnnexplorer.jobs import resume_command
+    from cnnexplorer.train.launch import resume_command
 
     run = tmp_path / "run"
     run.mkdir()
@@ -125,7 +170,7 @@ def test_a_reader_survives_lines_that_are_not_events(tmp_path):
     script = "import json,sys;print('not json');print(json.dumps([1]));print(json.dumps({'schema':1,'event':'step'}));"
     script += "print(json.dumps({'schema':1,'event':'done','status':'completed','summary':{}}));sys.exit(0)"
     job = Job([sys.executable, "-c", script])
-    job.start(on_update=lambda job: None)
+    job.start()
     assert job.wait(timeout=30) == 0
     for _ in range(100):
         if job.returncode is not None:
@@ -138,7 +183,7 @@ def test_a_reader_survives_lines_that_are_not_events(tmp_path):
 def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
     import json
 
-    from cnnexplorer.jobs import RunWatcher
+    from cnnexplorer.runs import RunWatcher
 
     events = read_events(RUNS / "finished-resnet20" / "events.jsonl")
     run = tmp_path / "20260101-000000-resnet20"

@@ -60,7 +60,7 @@ class CnnExplorerApp(App[None]):
     def launch(self, argv: list[str]) -> Job:
         """Start a job (a child process running the headless command) and show the jobs screen."""
         job = Job(argv)
-        job.start(on_update=lambda job: None)  # the jobs screen polls; nothing crosses threads here
+        job.start()  # the jobs screen polls its state
         self.add_job(job)
         return job
 

@@ -1,4 +1,5 @@
-"""Devices and distributed data parallel: one process per device under torchrun."""
+"""Devices and distributed data parallel: one process per device under torchrun; and the
+device choices of the app's launch form. Import-light: torch loads inside the functions."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass
-from typing import IO
-
-import torch
+from typing import IO, TYPE_CHECKING
 
 from cnnexplorer.errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Placement:
 
 def describe_cuda_devices() -> str:
     """The CUDA devices there are, for error messages."""
+    import torch
+
     if not torch.cuda.is_available():
         return "this machine has no CUDA device (use --device cpu)"
     names = [f"{i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
@@ -43,6 +47,8 @@ def describe_cuda_devices() -> str:
 
 def check_gpu_ids(ids: list[int]) -> None:
     """UsageError unless every id names a CUDA device."""
+    import torch
+
     if not torch.cuda.is_available():
         raise UsageError(f"GPU {','.join(map(str, ids))} was asked for, but {describe_cuda_devices()}")
     for index in ids:
@@ -58,6 +64,8 @@ def under_torchrun() -> bool:
 def resolve_placement(gpu: int | None, device: str | None) -> Placement:
     """The device of this process. Under torchrun, rank r takes cuda:LOCAL_RANK (or the CPU
     with ``--device cpu``) and joins the process group: nccl on CUDA, gloo on the CPU."""
+    import torch
+
     if under_torchrun():
         local_rank = int(os.environ["LOCAL_RANK"])
         use_cuda = device != "cpu" and torch.cuda.is_available()
@@ -207,3 +215,32 @@ def _children_of(parent: int) -> list[int]:
 
 def _nproc_of(command: list[str]) -> int:
     return int(command[command.index("--nproc-per-node") + 1])
+
+
+# The app's launch form ------------------------------------------------------------------
+
+DDP_CHOICE = "gpus:"  # the launch form's choice of DDP on several GPUs, e.g. gpus:0,1
+DEVICE_CHOICE_SYNTAX = "cpu, cuda:N or gpus:0,1"
+
+
+def list_device_choices() -> list[str]:
+    """The launch form's device choices: each CUDA device, all of them for DDP, then the CPU."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    choices = [f"cuda:{index}" for index in range(count)]
+    if count > 1:
+        choices.append(DDP_CHOICE + ",".join(map(str, range(count))))
+    return choices + ["cpu"]
+
+
+def is_device_choice(choice: str) -> bool:
+    """Whether ``choice`` has the form of a device choice: :data:`DEVICE_CHOICE_SYNTAX`."""
+    return choice == "cpu" or choice.startswith(("cuda:", DDP_CHOICE))
+
+
+def device_flags(choice: str) -> list[str]:
+    """The train/eval flags for a device choice: ``gpus:0,1`` -> ``--gpus 0,1``, else ``--device CHOICE``."""
+    if choice.startswith(DDP_CHOICE):
+        return ["--gpus", choice.removeprefix(DDP_CHOICE)]
+    return ["--device", choice]

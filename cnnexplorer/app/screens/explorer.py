@@ -330,7 +330,7 @@ class ExplorerScreen(Screen[None]):
 
     def _open_form(self, kind: str) -> None:
         from cnnexplorer.app.screens.launch_form import LaunchForm
-        from cnnexplorer.jobs import TrainForm, command
+        from cnnexplorer.train.launch import TrainForm, command
         from cnnexplorer.train.recipes import recipe_for
 
         arch = get(self.model_name)
@@ -355,11 +355,7 @@ class ExplorerScreen(Screen[None]):
 
 
 def _devices() -> list[str]:
-    """Launch-form device choices: each CUDA device, all of them for DDP, then the CPU."""
-    import torch
+    """Launch-form device choices (torch loads here: call it off the UI thread)."""
+    from cnnexplorer.train.devices import list_device_choices
 
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    choices = [f"cuda:{index}" for index in range(count)]
-    if count > 1:
-        choices.append("gpus:" + ",".join(map(str, range(count))))
-    return choices + ["cpu"]
+    return list_device_choices()

@@ -18,7 +18,9 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
-from cnnexplorer.jobs import Job, RunState, RunWatcher, load_run, smooth, sparkline, thin
+from cnnexplorer.app.charts import smooth, sparkline, thin
+from cnnexplorer.jobs import Job
+from cnnexplorer.runs import RunState, RunWatcher, load_run
 
 REDRAW_SECONDS = 0.3
 DETAIL_DELAY = 0.08
@@ -224,7 +226,7 @@ class JobsScreen(Screen[None]):
         if (job is not None and job.running) or not state.resumable:
             self.notify("Only a stopped run with a last.pt can be resumed.", severity="warning")
             return
-        from cnnexplorer.jobs import resume_command
+        from cnnexplorer.train.launch import resume_command
 
         try:
             argv = resume_command(state)

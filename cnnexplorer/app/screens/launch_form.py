@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Label, Select, Static
 
 from cnnexplorer.app.widgets.text_input import TextInput
-from cnnexplorer.jobs import TrainForm, command, validate
+from cnnexplorer.train.launch import TrainForm, command, validate
 
 _TEXT_FIELDS = {
     "train": [("data", "Data folder (ImageFolder; empty: synthetic)"), ("epochs", "Epochs"),

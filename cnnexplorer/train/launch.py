@@ -1,0 +1,162 @@
+"""The app's launch contract with ``train`` and ``eval``: the launch form's fields, the command
+lines a job runs, and the form's validation by the CLI's own parser. Torch-free."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from cnnexplorer.train import devices
+from cnnexplorer.train.cli import add_eval_parser, add_train_parser
+
+if TYPE_CHECKING:
+    from cnnexplorer.runs import RunState
+
+# Every job of the app: events on stdout, images loaded in the job's own process.
+_JOB_FLAGS = ("--events", "-", "--workers", "0")
+
+
+@dataclass
+class TrainForm:
+    """The fields of the launch form; :func:`validate` checks them, :func:`command` builds the
+    command line. ``device`` is one of :func:`~cnnexplorer.train.devices.list_device_choices`."""
+
+    model: str
+    kind: str = "train"  # or "eval"
+    data: str = ""  # ImageFolder root; empty for synthetic data
+    epochs: str = "1"
+    batch_size: str = "32"
+    lr: str = ""  # empty: the recipe's
+    optimizer: str = "sgd"
+    device: str = "cpu"
+    amp: str = ""  # "", "bf16" or "fp16"
+    channels_last: bool = False
+    seed: str = "0"
+    output: str = "runs"
+    max_steps: str = ""
+    checkpoint: str = ""  # eval: a .pt file
+
+
+def _arguments(form: TrainForm) -> dict[str, list[str]]:
+    """The command's arguments after ``python -m cnnexplorer`` in order, by the form field each
+    comes from (``""``: those of no field)."""
+    arguments = {
+        "": [form.kind, form.model, *_JOB_FLAGS],
+        "data": ["--data", form.data] if form.data else ["--dataset", "fake"],
+        "batch_size": ["--batch-size", form.batch_size],
+        "device": devices.device_flags(form.device),
+        "amp": ["--amp", form.amp] if form.amp else [],
+        "channels_last": ["--channels-last"] if form.channels_last else [],
+    }
+    if form.kind == "eval":
+        return arguments | {"checkpoint": ["--checkpoint", form.checkpoint]}
+    lr, max_steps = form.lr.strip(), form.max_steps.strip()
+    return arguments | {
+        "epochs": ["--epochs", form.epochs], "optimizer": ["--optimizer", form.optimizer],
+        "seed": ["--seed", form.seed], "output": ["--output", form.output],
+        "lr": ["--lr", lr] if lr else [], "max_steps": ["--max-steps", max_steps] if max_steps else [],
+    }  # fmt: skip
+
+
+def command(form: TrainForm, python: str = sys.executable) -> list[str]:
+    """The command line a form launches (the same as typing it in a shell)."""
+    return [python, "-m", "cnnexplorer", *(argument for part in _arguments(form).values() for argument in part)]
+
+
+class _Rejected(Exception):
+    """What the train/eval parser said of arguments it would not take."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """The CLI's parser, raising where the CLI prints its usage and exits."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Rejected(message)
+
+
+@cache
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnexplorer")
+    subcommands = parser.add_subparsers()  # of the same class, so raising too
+    add_train_parser(subcommands)
+    add_eval_parser(subcommands)
+    return parser
+
+
+# What the form says of a field the parser rejects (others get the parser's own words).
+_HINTS = {
+    "epochs": "a whole number of 1 or more",
+    "batch_size": "a whole number of 1 or more",
+    "max_steps": "a whole number of 1 or more",
+    "seed": "a whole number of 0 or more",
+    "lr": "a number, e.g. 0.1",
+    "device": devices.DEVICE_CHOICE_SYNTAX,
+}
+
+
+def validate(form: TrainForm) -> dict[str, str]:
+    """Field name -> what is wrong with it; empty when the form can launch. The train/eval
+    parser judges each field's arguments; the form adds what a parser does not check."""
+    errors = _own_checks(form)
+    arguments = _arguments(form)
+    fixed = arguments.pop("")
+    for name, part in arguments.items():
+        if name not in errors:
+            try:
+                _parser().parse_args(fixed + part)
+            except _Rejected as rejected:
+                errors[name] = _HINTS.get(name, str(rejected))
+    return errors
+
+
+def _own_checks(form: TrainForm) -> dict[str, str]:
+    """What the parser does not check: that folders and files exist, the device choice, and
+    the form's own limits."""
+    errors: dict[str, str] = {}
+    split = "val" if form.kind == "eval" else "train"
+    if form.data and not Path(form.data).is_dir():
+        errors["data"] = f"no such folder: {form.data}"
+    elif form.data and not (Path(form.data) / split).is_dir():
+        errors["data"] = f"expected {form.data}/{split}/<class>/... (ImageFolder layout)"
+    if form.kind == "eval" and not form.checkpoint:
+        errors["checkpoint"] = "a last.pt/best.pt to evaluate"
+    elif form.kind == "eval" and not Path(form.checkpoint).is_file():
+        errors["checkpoint"] = f"no such file: {form.checkpoint}"
+    if form.kind == "train" and not form.output.strip():
+        errors["output"] = "a folder for the run directory"
+    if form.kind == "train" and _number_outside(form.lr, 0, 10):
+        errors["lr"] = "between 0 and 10"
+    if not devices.is_device_choice(form.device):
+        errors["device"] = devices.DEVICE_CHOICE_SYNTAX
+    return errors
+
+
+def _number_outside(text: str, low: float, high: float) -> bool:
+    """True for a number not strictly between ``low`` and ``high``; False for no number."""
+    try:
+        return not low < float(text) < high
+    except ValueError:
+        return False
+
+
+def resume_command(state: RunState, python: str = sys.executable) -> list[str]:
+    """Resume a stopped run from its ``last.pt`` with the configuration it was started with."""
+    if state.run_dir is None or not (state.run_dir / "last.pt").exists():
+        raise ValueError("this run has no last.pt to resume from")
+    config = json.loads((state.run_dir / "config.json").read_text())
+    argv = [python, "-m", "cnnexplorer", "train", config["model"], *_JOB_FLAGS]
+    return argv + _placement(state.devices) + ["--resume", str(state.run_dir / "last.pt")]
+
+
+def _placement(devices: list[str]) -> list[str]:
+    """The device flags that put a resumed run where it ran before (same process count)."""
+    if len(devices) > 1 and all(d.startswith("cuda:") for d in devices):
+        return ["--gpus", ",".join(d.split(":")[1] for d in devices)]
+    if len(devices) > 1:
+        return ["--nproc", str(len(devices)), "--device", "cpu"]
+    return ["--device", devices[0]] if devices else []
