@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -15,8 +15,12 @@ from textual.widgets import Static
 from cnnexplorer.diff import MARKERS, STYLES
 from cnnexplorer.diff_report import change_text
 
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis, LayerNode
+    from cnnexplorer.diff import Diff, DiffRow
 
-def facts_table(analysis: Any, node: Any, side: str) -> Table:
+
+def facts_table(analysis: Analysis, node: LayerNode | None, side: str) -> Table:
     """One side's layer facts (the explorer's details), or a note that the side has no such layer."""
     from cnnexplorer.report import (
         node_facts,  # imports torch: loaded once a diff exists
@@ -44,7 +48,7 @@ class DiffDetailsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
-    def __init__(self, diff: Any, row: Any) -> None:
+    def __init__(self, diff: Diff, row: DiffRow) -> None:
         super().__init__()
         self.diff = diff
         self.row = row

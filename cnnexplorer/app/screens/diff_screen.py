@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +17,12 @@ from cnnexplorer import units
 from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
 from cnnexplorer.diff import MARKERS, STYLES, visible_rows
 from cnnexplorer.diff_report import headline, total_rows
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
+    from cnnexplorer.analysis import LayerNode
+    from cnnexplorer.diff import Diff, DiffRow
 
 # Column widths that fit two panes side by side in a 130-column terminal.
 _COLUMNS = (("", 1), ("layer", 15), ("type", 11), ("output", 11), ("params", 6), ("MACs", 6))
@@ -33,12 +39,13 @@ def legend(only_diff: bool) -> Text:
     return text
 
 
-def summary(diff: Any) -> Table:
+def summary(diff: Diff) -> Table:
     """The headline and both sides' totals with their deltas, for the top of the screen."""
     title, *facts = headline(diff)
     totals = Table.grid(padding=(0, 2))
-    for justify in ("left", "right", "right", "right"):
-        totals.add_column(justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    justify: tuple[JustifyMethod, ...] = ("left", "right", "right", "right")
+    for column in justify:
+        totals.add_column(justify=column, no_wrap=True)
     totals.add_row("", Text(diff.left.name, style="bold"), Text(diff.right.name, style="bold"), Text("delta", style="bold"))
     for cells in total_rows(diff):
         totals.add_row(*cells)
@@ -50,7 +57,7 @@ def summary(diff: Any) -> Table:
     return grid
 
 
-def pane_cells(row: Any, node: Any) -> list[Text]:
+def pane_cells(row: DiffRow, node: LayerNode | None) -> list[Text]:
     """One side's cells for an aligned row: blank but for the marker where that side is missing."""
     style = STYLES[row.status]
     cells = [Text(MARKERS[row.status], style=style)]
@@ -88,11 +95,11 @@ class DiffScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    def __init__(self, diff: Any, only_diff: bool = False) -> None:
+    def __init__(self, diff: Diff, only_diff: bool = False) -> None:
         super().__init__()
         self.diff = diff
         self.only_diff = only_diff
-        self.rows: list[Any] = []
+        self.rows: list[DiffRow] = []
         self._syncing = False
 
     def compose(self) -> ComposeResult:
@@ -120,11 +127,11 @@ class DiffScreen(Screen[None]):
         return self.panes[0].cursor_row
 
     @property
-    def current(self) -> Any:
+    def current(self) -> DiffRow | None:
         """The aligned row under the cursor, or None when there are no rows."""
         return self.rows[self.cursor_row] if self.rows else None
 
-    def _refresh(self, keep: Any = None) -> None:
+    def _refresh(self, keep: DiffRow | None = None) -> None:
         """Fill both panes from the diff; put the cursor on ``keep``, or the next shown row."""
         self.rows = visible_rows(self.diff, only_diff=self.only_diff)
         self.query_one("#diff-header", Static).update(summary(self.diff))
@@ -135,7 +142,7 @@ class DiffScreen(Screen[None]):
             pane.add_rows(pane_cells(row, getattr(row, side)) for row in self.rows)
         self._move_to(self._nearest(keep))
 
-    def _nearest(self, row: Any) -> int:
+    def _nearest(self, row: DiffRow | None) -> int:
         """The index of ``row`` among the shown rows, or of the first shown row after it."""
         if row is None:
             return 0

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -58,13 +59,16 @@ class ExplorerScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
+    analysis: reactive[Analysis | None] = reactive(None, init=False, always_update=True)
+    """The analysis shown: header, tree, details and plots follow it."""
+    depth: reactive[int] = reactive(1)
+    """How deep the layer tree is unfolded."""
+
     def __init__(self, initial_model: str | None, cache: AnalysisCache | None, zoo_stats: bool) -> None:
         super().__init__()
         # What the user asked to see; the analysis shown carries the request it answers.
         self.request = AnalysisRequest.of(initial_model or "alexnet-2012")
-        self.depth = 1
         self.cache = cache
-        self.analysis: Analysis | None = None
         self.zoo_rows: dict[str, ZooRow] = {}
         self._zoo_stats = zoo_stats
         self.devices: list[str] = []  # CUDA devices found, then the CPU (filled once torch loads)
@@ -90,7 +94,6 @@ class ExplorerScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(ModelHeader).show_message("Loading torch and the analysis engine…")
         self.query_one(LayerTree).loading = True
-        self.query_one(LayerTree).border_title = f"layers · depth {self.depth}"
         zoo = self.query_one(ZooList)
         zoo.select_architecture(self.model_name)
         zoo.focus()
@@ -147,7 +150,7 @@ class ExplorerScreen(Screen[None]):
             self._pending_start = None
         cached = self.cache.peek(self.request)
         if cached is not None:
-            self._show(cached)
+            self.analysis = cached
             return
         self.query_one(LayerTree).loading = True
         # Debounced: holding a key over the zoo starts no analysis until the cursor rests.
@@ -167,7 +170,7 @@ class ExplorerScreen(Screen[None]):
             return  # a stale result: the user has moved on
         self.query_one(LayerTree).loading = False
         if message.analysis is not None:
-            self._show(message.analysis)
+            self.analysis = message.analysis
         else:
             self._reject(message.error or "the analysis failed")
 
@@ -181,8 +184,9 @@ class ExplorerScreen(Screen[None]):
             self.query_one(ModelHeader).show_message(error)
         self.notify(error, title="Not applied", severity="error")
 
-    def _show(self, analysis: Analysis) -> None:
-        self.analysis = analysis
+    def watch_analysis(self, analysis: Analysis | None) -> None:
+        if analysis is None:
+            return
         with self.app.batch_update():  # one repaint for header, tree, details and plots
             self.query_one(ModelHeader).show(analysis)
             self.query_one(LayerTree).loading = False
@@ -257,14 +261,19 @@ class ExplorerScreen(Screen[None]):
     # Depth, input, plots, help -----------------------------------------------------------------
 
     def action_change_depth(self, delta: int) -> None:
-        self.action_set_depth(self.depth + delta)
+        self.depth += delta
 
     def action_set_depth(self, depth: int) -> None:
-        self.depth = max(1, min(MAX_DEPTH, depth))
+        self.depth = depth
+
+    def validate_depth(self, depth: int) -> int:
+        return max(1, min(MAX_DEPTH, depth))
+
+    def watch_depth(self, depth: int) -> None:
         layers = self.query_one(LayerTree)
-        layers.border_title = f"layers · depth {self.depth}"
+        layers.border_title = f"layers · depth {depth}"
         if self.analysis is not None:
-            layers.set_depth(self.depth)
+            layers.set_depth(depth)
 
     def action_input_size(self) -> None:
         from cnnexplorer.app.screens.input_dialog import InputDialog

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from textual.app import ComposeResult
@@ -11,6 +11,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from cnnexplorer.overview import ZooRow
 
 FAMILY_COLORS = {
     "AlexNet": "red", "VGG": "orange", "GoogLeNet": "magenta",
@@ -24,7 +27,7 @@ class ZooChartScreen(Screen[None]):
 
     BINDINGS = [Binding("escape,z", "app.pop_screen", "Back")]
 
-    def __init__(self, rows: list[Any], pending: int) -> None:
+    def __init__(self, rows: list[ZooRow], pending: int) -> None:
         super().__init__()
         self._rows = sorted((row for row in rows if row.acc5 is not None), key=lambda row: row.macs)
         self._pending = pending

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis, LayerNode
 
 
 class DetailsPanel(Static):
     """Shows :func:`cnnexplorer.report.node_facts` of one layer."""
 
-    node: Any = None  # the layer shown
+    node: LayerNode | None = None  # the layer shown
 
-    def show(self, analysis: Any, node: Any) -> None:
+    def show(self, analysis: Analysis, node: LayerNode) -> None:
         # Imported here: report imports torch, which loads after the first frame.
         from cnnexplorer.report import node_facts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
@@ -11,8 +11,11 @@ from textual.widgets.tree import TreeNode
 
 from cnnexplorer import units
 
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis, LayerNode
 
-class LayerTree(Tree[Any]):
+
+class LayerTree(Tree["LayerNode"]):
     """Tree of :class:`~cnnexplorer.analysis.LayerNode`; ``data`` is the layer node."""
 
     BINDINGS = [
@@ -23,9 +26,9 @@ class LayerTree(Tree[Any]):
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__("(no model)", **kwargs)
         self.guide_depth = 2
-        self._items: dict[str, TreeNode[Any]] = {}
+        self._items: dict[str, TreeNode[LayerNode]] = {}
 
-    def show(self, analysis: Any, depth: int = 1) -> None:
+    def show(self, analysis: Analysis, depth: int = 1) -> None:
         """Replace the tree with ``analysis``, expanded down to ``depth``."""
         self.clear()
         self._items = {"": self.root}
@@ -37,7 +40,7 @@ class LayerTree(Tree[Any]):
         self.set_depth(depth)
         self.move_cursor(self.root)
 
-    def _populate(self, item: TreeNode[Any]) -> None:
+    def _populate(self, item: TreeNode[LayerNode]) -> None:
         if item.children or not item.data.children:
             return
         for child in item.data.children:
@@ -45,7 +48,7 @@ class LayerTree(Tree[Any]):
             self._items[child.path] = node
 
     @staticmethod
-    def _label(node: Any, name: str | None = None) -> Text:
+    def _label(node: LayerNode, name: str | None = None) -> Text:
         from cnnexplorer.analysis.structure import repeat_label
 
         text = Text(name or node.name, style="bold")
@@ -66,7 +69,7 @@ class LayerTree(Tree[Any]):
     def set_depth(self, depth: int) -> None:
         """Expand every node above ``depth`` and collapse the rest."""
 
-        def visit(item: TreeNode[Any], level: int) -> None:
+        def visit(item: TreeNode[LayerNode], level: int) -> None:
             if level < depth and item.data.children:
                 self._populate(item)
                 item.expand()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
 from cnnexplorer import units
 
+if TYPE_CHECKING:
+    from cnnexplorer.analysis import Analysis
+
 
 class ModelHeader(Static):
     """Model name, input, batch, totals and the memory estimate; or a loading/error line."""
 
-    def show(self, analysis: Any, notice: str | None = None) -> None:
+    def show(self, analysis: Analysis, notice: str | None = None) -> None:
         arch, totals, memory = analysis.arch, analysis.totals, analysis.memory
         size = units.dims(analysis.input_size)
         text = Text()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis.structure import Stage
 
 
 class StagePlots(Horizontal):
@@ -16,7 +19,7 @@ class StagePlots(Horizontal):
         yield PlotextPlot(id="params-plot")
         yield PlotextPlot(id="macs-plot")
 
-    def show(self, name: str, stages: list[Any]) -> None:
+    def show(self, name: str, stages: list[Stage]) -> None:
         labels = [stage.label for stage in stages]
         for widget_id, title, values in (
             ("#params-plot", f"{name}: parameters per stage (millions)", [s.params / 1e6 for s in stages]),

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from cnnexplorer import units
 from cnnexplorer.app.messages import ArchitectureChosen
 from cnnexplorer.zoo import by_family
+
+if TYPE_CHECKING:
+    from cnnexplorer.overview import ZooRow
 
 
 class ZooList(Tree[str]):
@@ -24,14 +30,14 @@ class ZooList(Tree[str]):
         self.border_title = "model · params · GMACs"
         self.show_root = False
         self.guide_depth = 2
-        self._leaves = {}
+        self._leaves: dict[str, TreeNode[str]] = {}
         for family, archs in by_family().items():
             branch = self.root.add(family, expand=True)
             for arch in archs:
                 self._leaves[arch.name] = branch.add_leaf(self._label(arch.name, None), data=arch.name)
 
     @staticmethod
-    def _label(name: str, row) -> Text:  # noqa: ANN001
+    def _label(name: str, row: ZooRow | None) -> Text:
         text = Text(f"{name:<17}")
         if row is None:
             text.append("   ·      ·", style="dim")
@@ -39,7 +45,7 @@ class ZooList(Tree[str]):
             text.append(f"{units.count(row.params):>6} {row.macs / 1e9:>5.2f}G", style="dim")
         return text
 
-    def set_stats(self, row) -> None:  # noqa: ANN001
+    def set_stats(self, row: ZooRow) -> None:
         """Show an overview row's params and GMACs beside its architecture."""
         self._leaves[row.name].set_label(self._label(row.name, row))
 
