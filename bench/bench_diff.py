@@ -22,7 +22,7 @@ from timing import median_seconds
 
 from cnnexplorer.analysis import AnalysisRequest, analyze
 from cnnexplorer.diff import diff_analyses
-from cnnexplorer.diff_report import render
+from cnnexplorer.render.diff import render
 
 
 def _screen_seconds(diff, repeats: int) -> float:  # noqa: ANN001

@@ -184,15 +184,16 @@ def _run_summary(args: argparse.Namespace) -> int:
     request = _analysis_request(args, args.model)
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"invalid --depth {args.depth}: it must be 0 or more")
-    from cnnexplorer import report
     from cnnexplorer.analysis import analyze
+    from cnnexplorer.render.summary import render
 
-    report.render(analyze(request), args.format, args.depth, _console())
+    render(analyze(request), args.format, args.depth, _console())
     return 0
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from cnnexplorer.overview import render_overview, zoo_overview
+    from cnnexplorer.overview import zoo_overview
+    from cnnexplorer.render.overview import render_overview
 
     console = _console()
     rows = zoo_overview(progress=console.is_terminal)
@@ -210,7 +211,7 @@ def _run_diff(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 1:
         raise UsageError(f"invalid --depth {args.depth}: it must be 1 or more")
     from cnnexplorer.diff import diff_models
-    from cnnexplorer.diff_report import render
+    from cnnexplorer.render.diff import render
 
     diff = diff_models(left, right)
     render(diff, args.format, args.depth, args.only_diff, _console())
@@ -218,7 +219,8 @@ def _run_diff(args: argparse.Namespace) -> int:
 
 
 def _run_kernels(args: argparse.Namespace) -> int:
-    from cnnexplorer.analysis.stacked_kernels import compare_stacked_kernels, render_comparison
+    from cnnexplorer.analysis.stacked_kernels import compare_stacked_kernels
+    from cnnexplorer.render.kernels import render_comparison
 
     comparison = compare_stacked_kernels(args.channels, args.size, args.size, tuple(args.kernel or (5, 7)))
     _console().print(render_comparison(comparison))

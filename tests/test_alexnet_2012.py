@@ -74,7 +74,7 @@ def test_alexnet_2012_has_lrn_after_the_first_two_conv_blocks_and_dropout_in_the
 
 
 def test_course_format_prints_recomputed_rows_and_a_true_total(analysis_of):
-    from cnnexplorer.report import course_rows, render_course
+    from cnnexplorer.render.summary import course_rows, render_course
 
     analysis = analysis_of("alexnet-2012")
     rows = course_rows(analysis)

@@ -13,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from cnnexplorer.diff import MARKERS, STYLES
-from cnnexplorer.diff_report import change_text
+from cnnexplorer.render.diff import change_text
+from cnnexplorer.render.summary import node_facts
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
 
 def facts_table(analysis: Analysis, node: LayerNode | None, side: str) -> Table:
     """One side's layer facts (the explorer's details), or a note that the side has no such layer."""
-    from cnnexplorer.report import (
-        node_facts,  # imports torch: loaded once a diff exists
-    )
-
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()

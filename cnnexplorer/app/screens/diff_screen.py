@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from cnnexplorer import units
 from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
 from cnnexplorer.diff import MARKERS, STYLES, visible_rows
-from cnnexplorer.diff_report import headline, total_rows
+from cnnexplorer.render.diff import headline, total_rows
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod

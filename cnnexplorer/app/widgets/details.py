@@ -7,19 +7,18 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from textual.widgets import Static
 
+from cnnexplorer.render.summary import node_facts
+
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
 
 
 class DetailsPanel(Static):
-    """Shows :func:`cnnexplorer.report.node_facts` of one layer."""
+    """Shows :func:`cnnexplorer.render.summary.node_facts` of one layer."""
 
     node: LayerNode | None = None  # the layer shown
 
     def show(self, analysis: Analysis, node: LayerNode) -> None:
-        # Imported here: report imports torch, which loads after the first frame.
-        from cnnexplorer.report import node_facts
-
         self.node = node
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
