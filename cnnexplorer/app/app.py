@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -15,6 +15,8 @@ from cnnexplorer.app.screens.explorer import ExplorerScreen
 from cnnexplorer.jobs import Job
 from cnnexplorer.zoo import ARCHITECTURES
 
+if TYPE_CHECKING:
+    from cnnexplorer.analysis.cache import AnalysisCache
 
 STOP_SECONDS = 60  # how long quitting waits for jobs to write their checkpoints
 
@@ -28,7 +30,7 @@ class CnnExplorerApp(App[None]):
     def __init__(
         self,
         initial_model: str | None = None,
-        cache: Any = None,
+        cache: AnalysisCache | None = None,
         zoo_stats: bool = True,
         runs_dir: Path = Path("runs"),
     ) -> None:

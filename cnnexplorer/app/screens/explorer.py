@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, Tree
 from textual.worker import get_current_worker
 
 from cnnexplorer.analysis.request import AnalysisRequest
+from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
@@ -105,10 +106,11 @@ class ExplorerScreen(Screen[None]):
     def load_engine(self) -> None:
         """Import torch and the engine off the UI thread, after the first frame."""
         from cnnexplorer.analysis.cache import AnalysisCache
+        from cnnexplorer.train.devices import list_device_choices
 
         if self.cache is None:
             self.cache = AnalysisCache()
-        self.devices = _devices()
+        self.devices = list_device_choices()
         self.app.call_from_thread(self._engine_ready)
 
     def _engine_ready(self) -> None:
@@ -353,7 +355,7 @@ class ExplorerScreen(Screen[None]):
 
         def launch(result: TrainForm | None) -> None:
             if result is not None:
-                self.app.launch(command(result))  # type: ignore[attr-defined]
+                explorer_app(self).launch(command(result))
 
         self.app.push_screen(LaunchForm(form, devices, recipe=f"recipe: {recipe.source}"), launch)
 
@@ -361,10 +363,3 @@ class ExplorerScreen(Screen[None]):
         from cnnexplorer.app.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen())
-
-
-def _devices() -> list[str]:
-    """Launch-form device choices (torch loads here: call it off the UI thread)."""
-    from cnnexplorer.train.devices import list_device_choices
-
-    return list_device_choices()

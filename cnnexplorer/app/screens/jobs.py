@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -18,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
+from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import smooth, sparkline, thin
 from cnnexplorer.jobs import Job
 from cnnexplorer.runs import RunState, RunWatcher, load_run
@@ -90,7 +90,7 @@ class JobsScreen(Screen[None]):
 
     def _entries(self) -> dict[str, tuple[RunState, Job | None]]:
         entries: dict[str, tuple[RunState, Job | None]] = {}
-        jobs = self.app.jobs  # type: ignore[attr-defined]
+        jobs = explorer_app(self).jobs
         for index, job in reversed(list(enumerate(jobs))):
             entries[f"job-{index}"] = (job.state, job)
         live_dirs = {job.state.run_dir for job in jobs}
@@ -103,7 +103,7 @@ class JobsScreen(Screen[None]):
     def rescan(self) -> None:
         """Read what runs/ gained since the last look, off the UI thread."""
         if self._watcher is None:
-            self._watcher = RunWatcher(self.app.runs_dir)  # type: ignore[attr-defined]
+            self._watcher = RunWatcher(explorer_app(self).runs_dir)
         self._past = self._watcher.poll()
 
     def refresh_jobs(self) -> None:
@@ -127,7 +127,7 @@ class JobsScreen(Screen[None]):
             self._select(next(iter(entries)))
 
     @staticmethod
-    def _cells(state: RunState) -> list[Any]:
+    def _cells(state: RunState) -> list[str | Text]:
         epoch = f"{state.epoch}/{state.epochs}" if state.epochs else str(state.epoch)
         style = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}.get(state.status, "")
         return [
@@ -233,7 +233,7 @@ class JobsScreen(Screen[None]):
         except (OSError, ValueError, KeyError) as error:
             self.notify(f"Cannot resume {state.run_dir}: {error}", severity="error")
             return
-        self.app.launch(argv)  # type: ignore[attr-defined]
+        explorer_app(self).launch(argv)
         self._selected = None
         self.refresh_jobs()
 

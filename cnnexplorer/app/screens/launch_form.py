@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -87,11 +88,13 @@ class LaunchForm(ModalScreen[TrainForm | None]):
     def on_input_submitted(self) -> None:
         self.action_launch()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "launch":
-            self.action_launch()
-        else:
-            self.action_cancel()
+    @on(Button.Pressed, "#launch")
+    def launch_pressed(self) -> None:
+        self.action_launch()
+
+    @on(Button.Pressed, "#cancel")
+    def cancel_pressed(self) -> None:
+        self.action_cancel()
 
     def action_launch(self) -> None:
         form = self._read()
