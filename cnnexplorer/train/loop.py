@@ -29,8 +29,7 @@ from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_dis
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate, to_device
 from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
 
-EXIT_NONFINITE = 1
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # a crash or a non-finite loss or weights
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
 
 
@@ -60,7 +59,7 @@ class StopSignals:
         if self.signum is not None:
             raise StopNow(signum)
         self.reporter.message(f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt "
-                              f"(send it again to stop at once)")
+                              "(send it again to stop at once)")
         self.signum = signum
 
     def __exit__(self, *exc: object) -> None:
@@ -77,6 +76,17 @@ class Position:
     step: int = 0
     best_top1: float = -1.0
     best_epoch: int = 0
+
+
+@dataclass
+class StepWindow:
+    """Totals over the steps since the last logged one: what the next step line averages."""
+
+    loss_sum: float = 0.0
+    steps: int = 0
+    images: int = 0
+    data_seconds: float = 0.0
+    start: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -106,7 +116,8 @@ class Trainer:
     val_loader: torch.utils.data.DataLoader
 
 
-def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, milestones: tuple[int, ...], gamma: float, warmup_epochs: float) -> float:
+def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, milestones: tuple[int, ...], gamma: float,
+              warmup_epochs: float) -> float:
     """The multiplier of the base lr for optimizer step ``step`` (0-based)."""
     warmup_steps = round(warmup_epochs * steps_per_epoch)
     if step < warmup_steps:
@@ -123,13 +134,15 @@ def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, miles
 def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                           weight_decay=config.weight_decay)
 
 
 def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
     """Per-step LambdaLR for step/cosine (with warmup); ReduceLROnPlateau on val top-1 otherwise."""
     if config.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=config.gamma, patience=config.plateau_patience)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=config.gamma,
+                                                          patience=config.plateau_patience)
     factor = partial(lr_factor, steps_per_epoch=steps_per_epoch, epochs=config.epochs, schedule=config.schedule,
                      milestones=tuple(config.milestones), gamma=config.gamma, warmup_epochs=config.warmup_epochs)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -150,9 +163,11 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
 
         dist.barrier()
     if len(datasets.classes) != config.num_classes:
-        raise UsageError(f"the data has {len(datasets.classes)} classes but the run is configured for {config.num_classes}")
+        raise UsageError(f"the data has {len(datasets.classes)} classes but the run is configured for "
+                         f"{config.num_classes}")
     per_rank_batch = config.batch_size // placement.world_size
-    train_sampler = data.ResumableSampler(datasets.train, placement.world_size, placement.rank, config.seed, per_rank_batch)
+    train_sampler = data.ResumableSampler(datasets.train, placement.world_size, placement.rank, config.seed,
+                                          per_rank_batch)
     val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
     pin = placement.device.type == "cuda"
     train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed)
@@ -173,7 +188,8 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
     optimizer = build_optimizer(config, raw_model)
     scheduler = build_scheduler(config, optimizer, train_sampler.batches_per_epoch())
     scaler = torch.amp.GradScaler(placement.device.type, enabled=config.amp == "fp16")
-    return Trainer(config, placement, raw_model, model, optimizer, scheduler, scaler, datasets, train_sampler, train_loader, val_loader)
+    return Trainer(config, placement, raw_model, model, optimizer, scheduler, scaler, datasets, train_sampler,
+                   train_loader, val_loader)
 
 
 def training_loss(output: Any, targets: torch.Tensor, label_smoothing: float, aux_weight: float) -> torch.Tensor:
@@ -202,7 +218,8 @@ def agree(values: list[float], placement: Placement) -> list[float]:
     return tensor.tolist()
 
 
-def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> EpochOutcome:
+def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSignals, events: EventWriter,
+                reporter: PlainReporter) -> EpochOutcome:
     """Train one epoch from ``position.epoch_step``; stops early on a signal, a non-finite
     loss (before that step touches the weights) or ``--max-steps``."""
     config, placement = trainer.config, trainer.placement
@@ -213,7 +230,7 @@ def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSign
     reporter.begin_epoch(epoch, config.epochs, steps_per_epoch, position.epoch_step)
     outcome = EpochOutcome()
     loss_sum, loss_count = 0.0, 0
-    window = {"loss": 0.0, "steps": 0, "images": 0, "data": 0.0, "start": time.perf_counter()}
+    window = StepWindow()
     epoch_start = time.perf_counter()
     data.reseed_loader(trainer.train_loader, config.seed, epoch)
     batches = iter(trainer.train_loader)
@@ -230,7 +247,8 @@ def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSign
             output = trainer.model(images)
             loss = training_loss(output, targets, config.label_smoothing, config.aux_weight)
         # One small all-reduce per step: the mean loss, the images, and whether any rank was signalled.
-        loss_value, batch_images, signalled = agree([loss.item(), float(targets.numel()), float(stop.signum is not None)], placement)
+        local = [loss.item(), float(targets.numel()), float(stop.signum is not None)]
+        loss_value, batch_images, signalled = agree(local, placement)
         loss_value /= placement.world_size
         if not math.isfinite(loss_value):
             outcome.stopped_by = "nonfinite"
@@ -245,20 +263,21 @@ def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSign
         position.step += 1
         position.epoch_step += 1
         loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
-        window["loss"] += loss_value
-        window["steps"] += 1
-        window["images"] += int(batch_images)
-        window["data"] += data_time
+        window.loss_sum += loss_value
+        window.steps += 1
+        window.images += int(batch_images)
+        window.data_seconds += data_time
         outcome.images += int(batch_images)
         logged = position.step % config.log_every == 0 or position.epoch_step == steps_per_epoch
-        elapsed = time.perf_counter() - window["start"]
-        stats = StepStats(epoch, config.epochs, position.epoch_step, steps_per_epoch, window["loss"] / window["steps"],
-                          lr, window["images"] / elapsed if elapsed > 0 else 0.0, window["data"] / window["steps"])
+        elapsed = time.perf_counter() - window.start
+        stats = StepStats(epoch, config.epochs, position.epoch_step, steps_per_epoch, window.loss_sum / window.steps,
+                          lr, window.images / elapsed if elapsed > 0 else 0.0, window.data_seconds / window.steps)
         reporter.step(stats, logged)
         if logged:
-            events.emit("step", epoch=epoch, step=position.step, epoch_step=position.epoch_step, steps_per_epoch=steps_per_epoch,
-                        loss=stats.loss, lr=lr, img_per_s=stats.img_per_s, data_time=stats.data_time)
-            window = {"loss": 0.0, "steps": 0, "images": 0, "data": 0.0, "start": time.perf_counter()}
+            events.emit("step", epoch=epoch, step=position.step, epoch_step=position.epoch_step,
+                        steps_per_epoch=steps_per_epoch, loss=stats.loss, lr=lr, img_per_s=stats.img_per_s,
+                        data_time=stats.data_time)
+            window = StepWindow()
         if signalled:
             outcome.stopped_by = "signal"
             break
@@ -285,7 +304,8 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
     return {
         "format": checkpoints.FORMAT,
         "version": checkpoints.VERSION,
-        "model": checkpoints.strip_wrapper_prefixes({k: v.detach().cpu() for k, v in trainer.raw_model.state_dict().items()}),
+        "model": checkpoints.strip_wrapper_prefixes({k: v.detach().cpu()
+                                                     for k, v in trainer.raw_model.state_dict().items()}),
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": trainer.scheduler.state_dict(),
         "scaler": trainer.scaler.state_dict(),
@@ -302,7 +322,8 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
 def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
     """Load a training checkpoint into the trainer and return where it stopped."""
     if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
-        raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)")
+        raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` "
+                         "(to start from its weights, train afresh)")
     check_resumable_world_size(saved, trainer.placement.world_size, path)
     checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
     trainer.optimizer.load_state_dict(saved["optimizer"])
@@ -322,8 +343,10 @@ def check_resumable_world_size(saved: dict[str, Any], world_size: int, path: Pat
     only the same number of processes continues that exactly (between epochs any number may)."""
     started_with = saved["config"].get("world_size", 1)
     if saved["epoch_step"] and started_with != world_size:
-        raise UsageError(f"{path} stopped mid-epoch in a run of {started_with} process{'es' if started_with != 1 else ''}: "
-                         f"resume it with {started_with} (this is {world_size}), or resume from a checkpoint written at the end of an epoch")
+        processes = f"{started_with} process{'es' if started_with != 1 else ''}"
+        raise UsageError(f"{path} stopped mid-epoch in a run of {processes}: "
+                         f"resume it with {started_with} (this is {world_size}), "
+                         "or resume from a checkpoint written at the end of an epoch")
 
 
 def save(trainer: Trainer, position: Position, run_dir: Path, kinds: tuple[str, ...], events: EventWriter) -> None:
@@ -354,17 +377,20 @@ def model_totals(model: str, num_classes: int, image_size: int) -> tuple[int, in
     arch = zoo.get(model)
     with torch.device("meta"):
         built = arch.build(num_classes=num_classes)
-    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, training_only=arch.training_only)
+    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name,
+                              training_only=arch.training_only)
     return analysis.totals.params, analysis.totals.macs
 
 
-def run_training(config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None, events_to_stdout: bool) -> int:
+def run_training(config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None,
+                 events_to_stdout: bool) -> int:
     """Train as configured (resuming from ``resume_path`` if given); the exit code."""
     params, macs = model_totals(config.model, config.num_classes, config.image_size)
     placement = resolve_placement(gpu, device)
     try:
         if config.batch_size % placement.world_size:
-            raise UsageError(f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: use a multiple of {placement.world_size}")
+            raise UsageError(f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: "
+                             f"use a multiple of {placement.world_size}")
         config.world_size = placement.world_size
         if placement.distributed:  # every rank takes rank 0's seed (shuffling must agree) and run directory
             import torch.distributed as dist
@@ -397,51 +423,55 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(_json(config.as_dict()) + "\n", encoding="utf-8")
-    events = EventWriter(run_dir / "events.jsonl" if is_main else None, sys.stdout if events_to_stdout and is_main else None)
+    events = EventWriter(run_dir / "events.jsonl" if is_main else None,
+                         sys.stdout if events_to_stdout and is_main else None)
     with events, StopSignals(reporter) as stop:
         steps_per_epoch = trainer.train_sampler.batches_per_epoch()
-        events.emit("start", command="train", model=config.model, family=zoo.get(config.model).family, config=config.as_dict(),
-                    params=params, macs=macs, device=str(placement.device), devices=_all_devices(placement),
-                    world_size=placement.world_size, dataset=trainer.datasets.describe(), steps_per_epoch=steps_per_epoch,
-                    run_dir=str(run_dir), resumed_from=str(resume_path) if resume_path else None,
-                    start_epoch=position.epoch + 1, start_step=position.step)
+        events.emit("start", command="train", model=config.model, family=zoo.get(config.model).family,
+                    config=config.as_dict(), params=params, macs=macs, device=str(placement.device),
+                    devices=_all_devices(placement), world_size=placement.world_size,
+                    dataset=trainer.datasets.describe(), steps_per_epoch=steps_per_epoch, run_dir=str(run_dir),
+                    resumed_from=str(resume_path) if resume_path else None, start_epoch=position.epoch + 1,
+                    start_step=position.step)
         for line in config.summary_lines():
             reporter.message(line)
         reporter.message(f"{params:,} parameters; {placement.world_size} x {placement.device}; "
-                         f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} val images; run directory {run_dir}")
+                         f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} "
+                         f"val images; run directory {run_dir}")
         if resume_path:
             reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
         try:
             return _epochs(trainer, position, run_dir, stop, events, reporter)
         except StopNow as stop_now:
-            return _stopped_at_once(stop_now.signum, position, run_dir, events, placement)
-        except Exception as error:  # noqa: BLE001 - every failure ends with error + done events and one line
-            return _failed(error, position, run_dir, events, placement)
+            name = signal.Signals(stop_now.signum).name
+            last = run_dir / "last.pt"
+            kept = f"continue with --resume {last}" if last.exists() else "no last.pt was written"
+            message = f"second {name}: stopped at once after step {position.step}, without writing a checkpoint; {kept}"
+            error = {"kind": "interrupted", "message": message, "signal": name, "step": position.step,
+                     "epoch": position.epoch + 1}
+            return _finish(events, placement, _summary(position, None, time.perf_counter(), run_dir), error,
+                           stop_exit_code(stop_now.signum))
+        except Exception as exception:  # noqa: BLE001 - every failure ends with error + done events and one line
+            kind, message = failure_of(exception, position)
+            usage = kind in ("data", "usage")  # goes on as a UsageError (exit 2), printed by the CLI
+            error = {"kind": kind, "message": message, "step": position.step, "epoch": position.epoch + 1}
+            code = _finish(events, placement, _summary(position, None, time.perf_counter(), run_dir), error,
+                           EXIT_FAILED, echo=not usage)
+            if usage:
+                raise UsageError(message) from None
+            return code
 
 
-def _stopped_at_once(signum: int, position: Position, run_dir: Path, events: EventWriter, placement: Placement) -> int:
-    name = signal.Signals(signum).name
-    last = run_dir / "last.pt"
-    kept = f"continue with --resume {last}" if last.exists() else "no last.pt was written"
-    message = f"second {name}: stopped at once after step {position.step}, without writing a checkpoint; {kept}"
-    events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=position.epoch + 1)
-    events.emit("done", status="interrupted", summary=_summary(position, None, time.perf_counter(), run_dir))
-    if placement.is_main:
-        print(f"cnnexplorer: {message}", file=sys.stderr)
-    return stop_exit_code(signum)
-
-
-def _failed(error: Exception, position: Position, run_dir: Path, events: EventWriter, placement: Placement) -> int:
-    """Record a failure (``error`` and ``done`` events); a data or usage problem goes on as a
-    UsageError (exit 2), anything else is one line on stderr and EXIT_FAILED."""
-    kind, message = failure_of(error, position)
-    events.emit("error", kind=kind, message=message, step=position.step, epoch=position.epoch + 1)
-    events.emit("done", status="failed", summary=_summary(position, None, time.perf_counter(), run_dir))
-    if kind in ("data", "usage"):
-        raise UsageError(message) from None
-    if placement.is_main:
-        print(f"cnnexplorer: error: {message}", file=sys.stderr)
-    return EXIT_FAILED
+def _finish(events: EventWriter, placement: Placement, summary: dict[str, Any], error: dict[str, Any], code: int,
+            echo: bool = True) -> int:
+    """End a run that did not complete: the ``error`` event, the ``done`` event (interrupted or failed),
+    the message as one line on stderr (rank 0; if ``echo``); returns the exit ``code``."""
+    interrupted = error["kind"] == "interrupted"
+    events.emit("error", **error)
+    events.emit("done", status="interrupted" if interrupted else "failed", summary=summary)
+    if echo and placement.is_main:
+        print(f"cnnexplorer: {'' if interrupted else 'error: '}{error['message']}", file=sys.stderr)
+    return code
 
 
 def failure_of(error: Exception, position: Position) -> tuple[str, str]:
@@ -460,28 +490,29 @@ def failure_of(error: Exception, position: Position) -> tuple[str, str]:
     return "crash", f"{type(error).__name__} {where}: {first_line}; {kept} since the last checkpoint event"
 
 
-def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter, reporter: PlainReporter) -> int:
+def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter,
+            reporter: PlainReporter) -> int:
     config, placement = trainer.config, trainer.placement
     run_start = time.perf_counter()
     last_val: EvalResult | None = None
-    while position.epoch < config.epochs:
+    signalled = False
+    while position.epoch < config.epochs and not signalled:
         if config.max_steps is not None and position.step >= config.max_steps:
             break
         epoch = position.epoch + 1
         outcome = train_epoch(trainer, epoch, position, stop, events, reporter)
         if outcome.stopped_by == "nonfinite":
             failure = outcome.failure
-            message = (f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, lr {failure['lr']:.4g}): "
-                       f"stopped before that step changed the weights; last.pt and best.pt were not touched "
-                       f"(try a lower --lr, or --warmup-epochs)")
-            events.emit("error", kind="nonfinite_loss", message=message, step=failure["step"], epoch=failure["epoch"], lr=failure["lr"])
-            events.emit("done", status="failed", summary=_summary(position, last_val, run_start, run_dir))
-            if placement.is_main:
-                print(f"cnnexplorer: error: {message}", file=sys.stderr)
-            return EXIT_NONFINITE
+            message = (f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, "
+                       f"lr {failure['lr']:.4g}): stopped before that step changed the weights; "
+                       "last.pt and best.pt were not touched (try a lower --lr, or --warmup-epochs)")
+            error = {"kind": "nonfinite_loss", "message": message, "step": failure["step"], "epoch": failure["epoch"],
+                     "lr": failure["lr"]}
+            return _finish(events, placement, _summary(position, last_val, run_start, run_dir), error, EXIT_FAILED)
         if outcome.stopped_by == "signal":
             save(trainer, position, run_dir, ("last",), events)
-            return _interrupted(stop.signum or signal.SIGINT, epoch, position, last_val, run_start, run_dir, events, placement)
+            signalled = True
+            break
         epoch_finished = position.epoch_step >= trainer.train_sampler.batches_per_epoch()
         if epoch_finished:
             position.epoch, position.epoch_step = epoch, 0
@@ -494,35 +525,31 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
         improved = last_val.top1 > position.best_top1
         if improved:
             position.best_top1, position.best_epoch = last_val.top1, epoch
-        events.emit("val", epoch=epoch, step=position.step, loss=last_val.loss, top1=last_val.top1, top5=last_val.top5,
-                    images=last_val.images, best_top1=position.best_top1)
-        reporter.message(f"epoch {epoch} val: loss {last_val.loss:.4f} top-1 {last_val.top1:.2f}% top-5 {last_val.top5:.2f}% "
-                         f"({last_val.images} images){'  best so far' if improved else ''}")
+        events.emit("val", epoch=epoch, step=position.step, loss=last_val.loss, top1=last_val.top1,
+                    top5=last_val.top5, images=last_val.images, best_top1=position.best_top1)
+        reporter.message(f"epoch {epoch} val: loss {last_val.loss:.4f} top-1 {last_val.top1:.2f}% "
+                         f"top-5 {last_val.top5:.2f}% ({last_val.images} images){'  best so far' if improved else ''}")
         save(trainer, position, run_dir, ("last", "best") if improved else ("last",), events)
         if placement.is_main:
+            img_per_s = round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0
             append_metrics(run_dir, {"epoch": epoch, "step": position.step, "train_loss": outcome.mean_loss,
                                      "val_loss": last_val.loss, "val_top1": last_val.top1, "val_top5": last_val.top5,
-                                     "lr": outcome.lr, "seconds": round(outcome.seconds, 3),
-                                     "img_per_s": round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0})
+                                     "lr": outcome.lr, "seconds": round(outcome.seconds, 3), "img_per_s": img_per_s})
         reporter.end_epoch()
-        if agree([float(stop.signum is not None)], placement)[0]:  # during validation: last.pt is written, stop here
-            return _interrupted(stop.signum or signal.SIGINT, epoch, position, last_val, run_start, run_dir, events, placement)
+        # A signal during validation: last.pt is written, stop here.
+        signalled = bool(agree([float(stop.signum is not None)], placement)[0])
     summary = _summary(position, last_val, run_start, run_dir)
+    if signalled:
+        signum = stop.signum or signal.SIGINT
+        name = signal.Signals(signum).name
+        message = (f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; "
+                   f"continue with --resume {run_dir / 'last.pt'}")
+        error = {"kind": "interrupted", "message": message, "signal": name, "step": position.step, "epoch": epoch}
+        return _finish(events, placement, summary, error, stop_exit_code(signum))
     events.emit("done", status="completed", summary=summary)
-    reporter.message(f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% (epoch {position.best_epoch}); {run_dir}")
+    reporter.message(f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% "
+                     f"(epoch {position.best_epoch}); {run_dir}")
     return 0
-
-
-def _interrupted(signum: int, epoch: int, position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path,
-                 events: EventWriter, placement: Placement) -> int:
-    """The end of a run stopped by a signal once last.pt is written: events, one line, 128 + signum."""
-    name = signal.Signals(signum).name
-    message = f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; continue with --resume {run_dir / 'last.pt'}"
-    events.emit("error", kind="interrupted", message=message, signal=name, step=position.step, epoch=epoch)
-    events.emit("done", status="interrupted", summary=_summary(position, last_val, run_start, run_dir))
-    if placement.is_main:
-        print(f"cnnexplorer: {message}", file=sys.stderr)
-    return stop_exit_code(signum)
 
 
 def _summary(position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path) -> dict[str, Any]:
