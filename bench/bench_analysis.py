@@ -44,11 +44,11 @@ def main() -> None:
     rss_import = _peak_rss_mb()
     print(f"peak RSS after importing torch, torchvision and torchinfo: {rss_import:.0f} MB")
     analyze(AnalysisRequest.of("resnet20"))  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
-    ours = {arch.name: median_seconds(lambda: analyze(AnalysisRequest.of(arch.name)), args.repeats) for arch in archs}
+    ours = {arch.name: median_seconds(lambda arch=arch: analyze(AnalysisRequest.of(arch.name)), args.repeats) for arch in archs}
     peak_ours = _peak_rss_mb()
 
     torchinfo_default(zoo.get("resnet20"))  # the same warm-up for the baseline
-    baseline = {arch.name: median_seconds(lambda: torchinfo_default(arch), 1) for arch in archs}
+    baseline = {arch.name: median_seconds(lambda arch=arch: torchinfo_default(arch), 1) for arch in archs}
 
     print(f"\n{'model':18s} {'engine ms':>10s} {'torchinfo ms':>13s} {'ratio':>7s}")
     for arch in archs:

@@ -211,7 +211,7 @@ def _chain(**layers):
 
     from torch import nn
 
-    from cnnexplorer.analysis import AnalysisRequest, analyze_module
+    from cnnexplorer.analysis import analyze_module
 
     with __import__("torch").device("meta"):
         model = nn.Sequential(OrderedDict((name, nn.Conv2d(*channels, 3, padding=1)) for name, channels in layers.items()))

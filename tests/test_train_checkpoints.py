@@ -1,5 +1,6 @@
 """Checkpoints: round trip, atomic writes, weights-only loading, prefix stripping."""
 
+import pickle
 import subprocess
 import sys
 import time
@@ -54,7 +55,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
     path = tmp_path / "last.pt"
     checkpoints.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1})
     # torch.save fails half-way: a lambda cannot be pickled, after the tensor was written.
-    with pytest.raises(Exception):
+    with pytest.raises(pickle.PicklingError):
         checkpoints.save_checkpoint(path, {"model": {"w": torch.full((1000,), 2.0)}, "bad": lambda: None})
     assert checkpoints.load_checkpoint(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
