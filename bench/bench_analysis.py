@@ -15,7 +15,6 @@ import statistics
 
 import torch
 import torchinfo
-
 from timing import median_seconds
 
 from cnnexplorer import zoo
@@ -43,8 +42,13 @@ def main() -> None:
     print(f"torch {torch.__version__}, torchinfo {torchinfo.__version__}, {torch.get_num_threads()} threads")
     rss_import = _peak_rss_mb()
     print(f"peak RSS after importing torch, torchvision and torchinfo: {rss_import:.0f} MB")
-    analyze(AnalysisRequest.of("resnet20"))  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
-    ours = {arch.name: median_seconds(lambda arch=arch: analyze(AnalysisRequest.of(arch.name)), args.repeats) for arch in archs}
+    analyze(
+        AnalysisRequest.of("resnet20")
+    )  # warm-up: first-call costs (lazy imports, kernel registration) are not per model
+    ours = {
+        arch.name: median_seconds(lambda arch=arch: analyze(AnalysisRequest.of(arch.name)), args.repeats)
+        for arch in archs
+    }
     peak_ours = _peak_rss_mb()
 
     torchinfo_default(zoo.get("resnet20"))  # the same warm-up for the baseline
@@ -57,11 +61,15 @@ def main() -> None:
         print(f"{arch.name:18s} {a:10.0f} {b:13.0f} {b / a:6.1f}x{flag}")
     total_ours, total_base = sum(ours.values()), sum(baseline.values())
     over = [n for n, t in ours.items() if t > 0.150]
-    print(f"\nzoo: engine {total_ours:.2f} s (median per model {statistics.median(ours.values()) * 1000:.0f} ms), "
-          f"torchinfo default {total_base:.2f} s, ratio {total_base / total_ours:.1f}x")
+    print(
+        f"\nzoo: engine {total_ours:.2f} s (median per model {statistics.median(ours.values()) * 1000:.0f} ms), "
+        f"torchinfo default {total_base:.2f} s, ratio {total_base / total_ours:.1f}x"
+    )
     print(f"models over 150 ms: {len(over)} of {len(archs)}: {', '.join(over) or 'none'}")
-    print(f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB "
-          f"(+{peak_ours - rss_import:.0f} MB over the import); after the baseline (real weights): {_peak_rss_mb():.0f} MB")
+    print(
+        f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB "
+        f"(+{peak_ours - rss_import:.0f} MB over the import); after the baseline (real weights): {_peak_rss_mb():.0f} MB"
+    )
 
 
 if __name__ == "__main__":

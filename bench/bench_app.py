@@ -65,15 +65,21 @@ async def main() -> None:
     analyze(AnalysisRequest.of("alexnet-2012"))
     baseline = time.perf_counter() - start
 
-    print(f"first frame after process start:      {marks['first frame'] * 1000:7.0f} ms "
-          f"(engine loaded by then: {'yes' if marks['engine loaded at first frame'] else 'no: it loads in a worker'})")
+    print(
+        f"first frame after process start:      {marks['first frame'] * 1000:7.0f} ms "
+        f"(engine loaded by then: {'yes' if marks['engine loaded at first frame'] else 'no: it loads in a worker'})"
+    )
     print(f"first analysed model (alexnet-2012):  {marks['first analysed model'] * 1000:7.0f} ms")
     print(f"baseline: analyse alexnet-2012 after import: {baseline * 1000:.0f} ms")
-    print(f"switch to a cached model (key + repaint): median {statistics.median(cached) * 1000:.1f} ms, "
-          f"max {max(cached) * 1000:.1f} ms over {len(cached)}")
-    print(f"key latency while holding down over the zoo: median {statistics.median(held) * 1000:.1f} ms, "
-          f"max {max(held) * 1000:.1f} ms over {len(held)} presses; last result shown "
-          f"{settle * 1000:.0f} ms after the last key (including the {ANALYSIS_DELAY * 1000:.0f} ms debounce)")
+    print(
+        f"switch to a cached model (key + repaint): median {statistics.median(cached) * 1000:.1f} ms, "
+        f"max {max(cached) * 1000:.1f} ms over {len(cached)}"
+    )
+    print(
+        f"key latency while holding down over the zoo: median {statistics.median(held) * 1000:.1f} ms, "
+        f"max {max(held) * 1000:.1f} ms over {len(held)} presses; last result shown "
+        f"{settle * 1000:.0f} ms after the last key (including the {ANALYSIS_DELAY * 1000:.0f} ms debounce)"
+    )
     print(f"final model shown matches the cursor: {explorer.analysis.name == explorer.model_name}")
 
 

@@ -17,7 +17,6 @@ import statistics
 import time
 
 from rich.console import Console
-
 from timing import median_seconds
 
 from cnnexplorer.analysis import AnalysisRequest, analyze
@@ -25,7 +24,7 @@ from cnnexplorer.diff import diff_analyses
 from cnnexplorer.render.diff import render
 
 
-def _screen_seconds(diff, repeats: int) -> float:  # noqa: ANN001
+def _screen_seconds(diff, repeats: int) -> float:
     """Median time to open the app's diff screen (mount, fill both panes, first paint), headless."""
     from textual.app import App
 
@@ -49,7 +48,7 @@ def main() -> None:
     parser.add_argument("--right", default="wide_resnet101_2")
     args = parser.parse_args()
 
-    def analyses():  # noqa: ANN202
+    def analyses():
         return analyze(AnalysisRequest.of(args.left)), analyze(AnalysisRequest.of(args.right))
 
     def full_diff(fmt: str) -> None:

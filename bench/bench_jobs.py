@@ -72,13 +72,19 @@ async def main(events: int) -> None:
             received = len(job.state.losses)
 
     def summary(values: list[float]) -> str:
-        return f"median {statistics.median(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms over {len(values)} keys"
+        return (
+            f"median {statistics.median(values) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms over {len(values)} keys"
+        )
 
     print(f"baseline (no job streaming): {summary(baseline)}")
     print(f"while streaming {events} step events: {summary(streaming)}")
-    print(f"events received {received}/{events} in {elapsed:.2f} s ({received / elapsed:.0f} events/s); "
-          f"status {job.state.status}")
-    print(f"ratio of median key latency streaming/baseline: {statistics.median(streaming) / statistics.median(baseline):.2f}")
+    print(
+        f"events received {received}/{events} in {elapsed:.2f} s ({received / elapsed:.0f} events/s); "
+        f"status {job.state.status}"
+    )
+    print(
+        f"ratio of median key latency streaming/baseline: {statistics.median(streaming) / statistics.median(baseline):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ def minimal_loop(args: argparse.Namespace, device: torch.device) -> list[float]:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == "fp16")
     dataset = data.SyntheticImages(args.batch * (args.steps + args.warmup), args.image_size, 1000)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers,
-                                         pin_memory=device.type == "cuda")
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers, pin_memory=device.type == "cuda"
+    )
     model.train()
     rates: list[float] = []
     previous = time.perf_counter()
@@ -79,7 +80,7 @@ class StepRates(SilentReporter):
         super().__init__()
         self.rates: list[float] = []
 
-    def step(self, stats, logged: bool) -> None:  # noqa: ANN001
+    def step(self, stats, logged: bool) -> None:
         self.rates.append(stats.img_per_s)
 
 
@@ -89,12 +90,36 @@ def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) 
     and flushed to events.jsonl."""
     arch = zoo.get(args.model)
     config = TrainConfig(
-        model=arch.name, dataset="fake", data=None, image_size=args.image_size, num_classes=1000, epochs=1,
-        batch_size=args.batch, optimizer="sgd", lr=0.01, momentum=0.9, nesterov=False, weight_decay=1e-4,
-        schedule="step", milestones=[], gamma=0.1, plateau_patience=2, warmup_epochs=0.0, label_smoothing=0.0,
-        aux_weight=0.0, seed=0, deterministic=False, amp=args.amp, channels_last=args.channels_last, compile=False,
-        workers=args.workers, max_steps=args.warmup + args.steps, log_every=1, fake_size=args.batch * (args.steps + args.warmup),
-        download=False, recipe="bench",
+        model=arch.name,
+        dataset="fake",
+        data=None,
+        image_size=args.image_size,
+        num_classes=1000,
+        epochs=1,
+        batch_size=args.batch,
+        optimizer="sgd",
+        lr=0.01,
+        momentum=0.9,
+        nesterov=False,
+        weight_decay=1e-4,
+        schedule="step",
+        milestones=[],
+        gamma=0.1,
+        plateau_patience=2,
+        warmup_epochs=0.0,
+        label_smoothing=0.0,
+        aux_weight=0.0,
+        seed=0,
+        deterministic=False,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=False,
+        workers=args.workers,
+        max_steps=args.warmup + args.steps,
+        log_every=1,
+        fake_size=args.batch * (args.steps + args.warmup),
+        download=False,
+        recipe="bench",
     )
     trainer = build_trainer(config, Placement(device))
     reporter = StepRates()
@@ -104,7 +129,7 @@ def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) 
         with events:
             outcome = train_epoch(trainer, 1, position, stop, events, reporter)
     assert outcome.stopped_by == "max_steps" and position.step == args.warmup + args.steps, outcome
-    return reporter.rates[args.warmup:]
+    return reporter.rates[args.warmup :]
 
 
 def event_cost_us(repeats: int = 2000) -> float:
@@ -112,8 +137,17 @@ def event_cost_us(repeats: int = 2000) -> float:
     with tempfile.TemporaryDirectory() as folder, EventWriter(Path(folder) / "e.jsonl") as events:
         started = time.perf_counter()
         for step in range(repeats):
-            events.emit("step", epoch=1, step=step, epoch_step=step, steps_per_epoch=repeats, loss=2.345678, lr=0.1,
-                        img_per_s=123.4, data_time=0.001)
+            events.emit(
+                "step",
+                epoch=1,
+                step=step,
+                epoch_step=step,
+                steps_per_epoch=repeats,
+                loss=2.345678,
+                lr=0.1,
+                img_per_s=123.4,
+                data_time=0.001,
+            )
         return (time.perf_counter() - started) / repeats * 1e6
 
 
@@ -132,10 +166,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     device = torch.device(args.device)
-    print(f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}"
-          f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {args.threads or torch.get_num_threads()} threads'}"
-          f"{', amp ' + args.amp if args.amp else ''}{', channels-last' if args.channels_last else ''}; "
-          f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds")
+    print(
+        f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}"
+        f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {args.threads or torch.get_num_threads()} threads'}"
+        f"{', amp ' + args.amp if args.amp else ''}{', channels-last' if args.channels_last else ''}; "
+        f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds"
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
     results: dict[str, list[float]] = {"minimal": [], "events": [], "no_events": []}
@@ -146,18 +182,24 @@ def main() -> None:
     }
     order = list(runs)
     for round_ in range(args.rounds):
-        for name in order[round_ % 3:] + order[: round_ % 3]:  # rotated each round: no loop always goes first
+        for name in order[round_ % 3 :] + order[: round_ % 3]:  # rotated each round: no loop always goes first
             results[name] += runs[name]()
-        print(f"  after round {round_ + 1}: " + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in results.items())
-              + " img/s (medians so far)", flush=True)
+        print(
+            f"  after round {round_ + 1}: "
+            + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in results.items())
+            + " img/s (medians so far)",
+            flush=True,
+        )
     minimal, ours, quiet = (statistics.median(results[k]) for k in ("minimal", "events", "no_events"))
     step_seconds = args.batch / ours
     per_event = event_cost_us()
     print(f"minimal loop (pytorch/examples style): {minimal:8.2f} img/s")
     print(f"cnnexplorer train loop, events on:     {ours:8.2f} img/s   ratio {ours / minimal:.3f}")
     print(f"cnnexplorer train loop, events off:    {quiet:8.2f} img/s")
-    print(f"event stream: measured overhead {100 * (quiet - ours) / quiet:+.2f}% (run-to-run noise included); "
-          f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a {step_seconds * 1000:.0f} ms step")
+    print(
+        f"event stream: measured overhead {100 * (quiet - ours) / quiet:+.2f}% (run-to-run noise included); "
+        f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a {step_seconds * 1000:.0f} ms step"
+    )
 
 
 if __name__ == "__main__":

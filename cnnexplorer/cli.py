@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from cnnexplorer import __version__
 from cnnexplorer.errors import UsageError
@@ -99,7 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     kernels.add_argument("--channels", type=int, default=64, metavar="C", help="channels in and out (default 64)")
     kernels.add_argument("--size", type=int, default=56, metavar="S", help="feature map height and width (default 56)")
     kernels.add_argument(
-        "--kernel", type=int, action="append", metavar="K", help="large kernel size, odd, >= 5 (default 5 and 7; repeatable)"
+        "--kernel",
+        type=int,
+        action="append",
+        metavar="K",
+        help="large kernel size, odd, >= 5 (default 5 and 7; repeatable)",
     )
     kernels.set_defaults(handler=_run_kernels)
     _add_diff_command(commands)
@@ -138,7 +142,7 @@ first, with both sides' path, type, output shape, params and MACs (schema in the
 Deltas are right minus left; MACs are multiply-accumulates (FLOPs = 2 x MACs)."""
 
 
-def _add_diff_command(commands) -> None:  # noqa: ANN001
+def _add_diff_command(commands) -> None:
     diff = commands.add_parser(
         "diff",
         help="two architectures side by side, aligned layer by layer: what changed",
@@ -149,7 +153,9 @@ def _add_diff_command(commands) -> None:  # noqa: ANN001
     diff.add_argument("left", help="left architecture (see `cnnexplorer list`)")
     diff.add_argument("right", help="right architecture")
     _add_analysis_options(diff)
-    diff.add_argument("--format", default="table", choices=("table", "md", "json"), help="output format (default table)")
+    diff.add_argument(
+        "--format", default="table", choices=("table", "md", "json"), help="output format (default table)"
+    )
     diff.add_argument("--only-diff", action="store_true", help="leave out the rows that are the same on both sides")
     diff.add_argument("--depth", type=int, metavar="N", help="open every container down to this nesting depth")
     diff.set_defaults(handler=_run_diff)
@@ -168,13 +174,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _console():  # noqa: ANN202
+def _console():
     from rich.console import Console
 
     return Console(highlight=False)
 
 
-def _analysis_request(args: argparse.Namespace, model: str):  # noqa: ANN202 - AnalysisRequest
+def _analysis_request(args: argparse.Namespace, model: str):
     from cnnexplorer.analysis.request import AnalysisRequest
 
     return AnalysisRequest.from_text(model, args.input, args.batch, args.dtype)

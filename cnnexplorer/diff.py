@@ -22,8 +22,9 @@ added or removed rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from cnnexplorer.errors import UsageError
 
@@ -191,8 +192,13 @@ def _kind(node: LayerNode) -> str:
     return "activation" if node.type in _ACTIVATIONS else node.type
 
 
-_HYPERPARAMETERS = (("kernel", "kernel_size"), ("stride", "stride"), ("padding", "padding"),
-                    ("dilation", "dilation"), ("groups", "groups"))  # fmt: skip
+_HYPERPARAMETERS = (
+    ("kernel", "kernel_size"),
+    ("stride", "stride"),
+    ("padding", "padding"),
+    ("dilation", "dilation"),
+    ("groups", "groups"),
+)
 
 
 def _own_changes(left: LayerNode, right: LayerNode, inputs: tuple[Any, Any]) -> dict[str, tuple[Any, Any]]:
@@ -242,15 +248,22 @@ class _Aligner:
     def signature(self, node: LayerNode) -> tuple:
         key = id(node)
         if key not in self.signatures:
-            own = (node.type, self.input_shape(node), node.output_shape, node.params,
-                   *(getattr(node, attribute) for _, attribute in _HYPERPARAMETERS))  # fmt: skip
+            own = (
+                node.type,
+                self.input_shape(node),
+                node.output_shape,
+                node.params,
+                *(getattr(node, attribute) for _, attribute in _HYPERPARAMETERS),
+            )
             self.signatures[key] = (*own, tuple(self.signature(child) for child in self.children(node)))
         return self.signatures[key]
 
     def pair(self, left: LayerNode, right: LayerNode, depth: int) -> DiffRow:
         """The row of two matched nodes, with their children aligned below it."""
         children = [
-            self.pair(a, b, depth + 1) if a is not None and b is not None else self.one_sided(a or b, a is None, depth + 1)
+            self.pair(a, b, depth + 1)
+            if a is not None and b is not None
+            else self.one_sided(a or b, a is None, depth + 1)
             for a, b in self.align(self.children(left), self.children(right))
         ]
         changes = _own_changes(left, right, (self.input_shape(left), self.input_shape(right)))
@@ -294,7 +307,7 @@ class _Aligner:
         return self._trace(left, right, cost, pairs)
 
     @staticmethod
-    def _trace(left, right, cost, pairs) -> list[tuple[LayerNode | None, LayerNode | None]]:  # noqa: ANN001
+    def _trace(left, right, cost, pairs) -> list[tuple[LayerNode | None, LayerNode | None]]:
         # Walking back, an insertion is preferred to a deletion, and both to a pairing of
         # equal cost: a removed row comes before the added row that replaces it, and a layer
         # inserted among identical ones (VGG's extra convolution) goes at the end of its run.

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 SCHEMA_VERSION = 1
 
@@ -93,7 +94,7 @@ class EventWriter:
 
     def __init__(self, path: Path | None = None, echo: IO[str] | None = None) -> None:
         self.path = path
-        self._file = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+        self._file = open(path, "a", encoding="utf-8") if path is not None else None
         self._echo = echo
 
     def emit(self, event: str, **fields: Any) -> dict[str, Any]:
@@ -154,9 +155,7 @@ def parse_event(line: str, number: int = 0) -> dict[str, Any]:
     if not isinstance(event, dict) or "event" not in event or "schema" not in event:
         raise EventStreamError(f"line {number}: not an event (needs 'schema' and 'event')")
     if event["schema"] != SCHEMA_VERSION:
-        raise EventStreamError(
-            f"line {number}: schema {event['schema']!r}, this reader understands {SCHEMA_VERSION}"
-        )
+        raise EventStreamError(f"line {number}: schema {event['schema']!r}, this reader understands {SCHEMA_VERSION}")
     return event
 
 

@@ -48,9 +48,14 @@ class Job:
     def start(self) -> None:
         """Start the child and its two reader threads."""
         self._process = subprocess.Popen(
-            self.argv, cwd=self.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            self.argv,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
             start_new_session=True,  # a ctrl+c in the app's terminal is not the job's
-        )  # fmt: skip
+        )
         self.state.status = "starting"
         self._log_reader = threading.Thread(target=self._read_log, daemon=True)
         self._log_reader.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
+
 from cnnexplorer.zoo import ARCHITECTURES, Architecture
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest_textual_snapshot
 from cnnexplorer.analysis import AnalysisRequest, analyze
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def analysed(name: str, input_size: tuple[int, int, int] | None = None, batch: int = 1, dtype: str = "float32"):
     """Analyses are deterministic: share them across tests."""
     return analyze(AnalysisRequest.of(name, input_size, batch, dtype))

@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 from torch import nn
@@ -40,7 +39,13 @@ def test_every_node_has_figures_and_containers_sum_their_descendants(analysis_of
     block = analysis.node("layer3.0")
     assert block.input_shape == (1, 512, 28, 28) and block.output_shape == (1, 1024, 14, 14)
     conv = analysis.node("layer3.0.conv2")
-    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups) == ((3, 3), (2, 2), (1, 1), (1, 1), 1)
+    assert (conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups) == (
+        (3, 3),
+        (2, 2),
+        (1, 1),
+        (1, 1),
+        1,
+    )
     bn = analysis.node("layer3.0.bn1")
     assert bn.params == 2 * 256 and bn.buffers == 2 * 256 + 1
 
@@ -68,7 +73,9 @@ def test_dtype_sets_the_byte_counts(analysis_of):
 
 def test_memory_estimate_of_a_small_model_by_hand():
     with torch.device("meta"):
-        model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+        model = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)
+        )
     analysis = analyze_module(model, (3, 4, 4), batch=2)
     params = (3 * 9 * 8 + 8) + (128 * 10 + 10)
     memory = analysis.memory

@@ -1,6 +1,5 @@
 """The explorer app driven by Textual's pilot: keys, search, input changes, errors."""
 
-
 from cnnexplorer.app import make_app
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree

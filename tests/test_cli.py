@@ -72,7 +72,10 @@ def test_summary_csv_and_markdown():
 def test_course_preset_for_alexnet_2012():
     result = run("summary", "alexnet-2012", "--format", "course")
     assert result.returncode == 0
-    assert "| conv1 | Conv2d | 227x227x3 | 11x11 | 96 | 4 | 0 | 55x55x96 | 34,944 | 1.11 | 105.4M | 210.8M | ReLU |" in result.stdout
+    assert (
+        "| conv1 | Conv2d | 227x227x3 | 11x11 | 96 | 4 | 0 | 55x55x96 | 34,944 | 1.11 | 105.4M | 210.8M | ReLU |"
+        in result.stdout
+    )
 
 
 def test_kernels_command():

@@ -10,7 +10,7 @@ from cnnexplorer.errors import UsageError
 from tests.conftest import analysed
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def diffed(left: str, right: str) -> Diff:
     return diff_analyses(analysed(left), analysed(right))
 
@@ -214,7 +214,9 @@ def _chain(**layers):
     from cnnexplorer.analysis import analyze_module
 
     with __import__("torch").device("meta"):
-        model = nn.Sequential(OrderedDict((name, nn.Conv2d(*channels, 3, padding=1)) for name, channels in layers.items()))
+        model = nn.Sequential(
+            OrderedDict((name, nn.Conv2d(*channels, 3, padding=1)) for name, channels in layers.items())
+        )
     return analyze_module(model, (8, 16, 16))
 
 

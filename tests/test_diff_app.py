@@ -3,8 +3,6 @@ snapshots/test_diff_app/ (deterministic: the diff is computed before the app sta
 
 import functools
 
-import pytest
-
 from cnnexplorer.app import make_app
 from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
 from cnnexplorer.app.screens.diff_screen import DiffScreen
@@ -14,7 +12,7 @@ from tests.conftest import analysed, settle
 SIZE = (130, 40)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def diffed(left, right):
     return diff_analyses(analysed(left), analysed(right))
 

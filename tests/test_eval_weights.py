@@ -25,8 +25,24 @@ def cached_resnet18(tmp_path, monkeypatch):
 
 
 def test_weights_from_the_cache_with_published_figures(cached_resnet18, capsys):
-    code = main(["eval", "resnet18", "--dataset", "fake", "--fake-size", "40", "--weights", "imagenet1k_v1",
-                 "--device", "cpu", "--workers", "0", "--batch-size", "4"])
+    code = main(
+        [
+            "eval",
+            "resnet18",
+            "--dataset",
+            "fake",
+            "--fake-size",
+            "40",
+            "--weights",
+            "imagenet1k_v1",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--batch-size",
+            "4",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     reference = next(p for p in weights_of(zoo.get("resnet18")) if p.weights == "IMAGENET1K_V1")
@@ -36,12 +52,32 @@ def test_weights_from_the_cache_with_published_figures(cached_resnet18, capsys):
 
 
 def test_eval_events_on_stdout_and_result_on_stderr(cached_resnet18, capsys):
-    code = main(["eval", "resnet18", "--dataset", "fake", "--fake-size", "20", "--weights", "DEFAULT",
-                 "--device", "cpu", "--workers", "0", "--events", "-", "--format", "json"])
+    code = main(
+        [
+            "eval",
+            "resnet18",
+            "--dataset",
+            "fake",
+            "--fake-size",
+            "20",
+            "--weights",
+            "DEFAULT",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--events",
+            "-",
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     events = list(iter_events(iter(captured.out.splitlines(keepends=True))))
-    assert [e["event"] for e in events] == ["start", "val", "done"] and all(e["schema"] == SCHEMA_VERSION for e in events)
+    assert [e["event"] for e in events] == ["start", "val", "done"] and all(
+        e["schema"] == SCHEMA_VERSION for e in events
+    )
     assert events[0]["params"] == 11_689_512 and events[0]["macs"] > 1e9  # ResNet-18 at 224
     result = json.loads(captured.err)
     assert result["images"] == events[1]["images"] == 2 and result["top1"] == events[1]["top1"]
@@ -51,7 +87,24 @@ def test_a_checkpoint_trained_on_other_data_gets_no_published_imagenet_figures(t
     from cnnexplorer.cli import main
 
     fake = ["--dataset", "fake", "--image-size", "32", "--device", "cpu", "--workers", "0", "--batch-size", "8"]
-    assert main(["train", "resnet18", "--fake-size", "16", "--epochs", "1", "--max-steps", "1", "--output", str(tmp_path), *fake]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "resnet18",
+                "--fake-size",
+                "16",
+                "--epochs",
+                "1",
+                "--max-steps",
+                "1",
+                "--output",
+                str(tmp_path),
+                *fake,
+            ]
+        )
+        == 0
+    )
     last = next(tmp_path.iterdir()) / "last.pt"
     capsys.readouterr()
     assert main(["eval", "resnet18", "--checkpoint", str(last), *fake, "--format", "json"]) == 0

@@ -6,7 +6,15 @@ import json
 import pytest
 
 from cnnexplorer import events
-from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, EventStreamError, EventWriter, iter_events, make_event, read_events
+from cnnexplorer.events import (
+    EVENT_FIELDS,
+    SCHEMA_VERSION,
+    EventStreamError,
+    EventWriter,
+    iter_events,
+    make_event,
+    read_events,
+)
 
 
 def _sample(event_type):
@@ -69,7 +77,10 @@ def test_events_module_does_not_import_torch_or_textual():
     import sys
 
     code = "import sys, cnnexplorer.events; print('torch' in sys.modules, 'textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == ["False", "False"]
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == [
+        "False",
+        "False",
+    ]
 
 
 def test_tail_returns_only_new_complete_events(tmp_path):

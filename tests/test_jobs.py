@@ -97,10 +97,20 @@ def test_form_validation_names_each_bad_field(tmp_path):
 
 
 def test_the_command_is_the_headless_command_line():
-    argv = command(TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last=True, lr="0.02"))
+    argv = command(
+        TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last=True, lr="0.02")
+    )
     assert argv[:5] == [sys.executable, "-m", "cnnexplorer", "train", "vgg16"]
     joined = " ".join(argv)
-    for part in ("--events -", "--dataset fake", "--device cuda:1", "--amp bf16", "--channels-last", "--epochs 2", "--lr 0.02"):
+    for part in (
+        "--events -",
+        "--dataset fake",
+        "--device cuda:1",
+        "--amp bf16",
+        "--channels-last",
+        "--epochs 2",
+        "--lr 0.02",
+    ):
         assert part in joined
     ddp = command(TrainForm(model="resnet50", device="gpus:0,1"))
     assert "--gpus 0,1" in " ".join(ddp)
@@ -139,7 +149,10 @@ def test_device_choices_and_their_flags(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert list_device_choices() == ["cuda:0", "cuda:1", "gpus:0,1", "cpu"]
     assert [device_flags(choice) for choice in ("cuda:1", "gpus:0,1", "cpu")] == [
-        ["--device", "cuda:1"], ["--gpus", "0,1"], ["--device", "cpu"]]
+        ["--device", "cuda:1"],
+        ["--gpus", "0,1"],
+        ["--device", "cpu"],
+    ]
 
 
 def test_the_launch_contract_does_not_import_torch():

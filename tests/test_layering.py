@@ -37,7 +37,9 @@ def _imports(tree: ast.AST, module: str, is_package: bool, top_level_only: bool)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
         for child in ast.iter_child_nodes(node):
@@ -105,4 +107,6 @@ def test_the_core_never_imports_the_app_or_textual():
             continue
         tree_path = path.with_suffix(".py") if path.with_suffix(".py").exists() else path / "__init__.py"
         imported = _imports(ast.parse(tree_path.read_text()), module, tree_path.name == "__init__.py", False)
-        assert not any(name == "textual" or name.startswith(("textual.", "cnnexplorer.app")) for name in imported), module
+        assert not any(name == "textual" or name.startswith(("textual.", "cnnexplorer.app")) for name in imported), (
+            module
+        )

@@ -7,7 +7,7 @@ from cnnexplorer.errors import UsageError
 
 
 def test_three_3x3_against_one_7x7():
-    (large, stack), = compare_stacked_kernels(64, 56, 56, (7,))
+    ((large, stack),) = compare_stacked_kernels(64, 56, 56, (7,))
     assert (large.receptive_field, stack.receptive_field) == (7, 7)
     assert (large.params_per_c2, stack.params_per_c2) == (49, 27)
     assert (large.flops_per_c2hw, stack.flops_per_c2hw) == (98, 54)
@@ -17,7 +17,7 @@ def test_three_3x3_against_one_7x7():
 
 
 def test_two_3x3_against_one_5x5_at_another_size():
-    (large, stack), = compare_stacked_kernels(32, 20, 24, (5,))
+    ((large, stack),) = compare_stacked_kernels(32, 20, 24, (5,))
     assert (large.receptive_field, stack.receptive_field) == (5, 5)
     assert large.params == 25 * 32 * 32 and stack.params == 18 * 32 * 32
     assert large.macs == 25 * 32 * 32 * 20 * 24 and stack.flops == 36 * 32 * 32 * 20 * 24

@@ -7,12 +7,14 @@ from cnnexplorer.train.metrics import topk_accuracy, topk_correct
 
 
 def test_hand_cases_top1_and_top2():
-    logits = torch.tensor([
-        [0.1, 0.7, 0.2],  # true 1: rank 0
-        [0.5, 0.3, 0.2],  # true 1: rank 1
-        [0.6, 0.3, 0.1],  # true 2: rank 2
-        [0.2, 0.2, 0.6],  # true 2: rank 0
-    ])
+    logits = torch.tensor(
+        [
+            [0.1, 0.7, 0.2],  # true 1: rank 0
+            [0.5, 0.3, 0.2],  # true 1: rank 1
+            [0.6, 0.3, 0.1],  # true 2: rank 2
+            [0.2, 0.2, 0.6],  # true 2: rank 0
+        ]
+    )
     targets = torch.tensor([1, 1, 2, 2])
     assert topk_correct(logits, targets, (1, 2, 3)).tolist() == [
         [True, True, True],

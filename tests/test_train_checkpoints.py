@@ -23,8 +23,14 @@ def test_round_trip_keeps_every_tensor_and_value(tmp_path):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
     optimizer.step()
-    state = {"format": checkpoints.FORMAT, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "epoch": 3, "rng": checkpoints.capture_rng_state(), "config": {"lr": 0.1, "milestones": [1, 2]}}
+    state = {
+        "format": checkpoints.FORMAT,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": 3,
+        "rng": checkpoints.capture_rng_state(),
+        "config": {"lr": 0.1, "milestones": [1, 2]},
+    }
     path = tmp_path / "last.pt"
     checkpoints.save_checkpoint(path, state)
     loaded = checkpoints.load_checkpoint(path)
@@ -42,7 +48,11 @@ def test_round_trip_keeps_every_tensor_and_value(tmp_path):
 
 
 def test_ddp_and_compile_prefixes_are_stripped():
-    state = {"module.conv.weight": torch.ones(1), "module._orig_mod.fc.bias": torch.zeros(1), "fc.weight": torch.ones(1)}
+    state = {
+        "module.conv.weight": torch.ones(1),
+        "module._orig_mod.fc.bias": torch.zeros(1),
+        "fc.weight": torch.ones(1),
+    }
     assert list(checkpoints.strip_wrapper_prefixes(state)) == ["conv.weight", "fc.bias", "fc.weight"]
     model = _model()
     wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}

@@ -10,7 +10,6 @@ from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli, shapes_dir  # noqa: F401 (fixture)
 
-
 DDP_TRAIN = ["--epochs", "2", "--log-every", "1", "--nproc", "2", *TRAIN_ARGS]
 
 
@@ -29,7 +28,13 @@ def _losses(run_dir):
 
 def test_two_process_ddp_run_and_eval(shapes_dir, ddp_run):
     run_dir, result = ddp_run
-    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "config.json", "events.jsonl", "last.pt", "metrics.csv"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "best.pt",
+        "config.json",
+        "events.jsonl",
+        "last.pt",
+        "metrics.csv",
+    ]
     events = read_events(run_dir / "events.jsonl")
     assert all(e["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[e["event"]]) <= set(e) for e in events)
     kinds = [e["event"] for e in events]
@@ -46,8 +51,22 @@ def test_two_process_ddp_run_and_eval(shapes_dir, ddp_run):
     assert len(last["rng"]["per_rank"]) == 2
 
     # Eval under DDP counts each of the 51 images once (ranks get 26 and 25) and agrees with one process.
-    evaluate = ["eval", "resnet20", "--data", str(shapes_dir), "--checkpoint", str(run_dir / "last.pt"), "--device", "cpu",
-                "--workers", "0", "--batch-size", "8", "--format", "json"]
+    evaluate = [
+        "eval",
+        "resnet20",
+        "--data",
+        str(shapes_dir),
+        "--checkpoint",
+        str(run_dir / "last.pt"),
+        "--device",
+        "cpu",
+        "--workers",
+        "0",
+        "--batch-size",
+        "8",
+        "--format",
+        "json",
+    ]
     two = run_cli([*evaluate, "--nproc", "2"])
     one = run_cli(evaluate)
     assert two.returncode == 0 and one.returncode == 0, two.stderr[-3000:]
@@ -64,7 +83,11 @@ def test_ctrl_c_on_a_ddp_run_stops_every_rank_cleanly_and_resumes_exactly(shapes
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         runs = list(tmp_path.iterdir())
-        if runs and (runs[0] / "events.jsonl").exists() and any(e["event"] == "step" for e in read_events(runs[0] / "events.jsonl")):
+        if (
+            runs
+            and (runs[0] / "events.jsonl").exists()
+            and any(e["event"] == "step" for e in read_events(runs[0] / "events.jsonl"))
+        ):
             break
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
@@ -92,8 +115,26 @@ def test_bad_data_found_by_a_rank_is_one_line_with_exit_2(tmp_path):
     root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
     broken = root / "train" / "circle" / "000.png"
     broken.write_bytes(b"no image")
-    result = run_cli(["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), "--epochs", "1",
-                      "--nproc", "2", "--device", "cpu", "--workers", "0", "--batch-size", "8"])
+    result = run_cli(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(root),
+            "--output",
+            str(tmp_path / "runs"),
+            "--epochs",
+            "1",
+            "--nproc",
+            "2",
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--batch-size",
+            "8",
+        ]
+    )
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.strip().splitlines() == [f"cnnexplorer: error: {result.stderr.split('error: ', 1)[1].strip()}"]
     assert f"cannot read image {broken}" in result.stderr and "Traceback" not in result.stderr
@@ -102,12 +143,34 @@ def test_bad_data_found_by_a_rank_is_one_line_with_exit_2(tmp_path):
 def test_a_mid_epoch_checkpoint_resumes_only_with_its_number_of_processes(shapes_dir, tmp_path):
     from cnnexplorer.cli import main
 
-    assert main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "1", "--max-steps", "2", *TRAIN_ARGS]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "resnet20",
+                "--data",
+                str(shapes_dir),
+                "--output",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--max-steps",
+                "2",
+                *TRAIN_ARGS,
+            ]
+        )
+        == 0
+    )
     last = only_run_dir(tmp_path) / "last.pt"
     assert checkpoints.load_checkpoint(last)["epoch_step"] == 2
     before = last.read_bytes()
-    resumed = run_cli(["train", "resnet20", "--resume", str(last), "--max-steps", "4", "--nproc", "2", "--device", "cpu"])
+    resumed = run_cli(
+        ["train", "resnet20", "--resume", str(last), "--max-steps", "4", "--nproc", "2", "--device", "cpu"]
+    )
     assert resumed.returncode == 2
     assert "Traceback" not in resumed.stderr
-    assert f"cnnexplorer: error: {last} stopped mid-epoch in a run of 1 process: resume it with 1 (this is 2)" in resumed.stderr
+    assert (
+        f"cnnexplorer: error: {last} stopped mid-epoch in a run of 1 process: resume it with 1 (this is 2)"
+        in resumed.stderr
+    )
     assert last.read_bytes() == before

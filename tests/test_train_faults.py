@@ -30,8 +30,25 @@ def _usage_error(capsys, argv, *fragments):
 
 def test_a_non_finite_loss_stops_the_run_and_keeps_the_finite_checkpoints(shapes_dir, tmp_path, capsys):
     # Epoch 1 trains normally (writes last.pt and best.pt); then the lr jumps to 5e36 and the loss blows up.
-    code = main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "3",
-                 "--schedule", "step", "--milestones", "1", "--gamma", "1e38", *TRAIN_ARGS])
+    code = main(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(shapes_dir),
+            "--output",
+            str(tmp_path),
+            "--epochs",
+            "3",
+            "--schedule",
+            "step",
+            "--milestones",
+            "1",
+            "--gamma",
+            "1e38",
+            *TRAIN_ARGS,
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     run_dir = only_run_dir(tmp_path)
@@ -50,8 +67,30 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_finite_checkpoints(shapes
 
 def _blow_up_at_step_11(shapes_dir, tmp_path, *flags):
     """Epoch 1 (10 steps) writes last.pt and best.pt; then the lr jumps to 3e38 and --max-steps 11 ends the run."""
-    return main(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), "--epochs", "2", "--max-steps", "11",
-                 "--schedule", "step", "--milestones", "1", *TRAIN_ARGS, "--lr", "0.001", "--gamma", "3e41", *flags])
+    return main(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(shapes_dir),
+            "--output",
+            str(tmp_path),
+            "--epochs",
+            "2",
+            "--max-steps",
+            "11",
+            "--schedule",
+            "step",
+            "--milestones",
+            "1",
+            *TRAIN_ARGS,
+            "--lr",
+            "0.001",
+            "--gamma",
+            "3e41",
+            *flags,
+        ]
+    )
 
 
 def _assert_failed_with_checkpoints_of_step_10(run_dir, kind):
@@ -66,13 +105,17 @@ def _assert_failed_with_checkpoints_of_step_10(run_dir, kind):
     return error
 
 
-def test_weights_that_go_non_finite_after_a_finite_loss_end_the_run_with_events_and_one_line(shapes_dir, tmp_path, capsys):
+def test_weights_that_go_non_finite_after_a_finite_loss_end_the_run_with_events_and_one_line(
+    shapes_dir, tmp_path, capsys
+):
     # Weight decay 10 makes step 11's update 3e38 x (grad + 10 w): past float32's range, while its loss was finite.
     code = _blow_up_at_step_11(shapes_dir, tmp_path, "--weight-decay", "10")
     err = capsys.readouterr().err
     assert code == 1, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "cnnexplorer: error: the weights became non-finite after step 11 (epoch 2) although the loss was finite" in err
+    assert (
+        "cnnexplorer: error: the weights became non-finite after step 11 (epoch 2) although the loss was finite" in err
+    )
     assert _assert_failed_with_checkpoints_of_step_10(only_run_dir(tmp_path), "nonfinite_weights")["step"] == 11
 
 
@@ -88,7 +131,9 @@ def test_an_unexpected_error_in_training_ends_the_run_with_events_and_one_line(s
 
 
 def test_missing_empty_and_wrongly_laid_out_data(tmp_path, capsys):
-    _usage_error(capsys, ["train", "resnet20", "--data", str(tmp_path / "nowhere"), *FAST], "does not exist", "train/<class>")
+    _usage_error(
+        capsys, ["train", "resnet20", "--data", str(tmp_path / "nowhere"), *FAST], "does not exist", "train/<class>"
+    )
     empty = tmp_path / "empty"
     empty.mkdir()
     _usage_error(capsys, ["train", "resnet20", "--data", str(empty), *FAST], "is empty")
@@ -115,8 +160,11 @@ def test_an_unreadable_image_is_named(tmp_path, capsys):
     root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
     broken = root / "train" / "cross" / "001.png"
     broken.write_bytes(b"\x89PNG but not really")
-    _usage_error(capsys, ["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), *FAST],
-                 f"cannot read image {broken}")
+    _usage_error(
+        capsys,
+        ["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), *FAST],
+        f"cannot read image {broken}",
+    )
     events = read_events(only_run_dir(tmp_path / "runs") / "events.jsonl")
     assert [(e["event"], e.get("kind")) for e in events[-2:]] == [("error", "data"), ("done", None)]
 
@@ -125,8 +173,24 @@ def test_an_unreadable_image_is_named_also_from_a_loader_worker(tmp_path):
     root = write_shapes(tmp_path / "shapes", train_per_class=2, val_per_class=(1, 1, 1, 1))
     broken = root / "val" / "square" / "000.png"
     broken.write_bytes(b"")
-    result = run_cli(["train", "resnet20", "--data", str(root), "--output", str(tmp_path / "runs"), "--device", "cpu",
-                      "--workers", "2", "--batch-size", "4", "--epochs", "1"])
+    result = run_cli(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(root),
+            "--output",
+            str(tmp_path / "runs"),
+            "--device",
+            "cpu",
+            "--workers",
+            "2",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+        ]
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert f"cannot read image {broken}" in result.stderr
@@ -143,7 +207,11 @@ def test_bad_models_and_flag_combinations(shapes_dir, tmp_path, capsys, trained_
     _usage_error(capsys, ["train", "resnet20", *data, "--nproc", "2", "--gpus", "0"], "give one")
     _usage_error(capsys, ["train", "resnet20", *data, "--nnodes", "2", *FAST], "go with --nproc")
     _usage_error(capsys, ["train", "resnet20", *data, "--batch-size", "0"], "must be 1 or more")
-    _usage_error(capsys, ["train", "resnet20", *data, "--schedule", "cosine", "--milestones", "3"], "--milestones is for --schedule step")
+    _usage_error(
+        capsys,
+        ["train", "resnet20", *data, "--schedule", "cosine", "--milestones", "3"],
+        "--milestones is for --schedule step",
+    )
     _usage_error(capsys, ["train", "vgg11", *data, "--warmup-epochs", "1"], "not plateau")
     _usage_error(capsys, ["train", "resnet20", *data, "--aux-weight", "0.3"], "googlenet")
     _usage_error(capsys, ["train", "resnet20", "--dataset", "fake", *data], "leave --data out")
@@ -168,7 +236,12 @@ def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
     _usage_error(capsys, ["eval", "resnet20", *data, "--weights", "IMAGENET1K_V1"], "not a torchvision model")
     _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET9K"], "choose from IMAGENET1K_V1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"], "not in the torch hub cache", "--checkpoint PATH")
+    _usage_error(
+        capsys,
+        ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"],
+        "not in the torch hub cache",
+        "--checkpoint PATH",
+    )
     # With the file in the cache it is used (here: random weights, so the 4-class data does not fit them).
     from torchvision.models import ResNet18_Weights
 
@@ -177,7 +250,9 @@ def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
     from cnnexplorer import zoo
 
     torch.save(zoo.get("resnet18").build().state_dict(), cached)
-    _usage_error(capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"], "classify 1000 classes but the data has 4")
+    _usage_error(
+        capsys, ["eval", "resnet18", *data, "--weights", "IMAGENET1K_V1"], "classify 1000 classes but the data has 4"
+    )
 
     class Payload:
         def __reduce__(self):
@@ -188,5 +263,11 @@ def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
     _usage_error(capsys, ["eval", "resnet20", *data, "--checkpoint", str(evil)], "pickled Python object")
     three = write_shapes(tmp_path / "three", train_per_class=1, val_per_class=(1, 1, 1, 1))
     shutil.rmtree(three / "val" / "cross")
-    _usage_error(capsys, ["eval", "resnet20", "--data", str(three), "--checkpoint", best, "--device", "cpu"], "classify 4 classes but the data has 3")
-    _usage_error(capsys, ["eval", "resnet20", "--data", str(tmp_path / "nowhere"), "--checkpoint", best], "does not exist")
+    _usage_error(
+        capsys,
+        ["eval", "resnet20", "--data", str(three), "--checkpoint", best, "--device", "cpu"],
+        "classify 4 classes but the data has 3",
+    )
+    _usage_error(
+        capsys, ["eval", "resnet20", "--data", str(tmp_path / "nowhere"), "--checkpoint", best], "does not exist"
+    )

@@ -20,10 +20,23 @@ def test_training_reaches_far_above_chance(trained_run):
 
 
 def test_run_directory_holds_config_metrics_checkpoints_and_events(trained_run):
-    assert sorted(p.name for p in trained_run.iterdir()) == ["best.pt", "config.json", "events.jsonl", "last.pt", "metrics.csv"]
+    assert sorted(p.name for p in trained_run.iterdir()) == [
+        "best.pt",
+        "config.json",
+        "events.jsonl",
+        "last.pt",
+        "metrics.csv",
+    ]
     config = json.loads((trained_run / "config.json").read_text())
-    assert config["model"] == "resnet20" and config["lr"] == 0.05 and config["num_classes"] == 4 and config["image_size"] == 32
-    assert config["momentum"] == 0.9 and config["weight_decay"] == 1e-4  # the ResNet paper's recipe where not overridden
+    assert (
+        config["model"] == "resnet20"
+        and config["lr"] == 0.05
+        and config["num_classes"] == 4
+        and config["image_size"] == 32
+    )
+    assert (
+        config["momentum"] == 0.9 and config["weight_decay"] == 1e-4
+    )  # the ResNet paper's recipe where not overridden
     rows = list(csv.DictReader(open(trained_run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
     events = read_events(trained_run / "events.jsonl")
@@ -43,23 +56,56 @@ def test_run_directory_holds_config_metrics_checkpoints_and_events(trained_run):
 
 def test_checkpoints_hold_everything_a_resume_needs(trained_run):
     last = checkpoints.load_checkpoint(trained_run / "last.pt")
-    assert {"model", "optimizer", "scheduler", "scaler", "epoch", "epoch_step", "step", "best_top1", "rng", "config"} <= set(last)
+    assert {
+        "model",
+        "optimizer",
+        "scheduler",
+        "scaler",
+        "epoch",
+        "epoch_step",
+        "step",
+        "best_top1",
+        "rng",
+        "config",
+    } <= set(last)
     assert last["epoch"] == 6 and last["step"] == 60 and last["epoch_step"] == 0
     assert not any(k.startswith("module.") for k in last["model"])
     best = checkpoints.load_checkpoint(trained_run / "best.pt")
     vals = [e for e in read_events(trained_run / "events.jsonl") if e["event"] == "val"]
     best_val = max(vals, key=lambda v: v["top1"])
-    assert best["best_top1"] == best_val["top1"] and best["epoch"] == min(v["epoch"] for v in vals if v["top1"] == best_val["top1"])
+    assert best["best_top1"] == best_val["top1"] and best["epoch"] == min(
+        v["epoch"] for v in vals if v["top1"] == best_val["top1"]
+    )
     saved = [e for e in read_events(trained_run / "events.jsonl") if e["event"] == "checkpoint" and e["kind"] == "best"]
     assert saved[-1]["epoch"] == best["epoch"]
 
 
 def test_eval_of_best_reproduces_the_logged_val_figures(trained_run, shapes_dir, tmp_path, capsys):
     best = checkpoints.load_checkpoint(trained_run / "best.pt")
-    logged = next(e for e in read_events(trained_run / "events.jsonl") if e["event"] == "val" and e["epoch"] == best["epoch"])
+    logged = next(
+        e for e in read_events(trained_run / "events.jsonl") if e["event"] == "val" and e["epoch"] == best["epoch"]
+    )
     per_class = tmp_path / "per_class.csv"
-    code = main(["eval", "resnet20", "--data", str(shapes_dir), "--checkpoint", str(trained_run / "best.pt"), "--device", "cpu",
-                 "--workers", "0", "--batch-size", "7", "--format", "json", "--per-class", str(per_class)])
+    code = main(
+        [
+            "eval",
+            "resnet20",
+            "--data",
+            str(shapes_dir),
+            "--checkpoint",
+            str(trained_run / "best.pt"),
+            "--device",
+            "cpu",
+            "--workers",
+            "0",
+            "--batch-size",
+            "7",
+            "--format",
+            "json",
+            "--per-class",
+            str(per_class),
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["images"] == logged["images"] == 51
@@ -76,7 +122,9 @@ def test_eval_loads_a_plain_state_dict_with_the_ddp_prefix(trained_run, shapes_d
     state = checkpoints.load_checkpoint(trained_run / "best.pt")["model"]
     plain = tmp_path / "plain.pth"
     torch.save({f"module.{k}": v for k, v in state.items()}, plain)
-    code = main(["eval", "resnet20", "--data", str(shapes_dir), "--checkpoint", str(plain), "--device", "cpu", "--workers", "0"])
+    code = main(
+        ["eval", "resnet20", "--data", str(shapes_dir), "--checkpoint", str(plain), "--device", "cpu", "--workers", "0"]
+    )
     assert code == 0
     out = capsys.readouterr().out
     best = checkpoints.load_checkpoint(trained_run / "best.pt")

@@ -12,18 +12,27 @@ from cnnexplorer.train.loop import lr_factor
 from cnnexplorer.train.recipes import milestone_epochs, recipe_for
 
 
-@pytest.mark.parametrize("name, lr, wd, nesterov, gamma, schedule", [
-    ("alexnet-2012", 0.01, 5e-4, False, 0.1, "step"),
-    ("vgg16", 0.01, 5e-4, False, 0.1, "plateau"),
-    ("resnet50", 0.1, 1e-4, False, 0.1, "step"),
-    ("resnet56", 0.1, 1e-4, False, 0.1, "step"),
-    ("wrn-28-10", 0.1, 5e-4, True, 0.2, "step"),
-    ("densenet-bc-100", 0.1, 1e-4, True, 0.1, "step"),
-    ("densenet121", 0.1, 1e-4, True, 0.1, "step"),
-])
+@pytest.mark.parametrize(
+    "name, lr, wd, nesterov, gamma, schedule",
+    [
+        ("alexnet-2012", 0.01, 5e-4, False, 0.1, "step"),
+        ("vgg16", 0.01, 5e-4, False, 0.1, "plateau"),
+        ("resnet50", 0.1, 1e-4, False, 0.1, "step"),
+        ("resnet56", 0.1, 1e-4, False, 0.1, "step"),
+        ("wrn-28-10", 0.1, 5e-4, True, 0.2, "step"),
+        ("densenet-bc-100", 0.1, 1e-4, True, 0.1, "step"),
+        ("densenet121", 0.1, 1e-4, True, 0.1, "step"),
+    ],
+)
 def test_family_recipes_follow_the_papers(name, lr, wd, nesterov, gamma, schedule):
     recipe = recipe_for(zoo.get(name))
-    assert (recipe.lr, recipe.weight_decay, recipe.nesterov, recipe.gamma, recipe.schedule) == (lr, wd, nesterov, gamma, schedule)
+    assert (recipe.lr, recipe.weight_decay, recipe.nesterov, recipe.gamma, recipe.schedule) == (
+        lr,
+        wd,
+        nesterov,
+        gamma,
+        schedule,
+    )
 
 
 def test_every_architecture_has_a_recipe_and_googlenet_its_auxiliary_weight():
@@ -47,17 +56,54 @@ def test_lr_factor_hand_values():
 
 def test_torchrun_command_standalone_and_multi_node():
     single = torchrun_command(2, ["train", "resnet20"], {"nnodes": None})
-    assert single[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnexplorer", "train", "resnet20"]
-    multi = torchrun_command(4, ["train", "resnet50"], {"nnodes": "2", "node-rank": "1", "rdzv-endpoint": "h:29400", "rdzv-id": "job"})
+    assert single[1:] == [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "cnnexplorer",
+        "train",
+        "resnet20",
+    ]
+    multi = torchrun_command(
+        4, ["train", "resnet50"], {"nnodes": "2", "node-rank": "1", "rdzv-endpoint": "h:29400", "rdzv-id": "job"}
+    )
     assert "--standalone" not in multi
-    for flag, value in (("--nnodes", "2"), ("--node-rank", "1"), ("--rdzv-endpoint", "h:29400"), ("--rdzv-id", "job"), ("--rdzv-backend", "c10d")):
+    for flag, value in (
+        ("--nnodes", "2"),
+        ("--node-rank", "1"),
+        ("--rdzv-endpoint", "h:29400"),
+        ("--rdzv-id", "job"),
+        ("--rdzv-backend", "c10d"),
+    ):
         assert multi[multi.index(flag) + 1] == value
 
 
 def test_ranks_get_the_command_without_the_launch_flags(tmp_path):
     parser = build_parser()
-    argv = ["train", "resnet20", "--dataset", "fake", "--nproc", "2", "--device", "cpu", "--nnodes", "1", "--lr", "0.5",
-            "--no-nesterov", "--amp", "--milestones", "3,4", "--channels-last", "--output", str(tmp_path)]
+    argv = [
+        "train",
+        "resnet20",
+        "--dataset",
+        "fake",
+        "--nproc",
+        "2",
+        "--device",
+        "cpu",
+        "--nnodes",
+        "1",
+        "--lr",
+        "0.5",
+        "--no-nesterov",
+        "--amp",
+        "--milestones",
+        "3,4",
+        "--channels-last",
+        "--output",
+        str(tmp_path),
+    ]
     args = parser.parse_args(argv)
     train_parser = args.handler.args[0]
     child = child_arguments(train_parser, args)
@@ -70,11 +116,15 @@ def test_ranks_get_the_command_without_the_launch_flags(tmp_path):
 
 
 def test_flags_override_the_recipe_and_the_rest_stays(tmp_path):
-    args = build_parser().parse_args(["train", "wrn-16-8", "--dataset", "fake", "--epochs", "10", "--lr", "0.05", "--output", str(tmp_path)])
+    args = build_parser().parse_args(
+        ["train", "wrn-16-8", "--dataset", "fake", "--epochs", "10", "--lr", "0.05", "--output", str(tmp_path)]
+    )
     config = resolve_train_config(args)
     assert (config.lr, config.epochs, config.nesterov, config.gamma, config.weight_decay) == (0.05, 10, True, 0.2, 5e-4)
     assert config.milestones == [3, 6, 8] and config.image_size == 32 and config.num_classes == 10
-    adamw = resolve_train_config(build_parser().parse_args(["train", "resnet18", "--dataset", "fake", "--optimizer", "adamw"]))
+    adamw = resolve_train_config(
+        build_parser().parse_args(["train", "resnet18", "--dataset", "fake", "--optimizer", "adamw"])
+    )
     assert (adamw.lr, adamw.weight_decay, adamw.nesterov, adamw.image_size) == (1e-3, 0.05, False, 224)
 
 

@@ -55,14 +55,20 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(shapes_dir, tmp
     # Resume with data-loading workers: augmentation is seeded per image, so that changes nothing.
     resumed = run_cli(["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--workers", "2"])
     assert resumed.returncode == 0, resumed.stderr
-    after = read_events(run_dir / "events.jsonl")[len(events):]
+    after = read_events(run_dir / "events.jsonl")[len(events) :]
     assert after[0]["event"] == "start" and after[0]["resumed_from"] == str(run_dir / "last.pt")
     assert after[0]["start_step"] == stopped_at
     combined = {**_losses(run_dir)}
     assert sorted(combined) == sorted(expected)
     assert [combined[s] for s in sorted(combined)] == [expected[s] for s in sorted(expected)]
-    straight_vals = [(e["epoch"], e["top1"], e["loss"]) for e in read_events(only_run_dir(straight) / "events.jsonl") if e["event"] == "val"]
-    resumed_vals = [(e["epoch"], e["top1"], e["loss"]) for e in read_events(run_dir / "events.jsonl") if e["event"] == "val"]
+    straight_vals = [
+        (e["epoch"], e["top1"], e["loss"])
+        for e in read_events(only_run_dir(straight) / "events.jsonl")
+        if e["event"] == "val"
+    ]
+    resumed_vals = [
+        (e["epoch"], e["top1"], e["loss"]) for e in read_events(run_dir / "events.jsonl") if e["event"] == "val"
+    ]
     assert resumed_vals == straight_vals
     final_a = checkpoints.load_checkpoint(only_run_dir(straight) / "last.pt")["model"]
     final_b = checkpoints.load_checkpoint(run_dir / "last.pt")["model"]
@@ -70,7 +76,9 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(shapes_dir, tmp
 
 
 def test_sigterm_writes_last_pt_and_exits_143(shapes_dir, tmp_path):
-    process = popen_cli(["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), *EPOCHS, *TRAIN_ARGS])
+    process = popen_cli(
+        ["train", "resnet20", "--data", str(shapes_dir), "--output", str(tmp_path), *EPOCHS, *TRAIN_ARGS]
+    )
     while not any(tmp_path.iterdir()):
         time.sleep(0.01)
     run_dir = only_run_dir(tmp_path)
@@ -84,8 +92,26 @@ def test_sigterm_writes_last_pt_and_exits_143(shapes_dir, tmp_path):
     assert last["step"] == max(_losses(run_dir)) and last["epoch_step"] == last["step"] % 10
 
 
-DROPOUT_RUN = ["--dataset", "fake", "--fake-size", "48", "--image-size", "64", "--device", "cpu", "--batch-size", "16",
-               "--lr", "0.01", "--workers", "0", "--seed", "0", "--log-every", "1"]
+DROPOUT_RUN = [
+    "--dataset",
+    "fake",
+    "--fake-size",
+    "48",
+    "--image-size",
+    "64",
+    "--device",
+    "cpu",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.01",
+    "--workers",
+    "0",
+    "--seed",
+    "0",
+    "--log-every",
+    "1",
+]
 
 
 def test_a_model_with_dropout_resumes_exactly(tmp_path):
@@ -96,7 +122,12 @@ def test_a_model_with_dropout_resumes_exactly(tmp_path):
     expected = _losses(only_run_dir(tmp_path / "straight"))
     assert len(expected) == 6
 
-    assert main(["train", "alexnet", "--epochs", "2", "--max-steps", "1", "--output", str(tmp_path / "split"), *DROPOUT_RUN]) == 0
+    assert (
+        main(
+            ["train", "alexnet", "--epochs", "2", "--max-steps", "1", "--output", str(tmp_path / "split"), *DROPOUT_RUN]
+        )
+        == 0
+    )
     run_dir = only_run_dir(tmp_path / "split")
     assert main(["train", "alexnet", "--resume", str(run_dir / "last.pt"), "--max-steps", "6"]) == 0
     combined = _losses(run_dir)
@@ -156,7 +187,18 @@ def _a_reader(fifos, process):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
 def test_a_second_sigint_stops_a_step_hung_on_its_data(tmp_path):
     fifos = _shapes_with_fifos(tmp_path / "data", "train")
-    process = popen_cli(["train", "resnet20", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "runs"), *EPOCHS, *TRAIN_ARGS])
+    process = popen_cli(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(tmp_path / "data"),
+            "--output",
+            str(tmp_path / "runs"),
+            *EPOCHS,
+            *TRAIN_ARGS,
+        ]
+    )
     _fifo, pipe = _a_reader(fifos, process)
     for _ in range(2):  # the first is recorded, the second stops the blocked read at once
         _blocked_reading_a_pipe(process)
@@ -168,14 +210,28 @@ def test_a_second_sigint_stops_a_step_hung_on_its_data(tmp_path):
     run_dir = only_run_dir(tmp_path / "runs")
     assert not (run_dir / "last.pt").exists()
     events = read_events(run_dir / "events.jsonl")
-    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [("error", "interrupted"), ("done", "interrupted")]
+    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [
+        ("error", "interrupted"),
+        ("done", "interrupted"),
+    ]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
 def test_a_signal_during_the_last_validation_is_not_lost(tmp_path):
     fifos = _shapes_with_fifos(tmp_path / "data", "val")
-    process = popen_cli(["train", "resnet20", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "runs"), "--epochs", "1",
-                         *TRAIN_ARGS])
+    process = popen_cli(
+        [
+            "train",
+            "resnet20",
+            "--data",
+            str(tmp_path / "data"),
+            "--output",
+            str(tmp_path / "runs"),
+            "--epochs",
+            "1",
+            *TRAIN_ARGS,
+        ]
+    )
     image = (tmp_path / "data" / "val" / "circle" / "000.png").read_bytes()
     waiting = list(fifos)
     while waiting:
@@ -191,5 +247,8 @@ def test_a_signal_during_the_last_validation_is_not_lost(tmp_path):
     run_dir = only_run_dir(tmp_path / "runs")
     events = read_events(run_dir / "events.jsonl")
     assert [e["event"] for e in events].count("val") == 1
-    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [("error", "interrupted"), ("done", "interrupted")]
+    assert [(e["event"], e.get("kind") or e.get("status")) for e in events[-2:]] == [
+        ("error", "interrupted"),
+        ("done", "interrupted"),
+    ]
     assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 1

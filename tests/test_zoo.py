@@ -70,4 +70,3 @@ def test_builders_honour_num_classes():
     with torch.device("meta"):
         model = zoo.get("resnet20").build(num_classes=7)
     assert model.fc.out_features == 7
-

@@ -39,7 +39,9 @@ def _draw(shape: str, rng: random.Random, size: int = 32) -> Image.Image:
     return image
 
 
-def write_shapes(root: Path, seed: int = 0, train_per_class: int = TRAIN_PER_CLASS, val_per_class: tuple[int, ...] = VAL_PER_CLASS) -> Path:
+def write_shapes(
+    root: Path, seed: int = 0, train_per_class: int = TRAIN_PER_CLASS, val_per_class: tuple[int, ...] = VAL_PER_CLASS
+) -> Path:
     """Write ``root/train/<shape>/*.png`` and ``root/val/<shape>/*.png``; returns root."""
     rng = random.Random(seed)
     for split, counts in (("train", (train_per_class,) * len(CLASSES)), ("val", val_per_class)):
@@ -68,13 +70,25 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(args: list[str], timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run ``python -m cnnexplorer ARGS`` as a real process."""
-    return subprocess.run([sys.executable, "-m", "cnnexplorer", *args], capture_output=True, text=True,
-                          timeout=timeout, env=cli_env(), **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "cnnexplorer", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(),
+        **kwargs,
+    )
 
 
 def popen_cli(args: list[str], **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cnnexplorer", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=cli_env(), **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnexplorer", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+        **kwargs,
+    )
 
 
 def only_run_dir(output: Path) -> Path:

@@ -155,8 +155,7 @@ def _input_error(request: AnalysisRequest, failure: _PassError) -> UsageError:
     message = str(cause).lower()
     if "too small" in message or "greater than actual input size" in message or "output size" in message:
         return UsageError(
-            f"input {size} is too small for {name}: the feature map vanishes at {where}; "
-            "use a larger --input"
+            f"input {size} is too small for {name}: the feature map vanishes at {where}; use a larger --input"
         )
     return UsageError(f"{name} cannot take input {size}: it fails at {where}: {str(cause).splitlines()[0]}")
 
@@ -224,7 +223,7 @@ def _input_shape(inputs: tuple) -> tuple[int, ...] | None:
     return None
 
 
-def _record_calls(nodes, summary_list, paths, states, input_shapes, element_bytes: int) -> None:  # noqa: ANN001
+def _record_calls(nodes, summary_list, paths, states, input_shapes, element_bytes: int) -> None:
     for record in summary_list:
         if not record.executed:
             continue
@@ -256,7 +255,7 @@ def _aggregate(node: LayerNode) -> None:
             node.activation_bytes += child.activation_bytes
 
 
-def _execution_order(nodes, summary_list, paths) -> list[LayerNode]:  # noqa: ANN001
+def _execution_order(nodes, summary_list, paths) -> list[LayerNode]:
     seen: dict[str, LayerNode] = {}
     for record in summary_list:
         if record.executed:

@@ -19,6 +19,7 @@ Method (documented in the README):
 from __future__ import annotations
 
 import math
+
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.results import LayerNode, MemoryEstimate, Totals
 
@@ -43,7 +44,10 @@ def estimate_memory(
         weight_bytes=totals.params * element,
         buffer_bytes=totals.buffers * element,
         inference_activation_bytes=max(
-            (n.output_bytes + (0 if shares_input_memory(n, training=False) else n.input_bytes) for n in inference_leaves),
+            (
+                n.output_bytes + (0 if shares_input_memory(n, training=False) else n.input_bytes)
+                for n in inference_leaves
+            ),
             default=0,
         ),
         training_weight_bytes=root.params * element,

@@ -58,7 +58,7 @@ _BINARY = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor}
 _UNARY = {aten.relu.default, aten.sigmoid.default, aten.tanh.default}
 
 
-def _shape_only(func, args: tuple, kwargs: dict) -> object:  # noqa: ANN001
+def _shape_only(func, args: tuple, kwargs: dict) -> object:
     """The result of a shape-preserving op, made without running its meta kernel.
 
     On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
@@ -148,7 +148,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self._alive.append(tensor)
         self._states[id(tensor)] = state
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         with _disable_current_modes():  # the empties made here need no counting or tracking
             out = _shape_only(func, args, kwargs)
@@ -165,7 +165,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
                 self._set(tensor, state if _is_spatial(tensor) else None)
         return out
 
-    def _output_state(self, func, args, result) -> FieldState | None:  # noqa: ANN001
+    def _output_state(self, func, args, result) -> FieldState | None:
         first = args[0] if args else None
         if func in _CONV:
             state = self.state(first)

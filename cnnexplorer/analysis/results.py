@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.zoo import Architecture

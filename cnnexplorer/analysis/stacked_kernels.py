@@ -78,7 +78,9 @@ def compare_stacked_kernels(
     pairs = []
     for kernel in kernels:
         if kernel < 5 or kernel % 2 == 0:
-            raise UsageError(f"invalid kernel size {kernel}: use an odd size of 5 or more (a stack of 3x3 convs matches it)")
+            raise UsageError(
+                f"invalid kernel size {kernel}: use an odd size of 5 or more (a stack of 3x3 convs matches it)"
+            )
         stack_depth = (kernel - 1) // 2
         pairs.append((_measure(channels, height, width, kernel, 1), _measure(channels, height, width, 3, stack_depth)))
     return pairs

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -54,10 +55,14 @@ class CnnExplorerApp(App[None]):
                 f"{arch.family}, {arch.year}: {arch.description}",
                 partial(self.open_architecture, arch.name),
             )
-        yield SystemCommand("Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff)
+        yield SystemCommand(
+            "Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff
+        )
         yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.show_jobs)
         yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
-        yield SystemCommand("Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate)
+        yield SystemCommand(
+            "Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate
+        )
 
     def launch(self, argv: list[str]) -> Job:
         """Start a job (a child process running the headless command) and show the jobs screen."""

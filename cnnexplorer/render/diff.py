@@ -28,7 +28,13 @@ _TOTALS = (
     ("weight_layers", "weight layers", str),
 )
 
-_SHORT = {"in_channels": "in", "out_channels": "out", "output_size": "size", "input_shape": "input", "contents": "children"}
+_SHORT = {
+    "in_channels": "in",
+    "out_channels": "out",
+    "output_size": "size",
+    "input_shape": "input",
+    "contents": "children",
+}
 
 
 def row_label(row: DiffRow) -> str:
@@ -56,7 +62,8 @@ def _value(name: str, value: Any) -> str:
 def change_text(row: DiffRow) -> str:
     """The row's changed attributes with both values: ``out 64→128, kernel 11x11→5x5``."""
     return ", ".join(
-        f"{_SHORT.get(name, name)} {_value(name, left)}→{_value(name, right)}" for name, (left, right) in row.changes.items()
+        f"{_SHORT.get(name, name)} {_value(name, left)}→{_value(name, right)}"
+        for name, (left, right) in row.changes.items()
     )
 
 
@@ -138,8 +145,21 @@ def render_markdown(diff: Diff, depth: int | None = None, only_diff: bool = Fals
     lines = [f"**{line}**  " if i == 0 else f"{line}  " for i, line in enumerate(headline(diff))]
     lines += ["", f"| total | {diff.left.name} | {diff.right.name} | delta |", "|---|---:|---:|---:|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in total_rows(diff)]
-    headers = ("", "type", "left", "output", "params", "MACs", "right", "output", "params", "MACs",
-               "Δparams", "ΔMACs", "changes")  # fmt: skip
+    headers = (
+        "",
+        "type",
+        "left",
+        "output",
+        "params",
+        "MACs",
+        "right",
+        "output",
+        "params",
+        "MACs",
+        "Δparams",
+        "ΔMACs",
+        "changes",
+    )
     lines += ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in visible_rows(diff, depth, only_diff):
         cells = [
@@ -189,7 +209,7 @@ def row_record(row: DiffRow) -> dict[str, Any]:
 def to_dict(diff: Diff, only_diff: bool = False) -> dict[str, Any]:
     """The stable JSON document of ``cnnexplorer diff --format json``: every row, depth first."""
 
-    def side(analysis) -> dict[str, Any]:  # noqa: ANN001
+    def side(analysis) -> dict[str, Any]:
         return {"model": analysis.name, "input": list(analysis.input_size)}
 
     rows = [row for row in diff.rows if not (only_diff and row.status == "same")]

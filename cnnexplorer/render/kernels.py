@@ -21,10 +21,15 @@ def render_comparison(pairs: list[tuple[KernelOption, KernelOption]]) -> Group:
     for large, stack in pairs:
         for option in (large, stack):
             table.add_row(
-                option.label, f"{option.receptive_field}x{option.receptive_field}", f"{option.params:,}",
-                f"{option.params_per_c2:g}", units.count(option.macs), units.count(option.flops),
-                f"{option.flops_per_c2hw:g}", str(option.nonlinearities),
-            )  # fmt: skip
+                option.label,
+                f"{option.receptive_field}x{option.receptive_field}",
+                f"{option.params:,}",
+                f"{option.params_per_c2:g}",
+                units.count(option.macs),
+                units.count(option.flops),
+                f"{option.flops_per_c2hw:g}",
+                str(option.nonlinearities),
+            )
         notes.append(
             f"{stack.label} vs {large.label}: same {stack.receptive_field}x{stack.receptive_field} field, "
             f"{100 * (1 - stack.params / large.params):.0f}% fewer params and FLOPs, "

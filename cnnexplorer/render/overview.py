@@ -16,9 +16,15 @@ def render_overview(rows: list[ZooRow]) -> Table:
         table.add_column(column, justify="left" if column in ("name", "family") else "right", no_wrap=True)
     for row in rows:
         table.add_row(
-            row.name, row.family, str(row.year), str(row.input[1]) if row.input[1] == row.input[2] else units.dims(row.input[1:]), units.count(row.params),
-            f"{row.macs / 1e9:.3g}", f"{row.acc1:.2f}" if row.acc1 else "-", f"{row.acc5:.2f}" if row.acc5 else "-",
-        )  # fmt: skip
+            row.name,
+            row.family,
+            str(row.year),
+            str(row.input[1]) if row.input[1] == row.input[2] else units.dims(row.input[1:]),
+            units.count(row.params),
+            f"{row.macs / 1e9:.3g}",
+            f"{row.acc1:.2f}" if row.acc1 else "-",
+            f"{row.acc5:.2f}" if row.acc5 else "-",
+        )
     table.caption = (
         "size: the default input (square); GMACs: 10^9 multiply-accumulates at it (FLOPs = 2 x MACs); "
         "top-1/top-5: torchvision's published ImageNet accuracy in % (IMAGENET1K_V1)"

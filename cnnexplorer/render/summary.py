@@ -134,9 +134,13 @@ def _final_field(analysis: Analysis) -> tuple[int | None, int | None]:
     """The receptive field of the last feature map before global pooling (after it, each
     output sees the whole image)."""
     spatial = [
-        n for n in analysis.layers
-        if n.receptive_field is not None and not n.training_only and n.output_shape and math.prod(n.output_shape[2:]) > 1
-    ]  # fmt: skip
+        n
+        for n in analysis.layers
+        if n.receptive_field is not None
+        and not n.training_only
+        and n.output_shape
+        and math.prod(n.output_shape[2:]) > 1
+    ]
     return (spatial[-1].receptive_field, spatial[-1].jump) if spatial else (None, None)
 
 
@@ -199,10 +203,15 @@ def render_table(analysis: Analysis, depth: int | None = None) -> Group:
     """A rich renderable: headline figures, then one row per layer down to ``depth``."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for column in _COLUMNS:
-        table.add_column(column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer")
+        table.add_column(
+            column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer"
+        )
     for row in _rows(analysis, DEFAULT_TABLE_DEPTH if depth is None else depth):
         table.add_row(*row)
-    legend = Text("MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels, ≤ marks an upper bound", style="dim")
+    legend = Text(
+        "MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels, ≤ marks an upper bound",
+        style="dim",
+    )
     return Group(*(Text(line) for line in _headline(analysis)), table, legend)
 
 
@@ -216,10 +225,25 @@ def render_markdown(analysis: Analysis, depth: int | None = None) -> str:
 
 
 _CSV_FIELDS = (
-    "path", "type", "depth", "input_shape", "output_shape", "kernel_size", "stride", "padding",
-    "groups", "params", "trainable_params", "macs", "flops", "params_share", "macs_share", "activation_bytes",
-    "receptive_field", "jump",
-)  # fmt: skip
+    "path",
+    "type",
+    "depth",
+    "input_shape",
+    "output_shape",
+    "kernel_size",
+    "stride",
+    "padding",
+    "groups",
+    "params",
+    "trainable_params",
+    "macs",
+    "flops",
+    "params_share",
+    "macs_share",
+    "activation_bytes",
+    "receptive_field",
+    "jump",
+)
 
 
 def render_csv(analysis: Analysis, depth: int | None = None) -> str:
@@ -249,10 +273,22 @@ def course_rows(analysis: Analysis) -> list[dict[str, Any]]:
     element = DTYPE_BYTES[analysis.dtype]
     c, h, w = analysis.input_size
     rows.append(
-        {"layer": "input", "type": "Input", "input": "-", "kernel": "-", "filters": "-", "stride": "-",
-         "padding": "-", "output": f"{h}x{w}x{c}", "params": 0,
-         "memory_bytes": analysis.batch * c * h * w * element, "macs": 0, "flops": 0, "activation": "-"}
-    )  # fmt: skip
+        {
+            "layer": "input",
+            "type": "Input",
+            "input": "-",
+            "kernel": "-",
+            "filters": "-",
+            "stride": "-",
+            "padding": "-",
+            "output": f"{h}x{w}x{c}",
+            "params": 0,
+            "memory_bytes": analysis.batch * c * h * w * element,
+            "macs": 0,
+            "flops": 0,
+            "activation": "-",
+        }
+    )
     for node in analysis.layers:
         if not node.is_leaf:
             continue
@@ -289,21 +325,56 @@ def _hwc(dims: tuple[int, ...] | None) -> str:
 
 def render_course(analysis: Analysis) -> str:
     """The course text's AlexNet table as Markdown, with correct figures and a true total row."""
-    headers = ("Layer", "Type", "Input", "Kernel", "Filters/Units", "Stride", "Padding", "Output",
-               "Parameters", "Memory (MiB)", "MACs", "FLOPs", "Activation")  # fmt: skip
+    headers = (
+        "Layer",
+        "Type",
+        "Input",
+        "Kernel",
+        "Filters/Units",
+        "Stride",
+        "Padding",
+        "Output",
+        "Parameters",
+        "Memory (MiB)",
+        "MACs",
+        "FLOPs",
+        "Activation",
+    )
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     rows = course_rows(analysis)
     for row in rows:
         cells = (
-            row["layer"], row["type"], row["input"], row["kernel"], row["filters"], row["stride"], row["padding"],
-            row["output"], f"{row['params']:,}", f"{row['memory_bytes'] / 2**20:.2f}", _mega(row["macs"]),
-            _mega(row["flops"]), row["activation"],
-        )  # fmt: skip
+            row["layer"],
+            row["type"],
+            row["input"],
+            row["kernel"],
+            row["filters"],
+            row["stride"],
+            row["padding"],
+            row["output"],
+            f"{row['params']:,}",
+            f"{row['memory_bytes'] / 2**20:.2f}",
+            _mega(row["macs"]),
+            _mega(row["flops"]),
+            row["activation"],
+        )
         lines.append("| " + " | ".join(map(str, cells)) + " |")
     total_macs = sum(r["macs"] for r in rows)
-    total = ("**total**", "", "", "", "", "", "", "", f"**{sum(r['params'] for r in rows):,}**",
-             f"**{sum(r['memory_bytes'] for r in rows) / 2**20:.2f}**", f"**{_mega(total_macs)}**",
-             f"**{_mega(2 * total_macs)}**", "")  # fmt: skip
+    total = (
+        "**total**",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        f"**{sum(r['params'] for r in rows):,}**",
+        f"**{sum(r['memory_bytes'] for r in rows) / 2**20:.2f}**",
+        f"**{_mega(total_macs)}**",
+        f"**{_mega(2 * total_macs)}**",
+        "",
+    )
     lines.append("| " + " | ".join(total) + " |")
     lines += [
         "",
@@ -337,9 +408,16 @@ def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
         facts.append(("note", "runs in training only (not in the totals)"))
     if not node.executed:
         facts.append(("note", "not executed in this pass"))
-    facts += [("input", units.shape(node.input_shape, batch=True)), ("output", units.shape(node.output_shape, batch=True))]
-    for label, value in (("kernel", node.kernel_size), ("stride", node.stride), ("padding", node.padding),
-                         ("dilation", node.dilation)):  # fmt: skip
+    facts += [
+        ("input", units.shape(node.input_shape, batch=True)),
+        ("output", units.shape(node.output_shape, batch=True)),
+    ]
+    for label, value in (
+        ("kernel", node.kernel_size),
+        ("stride", node.stride),
+        ("padding", node.padding),
+        ("dilation", node.dilation),
+    ):
         if value is not None:
             facts.append((label, units.dims(value) if isinstance(value, tuple) else str(value)))
     if node.groups not in (None, 1):

@@ -37,7 +37,11 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same directory,
     flushed to disk, then renamed over ``path``. A crash at any point leaves the previous
     file whole. Refuses (NonFiniteWeightsError) model weights that are not finite."""
-    bad = [name for name, tensor in checkpoint.get("model", {}).items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    bad = [
+        name
+        for name, tensor in checkpoint.get("model", {}).items()
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all()
+    ]
     if bad:
         raise NonFiniteWeightsError(f"not writing {path}: non-finite values in {', '.join(bad[:3])}")
     path = Path(path)
@@ -71,13 +75,17 @@ def load_checkpoint(path: Path | str) -> Any:
     checkpoint, or one that carries a pickled object (which is never executed)."""
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or torch.save")
+        raise UsageError(
+            f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or torch.save"
+        )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
         if found is None:
-            raise UsageError(f"cannot read checkpoint {path}: it is not a torch checkpoint (or it is damaged)") from None
+            raise UsageError(
+                f"cannot read checkpoint {path}: it is not a torch checkpoint (or it is damaged)"
+            ) from None
         raise UsageError(
             f"refusing {path}: it carries a pickled Python object ({found.group(1)}) and is only loaded "
             "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), PATH)"
@@ -112,7 +120,9 @@ def model_state_of(loaded: Any, path: Path | str) -> dict[str, torch.Tensor]:
     else:
         state = loaded
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UsageError(f"{path} holds no model state_dict (expected a dict of tensors, or a checkpoint with a 'model' entry)")
+        raise UsageError(
+            f"{path} holds no model state_dict (expected a dict of tensors, or a checkpoint with a 'model' entry)"
+        )
     return strip_wrapper_prefixes(state)
 
 
@@ -121,8 +131,12 @@ def load_model_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], p
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as error:
-        detail = next((line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error).splitlines()[0])
-        raise UsageError(f"{path} does not fit this model: {detail.rstrip('.')}; is it the right architecture and class count?") from None
+        detail = next(
+            (line.strip() for line in str(error).splitlines() if "size mismatch" in line), str(error).splitlines()[0]
+        )
+        raise UsageError(
+            f"{path} does not fit this model: {detail.rstrip('.')}; is it the right architecture and class count?"
+        ) from None
     problems = []
     if result.missing_keys:
         problems.append(f"{len(result.missing_keys)} missing (e.g. {result.missing_keys[0]})")

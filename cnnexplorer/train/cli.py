@@ -61,7 +61,7 @@ examples:
 add --download (needs network) or pass --checkpoint with a state_dict file."""
 
 
-def _int_at_least(minimum: int):  # noqa: ANN202
+def _int_at_least(minimum: int):
     """An argparse type: a whole number of ``minimum`` or more."""
 
     def parse(text: str) -> int:
@@ -110,36 +110,60 @@ def _int_list(text: str) -> list[int]:
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("devices")
     group.add_argument("--gpu", type=_non_negative_int, metavar="N", help="run on cuda:N")
-    group.add_argument("--device", metavar="DEV",
-                       help="cpu, cuda or cuda:N (default: cuda:0 if there is a GPU, else cpu)")
-    group.add_argument("--gpus", type=_int_list, metavar="LIST",
-                       help="DDP on these GPUs, e.g. 0,1 (one process each, under torchrun)")
-    group.add_argument("--nproc", type=_positive_int, metavar="N",
-                       help="DDP with N processes per node (GPUs 0..N-1, or N CPU processes with --device cpu)")
+    group.add_argument(
+        "--device", metavar="DEV", help="cpu, cuda or cuda:N (default: cuda:0 if there is a GPU, else cpu)"
+    )
+    group.add_argument(
+        "--gpus", type=_int_list, metavar="LIST", help="DDP on these GPUs, e.g. 0,1 (one process each, under torchrun)"
+    )
+    group.add_argument(
+        "--nproc",
+        type=_positive_int,
+        metavar="N",
+        help="DDP with N processes per node (GPUs 0..N-1, or N CPU processes with --device cpu)",
+    )
     group.add_argument("--nnodes", metavar="N", help="multi-node: passed to torchrun (also N:M for elastic)")
     group.add_argument("--node-rank", metavar="R", help="multi-node: this node's rank, passed to torchrun")
-    group.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
-                       help="multi-node: rendezvous endpoint, passed to torchrun")
+    group.add_argument(
+        "--rdzv-endpoint", metavar="HOST:PORT", help="multi-node: rendezvous endpoint, passed to torchrun"
+    )
     group.add_argument("--rdzv-id", metavar="ID", help="multi-node: rendezvous (job) id, passed to torchrun")
-    group.add_argument("--rdzv-backend", metavar="NAME",
-                       help="multi-node: rendezvous backend for torchrun (default c10d)")
+    group.add_argument(
+        "--rdzv-backend", metavar="NAME", help="multi-node: rendezvous backend for torchrun (default c10d)"
+    )
 
 
 def _add_data_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
     group = parser.add_argument_group("data")
-    group.add_argument("--data", metavar="DIR",
-                       help="ImageFolder root (DIR/train, DIR/val), or where the CIFAR files are or go")
-    group.add_argument("--dataset", choices=DATASETS,
-                       help="imagefolder (default with --data), cifar10, cifar100 or fake (synthetic)")
-    group.add_argument("--download", action="store_true",
-                       help="allow downloads (CIFAR files" + (", torchvision weights)" if for_eval else ")"))
-    group.add_argument("--image-size", type=_positive_int, metavar="S",
-                       help="square input size (default: the model's own, e.g. 227 for alexnet-2012, "
-                            "32 for CIFAR models)")
-    group.add_argument("--workers", type=_non_negative_int, metavar="N",
-                       help=f"data loading processes (default {default_workers()}; 0 loads in the main process)")
-    group.add_argument("--fake-size", type=_positive_int, metavar="N",
-                       help="--dataset fake: training images (val gets N/10; default 1280)")
+    group.add_argument(
+        "--data", metavar="DIR", help="ImageFolder root (DIR/train, DIR/val), or where the CIFAR files are or go"
+    )
+    group.add_argument(
+        "--dataset", choices=DATASETS, help="imagefolder (default with --data), cifar10, cifar100 or fake (synthetic)"
+    )
+    group.add_argument(
+        "--download",
+        action="store_true",
+        help="allow downloads (CIFAR files" + (", torchvision weights)" if for_eval else ")"),
+    )
+    group.add_argument(
+        "--image-size",
+        type=_positive_int,
+        metavar="S",
+        help="square input size (default: the model's own, e.g. 227 for alexnet-2012, 32 for CIFAR models)",
+    )
+    group.add_argument(
+        "--workers",
+        type=_non_negative_int,
+        metavar="N",
+        help=f"data loading processes (default {default_workers()}; 0 loads in the main process)",
+    )
+    group.add_argument(
+        "--fake-size",
+        type=_positive_int,
+        metavar="N",
+        help="--dataset fake: training images (val gets N/10; default 1280)",
+    )
 
 
 def default_workers() -> int:
@@ -148,79 +172,130 @@ def default_workers() -> int:
 
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``train`` to the CLI's subcommands."""
-    train = subparsers.add_parser("train", description=TRAIN_DESCRIPTION, epilog=TRAIN_EPILOG,
-                                  help="train a model (CPU, GPU or DDP) with its paper's recipe; "
-                                       "events, checkpoints, resume",
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = subparsers.add_parser(
+        "train",
+        description=TRAIN_DESCRIPTION,
+        epilog=TRAIN_EPILOG,
+        help="train a model (CPU, GPU or DDP) with its paper's recipe; events, checkpoints, resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train.add_argument("model", help="architecture name (see `cnnexplorer list`)")
     _add_data_options(train, for_eval=False)
     _add_device_options(train)
     recipe = train.add_argument_group("recipe (defaults: the family's paper recipe, printed at the start)")
     recipe.add_argument("--epochs", type=_positive_int, metavar="N")
-    recipe.add_argument("--batch-size", type=_positive_int, metavar="N",
-                        help="global batch, split evenly over the DDP processes")
-    recipe.add_argument("--optimizer", choices=("sgd", "adamw"),
-                        help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)")
+    recipe.add_argument(
+        "--batch-size", type=_positive_int, metavar="N", help="global batch, split evenly over the DDP processes"
+    )
+    recipe.add_argument(
+        "--optimizer", choices=("sgd", "adamw"), help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)"
+    )
     recipe.add_argument("--lr", type=_positive_float, metavar="LR", help="base learning rate")
     recipe.add_argument("--momentum", type=_non_negative_float, metavar="M")
-    recipe.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None,
-                        help="Nesterov momentum (WRN, DenseNet)")
+    recipe.add_argument(
+        "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum (WRN, DenseNet)"
+    )
     recipe.add_argument("--weight-decay", type=_non_negative_float, metavar="WD")
-    recipe.add_argument("--schedule", choices=("step", "cosine", "plateau"),
-                        help="step: x gamma at milestones; cosine: to 0; plateau: x gamma when val top-1 stalls")
-    recipe.add_argument("--milestones", type=_int_list, metavar="E1,E2",
-                        help="step schedule: epochs after which the lr is multiplied by gamma")
+    recipe.add_argument(
+        "--schedule",
+        choices=("step", "cosine", "plateau"),
+        help="step: x gamma at milestones; cosine: to 0; plateau: x gamma when val top-1 stalls",
+    )
+    recipe.add_argument(
+        "--milestones",
+        type=_int_list,
+        metavar="E1,E2",
+        help="step schedule: epochs after which the lr is multiplied by gamma",
+    )
     recipe.add_argument("--gamma", type=_positive_float, metavar="G", help="lr factor at each milestone or plateau")
-    recipe.add_argument("--plateau-patience", type=_non_negative_int, metavar="N",
-                        help="plateau schedule: epochs without improvement before a drop (default 2)")
-    recipe.add_argument("--warmup-epochs", type=_non_negative_float, metavar="E",
-                        help="linear lr warmup (step and cosine schedules; may be fractional)")
+    recipe.add_argument(
+        "--plateau-patience",
+        type=_non_negative_int,
+        metavar="N",
+        help="plateau schedule: epochs without improvement before a drop (default 2)",
+    )
+    recipe.add_argument(
+        "--warmup-epochs",
+        type=_non_negative_float,
+        metavar="E",
+        help="linear lr warmup (step and cosine schedules; may be fractional)",
+    )
     recipe.add_argument("--label-smoothing", type=_non_negative_float, metavar="EPS")
-    recipe.add_argument("--aux-weight", type=_non_negative_float, metavar="W",
-                        help="GoogLeNet: weight of the two auxiliary losses (default 0.3)")
+    recipe.add_argument(
+        "--aux-weight",
+        type=_non_negative_float,
+        metavar="W",
+        help="GoogLeNet: weight of the two auxiliary losses (default 0.3)",
+    )
     run = train.add_argument_group("run")
-    run.add_argument("--seed", type=_non_negative_int, metavar="N",
-                     help="fix every random choice (also makes cuDNN deterministic); default: a random seed, recorded")
-    run.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"),
-                     help="mixed precision (--amp alone: bf16; fp16 uses a gradient scaler)")
-    run.add_argument("--channels-last", action="store_true",
-                     help="NHWC memory format (faster convolutions with --amp on GPUs)")
+    run.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="fix every random choice (also makes cuDNN deterministic); default: a random seed, recorded",
+    )
+    run.add_argument(
+        "--amp",
+        nargs="?",
+        const="bf16",
+        choices=("bf16", "fp16"),
+        help="mixed precision (--amp alone: bf16; fp16 uses a gradient scaler)",
+    )
+    run.add_argument(
+        "--channels-last", action="store_true", help="NHWC memory format (faster convolutions with --amp on GPUs)"
+    )
     run.add_argument("--compile", action="store_true", help="torch.compile the model")
     run.add_argument("--output", metavar="DIR", help="where run directories go (default runs/)")
     run.add_argument("--resume", metavar="PATH", help="continue from a last.pt (in its run directory, unless --output)")
-    run.add_argument("--max-steps", type=_positive_int, metavar="N",
-                     help="stop after N optimizer steps in all (then validate and save)")
-    run.add_argument("--log-every", type=_positive_int, metavar="N",
-                     help="steps between step events and log lines (default 10)")
-    run.add_argument("--events", choices=("-",),
-                     help="also write the event stream to stdout (human output then goes to stderr)")
+    run.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N optimizer steps in all (then validate and save)",
+    )
+    run.add_argument(
+        "--log-every", type=_positive_int, metavar="N", help="steps between step events and log lines (default 10)"
+    )
+    run.add_argument(
+        "--events", choices=("-",), help="also write the event stream to stdout (human output then goes to stderr)"
+    )
     train.set_defaults(handler=partial(run_train_command, train))
     return train
 
 
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``eval`` to the CLI's subcommands."""
-    evaluation = subparsers.add_parser("eval", help="top-1/top-5 accuracy of a checkpoint or torchvision's weights",
-                                       description=EVAL_DESCRIPTION, epilog=EVAL_EPILOG,
-                                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluation = subparsers.add_parser(
+        "eval",
+        help="top-1/top-5 accuracy of a checkpoint or torchvision's weights",
+        description=EVAL_DESCRIPTION,
+        epilog=EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     evaluation.add_argument("model", help="architecture name (see `cnnexplorer list`)")
     weights = evaluation.add_argument_group("weights (one of)")
-    weights.add_argument("--checkpoint", metavar="PATH",
-                         help="a last.pt/best.pt of `cnnexplorer train`, or a state_dict file")
-    weights.add_argument("--weights", metavar="NAME",
-                         help="torchvision's weights, e.g. IMAGENET1K_V1, with their preprocessing")
+    weights.add_argument(
+        "--checkpoint", metavar="PATH", help="a last.pt/best.pt of `cnnexplorer train`, or a state_dict file"
+    )
+    weights.add_argument(
+        "--weights", metavar="NAME", help="torchvision's weights, e.g. IMAGENET1K_V1, with their preprocessing"
+    )
     _add_data_options(evaluation, for_eval=True)
-    evaluation.add_argument("--split", default="val", metavar="NAME",
-                            help="ImageFolder split folder to evaluate (default val)")
+    evaluation.add_argument(
+        "--split", default="val", metavar="NAME", help="ImageFolder split folder to evaluate (default val)"
+    )
     _add_device_options(evaluation)
-    evaluation.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
-                            help="global batch (default 64)")
-    evaluation.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"),
-                            help="mixed precision inference")
+    evaluation.add_argument(
+        "--batch-size", type=_positive_int, default=64, metavar="N", help="global batch (default 64)"
+    )
+    evaluation.add_argument(
+        "--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="mixed precision inference"
+    )
     evaluation.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     evaluation.add_argument("--per-class", metavar="CSV", help="write each class's top-1 accuracy to this CSV file")
-    evaluation.add_argument("--format", choices=("table", "json"), default="table",
-                            help="result as text (default) or JSON")
+    evaluation.add_argument(
+        "--format", choices=("table", "json"), default="table", help="result as text (default) or JSON"
+    )
     evaluation.add_argument("--events", metavar="PATH", help="write the event stream here (- for stdout)")
     evaluation.set_defaults(handler=partial(run_eval_command, evaluation))
     return evaluation
@@ -231,24 +306,34 @@ def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     None when this process should do the work itself."""
     from cnnexplorer.train import devices
 
-    rendezvous = {"nnodes": args.nnodes, "node-rank": args.node_rank, "rdzv-endpoint": args.rdzv_endpoint,
-                  "rdzv-id": args.rdzv_id, "rdzv-backend": args.rdzv_backend}
+    rendezvous = {
+        "nnodes": args.nnodes,
+        "node-rank": args.node_rank,
+        "rdzv-endpoint": args.rdzv_endpoint,
+        "rdzv-id": args.rdzv_id,
+        "rdzv-backend": args.rdzv_backend,
+    }
     launching = args.gpus is not None or args.nproc is not None
     if devices.under_torchrun():
         if launching or any(v is not None for v in rendezvous.values()):
-            raise UsageError("--gpus, --nproc and the rendezvous flags launch torchrun; "
-                             "under torchrun already, leave them out")
+            raise UsageError(
+                "--gpus, --nproc and the rendezvous flags launch torchrun; under torchrun already, leave them out"
+            )
         if args.gpu is not None:
-            raise UsageError("under torchrun each process takes the GPU of its LOCAL_RANK: "
-                             "leave --gpu out (use CUDA_VISIBLE_DEVICES)")
+            raise UsageError(
+                "under torchrun each process takes the GPU of its LOCAL_RANK: "
+                "leave --gpu out (use CUDA_VISIBLE_DEVICES)"
+            )
         return None
     if not launching:
         if any(v is not None for v in rendezvous.values()):
             raise UsageError("the rendezvous flags (--nnodes, --node-rank, --rdzv-*) go with --nproc N or --gpus LIST")
         return None
     if args.gpus is not None and args.nproc is not None and args.nproc != len(args.gpus):
-        raise UsageError(f"--gpus {','.join(map(str, args.gpus))} is {len(args.gpus)} processes "
-                         f"but --nproc says {args.nproc}: give one")
+        raise UsageError(
+            f"--gpus {','.join(map(str, args.gpus))} is {len(args.gpus)} processes "
+            f"but --nproc says {args.nproc}: give one"
+        )
     if args.gpu is not None:
         raise UsageError("--gpu N is one device; for several use --gpus 0,1 (or --nproc N)")
     on_cpu = args.device == "cpu"
@@ -265,12 +350,15 @@ def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             import torch
 
             if not torch.cuda.is_available():
-                raise UsageError(f"--nproc {nproc} runs one process per GPU, but this machine has no CUDA device: "
-                                 "add --device cpu for CPU processes")
+                raise UsageError(
+                    f"--nproc {nproc} runs one process per GPU, but this machine has no CUDA device: "
+                    "add --device cpu for CPU processes"
+                )
             devices.check_gpu_ids(list(range(nproc)))
     if args.device not in (None, "cpu", "cuda"):
-        raise UsageError(f"--device {args.device} names one device; "
-                         "with --gpus/--nproc use --device cpu or leave it out")
+        raise UsageError(
+            f"--device {args.device} names one device; with --gpus/--nproc use --device cpu or leave it out"
+        )
     command = devices.torchrun_command(nproc, child_arguments(parser, args), rendezvous)
     return devices.relaunch_under_torchrun(command, visible)
 
@@ -309,7 +397,7 @@ def _run_dir(output: str | None, model: str) -> Path:
     return candidate
 
 
-def resolve_train_config(args: argparse.Namespace):  # noqa: ANN201 - returns TrainConfig
+def resolve_train_config(args: argparse.Namespace):
     """Recipe defaults of the model's family, overridden by the flags given."""
     from dataclasses import fields, replace
 
@@ -321,8 +409,10 @@ def resolve_train_config(args: argparse.Namespace):  # noqa: ANN201 - returns Tr
     recipe = recipe_for(arch)
     dataset = args.dataset or ("imagefolder" if args.data else None)
     if dataset is None:
-        raise UsageError("no data: pass --data DIR (an ImageFolder tree with train/ and val/), "
-                         "--dataset cifar10 --data DIR, or --dataset fake")
+        raise UsageError(
+            "no data: pass --data DIR (an ImageFolder tree with train/ and val/), "
+            "--dataset cifar10 --data DIR, or --dataset fake"
+        )
     if dataset == "fake" and args.data:
         raise UsageError("--dataset fake makes its own images: leave --data out")
     if args.fake_size is not None and dataset != "fake":
@@ -344,8 +434,9 @@ def resolve_train_config(args: argparse.Namespace):  # noqa: ANN201 - returns Tr
         recipe = replace(recipe, lr=1e-3, weight_decay=0.05)
     chosen = replace(recipe, **given)
     if chosen.schedule == "plateau" and chosen.warmup_epochs:
-        raise UsageError("--warmup-epochs works with the step and cosine schedules, not plateau: "
-                         "add --schedule step or cosine")
+        raise UsageError(
+            "--warmup-epochs works with the step and cosine schedules, not plateau: add --schedule step or cosine"
+        )
     if args.milestones is not None and chosen.schedule != "step":
         raise UsageError(f"--milestones is for --schedule step (this run's schedule is {chosen.schedule})")
     if args.label_smoothing is not None and args.label_smoothing >= 1:
@@ -357,22 +448,41 @@ def resolve_train_config(args: argparse.Namespace):  # noqa: ANN201 - returns Tr
     overridden = given.keys() & {"lr", "optimizer", "schedule", "weight_decay"}
     milestones = args.milestones if args.milestones is not None else milestone_epochs(recipe.milestones, chosen.epochs)
     return TrainConfig(
-        model=arch.name, dataset=dataset, data=str(args.data) if args.data else None, image_size=image_size,
-        num_classes=num_classes, epochs=chosen.epochs, batch_size=chosen.batch_size, optimizer=chosen.optimizer,
-        lr=chosen.lr, momentum=chosen.momentum, nesterov=chosen.nesterov and chosen.optimizer == "sgd",
-        weight_decay=chosen.weight_decay, schedule=chosen.schedule, milestones=milestones,
-        gamma=chosen.gamma, plateau_patience=args.plateau_patience if args.plateau_patience is not None else 2,
-        warmup_epochs=chosen.warmup_epochs, label_smoothing=chosen.label_smoothing, aux_weight=chosen.aux_weight,
-        seed=args.seed if args.seed is not None else random.randrange(2**31), deterministic=args.seed is not None,
-        amp=args.amp, channels_last=args.channels_last, compile=args.compile,
-        workers=args.workers if args.workers is not None else default_workers(), max_steps=args.max_steps,
-        log_every=args.log_every or 10, fake_size=args.fake_size or 1280, download=args.download,
+        model=arch.name,
+        dataset=dataset,
+        data=str(args.data) if args.data else None,
+        image_size=image_size,
+        num_classes=num_classes,
+        epochs=chosen.epochs,
+        batch_size=chosen.batch_size,
+        optimizer=chosen.optimizer,
+        lr=chosen.lr,
+        momentum=chosen.momentum,
+        nesterov=chosen.nesterov and chosen.optimizer == "sgd",
+        weight_decay=chosen.weight_decay,
+        schedule=chosen.schedule,
+        milestones=milestones,
+        gamma=chosen.gamma,
+        plateau_patience=args.plateau_patience if args.plateau_patience is not None else 2,
+        warmup_epochs=chosen.warmup_epochs,
+        label_smoothing=chosen.label_smoothing,
+        aux_weight=chosen.aux_weight,
+        seed=args.seed if args.seed is not None else random.randrange(2**31),
+        deterministic=args.seed is not None,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        workers=args.workers if args.workers is not None else default_workers(),
+        max_steps=args.max_steps,
+        log_every=args.log_every or 10,
+        fake_size=args.fake_size or 1280,
+        download=args.download,
         recipe=recipe.source + (" (with overrides)" if overridden else ""),
         run_dir=str(_run_dir(args.output, arch.name)),
     )
 
 
-def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):  # noqa: ANN201 - returns TrainConfig
+def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
     """The checkpoint's config, with only the settings a resumed run may change."""
     from cnnexplorer import zoo
     from cnnexplorer.train import checkpoints
@@ -385,12 +495,18 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):  #
     if zoo.get(args.model).name != config.model:
         raise UsageError(f"{args.resume} is a checkpoint of {config.model}, not {zoo.get(args.model).name}")
     free = RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("help", "resume", "gpu", "device")
-    fixed = [action.option_strings[0] for action in parser._actions
-             if action.option_strings and action.dest not in free
-             and getattr(args, action.dest, None) not in (None, False, action.default)]
+    fixed = [
+        action.option_strings[0]
+        for action in parser._actions
+        if action.option_strings
+        and action.dest not in free
+        and getattr(args, action.dest, None) not in (None, False, action.default)
+    ]
     if fixed:
-        raise UsageError(f"{', '.join(fixed)} cannot change on --resume "
-                         "(the run continues with its checkpoint's settings); leave them out, or start a new run")
+        raise UsageError(
+            f"{', '.join(fixed)} cannot change on --resume "
+            "(the run continues with its checkpoint's settings); leave them out, or start a new run"
+        )
     for name in ("epochs", "max_steps", "workers", "log_every", "data"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
@@ -398,8 +514,10 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):  #
     if saved["epoch"] >= config.epochs and (config.max_steps is None or saved["step"] >= config.max_steps):
         raise UsageError(f"{args.resume} has done all {config.epochs} epochs: raise --epochs to train on")
     if config.max_steps is not None and saved["step"] >= config.max_steps:
-        raise UsageError(f"{args.resume} is at step {saved['step']}, past --max-steps {config.max_steps}: "
-                         "raise --max-steps or leave it out")
+        raise UsageError(
+            f"{args.resume} is at step {saved['step']}, past --max-steps {config.max_steps}: "
+            "raise --max-steps or leave it out"
+        )
     return config
 
 
@@ -429,8 +547,10 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     if dataset == "fake" and args.data:
         raise UsageError("--dataset fake makes its own images: leave --data out")
     if bool(args.checkpoint) == bool(args.weights):
-        raise UsageError("pass one of --checkpoint PATH (from `cnnexplorer train` or torch.save) "
-                         "and --weights NAME (torchvision's, e.g. IMAGENET1K_V1)")
+        raise UsageError(
+            "pass one of --checkpoint PATH (from `cnnexplorer train` or torch.save) "
+            "and --weights NAME (torchvision's, e.g. IMAGENET1K_V1)"
+        )
     if dataset == "imagefolder" and args.data is None:
         raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
     exit_code = _launch_if_asked(parser, args)
@@ -438,10 +558,25 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         return exit_code
     from cnnexplorer.train.eval_command import EvalOptions, run_eval
 
-    return run_eval(EvalOptions(
-        model=args.model, dataset=dataset, data=args.data, split=args.split, checkpoint=args.checkpoint,
-        weights=args.weights, gpu=args.gpu, device=args.device, batch_size=args.batch_size, amp=args.amp,
-        workers=args.workers if args.workers is not None else default_workers(), image_size=args.image_size,
-        channels_last=args.channels_last, per_class=args.per_class, format=args.format, events=args.events,
-        download=args.download, fake_size=args.fake_size or 1280,
-    ))
+    return run_eval(
+        EvalOptions(
+            model=args.model,
+            dataset=dataset,
+            data=args.data,
+            split=args.split,
+            checkpoint=args.checkpoint,
+            weights=args.weights,
+            gpu=args.gpu,
+            device=args.device,
+            batch_size=args.batch_size,
+            amp=args.amp,
+            workers=args.workers if args.workers is not None else default_workers(),
+            image_size=args.image_size,
+            channels_last=args.channels_last,
+            per_class=args.per_class,
+            format=args.format,
+            events=args.events,
+            download=args.download,
+            fake_size=args.fake_size or 1280,
+        )
+    )

@@ -71,5 +71,6 @@ class TrainConfig:
             f"recipe: {self.recipe}",
             f"{self.model} on {self.dataset}{' ' + self.data if self.data else ''}: {self.epochs} epochs, "
             f"batch {self.batch_size}, image {self.image_size}, {self.num_classes} classes, seed {self.seed}",
-            f"{optimizer}, weight decay {self.weight_decay:g}, {schedule}" + (f"; {', '.join(extras)}" if extras else ""),
+            f"{optimizer}, weight decay {self.weight_decay:g}, {schedule}"
+            + (f"; {', '.join(extras)}" if extras else ""),
         ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
@@ -68,7 +69,9 @@ def eval_transform(image_size: int) -> Callable:
     from torchvision.transforms import v2
 
     resize = image_size if image_size <= SMALL_IMAGE else round(image_size / 0.875)
-    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size), *_to_normalized_float()])
+    return v2.Compose(
+        [v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size), *_to_normalized_float()]
+    )
 
 
 def _to_normalized_float() -> list:
@@ -149,7 +152,9 @@ def build_datasets(
     if kind == "fake":
         classes = [str(i) for i in range(fake_classes)]
         train = SyntheticImages(fake_size, image_size, fake_classes, seed) if want_train else None
-        return Datasets(kind, train, SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1), classes)
+        return Datasets(
+            kind, train, SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1), classes
+        )
     if root is None:
         raise UsageError(f"--dataset {kind} needs --data DIR")
     if kind in ("cifar10", "cifar100"):
@@ -157,7 +162,9 @@ def build_datasets(
     return _image_folder(Path(root), image_size, seed, want_train, val_tf, split)
 
 
-def _cifar(kind: str, root: Path, image_size: int, seed: int, want_train: bool, download: bool, val_tf: Callable) -> Datasets:
+def _cifar(
+    kind: str, root: Path, image_size: int, seed: int, want_train: bool, download: bool, val_tf: Callable
+) -> Datasets:
     from torchvision import datasets
 
     reader = datasets.CIFAR10 if kind == "cifar10" else datasets.CIFAR100
@@ -166,7 +173,9 @@ def _cifar(kind: str, root: Path, image_size: int, seed: int, want_train: bool, 
         val = reader(str(root), train=False, transform=val_tf, download=download)
         train = reader(str(root), train=True, download=download) if want_train else None
     except RuntimeError:
-        raise UsageError(f"no {label} data in {root}: add --download to fetch it (needs network), or point --data at the folder holding {reader.base_folder}") from None
+        raise UsageError(
+            f"no {label} data in {root}: add --download to fetch it (needs network), or point --data at the folder holding {reader.base_folder}"
+        ) from None
     except OSError as error:
         raise UsageError(f"cannot get {label} into {root}: {error}") from None
     train_set = SeededTransform(train, train_transform(image_size), seed) if train is not None else None
@@ -205,9 +214,13 @@ def check_image_folder(root: Path, want_train: bool = True, split: str = "val") 
         extra = sorted(set(folders[split]) - set(folders["train"]))
         if missing:
             more = f" ({len(missing)} classes are)" if len(missing) > 1 else ""
-            raise UsageError(f"class {missing[0]!r} is in {root}/train but missing in {root}/{split}{more}: every class needs a {split} folder with images")
+            raise UsageError(
+                f"class {missing[0]!r} is in {root}/train but missing in {root}/{split}{more}: every class needs a {split} folder with images"
+            )
         if extra:
-            raise UsageError(f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match train's")
+            raise UsageError(
+                f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match train's"
+            )
     return folders[split]
 
 
@@ -227,7 +240,9 @@ class ResumableSampler(Sampler[int]):
     samples of the batches already done when a run resumes mid-epoch."""
 
     def __init__(self, dataset: Dataset, world_size: int, rank: int, seed: int, batch_size: int) -> None:
-        self.order = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False)
+        self.order = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=False
+        )
         self.batch_size = batch_size
         self.skip_batches = 0
 
@@ -267,13 +282,22 @@ def _ignore_interrupts(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def make_loader(dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool, seed: int = 0) -> DataLoader:
+def make_loader(
+    dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool, seed: int = 0
+) -> DataLoader:
     """A loader with its own random generator: each ``iter()`` draws a base seed for the
     workers, and from torch's global RNG that draw would shift dropout's numbers (and a
     resumed run would draw after restoring that RNG, so it would not match the original)."""
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
-                      drop_last=False, worker_init_fn=_ignore_interrupts if workers else None,
-                      generator=torch.Generator().manual_seed(_generator_seed(seed, 0)))
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        drop_last=False,
+        worker_init_fn=_ignore_interrupts if workers else None,
+        generator=torch.Generator().manual_seed(_generator_seed(seed, 0)),
+    )
 
 
 def reseed_loader(loader: DataLoader, seed: int, epoch: int) -> None:

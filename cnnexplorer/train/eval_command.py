@@ -71,16 +71,26 @@ def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> We
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
     if not cached.is_file():
         if not download:
-            raise UsageError(f"weights {key} of {arch.name} are not in the torch hub cache ({cached}) and downloads are off: "
-                             f"pass --checkpoint PATH with a state_dict file, or add --download (needs network)")
+            raise UsageError(
+                f"weights {key} of {arch.name} are not in the torch hub cache ({cached}) and downloads are off: "
+                f"pass --checkpoint PATH with a state_dict file, or add --download (needs network)"
+            )
         try:
             torch.hub.download_url_to_file(weights.url, str(cached), progress=sys.stderr.isatty())
         except OSError as error:
-            raise UsageError(f"cannot download {weights.url} ({error}): pass --checkpoint PATH with a state_dict file") from None
+            raise UsageError(
+                f"cannot download {weights.url} ({error}): pass --checkpoint PATH with a state_dict file"
+            ) from None
     state = checkpoints.model_state_of(checkpoints.load_checkpoint(cached), cached)
     found = {p.weights: p for p in weights_of(arch)}
-    return WeightsSource(state, f"torchvision {key}", weights.transforms().crop_size[0], len(weights.meta["categories"]),
-                         weights.transforms(), found.get(key))
+    return WeightsSource(
+        state,
+        f"torchvision {key}",
+        weights.transforms().crop_size[0],
+        len(weights.meta["categories"]),
+        weights.transforms(),
+        found.get(key),
+    )
 
 
 def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
@@ -90,9 +100,14 @@ def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
     config = loaded.get("config") if isinstance(loaded, dict) and loaded.get("format") == checkpoints.FORMAT else None
     if config is not None and zoo.get(config["model"]).name != arch.name:
         raise UsageError(f"{path} is a checkpoint of {config['model']}, not {arch.name}")
-    return WeightsSource(checkpoints.model_state_of(loaded, path), str(path),
-                         config["image_size"] if config else None, config["num_classes"] if config else None,
-                         None, published(arch))
+    return WeightsSource(
+        checkpoints.model_state_of(loaded, path),
+        str(path),
+        config["image_size"] if config else None,
+        config["num_classes"] if config else None,
+        None,
+        published(arch),
+    )
 
 
 def published_figures_apply(options: EvalOptions, arch: zoo.Architecture, num_classes: int, image_size: int) -> bool:
@@ -100,13 +115,20 @@ def published_figures_apply(options: EvalOptions, arch: zoo.Architecture, num_cl
     evaluated on an ImageNet-layout folder with the model's 1000 classes at its own input size."""
     if options.weights:
         return True
-    return options.dataset == "imagefolder" and num_classes == arch.num_classes == 1000 and image_size == arch.input_size[1]
+    return (
+        options.dataset == "imagefolder"
+        and num_classes == arch.num_classes == 1000
+        and image_size == arch.input_size[1]
+    )
 
 
 def run_eval(options: EvalOptions) -> int:
     arch = zoo.get(options.model)
-    source = (torchvision_weights(arch, options.weights, options.download) if options.weights
-              else checkpoint_weights(arch, options.checkpoint))
+    source = (
+        torchvision_weights(arch, options.weights, options.download)
+        if options.weights
+        else checkpoint_weights(arch, options.checkpoint)
+    )
     image_size = options.image_size or source.image_size or arch.input_size[1]
     if options.dataset == "imagefolder":
         classes = data.check_image_folder(Path(options.data), want_train=False, split=options.split)
@@ -120,9 +142,18 @@ def run_eval(options: EvalOptions) -> int:
         source.published = None
     placement = resolve_placement(options.gpu, options.device)
     try:
-        datasets = data.build_datasets(options.dataset, options.data, image_size, seed=0, want_train=False,
-                                       download=options.download, fake_size=options.fake_size, fake_classes=num_classes,
-                                       val_transform=source.preprocess, split=options.split)
+        datasets = data.build_datasets(
+            options.dataset,
+            options.data,
+            image_size,
+            seed=0,
+            want_train=False,
+            download=options.download,
+            fake_size=options.fake_size,
+            fake_classes=num_classes,
+            val_transform=source.preprocess,
+            split=options.split,
+        )
         if len(datasets.classes) != num_classes:
             raise UsageError(f"the weights classify {num_classes} classes but the data has {len(datasets.classes)}")
         model = arch.build(num_classes=num_classes)
@@ -131,19 +162,46 @@ def run_eval(options: EvalOptions) -> int:
         if options.channels_last:
             model = model.to(memory_format=torch.channels_last)
         per_rank_batch = max(options.batch_size // placement.world_size, 1)
-        loader = data.make_loader(datasets.val, data.ShardSampler(len(datasets.val), placement.world_size, placement.rank),
-                                  per_rank_batch, options.workers, placement.device.type == "cuda")
+        loader = data.make_loader(
+            datasets.val,
+            data.ShardSampler(len(datasets.val), placement.world_size, placement.rank),
+            per_rank_batch,
+            options.workers,
+            placement.device.type == "cuda",
+        )
         echo = sys.stdout if options.events == "-" and placement.is_main else None
         path = Path(options.events) if options.events not in (None, "-") and placement.is_main else None
         with EventWriter(path, echo) as events:
-            events.emit("start", command="eval", model=arch.name, family=arch.family, config=_plain(options), params=params, macs=macs, device=str(placement.device), devices=[str(placement.device)] * placement.world_size,
-                        world_size=placement.world_size, dataset=datasets.describe(), steps_per_epoch=len(loader),
-                        run_dir=None, resumed_from=None, start_epoch=0, start_step=0)
+            events.emit(
+                "start",
+                command="eval",
+                model=arch.name,
+                family=arch.family,
+                config=_plain(options),
+                params=params,
+                macs=macs,
+                device=str(placement.device),
+                devices=[str(placement.device)] * placement.world_size,
+                world_size=placement.world_size,
+                dataset=datasets.describe(),
+                steps_per_epoch=len(loader),
+                run_dir=None,
+                resumed_from=None,
+                start_epoch=0,
+                start_step=0,
+            )
             reporter = make_reporter(sys.stderr, 1, placement.is_main)
             reporter.begin_validation(len(loader))
             try:
-                result = evaluate(model, loader, placement, num_classes, options.amp, options.channels_last,
-                                  on_batch=reporter.validation_batch)
+                result = evaluate(
+                    model,
+                    loader,
+                    placement,
+                    num_classes,
+                    options.amp,
+                    options.channels_last,
+                    on_batch=reporter.validation_batch,
+                )
             except (data.UnreadableImageError, RuntimeError) as error:
                 message = data.unreadable_image_message(error)
                 if message is None:
@@ -152,7 +210,16 @@ def run_eval(options: EvalOptions) -> int:
                 raise UsageError(message) from None
             finally:
                 reporter.close()
-            events.emit("val", epoch=0, step=0, loss=result.loss, top1=result.top1, top5=result.top5, images=result.images, best_top1=result.top1)
+            events.emit(
+                "val",
+                epoch=0,
+                step=0,
+                loss=result.loss,
+                top1=result.top1,
+                top5=result.top5,
+                images=result.images,
+                best_top1=result.top1,
+            )
             events.emit("done", status="completed", summary=result.as_dict())
         if placement.is_main:
             _report(arch, options, source, datasets, result)
@@ -167,7 +234,9 @@ def _plain(options: EvalOptions) -> dict[str, Any]:
     return asdict(options)
 
 
-def _report(arch: zoo.Architecture, options: EvalOptions, source: WeightsSource, datasets: data.Datasets, result: EvalResult) -> None:
+def _report(
+    arch: zoo.Architecture, options: EvalOptions, source: WeightsSource, datasets: data.Datasets, result: EvalResult
+) -> None:
     reference = source.published
     if options.per_class:
         with open(options.per_class, "w", newline="", encoding="utf-8") as stream:
@@ -177,10 +246,22 @@ def _report(arch: zoo.Architecture, options: EvalOptions, source: WeightsSource,
                 writer.writerow([name, total, correct, f"{100.0 * correct / total:.4f}" if total else ""])
     out = sys.stderr if options.events == "-" else sys.stdout
     if options.format == "json":
-        record = {"model": arch.name, "weights": source.label, "dataset": datasets.kind, "data": options.data, **result.as_dict(),
-                  "published": None if reference is None else {
-                      "weights": reference.weights, "acc1": reference.acc1, "acc5": reference.acc5,
-                      "top1_error": reference.top1_error, "top5_error": reference.top5_error}}
+        record = {
+            "model": arch.name,
+            "weights": source.label,
+            "dataset": datasets.kind,
+            "data": options.data,
+            **result.as_dict(),
+            "published": None
+            if reference is None
+            else {
+                "weights": reference.weights,
+                "acc1": reference.acc1,
+                "acc5": reference.acc5,
+                "top1_error": reference.top1_error,
+                "top5_error": reference.top5_error,
+            },
+        }
         print(json.dumps(record, indent=2), file=out)
         return
     lines = [
@@ -191,8 +272,10 @@ def _report(arch: zoo.Architecture, options: EvalOptions, source: WeightsSource,
         f"  loss {result.loss:.4f}",
     ]
     if reference is not None:
-        lines.append(f"  published (torchvision {reference.weights}, ImageNet val): top-1 error {reference.top1_error:.2f}%, "
-                     f"top-5 error {reference.top5_error:.2f}%")
+        lines.append(
+            f"  published (torchvision {reference.weights}, ImageNet val): top-1 error {reference.top1_error:.2f}%, "
+            f"top-5 error {reference.top5_error:.2f}%"
+        )
     if options.per_class:
         lines.append(f"  per-class accuracy: {options.per_class}")
     print("\n".join(lines), file=out)

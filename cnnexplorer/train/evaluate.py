@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,20 +31,27 @@ class EvalResult:
 
     def as_dict(self) -> dict:
         return {
-            "images": self.images, "loss": self.loss, "top1": self.top1, "top5": self.top5,
-            "top1_error": 100.0 - self.top1, "top5_error": 100.0 - self.top5,
-            "seconds": self.seconds, "img_per_s": self.images_per_second,
+            "images": self.images,
+            "loss": self.loss,
+            "top1": self.top1,
+            "top5": self.top5,
+            "top1_error": 100.0 - self.top1,
+            "top5_error": 100.0 - self.top5,
+            "seconds": self.seconds,
+            "img_per_s": self.images_per_second,
         }
 
 
-def autocast_for(device: torch.device, amp: str | None):  # noqa: ANN201
+def autocast_for(device: torch.device, amp: str | None):
     """The autocast context of an ``--amp`` setting (a no-op without one)."""
     if amp is None:
         return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
-def to_device(images: torch.Tensor, targets: torch.Tensor, device: torch.device, channels_last: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def to_device(
+    images: torch.Tensor, targets: torch.Tensor, device: torch.device, channels_last: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     images = images.to(device, non_blocking=True)
     if channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -77,11 +84,13 @@ def evaluate(
             logits = model(images)
         logits = logits.float()
         correct = topk_correct(logits, targets, (1, 5))
-        sums += torch.stack([
-            torch.tensor(float(targets.numel()), dtype=torch.float64, device=device),
-            F.cross_entropy(logits, targets, reduction="sum").double(),
-            correct[:, 0].sum().double(),
-        ])
+        sums += torch.stack(
+            [
+                torch.tensor(float(targets.numel()), dtype=torch.float64, device=device),
+                F.cross_entropy(logits, targets, reduction="sum").double(),
+                correct[:, 0].sum().double(),
+            ]
+        )
         correct5 += correct[:, 1].sum()
         class_total += torch.bincount(targets, minlength=num_classes).double()
         class_correct += torch.bincount(targets[correct[:, 0]], minlength=num_classes).double()

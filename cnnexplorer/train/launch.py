@@ -57,10 +57,13 @@ def _arguments(form: TrainForm) -> dict[str, list[str]]:
         return arguments | {"checkpoint": ["--checkpoint", form.checkpoint]}
     lr, max_steps = form.lr.strip(), form.max_steps.strip()
     return arguments | {
-        "epochs": ["--epochs", form.epochs], "optimizer": ["--optimizer", form.optimizer],
-        "seed": ["--seed", form.seed], "output": ["--output", form.output],
-        "lr": ["--lr", lr] if lr else [], "max_steps": ["--max-steps", max_steps] if max_steps else [],
-    }  # fmt: skip
+        "epochs": ["--epochs", form.epochs],
+        "optimizer": ["--optimizer", form.optimizer],
+        "seed": ["--seed", form.seed],
+        "output": ["--output", form.output],
+        "lr": ["--lr", lr] if lr else [],
+        "max_steps": ["--max-steps", max_steps] if max_steps else [],
+    }
 
 
 def command(form: TrainForm, python: str = sys.executable) -> list[str]:

@@ -58,8 +58,10 @@ class StopSignals:
     def _record(self, signum: int, _frame: object) -> None:
         if self.signum is not None:
             raise StopNow(signum)
-        self.reporter.message(f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt "
-                              "(send it again to stop at once)")
+        self.reporter.message(
+            f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt "
+            "(send it again to stop at once)"
+        )
         self.signum = signum
 
     def __exit__(self, *exc: object) -> None:
@@ -116,8 +118,15 @@ class Trainer:
     val_loader: torch.utils.data.DataLoader
 
 
-def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, milestones: tuple[int, ...], gamma: float,
-              warmup_epochs: float) -> float:
+def lr_factor(
+    step: int,
+    steps_per_epoch: int,
+    epochs: int,
+    schedule: str,
+    milestones: tuple[int, ...],
+    gamma: float,
+    warmup_epochs: float,
+) -> float:
     """The multiplier of the base lr for optimizer step ``step`` (0-based)."""
     warmup_steps = round(warmup_epochs * steps_per_epoch)
     if step < warmup_steps:
@@ -134,17 +143,30 @@ def lr_factor(step: int, steps_per_epoch: int, epochs: int, schedule: str, miles
 def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                           weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
 
 
 def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
     """Per-step LambdaLR for step/cosine (with warmup); ReduceLROnPlateau on val top-1 otherwise."""
     if config.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=config.gamma,
-                                                          patience=config.plateau_patience)
-    factor = partial(lr_factor, steps_per_epoch=steps_per_epoch, epochs=config.epochs, schedule=config.schedule,
-                     milestones=tuple(config.milestones), gamma=config.gamma, warmup_epochs=config.warmup_epochs)
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=config.gamma, patience=config.plateau_patience
+        )
+    factor = partial(
+        lr_factor,
+        steps_per_epoch=steps_per_epoch,
+        epochs=config.epochs,
+        schedule=config.schedule,
+        milestones=tuple(config.milestones),
+        gamma=config.gamma,
+        warmup_epochs=config.warmup_epochs,
+    )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
@@ -155,19 +177,27 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
         import torch.distributed as dist
 
         dist.barrier()
-    datasets = data.build_datasets(config.dataset, config.data, config.image_size, config.seed,
-                                   download=config.download and placement.is_main, fake_size=config.fake_size,
-                                   fake_classes=config.num_classes)
+    datasets = data.build_datasets(
+        config.dataset,
+        config.data,
+        config.image_size,
+        config.seed,
+        download=config.download and placement.is_main,
+        fake_size=config.fake_size,
+        fake_classes=config.num_classes,
+    )
     if config.download and placement.distributed and placement.is_main:
         import torch.distributed as dist
 
         dist.barrier()
     if len(datasets.classes) != config.num_classes:
-        raise UsageError(f"the data has {len(datasets.classes)} classes but the run is configured for "
-                         f"{config.num_classes}")
+        raise UsageError(
+            f"the data has {len(datasets.classes)} classes but the run is configured for {config.num_classes}"
+        )
     per_rank_batch = config.batch_size // placement.world_size
-    train_sampler = data.ResumableSampler(datasets.train, placement.world_size, placement.rank, config.seed,
-                                          per_rank_batch)
+    train_sampler = data.ResumableSampler(
+        datasets.train, placement.world_size, placement.rank, config.seed, per_rank_batch
+    )
     val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
     pin = placement.device.type == "cuda"
     train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed)
@@ -188,8 +218,19 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
     optimizer = build_optimizer(config, raw_model)
     scheduler = build_scheduler(config, optimizer, train_sampler.batches_per_epoch())
     scaler = torch.amp.GradScaler(placement.device.type, enabled=config.amp == "fp16")
-    return Trainer(config, placement, raw_model, model, optimizer, scheduler, scaler, datasets, train_sampler,
-                   train_loader, val_loader)
+    return Trainer(
+        config,
+        placement,
+        raw_model,
+        model,
+        optimizer,
+        scheduler,
+        scaler,
+        datasets,
+        train_sampler,
+        train_loader,
+        val_loader,
+    )
 
 
 def training_loss(output: Any, targets: torch.Tensor, label_smoothing: float, aux_weight: float) -> torch.Tensor:
@@ -218,8 +259,9 @@ def agree(values: list[float], placement: Placement) -> list[float]:
     return tensor.tolist()
 
 
-def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSignals, events: EventWriter,
-                reporter: PlainReporter) -> EpochOutcome:
+def train_epoch(
+    trainer: Trainer, epoch: int, position: Position, stop: StopSignals, events: EventWriter, reporter: PlainReporter
+) -> EpochOutcome:
     """Train one epoch from ``position.epoch_step``; stops early on a signal, a non-finite
     loss (before that step touches the weights) or ``--max-steps``."""
     config, placement = trainer.config, trainer.placement
@@ -270,13 +312,29 @@ def train_epoch(trainer: Trainer, epoch: int, position: Position, stop: StopSign
         outcome.images += int(batch_images)
         logged = position.step % config.log_every == 0 or position.epoch_step == steps_per_epoch
         elapsed = time.perf_counter() - window.start
-        stats = StepStats(epoch, config.epochs, position.epoch_step, steps_per_epoch, window.loss_sum / window.steps,
-                          lr, window.images / elapsed if elapsed > 0 else 0.0, window.data_seconds / window.steps)
+        stats = StepStats(
+            epoch,
+            config.epochs,
+            position.epoch_step,
+            steps_per_epoch,
+            window.loss_sum / window.steps,
+            lr,
+            window.images / elapsed if elapsed > 0 else 0.0,
+            window.data_seconds / window.steps,
+        )
         reporter.step(stats, logged)
         if logged:
-            events.emit("step", epoch=epoch, step=position.step, epoch_step=position.epoch_step,
-                        steps_per_epoch=steps_per_epoch, loss=stats.loss, lr=lr, img_per_s=stats.img_per_s,
-                        data_time=stats.data_time)
+            events.emit(
+                "step",
+                epoch=epoch,
+                step=position.step,
+                epoch_step=position.epoch_step,
+                steps_per_epoch=steps_per_epoch,
+                loss=stats.loss,
+                lr=lr,
+                img_per_s=stats.img_per_s,
+                data_time=stats.data_time,
+            )
             window = StepWindow()
         if signalled:
             outcome.stopped_by = "signal"
@@ -304,8 +362,9 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
     return {
         "format": checkpoints.FORMAT,
         "version": checkpoints.VERSION,
-        "model": checkpoints.strip_wrapper_prefixes({k: v.detach().cpu()
-                                                     for k, v in trainer.raw_model.state_dict().items()}),
+        "model": checkpoints.strip_wrapper_prefixes(
+            {k: v.detach().cpu() for k, v in trainer.raw_model.state_dict().items()}
+        ),
         "optimizer": trainer.optimizer.state_dict(),
         "scheduler": trainer.scheduler.state_dict(),
         "scaler": trainer.scaler.state_dict(),
@@ -322,8 +381,9 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
 def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
     """Load a training checkpoint into the trainer and return where it stopped."""
     if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
-        raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train` "
-                         "(to start from its weights, train afresh)")
+        raise UsageError(
+            f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)"
+        )
     check_resumable_world_size(saved, trainer.placement.world_size, path)
     checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
     trainer.optimizer.load_state_dict(saved["optimizer"])
@@ -344,9 +404,11 @@ def check_resumable_world_size(saved: dict[str, Any], world_size: int, path: Pat
     started_with = saved["config"].get("world_size", 1)
     if saved["epoch_step"] and started_with != world_size:
         processes = f"{started_with} process{'es' if started_with != 1 else ''}"
-        raise UsageError(f"{path} stopped mid-epoch in a run of {processes}: "
-                         f"resume it with {started_with} (this is {world_size}), "
-                         "or resume from a checkpoint written at the end of an epoch")
+        raise UsageError(
+            f"{path} stopped mid-epoch in a run of {processes}: "
+            f"resume it with {started_with} (this is {world_size}), "
+            "or resume from a checkpoint written at the end of an epoch"
+        )
 
 
 def save(trainer: Trainer, position: Position, run_dir: Path, kinds: tuple[str, ...], events: EventWriter) -> None:
@@ -377,20 +439,22 @@ def model_totals(model: str, num_classes: int, image_size: int) -> tuple[int, in
     arch = zoo.get(model)
     with torch.device("meta"):
         built = arch.build(num_classes=num_classes)
-    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name,
-                              training_only=arch.training_only)
+    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, training_only=arch.training_only)
     return analysis.totals.params, analysis.totals.macs
 
 
-def run_training(config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None,
-                 events_to_stdout: bool) -> int:
+def run_training(
+    config: TrainConfig, gpu: int | None, device: str | None, resume_path: Path | None, events_to_stdout: bool
+) -> int:
     """Train as configured (resuming from ``resume_path`` if given); the exit code."""
     params, macs = model_totals(config.model, config.num_classes, config.image_size)
     placement = resolve_placement(gpu, device)
     try:
         if config.batch_size % placement.world_size:
-            raise UsageError(f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: "
-                             f"use a multiple of {placement.world_size}")
+            raise UsageError(
+                f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: "
+                f"use a multiple of {placement.world_size}"
+            )
         config.world_size = placement.world_size
         if placement.distributed:  # every rank takes rank 0's seed (shuffling must agree) and run directory
             import torch.distributed as dist
@@ -412,8 +476,15 @@ def run_training(config: TrainConfig, gpu: int | None, device: str | None, resum
         shutdown_distributed()
 
 
-def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, events_to_stdout: bool,
-           reporter: PlainReporter, params: int, macs: int | None) -> int:
+def _train(
+    config: TrainConfig,
+    placement: Placement,
+    resume_path: Path | None,
+    events_to_stdout: bool,
+    reporter: PlainReporter,
+    params: int,
+    macs: int | None,
+) -> int:
     trainer = build_trainer(config, placement)
     position = Position()
     if resume_path is not None:
@@ -423,21 +494,36 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.json").write_text(_json(config.as_dict()) + "\n", encoding="utf-8")
-    events = EventWriter(run_dir / "events.jsonl" if is_main else None,
-                         sys.stdout if events_to_stdout and is_main else None)
+    events = EventWriter(
+        run_dir / "events.jsonl" if is_main else None, sys.stdout if events_to_stdout and is_main else None
+    )
     with events, StopSignals(reporter) as stop:
         steps_per_epoch = trainer.train_sampler.batches_per_epoch()
-        events.emit("start", command="train", model=config.model, family=zoo.get(config.model).family,
-                    config=config.as_dict(), params=params, macs=macs, device=str(placement.device),
-                    devices=_all_devices(placement), world_size=placement.world_size,
-                    dataset=trainer.datasets.describe(), steps_per_epoch=steps_per_epoch, run_dir=str(run_dir),
-                    resumed_from=str(resume_path) if resume_path else None, start_epoch=position.epoch + 1,
-                    start_step=position.step)
+        events.emit(
+            "start",
+            command="train",
+            model=config.model,
+            family=zoo.get(config.model).family,
+            config=config.as_dict(),
+            params=params,
+            macs=macs,
+            device=str(placement.device),
+            devices=_all_devices(placement),
+            world_size=placement.world_size,
+            dataset=trainer.datasets.describe(),
+            steps_per_epoch=steps_per_epoch,
+            run_dir=str(run_dir),
+            resumed_from=str(resume_path) if resume_path else None,
+            start_epoch=position.epoch + 1,
+            start_step=position.step,
+        )
         for line in config.summary_lines():
             reporter.message(line)
-        reporter.message(f"{params:,} parameters; {placement.world_size} x {placement.device}; "
-                         f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} "
-                         f"val images; run directory {run_dir}")
+        reporter.message(
+            f"{params:,} parameters; {placement.world_size} x {placement.device}; "
+            f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} "
+            f"val images; run directory {run_dir}"
+        )
         if resume_path:
             reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
         try:
@@ -447,23 +533,45 @@ def _train(config: TrainConfig, placement: Placement, resume_path: Path | None, 
             last = run_dir / "last.pt"
             kept = f"continue with --resume {last}" if last.exists() else "no last.pt was written"
             message = f"second {name}: stopped at once after step {position.step}, without writing a checkpoint; {kept}"
-            error = {"kind": "interrupted", "message": message, "signal": name, "step": position.step,
-                     "epoch": position.epoch + 1}
-            return _finish(events, placement, _summary(position, None, time.perf_counter(), run_dir), error,
-                           stop_exit_code(stop_now.signum))
-        except Exception as exception:  # noqa: BLE001 - every failure ends with error + done events and one line
+            error = {
+                "kind": "interrupted",
+                "message": message,
+                "signal": name,
+                "step": position.step,
+                "epoch": position.epoch + 1,
+            }
+            return _finish(
+                events,
+                placement,
+                _summary(position, None, time.perf_counter(), run_dir),
+                error,
+                stop_exit_code(stop_now.signum),
+            )
+        except Exception as exception:
             kind, message = failure_of(exception, position)
             usage = kind in ("data", "usage")  # goes on as a UsageError (exit 2), printed by the CLI
             error = {"kind": kind, "message": message, "step": position.step, "epoch": position.epoch + 1}
-            code = _finish(events, placement, _summary(position, None, time.perf_counter(), run_dir), error,
-                           EXIT_FAILED, echo=not usage)
+            code = _finish(
+                events,
+                placement,
+                _summary(position, None, time.perf_counter(), run_dir),
+                error,
+                EXIT_FAILED,
+                echo=not usage,
+            )
             if usage:
                 raise UsageError(message) from None
             return code
 
 
-def _finish(events: EventWriter, placement: Placement, summary: dict[str, Any], error: dict[str, Any], code: int,
-            echo: bool = True) -> int:
+def _finish(
+    events: EventWriter,
+    placement: Placement,
+    summary: dict[str, Any],
+    error: dict[str, Any],
+    code: int,
+    echo: bool = True,
+) -> int:
     """End a run that did not complete: the ``error`` event, the ``done`` event (interrupted or failed),
     the message as one line on stderr (rank 0; if ``echo``); returns the exit ``code``."""
     interrupted = error["kind"] == "interrupted"
@@ -484,14 +592,17 @@ def failure_of(error: Exception, position: Position) -> tuple[str, str]:
     where = f"after step {position.step} (epoch {position.epoch + 1})"
     kept = "last.pt and best.pt were not touched"
     if isinstance(error, checkpoints.NonFiniteWeightsError):
-        return "nonfinite_weights", (f"the weights became non-finite {where} although the loss was finite; {kept} "
-                                     f"(try a lower --lr, or --warmup-epochs)")
+        return "nonfinite_weights", (
+            f"the weights became non-finite {where} although the loss was finite; {kept} "
+            f"(try a lower --lr, or --warmup-epochs)"
+        )
     first_line = (str(error).strip().splitlines() or [""])[0]
     return "crash", f"{type(error).__name__} {where}: {first_line}; {kept} since the last checkpoint event"
 
 
-def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter,
-            reporter: PlainReporter) -> int:
+def _epochs(
+    trainer: Trainer, position: Position, run_dir: Path, stop: StopSignals, events: EventWriter, reporter: PlainReporter
+) -> int:
     config, placement = trainer.config, trainer.placement
     run_start = time.perf_counter()
     last_val: EvalResult | None = None
@@ -503,11 +614,18 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
         outcome = train_epoch(trainer, epoch, position, stop, events, reporter)
         if outcome.stopped_by == "nonfinite":
             failure = outcome.failure
-            message = (f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, "
-                       f"lr {failure['lr']:.4g}): stopped before that step changed the weights; "
-                       "last.pt and best.pt were not touched (try a lower --lr, or --warmup-epochs)")
-            error = {"kind": "nonfinite_loss", "message": message, "step": failure["step"], "epoch": failure["epoch"],
-                     "lr": failure["lr"]}
+            message = (
+                f"the loss is {failure['loss']} at step {failure['step']} (epoch {failure['epoch']}, "
+                f"lr {failure['lr']:.4g}): stopped before that step changed the weights; "
+                "last.pt and best.pt were not touched (try a lower --lr, or --warmup-epochs)"
+            )
+            error = {
+                "kind": "nonfinite_loss",
+                "message": message,
+                "step": failure["step"],
+                "epoch": failure["epoch"],
+                "lr": failure["lr"],
+            }
             return _finish(events, placement, _summary(position, last_val, run_start, run_dir), error, EXIT_FAILED)
         if outcome.stopped_by == "signal":
             save(trainer, position, run_dir, ("last",), events)
@@ -518,23 +636,51 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
             position.epoch, position.epoch_step = epoch, 0
         broadcast_buffers(trainer.raw_model, placement)
         reporter.begin_validation(len(trainer.val_loader))
-        last_val = evaluate(trainer.raw_model, trainer.val_loader, placement, config.num_classes, config.amp,
-                            config.channels_last, on_batch=reporter.validation_batch)
+        last_val = evaluate(
+            trainer.raw_model,
+            trainer.val_loader,
+            placement,
+            config.num_classes,
+            config.amp,
+            config.channels_last,
+            on_batch=reporter.validation_batch,
+        )
         if isinstance(trainer.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and epoch_finished:
             trainer.scheduler.step(last_val.top1)
         improved = last_val.top1 > position.best_top1
         if improved:
             position.best_top1, position.best_epoch = last_val.top1, epoch
-        events.emit("val", epoch=epoch, step=position.step, loss=last_val.loss, top1=last_val.top1,
-                    top5=last_val.top5, images=last_val.images, best_top1=position.best_top1)
-        reporter.message(f"epoch {epoch} val: loss {last_val.loss:.4f} top-1 {last_val.top1:.2f}% "
-                         f"top-5 {last_val.top5:.2f}% ({last_val.images} images){'  best so far' if improved else ''}")
+        events.emit(
+            "val",
+            epoch=epoch,
+            step=position.step,
+            loss=last_val.loss,
+            top1=last_val.top1,
+            top5=last_val.top5,
+            images=last_val.images,
+            best_top1=position.best_top1,
+        )
+        reporter.message(
+            f"epoch {epoch} val: loss {last_val.loss:.4f} top-1 {last_val.top1:.2f}% "
+            f"top-5 {last_val.top5:.2f}% ({last_val.images} images){'  best so far' if improved else ''}"
+        )
         save(trainer, position, run_dir, ("last", "best") if improved else ("last",), events)
         if placement.is_main:
             img_per_s = round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0
-            append_metrics(run_dir, {"epoch": epoch, "step": position.step, "train_loss": outcome.mean_loss,
-                                     "val_loss": last_val.loss, "val_top1": last_val.top1, "val_top5": last_val.top5,
-                                     "lr": outcome.lr, "seconds": round(outcome.seconds, 3), "img_per_s": img_per_s})
+            append_metrics(
+                run_dir,
+                {
+                    "epoch": epoch,
+                    "step": position.step,
+                    "train_loss": outcome.mean_loss,
+                    "val_loss": last_val.loss,
+                    "val_top1": last_val.top1,
+                    "val_top5": last_val.top5,
+                    "lr": outcome.lr,
+                    "seconds": round(outcome.seconds, 3),
+                    "img_per_s": img_per_s,
+                },
+            )
         reporter.end_epoch()
         # A signal during validation: last.pt is written, stop here.
         signalled = bool(agree([float(stop.signum is not None)], placement)[0])
@@ -542,13 +688,17 @@ def _epochs(trainer: Trainer, position: Position, run_dir: Path, stop: StopSigna
     if signalled:
         signum = stop.signum or signal.SIGINT
         name = signal.Signals(signum).name
-        message = (f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; "
-                   f"continue with --resume {run_dir / 'last.pt'}")
+        message = (
+            f"{name} at step {position.step} (epoch {epoch}): wrote last.pt; "
+            f"continue with --resume {run_dir / 'last.pt'}"
+        )
         error = {"kind": "interrupted", "message": message, "signal": name, "step": position.step, "epoch": epoch}
         return _finish(events, placement, summary, error, stop_exit_code(signum))
     events.emit("done", status="completed", summary=summary)
-    reporter.message(f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% "
-                     f"(epoch {position.best_epoch}); {run_dir}")
+    reporter.message(
+        f"done: {position.step} steps, best val top-1 {position.best_top1:.2f}% "
+        f"(epoch {position.best_epoch}); {run_dir}"
+    )
     return 0
 
 

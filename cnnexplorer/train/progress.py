@@ -56,7 +56,14 @@ class RichReporter(PlainReporter):
 
     def __init__(self, stream: IO[str], log_every: int) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         super().__init__(stream, log_every)
         self.console = Console(file=stream, highlight=False)
@@ -85,7 +92,9 @@ class RichReporter(PlainReporter):
         self.batch_task = self.progress.add_task(f"epoch {epoch}", total=steps, completed=done, info="")
 
     def step(self, stats: StepStats, logged: bool) -> None:
-        info = f"loss {stats.loss:.4f} lr {stats.lr:.3g} {stats.img_per_s:.0f} img/s data {stats.data_time * 1000:.0f} ms"
+        info = (
+            f"loss {stats.loss:.4f} lr {stats.lr:.3g} {stats.img_per_s:.0f} img/s data {stats.data_time * 1000:.0f} ms"
+        )
         self.progress.update(self.batch_task, completed=stats.epoch_step, info=info)
 
     def begin_validation(self, batches: int) -> None:

@@ -39,29 +39,103 @@ def recipe_for(arch: Architecture) -> Recipe:
     """The paper recipe of an architecture (CIFAR variants get their CIFAR recipe)."""
     cifar = arch.input_size[1] <= 64
     if arch.family == "AlexNet":
-        return Recipe("Krizhevsky et al. 2012: SGD 0.01, momentum 0.9, wd 5e-4, batch 128, lr /10 three times in ~90 epochs",
-                      90, 128, "sgd", 0.01, 0.9, False, 5e-4, "step", (1 / 3, 2 / 3, 8 / 9), 0.1)
+        return Recipe(
+            "Krizhevsky et al. 2012: SGD 0.01, momentum 0.9, wd 5e-4, batch 128, lr /10 three times in ~90 epochs",
+            90,
+            128,
+            "sgd",
+            0.01,
+            0.9,
+            False,
+            5e-4,
+            "step",
+            (1 / 3, 2 / 3, 8 / 9),
+            0.1,
+        )
     if arch.family == "VGG":
-        return Recipe("Simonyan & Zisserman 2014: SGD 0.01, momentum 0.9, wd 5e-4, batch 256, lr /10 when val accuracy stops improving, 74 epochs",
-                      74, 256, "sgd", 0.01, 0.9, False, 5e-4, "plateau", (), 0.1)
+        return Recipe(
+            "Simonyan & Zisserman 2014: SGD 0.01, momentum 0.9, wd 5e-4, batch 256, lr /10 when val accuracy stops improving, 74 epochs",
+            74,
+            256,
+            "sgd",
+            0.01,
+            0.9,
+            False,
+            5e-4,
+            "plateau",
+            (),
+            0.1,
+        )
     if arch.family == "GoogLeNet":
-        return Recipe("Szegedy et al. 2014: SGD momentum 0.9, lr -4% every 8 epochs, auxiliary losses weighted 0.3 (lr 0.01, wd 2e-4 and batch 256 are not in the paper)",
-                      90, 256, "sgd", 0.01, 0.9, False, 2e-4, "step", tuple(i * 8 / 90 for i in range(1, 12)), 0.96, aux_weight=0.3)
+        return Recipe(
+            "Szegedy et al. 2014: SGD momentum 0.9, lr -4% every 8 epochs, auxiliary losses weighted 0.3 (lr 0.01, wd 2e-4 and batch 256 are not in the paper)",
+            90,
+            256,
+            "sgd",
+            0.01,
+            0.9,
+            False,
+            2e-4,
+            "step",
+            tuple(i * 8 / 90 for i in range(1, 12)),
+            0.96,
+            aux_weight=0.3,
+        )
     if arch.family == "ResNet" and cifar:
-        return Recipe("He et al. 2015 sec. 4.2: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, lr /10 at 32k and 48k of 64k iterations",
-                      164, 128, "sgd", 0.1, 0.9, False, 1e-4, "step", (0.5, 0.75), 0.1)
+        return Recipe(
+            "He et al. 2015 sec. 4.2: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, lr /10 at 32k and 48k of 64k iterations",
+            164,
+            128,
+            "sgd",
+            0.1,
+            0.9,
+            False,
+            1e-4,
+            "step",
+            (0.5, 0.75),
+            0.1,
+        )
     if arch.family == "ResNet":
-        return _imagenet_resnet("He et al. 2015: SGD 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 every 30 epochs, 90 epochs")
+        return _imagenet_resnet(
+            "He et al. 2015: SGD 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 every 30 epochs, 90 epochs"
+        )
     if arch.family == "Wide ResNet" and cifar:
-        return Recipe("Zagoruyko & Komodakis 2016: SGD Nesterov 0.1, momentum 0.9, wd 5e-4, batch 128, lr x0.2 at epochs 60, 120, 160 of 200",
-                      200, 128, "sgd", 0.1, 0.9, True, 5e-4, "step", (0.3, 0.6, 0.8), 0.2)
+        return Recipe(
+            "Zagoruyko & Komodakis 2016: SGD Nesterov 0.1, momentum 0.9, wd 5e-4, batch 128, lr x0.2 at epochs 60, 120, 160 of 200",
+            200,
+            128,
+            "sgd",
+            0.1,
+            0.9,
+            True,
+            5e-4,
+            "step",
+            (0.3, 0.6, 0.8),
+            0.2,
+        )
     if arch.family == "Wide ResNet":
-        return _imagenet_resnet("Zagoruyko & Komodakis 2016 (ImageNet): the ResNet recipe with Nesterov momentum", nesterov=True)
+        return _imagenet_resnet(
+            "Zagoruyko & Komodakis 2016 (ImageNet): the ResNet recipe with Nesterov momentum", nesterov=True
+        )
     if arch.family == "DenseNet" and cifar:
-        return Recipe("Huang et al. 2016: SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 64, lr /10 at 50% and 75% of 300 epochs",
-                      300, 64, "sgd", 0.1, 0.9, True, 1e-4, "step", (0.5, 0.75), 0.1)
+        return Recipe(
+            "Huang et al. 2016: SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 64, lr /10 at 50% and 75% of 300 epochs",
+            300,
+            64,
+            "sgd",
+            0.1,
+            0.9,
+            True,
+            1e-4,
+            "step",
+            (0.5, 0.75),
+            0.1,
+        )
     if arch.family == "DenseNet":
-        return _imagenet_resnet("Huang et al. 2016 (ImageNet): SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 at epochs 30 and 60 of 90", nesterov=True)
+        return _imagenet_resnet(
+            "Huang et al. 2016 (ImageNet): SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 at epochs 30 and 60 of 90",
+            nesterov=True,
+        )
     raise ValueError(f"no recipe for family {arch.family!r}")
 
 

@@ -30,9 +30,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = (
-            ZeroPadShortcut(in_channels, channels, stride)
-            if stride != 1 or in_channels != channels
-            else nn.Identity()
+            ZeroPadShortcut(in_channels, channels, stride) if stride != 1 or in_channels != channels else nn.Identity()
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from cnnexplorer.zoo.registry import Architecture
 
@@ -27,7 +27,7 @@ class Published:
         return 100.0 - self.acc5
 
 
-@lru_cache(maxsize=None)
+@cache
 def weights_of(arch: Architecture) -> tuple[Published, ...]:
     """Every torchvision weight set of an architecture, oldest recipe first (empty if none)."""
     if arch.torchvision_name is None:

@@ -169,8 +169,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture(
         name="alexnet",
         family="AlexNet",
-        paper="Krizhevsky, One weird trick for parallelizing CNNs (arXiv 2014), "
-        "torchvision's reference",
+        paper="Krizhevsky, One weird trick for parallelizing CNNs (arXiv 2014), torchvision's reference",
         year=2014,
         input_size=(3, 224, 224),
         dataset=IMAGENET,

@@ -46,7 +46,9 @@ def summary(diff: Diff) -> Table:
     justify: tuple[JustifyMethod, ...] = ("left", "right", "right", "right")
     for column in justify:
         totals.add_column(justify=column, no_wrap=True)
-    totals.add_row("", Text(diff.left.name, style="bold"), Text(diff.right.name, style="bold"), Text("delta", style="bold"))
+    totals.add_row(
+        "", Text(diff.left.name, style="bold"), Text(diff.right.name, style="bold"), Text("delta", style="bold")
+    )
     for cells in total_rows(diff):
         totals.add_row(*cells)
     grid = Table.grid()

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.reactive import reactive
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Tree
@@ -349,9 +349,13 @@ class ExplorerScreen(Screen[None]):
         devices = self.devices or ["cpu"]
         # The lr stays empty: the command then takes the recipe's for the chosen optimizer.
         form = TrainForm(
-            model=arch.name, kind=kind, epochs=str(recipe.epochs), batch_size=str(recipe.batch_size),
-            optimizer=recipe.optimizer, device=devices[0],
-        )  # fmt: skip
+            model=arch.name,
+            kind=kind,
+            epochs=str(recipe.epochs),
+            batch_size=str(recipe.batch_size),
+            optimizer=recipe.optimizer,
+            device=devices[0],
+        )
 
         def launch(result: TrainForm | None) -> None:
             if result is not None:

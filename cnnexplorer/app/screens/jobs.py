@@ -129,11 +129,18 @@ class JobsScreen(Screen[None]):
     @staticmethod
     def _cells(state: RunState) -> list[str | Text]:
         epoch = f"{state.epoch}/{state.epochs}" if state.epochs else str(state.epoch)
-        style = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}.get(state.status, "")
+        style = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}.get(
+            state.status, ""
+        )
         return [
-            state.model or "?", state.command, Text(state.label, style=style), epoch,
-            _percent(state.best_top1), _percent(state.best_top5), sparkline([loss for _, loss in state.losses]),
-        ]  # fmt: skip
+            state.model or "?",
+            state.command,
+            Text(state.label, style=style),
+            epoch,
+            _percent(state.best_top1),
+            _percent(state.best_top5),
+            sparkline([loss for _, loss in state.losses]),
+        ]
 
     def _select(self, key: str) -> None:
         self._selected = key

@@ -16,12 +16,21 @@ from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.train.launch import TrainForm, command, validate
 
 _TEXT_FIELDS = {
-    "train": [("data", "Data folder (ImageFolder; empty: synthetic)"), ("epochs", "Epochs"),
-              ("batch_size", "Batch size"), ("lr", "Learning rate (empty: the recipe's)"),
-              ("max_steps", "Max steps (empty: all)"), ("seed", "Seed"), ("output", "Output folder")],
-    "eval": [("checkpoint", "Checkpoint (last.pt / best.pt)"), ("data", "Data folder (ImageFolder; empty: synthetic)"),
-             ("batch_size", "Batch size")],
-}  # fmt: skip
+    "train": [
+        ("data", "Data folder (ImageFolder; empty: synthetic)"),
+        ("epochs", "Epochs"),
+        ("batch_size", "Batch size"),
+        ("lr", "Learning rate (empty: the recipe's)"),
+        ("max_steps", "Max steps (empty: all)"),
+        ("seed", "Seed"),
+        ("output", "Output folder"),
+    ],
+    "eval": [
+        ("checkpoint", "Checkpoint (last.pt / best.pt)"),
+        ("data", "Data folder (ImageFolder; empty: synthetic)"),
+        ("batch_size", "Batch size"),
+    ],
+}
 
 
 class LaunchForm(ModalScreen[TrainForm | None]):
@@ -47,12 +56,22 @@ class LaunchForm(ModalScreen[TrainForm | None]):
                 yield Label("", id=f"error-{name}", classes="field-error")
             if self.form.kind == "train":
                 yield Label("Optimizer")
-                yield Select([(o, o) for o in ("sgd", "adamw")], value=self.form.optimizer, allow_blank=False, id="field-optimizer")
+                yield Select(
+                    [(o, o) for o in ("sgd", "adamw")],
+                    value=self.form.optimizer,
+                    allow_blank=False,
+                    id="field-optimizer",
+                )
             yield Label("Device")
             yield Select([(d, d) for d in self.devices], value=self.form.device, allow_blank=False, id="field-device")
             yield Label("", id="error-device", classes="field-error")
             yield Label("Mixed precision")
-            yield Select([("off", ""), ("bf16", "bf16"), ("fp16", "fp16")], value=self.form.amp, allow_blank=False, id="field-amp")
+            yield Select(
+                [("off", ""), ("bf16", "bf16"), ("fp16", "fp16")],
+                value=self.form.amp,
+                allow_blank=False,
+                id="field-amp",
+            )
             yield Checkbox("channels-last memory format", self.form.channels_last, id="field-channels_last")
             yield Static("", id="command-preview")
             with Horizontal(classes="buttons"):

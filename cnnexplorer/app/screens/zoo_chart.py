@@ -16,9 +16,13 @@ if TYPE_CHECKING:
     from cnnexplorer.overview import ZooRow
 
 FAMILY_COLORS = {
-    "AlexNet": "red", "VGG": "orange", "GoogLeNet": "magenta",
-    "ResNet": "cyan", "Wide ResNet": "green", "DenseNet": "blue",
-}  # fmt: skip
+    "AlexNet": "red",
+    "VGG": "orange",
+    "GoogLeNet": "magenta",
+    "ResNet": "cyan",
+    "Wide ResNet": "green",
+    "DenseNet": "blue",
+}
 
 
 class ZooChartScreen(Screen[None]):

@@ -23,7 +23,7 @@ class LayerTree(Tree["LayerNode"]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         super().__init__("(no model)", **kwargs)
         self.guide_depth = 2
         self._items: dict[str, TreeNode[LayerNode]] = {}
@@ -53,7 +53,9 @@ class LayerTree(Tree["LayerNode"]):
 
         text = Text(name or node.name, style="bold")
         repeated = repeat_label(node)
-        text.append(f" · {repeated}" if repeated else f" {node.type}", style="not bold cyan" if repeated else "not bold")
+        text.append(
+            f" · {repeated}" if repeated else f" {node.type}", style="not bold cyan" if repeated else "not bold"
+        )
         if node.training_only:
             text.append(" [train only]", style="yellow")
         text.append(f"  {units.shape(node.output_shape)}", style="not bold green")

@@ -24,10 +24,15 @@ class ModelHeader(Static):
         if arch is not None:
             text.append(f"  {arch.family} · {arch.year} · {arch.dataset}", style="dim")
         text.append(f"\ninput {size} · batch {analysis.batch} · {analysis.dtype}   ")
-        text.append(f"params {units.count(totals.params)}   MACs {units.count(totals.macs)}   "
-                    f"FLOPs {units.count(totals.flops)} (2 x MACs)")
-        text.append(f"\nmemory estimate: inference {units.size(memory.inference_bytes)} · training "
-                    f"{units.size(memory.training_bytes('sgd'))} (SGD-momentum)", style="dim")
+        text.append(
+            f"params {units.count(totals.params)}   MACs {units.count(totals.macs)}   "
+            f"FLOPs {units.count(totals.flops)} (2 x MACs)"
+        )
+        text.append(
+            f"\nmemory estimate: inference {units.size(memory.inference_bytes)} · training "
+            f"{units.size(memory.training_bytes('sgd'))} (SGD-momentum)",
+            style="dim",
+        )
         if notice:
             text.append(f"\n{notice}", style="bold red")
         self.update(text)

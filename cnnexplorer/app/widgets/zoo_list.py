@@ -25,7 +25,7 @@ class ZooList(Tree[str]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         super().__init__("zoo", **kwargs)
         self.border_title = "model · params · GMACs"
         self.show_root = False
