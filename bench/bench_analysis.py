@@ -68,7 +68,8 @@ def main() -> None:
     print(f"models over 150 ms: {len(over)} of {len(archs)}: {', '.join(over) or 'none'}")
     print(
         f"peak RSS after the engine's pass over the zoo: {peak_ours:.0f} MB "
-        f"(+{peak_ours - rss_import:.0f} MB over the import); after the baseline (real weights): {_peak_rss_mb():.0f} MB"
+        f"(+{peak_ours - rss_import:.0f} MB over the import); after the baseline (real weights): {_peak_rss_mb():.0f} "
+        "MB"
     )
 
 

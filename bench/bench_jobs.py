@@ -83,7 +83,8 @@ async def main(events: int) -> None:
         f"status {job.state.status}"
     )
     print(
-        f"ratio of median key latency streaming/baseline: {statistics.median(streaming) / statistics.median(baseline):.2f}"
+        "ratio of median key latency streaming/baseline: "
+        f"{statistics.median(streaming) / statistics.median(baseline):.2f}"
     )
 
 

@@ -166,9 +166,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    where = (
+        f" ({torch.cuda.get_device_name(device)})"
+        if device.type == "cuda"
+        else f", {args.threads or torch.get_num_threads()} threads"
+    )
     print(
-        f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}"
-        f"{' (' + torch.cuda.get_device_name(device) + ')' if device.type == 'cuda' else f', {args.threads or torch.get_num_threads()} threads'}"
+        f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data, {device}{where}"
         f"{', amp ' + args.amp if args.amp else ''}{', channels-last' if args.channels_last else ''}; "
         f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds"
     )
@@ -198,7 +202,8 @@ def main() -> None:
     print(f"cnnexplorer train loop, events off:    {quiet:8.2f} img/s")
     print(
         f"event stream: measured overhead {100 * (quiet - ours) / quiet:+.2f}% (run-to-run noise included); "
-        f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a {step_seconds * 1000:.0f} ms step"
+        f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a "
+        f"{step_seconds * 1000:.0f} ms step"
     )
 
 

@@ -76,7 +76,8 @@ def load_checkpoint(path: Path | str) -> Any:
     path = Path(path)
     if not path.is_file():
         raise UsageError(
-            f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or torch.save"
+            f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or "
+            "torch.save"
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -88,7 +89,8 @@ def load_checkpoint(path: Path | str) -> Any:
             ) from None
         raise UsageError(
             f"refusing {path}: it carries a pickled Python object ({found.group(1)}) and is only loaded "
-            "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), PATH)"
+            "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), "
+            "PATH)"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
         message = str(error).strip().split(". ")[0].splitlines()[0] if str(error).strip() else type(error).__name__

@@ -174,7 +174,8 @@ def _cifar(
         train = reader(str(root), train=True, download=download) if want_train else None
     except RuntimeError:
         raise UsageError(
-            f"no {label} data in {root}: add --download to fetch it (needs network), or point --data at the folder holding {reader.base_folder}"
+            f"no {label} data in {root}: add --download to fetch it (needs network), or point --data at the folder "
+            f"holding {reader.base_folder}"
         ) from None
     except OSError as error:
         raise UsageError(f"cannot get {label} into {root}: {error}") from None
@@ -215,11 +216,13 @@ def check_image_folder(root: Path, want_train: bool = True, split: str = "val") 
         if missing:
             more = f" ({len(missing)} classes are)" if len(missing) > 1 else ""
             raise UsageError(
-                f"class {missing[0]!r} is in {root}/train but missing in {root}/{split}{more}: every class needs a {split} folder with images"
+                f"class {missing[0]!r} is in {root}/train but missing in {root}/{split}{more}: every class needs a "
+                f"{split} folder with images"
             )
         if extra:
             raise UsageError(
-                f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match train's"
+                f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match "
+                "train's"
             )
     return folders[split]
 

@@ -265,7 +265,8 @@ def _report(
         print(json.dumps(record, indent=2), file=out)
         return
     lines = [
-        f"{arch.name} with {source.label} on {datasets.kind}{' ' + options.data if options.data else ''} ({options.split}): "
+        f"{arch.name} with {source.label} on {datasets.kind}{' ' + options.data if options.data else ''} "
+        f"({options.split}): "
         f"{result.images} images, {result.images_per_second:.1f} img/s",
         f"  top-1 accuracy {result.top1:6.2f}%   error {100 - result.top1:6.2f}%",
         f"  top-5 accuracy {result.top5:6.2f}%   error {100 - result.top5:6.2f}%",

@@ -35,7 +35,8 @@ class PlainReporter:
         if logged:
             self.message(
                 f"epoch {stats.epoch}/{stats.epochs} step {stats.epoch_step}/{stats.steps_per_epoch} "
-                f"loss {stats.loss:.4f} lr {stats.lr:.4g} {stats.img_per_s:.1f} img/s data {stats.data_time * 1000:.0f} ms/step"
+                f"loss {stats.loss:.4f} lr {stats.lr:.4g} {stats.img_per_s:.1f} img/s data "
+                f"{stats.data_time * 1000:.0f} ms/step"
             )
 
     def begin_validation(self, batches: int) -> None:

@@ -54,7 +54,8 @@ def recipe_for(arch: Architecture) -> Recipe:
         )
     if arch.family == "VGG":
         return Recipe(
-            "Simonyan & Zisserman 2014: SGD 0.01, momentum 0.9, wd 5e-4, batch 256, lr /10 when val accuracy stops improving, 74 epochs",
+            "Simonyan & Zisserman 2014: SGD 0.01, momentum 0.9, wd 5e-4, batch 256, lr /10 when val accuracy stops "
+            "improving, 74 epochs",
             74,
             256,
             "sgd",
@@ -68,7 +69,8 @@ def recipe_for(arch: Architecture) -> Recipe:
         )
     if arch.family == "GoogLeNet":
         return Recipe(
-            "Szegedy et al. 2014: SGD momentum 0.9, lr -4% every 8 epochs, auxiliary losses weighted 0.3 (lr 0.01, wd 2e-4 and batch 256 are not in the paper)",
+            "Szegedy et al. 2014: SGD momentum 0.9, lr -4% every 8 epochs, auxiliary losses weighted 0.3 (lr 0.01, wd "
+            "2e-4 and batch 256 are not in the paper)",
             90,
             256,
             "sgd",
@@ -83,7 +85,8 @@ def recipe_for(arch: Architecture) -> Recipe:
         )
     if arch.family == "ResNet" and cifar:
         return Recipe(
-            "He et al. 2015 sec. 4.2: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, lr /10 at 32k and 48k of 64k iterations",
+            "He et al. 2015 sec. 4.2: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, lr /10 at 32k and 48k of 64k "
+            "iterations",
             164,
             128,
             "sgd",
@@ -101,7 +104,8 @@ def recipe_for(arch: Architecture) -> Recipe:
         )
     if arch.family == "Wide ResNet" and cifar:
         return Recipe(
-            "Zagoruyko & Komodakis 2016: SGD Nesterov 0.1, momentum 0.9, wd 5e-4, batch 128, lr x0.2 at epochs 60, 120, 160 of 200",
+            "Zagoruyko & Komodakis 2016: SGD Nesterov 0.1, momentum 0.9, wd 5e-4, batch 128, lr x0.2 at epochs 60, "
+            "120, 160 of 200",
             200,
             128,
             "sgd",
@@ -133,7 +137,8 @@ def recipe_for(arch: Architecture) -> Recipe:
         )
     if arch.family == "DenseNet":
         return _imagenet_resnet(
-            "Huang et al. 2016 (ImageNet): SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 at epochs 30 and 60 of 90",
+            "Huang et al. 2016 (ImageNet): SGD Nesterov 0.1, momentum 0.9, wd 1e-4, batch 256, lr /10 at epochs 30 "
+            "and 60 of 90",
             nesterov=True,
         )
     raise ValueError(f"no recipe for family {arch.family!r}")

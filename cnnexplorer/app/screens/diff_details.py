@@ -40,7 +40,9 @@ class DiffDetailsScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     DiffDetailsScreen { align: center middle; }
-    DiffDetailsScreen #diff-details { width: 90%; height: 80%; border: thick $primary; background: $surface; padding: 0 1; }
+    DiffDetailsScreen #diff-details {
+        width: 90%; height: 80%; border: thick $primary; background: $surface; padding: 0 1;
+    }
     """
 
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
