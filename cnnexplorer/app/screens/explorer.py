@@ -310,8 +310,8 @@ class ExplorerScreen(Screen[None]):
 
         def picked(name: str | None) -> None:
             if name is not None:
-                # The left side's input applies to both sides.
-                right = AnalysisRequest.of(name, left.input_size, left.batch, left.dtype)
+                # Each side at its own input, unless the user chose one (then it applies to both).
+                right = left.request.for_model(name)
                 self.analyse_for_diff(left, right)
 
         self.app.push_screen(PickArchitecture(f"Diff {left.name} against…", left.name), picked)
