@@ -65,7 +65,7 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
     path = tmp_path / "last.pt"
     checkpoints.save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1})
     # torch.save fails half-way: a lambda cannot be pickled, after the tensor was written.
-    with pytest.raises(pickle.PicklingError):
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # as pickle reports a local lambda
         checkpoints.save_checkpoint(path, {"model": {"w": torch.full((1000,), 2.0)}, "bad": lambda: None})
     assert checkpoints.load_checkpoint(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
