@@ -87,11 +87,12 @@ def test_sparkline_scales_to_blocks():
 
 
 def test_form_validation_names_each_bad_field(tmp_path):
-    form = TrainForm(model="resnet20", data=str(tmp_path / "missing"), epochs="0", batch_size="x", lr="fast", seed="-1")
+    missing = str(tmp_path / "missing")
+    form = TrainForm("resnet20", dataset="imagefolder", data=missing, epochs="0", batch_size="x", lr="fast", seed="-1")
     errors = validate(form)
     assert set(errors) == {"data", "epochs", "batch_size", "lr", "seed"}
     (tmp_path / "train").mkdir()
-    assert validate(TrainForm(model="resnet20", data=str(tmp_path))) == {}
+    assert validate(TrainForm(model="resnet20", dataset="imagefolder", data=str(tmp_path))) == {}
     assert "checkpoint" in validate(TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "nope.pt")))
     assert "device" in validate(TrainForm(model="resnet20", device="tpu"))
 
@@ -126,8 +127,8 @@ def test_every_valid_form_is_a_command_line_the_cli_takes(tmp_path):
     forms = [
         TrainForm(model="resnet20"),
         TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "best.pt")),
-        TrainForm(model="vgg16", data=str(tmp_path), lr="0.02", max_steps="5", optimizer="adamw", device="gpus:0,1",
-                  amp="fp16", channels_last=True),
+        TrainForm(model="vgg16", dataset="imagefolder", data=str(tmp_path), lr="0.02", max_steps="5",
+                  optimizer="adamw", device="gpus:0,1", amp="fp16", channels_last=True),
     ]  # fmt: skip
     for form in forms:
         assert validate(form) == {}

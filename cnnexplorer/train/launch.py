@@ -11,14 +11,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from cnnexplorer import zoo
 from cnnexplorer.train import devices
-from cnnexplorer.train.cli import add_eval_parser, add_train_parser
+from cnnexplorer.train.cli import DATASETS, add_eval_parser, add_train_parser
+from cnnexplorer.zoo.registry import CIFAR10
 
 if TYPE_CHECKING:
     from cnnexplorer.runs import RunState
 
 # Every job of the app: events on stdout, images loaded in the job's own process.
 _JOB_FLAGS = ("--events", "-", "--workers", "0")
+# The --dataset choices that read torchvision's CIFAR files (and may --download them).
+CIFAR_DATASETS = ("cifar10", "cifar100")
 
 
 @dataclass
@@ -28,7 +32,9 @@ class TrainForm:
 
     model: str
     kind: str = "train"  # or "eval"
-    data: str = ""  # ImageFolder root; empty for synthetic data
+    dataset: str = "fake"  # one of dataset_choices(model)
+    data: str = ""  # ImageFolder root, or the folder of the CIFAR files; unused for "fake"
+    download: bool = False  # CIFAR: fetch the files if missing
     epochs: str = "1"
     batch_size: str = "32"
     lr: str = ""  # empty: the recipe's
@@ -42,12 +48,29 @@ class TrainForm:
     checkpoint: str = ""  # eval: a .pt file
 
 
+def dataset_choices(model: str) -> tuple[str, ...]:
+    """The CLI's ``--dataset`` choices that suit a model: an ImageFolder tree and synthetic
+    images for every model, CIFAR-10/100 too for the zoo's CIFAR variants."""
+    cifar = zoo.get(model).dataset == CIFAR10
+    return tuple(dataset for dataset in DATASETS if cifar or dataset not in CIFAR_DATASETS)
+
+
+def known_checkpoints(runs_dir: Path, model: str) -> list[Path]:
+    """The ``best.pt`` and ``last.pt`` files of the model's runs under ``runs_dir``, newest run first."""
+    from cnnexplorer.runs import discover_runs
+
+    found = [run.run_dir for run in discover_runs(runs_dir) if run.model == model and run.run_dir is not None]
+    return [folder / name for folder in found for name in ("best.pt", "last.pt") if (folder / name).is_file()]
+
+
 def _arguments(form: TrainForm) -> dict[str, list[str]]:
     """The command's arguments after ``python -m cnnexplorer`` in order, by the form field each
     comes from (``""``: those of no field)."""
     arguments = {
         "": [form.kind, form.model, *_JOB_FLAGS],
-        "data": ["--data", form.data] if form.data else ["--dataset", "fake"],
+        "dataset": [] if form.dataset == "imagefolder" else ["--dataset", form.dataset],
+        "data": [] if form.dataset == "fake" else ["--data", form.data],
+        "download": ["--download"] if form.download and form.dataset in CIFAR_DATASETS else [],
         "batch_size": ["--batch-size", form.batch_size],
         "device": devices.device_flags(form.device),
         "amp": ["--amp", form.amp] if form.amp else [],
@@ -121,11 +144,11 @@ def _own_checks(form: TrainForm) -> dict[str, str]:
     """What the parser does not check: that folders and files exist, the device choice, and
     the form's own limits."""
     errors: dict[str, str] = {}
-    split = "val" if form.kind == "eval" else "train"
-    if form.data and not Path(form.data).is_dir():
-        errors["data"] = f"no such folder: {form.data}"
-    elif form.data and not (Path(form.data) / split).is_dir():
-        errors["data"] = f"expected {form.data}/{split}/<class>/... (ImageFolder layout)"
+    choices = dataset_choices(form.model)
+    if form.dataset not in choices:
+        errors["dataset"] = f"{form.model} takes {', '.join(choices)}"
+    elif data_error := _data_error(form):
+        errors["data"] = data_error
     if form.kind == "eval" and not form.checkpoint:
         errors["checkpoint"] = "a last.pt/best.pt to evaluate"
     elif form.kind == "eval" and not Path(form.checkpoint).is_file():
@@ -137,6 +160,27 @@ def _own_checks(form: TrainForm) -> dict[str, str]:
     if not devices.is_device_choice(form.device):
         errors["device"] = devices.DEVICE_CHOICE_SYNTAX
     return errors
+
+
+def _data_error(form: TrainForm) -> str | None:
+    """What is wrong with the data folder for the chosen dataset, if anything."""
+    folder = form.data.strip()
+    if form.dataset == "fake":
+        return None
+    if form.dataset in CIFAR_DATASETS:
+        if not folder:
+            return "a folder for the CIFAR files"
+        if not form.download and not Path(folder).is_dir():
+            return f"no such folder: {folder} (tick download to fetch the files there)"
+        return None
+    split = "val" if form.kind == "eval" else "train"
+    if not folder:
+        return "an ImageFolder root: DIR holding train/<class>/ and val/<class>/"
+    if not Path(folder).is_dir():
+        return f"no such folder: {folder}"
+    if not (Path(folder) / split).is_dir():
+        return f"expected {folder}/{split}/<class>/... (ImageFolder layout)"
+    return None
 
 
 def _number_outside(text: str, low: float, high: float) -> bool:

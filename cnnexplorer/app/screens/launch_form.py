@@ -1,85 +1,160 @@
 """The `t`/`e` form: a training or evaluation job, prefilled with the recipe's defaults and
-validated field by field before anything launches."""
+validated field by field before anything launches. One row per field; `enter` moves to the
+next field and only `ctrl+s` (or the Launch button) launches."""
 
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import HorizontalGroup, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Select, Static
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.widgets.text_input import TextInput
-from cnnexplorer.train.launch import TrainForm, command, validate
+from cnnexplorer.train.launch import CIFAR_DATASETS, TrainForm, command, dataset_choices, known_checkpoints, validate
 
-_TEXT_FIELDS = {
-    "train": [
-        ("data", "Data folder (ImageFolder; empty: synthetic)"),
-        ("epochs", "Epochs"),
-        ("batch_size", "Batch size"),
-        ("lr", "Learning rate (empty: the recipe's)"),
-        ("max_steps", "Max steps (empty: all)"),
-        ("seed", "Seed"),
-        ("output", "Output folder"),
-    ],
-    "eval": [
-        ("checkpoint", "Checkpoint (last.pt / best.pt)"),
-        ("data", "Data folder (ImageFolder; empty: synthetic)"),
-        ("batch_size", "Batch size"),
-    ],
+LAUNCH_KEY = "ctrl+s"  # free in Textual 8; Textual turns terminal flow control (XOFF) off
+HINT = f"{LAUNCH_KEY} launch · enter/tab next field · esc cancel"
+
+DATASET_LABELS = {
+    "imagefolder": "ImageFolder tree (train/, val/)",
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "fake": "synthetic images",
 }
+# What the data folder holds, by dataset.
+DATA_PLACEHOLDERS = {
+    "imagefolder": "DIR holding train/<class>/ and val/<class>/",
+    "cifar10": "DIR holding (or to receive) the CIFAR-10 files",
+    "cifar100": "DIR holding (or to receive) the CIFAR-100 files",
+    "fake": "none: the images are made up",
+}
+# Text fields: name, label, placeholder.
+_TRAIN_TEXT = [
+    ("epochs", "Epochs", ""),
+    ("batch_size", "Batch size", ""),
+    ("lr", "Learning rate", "the recipe's"),
+]
+_RUN_TEXT = [
+    ("max_steps", "Max steps", "all"),
+    ("seed", "Seed", ""),
+    ("output", "Output folder", ""),
+]
 
 
 class LaunchForm(ModalScreen[TrainForm | None]):
-    """Returns the validated form, or None when cancelled."""
+    """Returns the validated form, or None when cancelled. ``runs_dir`` (default: the app's)
+    is where the eval form looks for checkpoints."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
+    BINDINGS = [
+        Binding(LAUNCH_KEY, "launch", "Launch the job"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
 
-    def __init__(self, form: TrainForm, devices: list[str], recipe: str = "") -> None:
+    def __init__(self, form: TrainForm, devices: list[str], recipe: str = "", runs_dir: Path | None = None) -> None:
         super().__init__()
         self.form = form
         self.devices = devices
         self.recipe = recipe
+        self.runs_dir = runs_dir
 
     def compose(self) -> ComposeResult:
         verb = "Train" if self.form.kind == "train" else "Evaluate"
-        with VerticalScroll(id="launch-form"):
-            yield Label(f"{verb} {self.form.model}", classes="title")
+        with VerticalScroll(id="launch-form") as dialog:
+            dialog.can_focus = False  # the fields take the focus; the dialog scrolls to them
+            dialog.border_title = f"{verb} {self.form.model}"
+            dialog.border_subtitle = HINT
             if self.recipe:
                 yield Static(self.recipe, classes="hint")
-            for name, label in _TEXT_FIELDS[self.form.kind]:
-                yield Label(label)
-                yield TextInput(value=str(getattr(self.form, name)), id=f"field-{name}")
-                yield Label("", id=f"error-{name}", classes="field-error")
+            if self.form.kind == "eval":
+                yield from self._checkpoint_fields()
+            yield from self._data_fields()
             if self.form.kind == "train":
-                yield Label("Optimizer")
-                yield Select(
-                    [(o, o) for o in ("sgd", "adamw")],
-                    value=self.form.optimizer,
-                    allow_blank=False,
-                    id="field-optimizer",
-                )
-            yield Label("Device")
-            yield Select([(d, d) for d in self.devices], value=self.form.device, allow_blank=False, id="field-device")
-            yield Label("", id="error-device", classes="field-error")
-            yield Label("Mixed precision")
-            yield Select(
-                [("off", ""), ("bf16", "bf16"), ("fp16", "fp16")],
-                value=self.form.amp,
-                allow_blank=False,
-                id="field-amp",
-            )
-            yield Checkbox("channels-last memory format", self.form.channels_last, id="field-channels_last")
+                yield from self._text_fields(_TRAIN_TEXT)
+                yield from self._row("optimizer", "Optimizer", self._select("optimizer", ["sgd", "adamw"]))
+                yield from self._text_fields(_RUN_TEXT)
+            else:
+                yield from self._text_fields([("batch_size", "Batch size", "")])
+            yield from self._device_fields()
             yield Static("", id="command-preview")
-            with Horizontal(classes="buttons"):
-                yield Button("Launch", variant="primary", id="launch")
-                yield Button("Cancel", id="cancel")
+            with HorizontalGroup(classes="buttons"):
+                yield Button(f"Launch ({LAUNCH_KEY})", variant="primary", id="launch", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def _row(self, name: str, label: str, widget: Widget) -> ComposeResult:
+        """One field: its label, its one-row widget, and its error line (shown when there is one)."""
+        with HorizontalGroup(classes="field"):
+            yield Label(label, classes="field-label")
+            yield widget
+        yield Label("", id=f"error-{name}", classes="field-error")
+
+    def _text_fields(self, specs: list[tuple[str, str, str]]) -> ComposeResult:
+        for name, label, placeholder in specs:
+            field = TextInput(str(getattr(self.form, name)), placeholder=placeholder, id=f"field-{name}", compact=True)
+            yield from self._row(name, label, field)
+
+    def _select(self, name: str, options: list[str] | list[tuple[str, str]]) -> Select:
+        pairs = [(option, option) if isinstance(option, str) else option for option in options]
+        return Select(pairs, value=getattr(self.form, name), allow_blank=False, id=f"field-{name}", compact=True)
+
+    def _checkpoint_fields(self) -> ComposeResult:
+        runs_dir = self.runs_dir if self.runs_dir is not None else explorer_app(self).runs_dir
+        found = known_checkpoints(runs_dir, self.form.model)
+        checkpoint = self.form.checkpoint or (str(found[0]) if found else "")
+        picker = Select(
+            [(_relative(path, runs_dir), str(path)) for path in found],
+            value=checkpoint if checkpoint in map(str, found) else Select.NULL,
+            prompt=f"{len(found)} found under {runs_dir}/" if found else f"none under {runs_dir}/",
+            id="known-checkpoints",
+            compact=True,
+            disabled=not found,
+        )
+        yield from self._row("known-checkpoints", "Checkpoint", picker)
+        path = TextInput(checkpoint, placeholder="or a .pt file", id="field-checkpoint", compact=True)
+        yield from self._row("checkpoint", "Checkpoint path", path)
+
+    def _data_fields(self) -> ComposeResult:
+        choices = dataset_choices(self.form.model)
+        yield from self._row("dataset", "Dataset", self._select("dataset", [(DATASET_LABELS[d], d) for d in choices]))
+        data = TextInput(self.form.data, id="field-data", compact=True)
+        yield from self._row("data", "Data folder", data)
+        if set(choices) & set(CIFAR_DATASETS):
+            download = Checkbox("fetch the CIFAR files if missing", self.form.download, id="field-download")
+            download.compact = True
+            yield from self._row("download", "Download", download)
+
+    def _device_fields(self) -> ComposeResult:
+        yield from self._row("device", "Device", self._select("device", self.devices))
+        precisions = [("off", ""), ("bf16", "bf16"), ("fp16", "fp16")]
+        yield from self._row("amp", "Mixed precision", self._select("amp", precisions))
+        channels_last = Checkbox("NHWC memory format", self.form.channels_last, id="field-channels_last")
+        channels_last.compact = True
+        yield from self._row("channels_last", "Channels-last", channels_last)
 
     def on_mount(self) -> None:
+        self._follow_dataset()
         self._refresh_preview()
+        self.query(".field-error").set(display=False)
+        self._first_field().focus()
+
+    def _first_field(self, among: dict[str, str] | None = None) -> Widget:
+        """The first field on the form that can take the focus (of those named in ``among``)."""
+        return next(
+            widget
+            for widget in self.query(".field > *")
+            if widget.focusable and (among is None or str(widget.id).removeprefix("field-") in among)
+        )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Mark the focused field's row, whose label then stands out (compact widgets barely change)."""
+        for row in self.query(".field"):
+            row.set_class(row is event.widget.parent, "-current")
 
     def _read(self) -> TrainForm:
         values = {}
@@ -90,6 +165,15 @@ class LaunchForm(ModalScreen[TrainForm | None]):
                 values[item.name] = value if isinstance(value, bool) else str(value)
         return replace(self.form, **values)
 
+    def _follow_dataset(self) -> None:
+        """The data folder and the download box apply to some datasets only."""
+        dataset = self.query_one("#field-dataset", Select).value
+        data = self.query_one("#field-data", Input)
+        data.placeholder = DATA_PLACEHOLDERS[str(dataset)]
+        data.disabled = dataset == "fake"
+        for download in self.query("#field-download"):
+            download.disabled = dataset not in CIFAR_DATASETS
+
     def _refresh_preview(self) -> None:
         from cnnexplorer.jobs import Job
 
@@ -98,14 +182,19 @@ class LaunchForm(ModalScreen[TrainForm | None]):
     def on_input_changed(self) -> None:
         self._refresh_preview()
 
-    def on_select_changed(self) -> None:
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "known-checkpoints" and event.value != Select.NULL:
+            self.query_one("#field-checkpoint", Input).value = str(event.value)
+        if event.select.id == "field-dataset":
+            self._follow_dataset()
         self._refresh_preview()
 
     def on_checkbox_changed(self) -> None:
         self._refresh_preview()
 
-    def on_input_submitted(self) -> None:
-        self.action_launch()
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
 
     @on(Button.Pressed, "#launch")
     def launch_pressed(self) -> None:
@@ -118,12 +207,22 @@ class LaunchForm(ModalScreen[TrainForm | None]):
     def action_launch(self) -> None:
         form = self._read()
         errors = validate(form)
-        for label in self.query(".field-error"):
-            label.update(errors.get(label.id.removeprefix("error-"), ""))
+        for label in self.query(".field-error").results(Label):
+            message = errors.get(label.id.removeprefix("error-"), "")
+            label.update(message)
+            label.display = bool(message)
         if errors:
-            self.add_class("invalid")
+            self._first_field(errors).focus()
             return
         self.dismiss(form)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _relative(path: Path, root: Path) -> str:
+    """A checkpoint's path as the picker shows it: from inside the runs folder."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

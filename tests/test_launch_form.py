@@ -1,0 +1,237 @@
+"""The train/eval launch form: focus, keys, dataset choices by model, known checkpoints, and the
+launch contract behind it (train/launch.py). Snapshots under snapshots/test_launch_form/."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets._select import SelectOverlay
+
+from cnnexplorer.app import make_app
+from cnnexplorer.app.screens.launch_form import LaunchForm
+from cnnexplorer.train.launch import TrainForm, command, dataset_choices, known_checkpoints, validate
+from tests.conftest import settle
+
+RUNS = Path(__file__).parent / "data" / "runs"
+SIZE = (80, 24)
+
+
+def _app(shared_cache, model="resnet20", runs_dir=RUNS):
+    return make_app(model, cache=shared_cache, zoo_stats=False, runs_dir=runs_dir)
+
+
+def _recording_launches(app) -> list[list[str]]:
+    """Record the argv the form launches instead of starting a process."""
+    launched: list[list[str]] = []
+    app.launch = launched.append
+    return launched
+
+
+def _runs_with_a_checkpoint(tmp_path: Path) -> Path:
+    runs = tmp_path / "runs"
+    shutil.copytree(RUNS / "finished-resnet20", runs / "20250101-120000-resnet20")
+    (runs / "20250101-120000-resnet20" / "best.pt").write_bytes(b"")
+    return runs
+
+
+async def _open(pilot, key: str = "t") -> LaunchForm:
+    await settle(pilot)
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, LaunchForm)
+    return pilot.app.screen
+
+
+async def test_the_form_opens_with_its_first_field_focused(shared_cache):
+    app = _app(shared_cache)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(pilot)
+        assert app.focused.id == "field-dataset"
+
+
+async def test_enter_moves_to_the_next_field_and_never_launches(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        await pilot.press("tab")  # synthetic data: the folder and the download box are off
+        assert app.focused.id == "field-epochs"
+        visited = []
+        for _ in range(3):
+            await pilot.press("enter")
+            visited.append(app.focused.id)
+        assert visited == ["field-batch_size", "field-lr", "field-optimizer"]
+        assert app.screen is form and launched == [] and app.jobs == []
+
+
+async def test_the_launch_key_launches_the_command_shown(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        await pilot.press("tab", "end", "ctrl+u", "2")  # epochs: 2
+        preview = str(form.query_one("#command-preview").render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is not form
+        [argv] = launched
+        assert argv[3:5] == ["train", "resnet20"]
+        assert " ".join(argv[argv.index("--dataset") :]).startswith("--dataset fake")
+        assert argv[argv.index("--epochs") + 1] == "2"
+        assert "--epochs 2" in preview
+
+
+async def test_escape_cancels(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is not form and launched == []
+
+
+async def test_a_bad_field_is_named_inline_and_focused(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        await pilot.press("tab", "end", "ctrl+u", "0", "tab", "tab")  # epochs 0, then on to the lr
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form and launched == []
+        error = form.query_one("#error-epochs")
+        assert error.display and "whole number" in str(error.render())
+        assert not form.query_one("#error-batch_size").display
+        assert app.focused.id == "field-epochs"
+
+
+async def _dataset_options(pilot, form: LaunchForm) -> list[str]:
+    """The dataset choices as the open dropdown lists them (left open)."""
+    await pilot.press("enter")  # the focused dataset select opens
+    await pilot.pause()
+    options = form.query_one(SelectOverlay)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_a_cifar_model_offers_cifar_and_launches_with_its_folder(shared_cache, tmp_path):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        offered = await _dataset_options(pilot, form)
+        assert offered == ["ImageFolder tree (train/, val/)", "CIFAR-10", "CIFAR-100", "synthetic images"]
+        await pilot.press("up", "up", "enter")  # from synthetic up to CIFAR-10
+        await pilot.press("tab", *str(tmp_path / "cifar"), "tab", "space", "ctrl+s")
+        await pilot.pause()
+        [argv] = launched
+        joined = " ".join(argv)
+        assert f"--dataset cifar10 --data {tmp_path / 'cifar'} --download" in joined
+
+
+async def test_an_imagenet_model_offers_no_cifar(shared_cache):
+    app = _app(shared_cache, model="resnet50")
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot)
+        assert await _dataset_options(pilot, form) == ["ImageFolder tree (train/, val/)", "synthetic images"]
+        assert not form.query("#field-download")
+
+
+async def test_the_eval_form_offers_the_checkpoints_found(shared_cache, tmp_path):
+    runs = _runs_with_a_checkpoint(tmp_path)
+    best = runs / "20250101-120000-resnet20" / "best.pt"
+    app = _app(shared_cache, runs_dir=runs)
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot, "e")
+        assert app.focused.id == "known-checkpoints"
+        assert form.query_one("#known-checkpoints").value == str(best)
+        assert form.query_one("#field-checkpoint").value == str(best)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [argv] = launched
+        assert argv[3] == "eval" and argv[argv.index("--checkpoint") + 1] == str(best)
+
+
+async def test_the_eval_form_without_checkpoints_takes_a_path(shared_cache, tmp_path):
+    app = _app(shared_cache, runs_dir=tmp_path / "runs")
+    launched = _recording_launches(app)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await _open(pilot, "e")
+        assert form.query_one("#known-checkpoints").disabled
+        assert app.focused.id == "field-checkpoint"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert launched == [] and "last.pt/best.pt" in str(form.query_one("#error-checkpoint").render())
+
+
+# The launch contract (train/launch.py).
+
+
+def test_dataset_choices_are_the_clis_that_suit_the_model():
+    from cnnexplorer.train.cli import DATASETS
+
+    for cifar_model in ("resnet20", "wrn-28-10", "densenet-bc-100"):
+        assert dataset_choices(cifar_model) == DATASETS
+    for imagenet_model in ("resnet50", "alexnet-2012", "vgg16"):
+        assert dataset_choices(imagenet_model) == ("imagefolder", "fake")
+
+
+def test_known_checkpoints_are_the_models_best_and_last(tmp_path):
+    runs = _runs_with_a_checkpoint(tmp_path)
+    run = runs / "20250101-120000-resnet20"
+    (run / "last.pt").write_bytes(b"")
+    assert known_checkpoints(runs, "resnet20") == [run / "best.pt", run / "last.pt"]
+    assert known_checkpoints(runs, "resnet32") == []
+    assert known_checkpoints(tmp_path / "nowhere", "resnet20") == []
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "words"),
+    [
+        (TrainForm("resnet50", dataset="cifar10", data="x"), "dataset", "resnet50 takes imagefolder, fake"),
+        (TrainForm("resnet20", dataset="cifar10"), "data", "a folder for the CIFAR files"),
+        (TrainForm("resnet20", dataset="cifar100", data="/no/such"), "data", "tick download"),
+        (TrainForm("resnet20", dataset="imagefolder"), "data", "an ImageFolder root"),
+    ],
+)
+def test_each_dataset_asks_for_its_own_folder(form, field, words):
+    assert words in validate(form)[field]
+
+
+def test_every_dataset_makes_a_command_line_the_cli_takes(tmp_path):
+    from cnnexplorer.cli import build_parser
+
+    (tmp_path / "train").mkdir()
+    forms = [
+        TrainForm("resnet20", dataset="cifar10", data=str(tmp_path / "new"), download=True),
+        TrainForm("resnet20", dataset="cifar100", data=str(tmp_path)),
+        TrainForm("resnet20", dataset="imagefolder", data=str(tmp_path)),
+        TrainForm("resnet20", dataset="fake", data="left over", download=True),
+    ]
+    datasets = []
+    for form in forms:
+        assert validate(form) == {}
+        args = build_parser().parse_args(command(form)[3:])
+        datasets.append((args.dataset, args.data, args.download))
+    assert datasets == [
+        ("cifar10", str(tmp_path / "new"), True),
+        ("cifar100", str(tmp_path), False),
+        (None, str(tmp_path), False),  # the CLI's default with --data
+        ("fake", None, False),
+    ]
+
+
+# Snapshots of the train form for resnet20 (the explorer behind it).
+
+
+def _open_train_form(pilot):
+    return _open(pilot, "t")
+
+
+def test_train_form_at_80x24(snap_compare, shared_cache):
+    assert snap_compare(_app(shared_cache), terminal_size=(80, 24), run_before=_open_train_form)
+
+
+def test_train_form_at_120x40(snap_compare, shared_cache):
+    assert snap_compare(_app(shared_cache), terminal_size=(120, 40), run_before=_open_train_form)
