@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cnnexplorer import __version__
-from cnnexplorer.errors import UsageError
+from cnnexplorer.errors import InputSizeError, UsageError
 
 DESCRIPTION = """\
 See how the classic image-classification CNNs (AlexNet, VGG, GoogLeNet, ResNet,
@@ -167,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except UsageError as error:
-        print(f"cnnexplorer: error: {error}", file=sys.stderr)
+        hint = "; choose another --input" if isinstance(error, InputSizeError) else ""
+        print(f"cnnexplorer: error: {error}{hint}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("cnnexplorer: interrupted", file=sys.stderr)

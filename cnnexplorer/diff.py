@@ -135,7 +135,7 @@ def diff_models(left: AnalysisRequest, right: AnalysisRequest) -> Diff:
         try:
             analyses[side] = analyze(request)
         except UsageError as error:
-            raise UsageError(f"{side} ({request.model}): {error}") from None
+            raise type(error)(f"{side} ({request.model}): {error}") from None
     return diff_analyses(analyses["left"], analyses["right"])
 
 

@@ -5,3 +5,8 @@ class UsageError(Exception):
     """Bad input from the user: the CLI prints the message on one line and exits with 2."""
 
     exit_code = 2
+
+
+class InputSizeError(UsageError):
+    """A model cannot take the requested input size. The message says where and why, in
+    words that fit any front end; each adds how to choose another size (``--input``, ``i``)."""

@@ -1,5 +1,7 @@
 """The explorer app driven by Textual's pilot: keys, search, input changes, errors."""
 
+from rich.style import Style
+
 from cnnexplorer.app import make_app
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
@@ -167,7 +169,168 @@ async def test_a_diff_the_right_side_cannot_take_says_which_side(shared_cache):
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        # A size the user chose applies to both sides (else each takes its own).
+        await pilot.press("i", *"32", "enter")
+        await settle(pilot)
         await pilot.press("d", *"alexnet-2012-", "enter")
         await settle(pilot)
         assert app.screen is app.explorer
         assert any("right (alexnet-2012-2gpu)" in n.message and "too small" in n.message for n in app._notifications)
+
+
+# The explorer at every size: bugs found by trying the app as a new user would --------------
+
+
+async def test_a_burst_of_down_keys_leaves_the_details_on_the_model_in_the_header(shared_cache):
+    app = make_app("alexnet", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "down", "down", "shift+tab")  # a layer of alexnet in the details
+        await pilot.press(*["down"] * 6)  # held down over the zoo: models change under the tree
+        await settle(pilot)
+        screen = app.screen
+        details = screen.query_one(DetailsPanel)
+        assert screen.analysis.name == screen.model_name
+        assert screen.analysis.paths[details.node.path] is details.node  # a node of the model shown
+        header = str(screen.query_one("#model-header").render())
+        assert header.startswith(screen.analysis.name)
+
+
+async def test_J_opens_the_jobs_screen_and_q_quits_from_there(shared_cache, tmp_path):
+    from cnnexplorer.app.screens.jobs import JobsScreen
+
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        await pilot.pause()
+        assert isinstance(app.screen, JobsScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0  # q quit the app from the jobs screen
+
+
+async def test_help_lists_the_keys_of_the_screen_in_front(shared_cache, tmp_path):
+    from cnnexplorer.app.screens.help import HelpScreen, key_rows
+    from cnnexplorer.app.screens.jobs import JobsScreen
+
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        explorer_keys = dict((does, keys) for keys, does in key_rows(app.explorer))
+        assert explorer_keys["Costliest"] == "c" and "q" in explorer_keys["Quit"].split()
+        assert "J" in explorer_keys["Jobs"].split()
+        await pilot.press("escape", "J", "question_mark")
+        jobs_keys = dict((does, keys) for keys, does in key_rows(app.screen_stack[-2]))
+        screen_keys = {binding.description for binding in JobsScreen.BINDINGS if binding.description}
+        assert screen_keys | {"Help", "Quit"} <= set(jobs_keys)
+
+
+async def test_googlenet_shares_never_pass_100_percent(shared_cache):
+    from cnnexplorer.app.widgets.layer_tree import layer_cells
+    from cnnexplorer.render.summary import node_facts
+
+    app = make_app("googlenet", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        analysis = app.screen.analysis
+        shares = [layer_cells(node, analysis)["share"][0] for node in analysis.root.walk()]
+        assert shares[0] == "100.0%"  # the root: its training-only heads are not in "model"
+        assert max(float(s.rstrip("%")) for s in shares if s[0].isdigit()) == 100.0
+        root_facts = dict(node_facts(analysis, analysis.root))
+        assert "6,624,904 · 100.0% of model" in root_facts["params"]
+        aux = dict(node_facts(analysis, analysis.node("aux1")))
+        assert "of model" not in aux["params"] and "training only" in aux["note"]
+
+
+async def test_the_layer_rows_show_name_output_params_and_macs_at_80_columns(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(LayerTree)
+        assert tree.size.width >= 76  # the zoo and the details give way
+        _, columns = tree.columns
+        assert {"output", "params", "macs"} <= {column.key for column in columns}
+        row = tree.render_label(tree._items["layer3"], Style(), Style()).plain
+        assert "layer3" in row and "1024x14x14" in row and "7.1M" in row and "1.46G" in row
+
+
+async def test_an_input_one_model_cannot_take_does_not_block_moving_through_the_zoo(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i", *"3x512x512", "enter")
+        await settle(pilot)
+        assert app.screen.analysis.input_size == (3, 512, 512)
+        app.screen.open_architecture("alexnet-2012")  # as the palette does; then keys from there
+        await settle(pilot)
+        screen = app.screen
+        assert screen.model_name == "alexnet-2012" and screen.analysis is None
+        header = str(screen.query_one("#model-header").render())
+        assert "classifier.fc1" in header and "9,216 features" in header and "--input" not in header
+        await pilot.press("down")  # on to alexnet-2012-2gpu: the cursor is not yanked back
+        await settle(pilot)
+        assert screen.model_name == "alexnet-2012-2gpu"
+        await pilot.press("up", "up")  # alexnet takes 512 (adaptive pooling)
+        await settle(pilot)
+        assert screen.analysis.name == "alexnet" and screen.analysis.input_size == (3, 512, 512)
+
+
+async def test_a_new_input_keeps_the_users_place_in_the_tree(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(LayerTree)
+        tree.reveal("layer3.4.conv2")
+        await pilot.pause()
+        await pilot.press("i", *"160", "enter")
+        await settle(pilot)
+        assert app.screen.analysis.input_size == (3, 160, 160)
+        assert tree.highlighted_path == "layer3.4.conv2"
+        assert app.screen.query_one(DetailsPanel).node.path == "layer3.4.conv2"
+
+
+async def test_keys_typed_in_the_same_burst_as_slash_go_into_the_search(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "d", "o", "w", "n")
+        await pilot.pause()
+        assert app.screen is app.explorer  # `d` did not open the diff picker
+        assert app.screen.query_one("#search").value == "down"
+
+
+async def test_search_marks_every_match_and_steps_back_and_forth(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"downsample.0")
+        await pilot.pause()
+        tree = app.screen.query_one(LayerTree)
+        assert tree.marked == {f"layer{i}.0.downsample.0" for i in (1, 2, 3, 4)}
+        await pilot.press("enter", "escape")  # second match, back in the tree
+        await pilot.pause()
+        assert tree.highlighted_path == "layer2.0.downsample.0"
+        await pilot.press("N")
+        await pilot.pause()
+        assert tree.highlighted_path == "layer1.0.downsample.0"
+        await pilot.press("N")  # wraps round to the last
+        await pilot.pause()
+        assert tree.highlighted_path == "layer4.0.downsample.0"
+
+
+async def test_costliest_layers_view_ranks_by_macs_then_params(shared_cache):
+    app = make_app("vgg16", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "c")
+        tree = app.screen.query_one(LayerTree)
+        ranked = [item.data for item in tree.root.children]
+        assert [n.macs for n in ranked] == sorted((n.macs for n in ranked), reverse=True)
+        assert ranked[0].path == "features.2" or ranked[0].macs == max(n.macs for n in app.screen.analysis.layers)
+        await pilot.press("c")
+        assert tree.root.children[0].data.path == "classifier.0"  # VGG's 102.8M-parameter FC layer
+        await pilot.press("c", "c")
+        assert tree.ranking is None and tree.root.children[0].data.path == "features"

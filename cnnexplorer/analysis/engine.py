@@ -31,7 +31,7 @@ from cnnexplorer.analysis.memory import estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode, Totals
-from cnnexplorer.errors import UsageError
+from cnnexplorer.errors import InputSizeError
 from cnnexplorer.zoo import get
 
 # The pass installs process-wide module hooks and dispatch modes: one pass at a time.
@@ -66,7 +66,13 @@ def _analyze(model: nn.Module, request: AnalysisRequest, training_only: tuple[st
     model = model.to(device="meta", dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
-    x = torch.empty((request.batch, *request.input_size), device="meta", dtype=torch_dtype)
+    try:
+        x = torch.empty((request.batch, *request.input_size), device="meta", dtype=torch_dtype)
+    except (RuntimeError, OverflowError, TypeError) as error:  # sizes past what a tensor can index
+        raise InputSizeError(
+            f"batch {request.batch} of {units.dims(request.input_size)} is too large for a tensor: "
+            f"{str(error).splitlines()[0]}"
+        ) from None
     try:
         # Training mode runs the training-only heads, so that they get shapes too.
         trace = _trace(model, x, paths, "train" if training_only else "eval")
@@ -144,29 +150,40 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str) 
     return summary, states, input_shapes, int(flop_counter.get_total_flops())
 
 
-def _input_error(request: AnalysisRequest, failure: _PassError) -> UsageError:
+def _input_error(request: AnalysisRequest, failure: _PassError) -> InputSizeError:
+    """Why the pass failed, in the user's terms: the layer, what it takes and what it got."""
     name, size = request.model, units.dims(request.input_size)
     cause, running = failure.cause, failure.running
     if not running:
-        return UsageError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
+        return InputSizeError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
     path, module, inputs = running[-1]
     shape = tuple(inputs[0].shape[1:]) if inputs and isinstance(inputs[0], torch.Tensor) else ()
-    where = f"{path or name} ({type(module).__name__}), whose input is {'x'.join(map(str, shape))}"
+    layer = f"{path or name} ({type(module).__name__})"
+    where = f"{layer}, whose input is {units.dims(shape)}"
     message = str(cause).lower()
     if "too small" in message or "greater than actual input size" in message or "output size" in message:
-        return UsageError(
-            f"input {size} is too small for {name}: the feature map vanishes at {where}; use a larger --input"
+        return InputSizeError(f"input {size} is too small for {name}: the feature map vanishes at {where}")
+    if isinstance(module, nn.Linear) and shape and shape[-1] != module.in_features:
+        return InputSizeError(
+            f"{name} cannot take input {size}: {layer} takes {module.in_features:,} features but gets "
+            f"{shape[-1]:,} (no adaptive pooling before it: the input size is fixed)"
         )
-    return UsageError(f"{name} cannot take input {size}: it fails at {where}: {str(cause).splitlines()[0]}")
+    if isinstance(module, nn.modules.conv._ConvNd) and shape and shape[0] != module.in_channels:
+        return InputSizeError(
+            f"{name} cannot take input {size}: {layer} takes {module.in_channels} channels, the input has {shape[0]}"
+        )
+    return InputSizeError(f"{name} cannot take input {size}: it fails at {where}: {str(cause).splitlines()[0]}")
 
 
-def _tuple(value: object) -> tuple[int, ...] | str | None:
+def _tuple(value: object, spatial_dims: int) -> tuple[int, ...] | str | None:
+    """A kernel, stride, padding or dilation with one entry per spatial axis (a pooling
+    layer's ``3`` is ``(3, 3)``, as a convolution's); ``"same"``-style strings as they are."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
     if isinstance(value, int):
-        return (value,)
+        return (value,) * spatial_dims
     return tuple(value)  # type: ignore[arg-type]
 
 
@@ -187,10 +204,11 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
             inplace=bool(getattr(module, "inplace", False)),
         )
         if isinstance(module, (nn.modules.conv._ConvNd, nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
-            node.kernel_size = _tuple(module.kernel_size)  # type: ignore[assignment]
-            node.stride = _tuple(module.stride or module.kernel_size)  # type: ignore[assignment]
-            node.padding = _tuple(module.padding)
-            node.dilation = _tuple(getattr(module, "dilation", 1))  # type: ignore[assignment]
+            dims = _SPATIAL_DIMS.get(type(module).__name__[-2:], 2)
+            node.kernel_size = _tuple(module.kernel_size, dims)  # type: ignore[assignment]
+            node.stride = _tuple(module.stride or module.kernel_size, dims)  # type: ignore[assignment]
+            node.padding = _tuple(module.padding, dims)
+            node.dilation = _tuple(getattr(module, "dilation", 1), dims)  # type: ignore[assignment]
         if isinstance(module, nn.modules.conv._ConvNd):
             node.groups = module.groups
         nodes[path] = node
@@ -283,3 +301,4 @@ def _totals(root: LayerNode, heads: list[LayerNode], dtype: str) -> Totals:
 
 
 _WEIGHT_LAYERS = {"Conv1d", "Conv2d", "Conv3d", "Linear"}
+_SPATIAL_DIMS = {"1d": 1, "2d": 2, "3d": 3}

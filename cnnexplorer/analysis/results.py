@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.zoo import Architecture
@@ -143,13 +144,34 @@ class Analysis:
     def dtype(self) -> str:
         return self.request.dtype
 
+    @cached_property
+    def paths(self) -> dict[str, LayerNode]:
+        """Every node by its dotted module path."""
+        return {node.path: node for node in self.root.walk()}
+
     def node(self, path: str) -> LayerNode:
         """The node at a dotted module path."""
-        for node in self.root.walk():
-            if node.path == path:
-                return node
-        raise KeyError(path)
+        return self.paths[path]
 
     @property
     def receptive_field_exact(self) -> bool:
         return all(n.receptive_field_exact for n in self.layers if n.receptive_field is not None)
+
+
+def inference_params(node: LayerNode) -> int:
+    """``node``'s parameters on the inference path: training-only parts left out (0 for one)."""
+    return _inference(node, "params")
+
+
+def inference_macs(node: LayerNode) -> int:
+    """``node``'s MACs on the inference path: training-only parts left out (0 for one)."""
+    return _inference(node, "macs")
+
+
+def _inference(node: LayerNode, figure: str) -> int:
+    if node.training_only:
+        return 0
+    if not any(n.training_only for n in node.walk()):
+        return getattr(node, figure)
+    own = getattr(node, figure) - sum(getattr(child, figure) for child in node.children)
+    return own + sum(_inference(child, figure) for child in node.children)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnexplorer.analysis.engine import Analysis, LayerNode
+from cnnexplorer.analysis.results import Analysis, LayerNode
 
 _POOLS = {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"}
 _GENERIC = {"Sequential", "ModuleList", "ModuleDict"}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.screen import Screen
 
 from cnnexplorer.app.screens.explorer import ExplorerScreen
@@ -27,6 +28,12 @@ class CnnExplorerApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "cnnexplorer"
+    # Every screen has these (a focused text input takes the printable keys first).
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("J", "show_jobs", "Jobs", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
 
     def __init__(
         self,
@@ -58,7 +65,7 @@ class CnnExplorerApp(App[None]):
         yield SystemCommand(
             "Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff
         )
-        yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.show_jobs)
+        yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.action_show_jobs)
         yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
         yield SystemCommand(
             "Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate
@@ -74,13 +81,21 @@ class CnnExplorerApp(App[None]):
     def add_job(self, job: Job) -> None:
         """List a job on the jobs screen and show that screen."""
         self.jobs.append(job)
-        self.show_jobs()
+        self.action_show_jobs()
 
-    def show_jobs(self) -> None:
+    def action_show_jobs(self) -> None:
+        """Show the jobs screen (from anywhere; once)."""
         from cnnexplorer.app.screens.jobs import JobsScreen
 
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
+
+    def action_help(self) -> None:
+        """Every key of the screen in front, and what it does."""
+        from cnnexplorer.app.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
         running = [job for job in self.jobs if job.running]

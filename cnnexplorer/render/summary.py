@@ -18,6 +18,7 @@ from cnnexplorer import units
 from cnnexplorer.analysis import Analysis, LayerNode, Totals
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import OPTIMIZER_STATES
+from cnnexplorer.analysis.results import inference_macs, inference_params
 from cnnexplorer.zoo.published import published
 
 JSON_SCHEMA_VERSION = 1
@@ -67,8 +68,10 @@ def layer_record(node: LayerNode, totals: Totals) -> dict[str, Any]:
         "buffers": node.buffers,
         "macs": node.macs,
         "flops": node.flops,
-        "params_share": _share(node.params, totals.params),
-        "macs_share": _share(node.macs, totals.macs),
+        # Of the inference path: training-only heads have no share; containers holding one
+        # count without it, so that no share passes 1.
+        "params_share": None if node.training_only else _share(inference_params(node), totals.params),
+        "macs_share": None if node.training_only else _share(inference_macs(node), totals.macs),
         "activation_bytes": node.activation_bytes,
         "receptive_field": node.receptive_field,
         "jump": node.jump,
@@ -401,11 +404,14 @@ def render(analysis: Analysis, fmt: str, depth: int | None, console: Console) ->
 
 
 def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
-    """Label/value rows describing one node, for the app's details panel."""
+    """Label/value rows describing one node, for the app's details panel: shapes, geometry,
+    params and MACs with their formulas filled in, memory and receptive field."""
+    from cnnexplorer.analysis.structure import repeat_label
+
     totals = analysis.totals
-    facts: list[tuple[str, str]] = [("path", node.path or analysis.name), ("type", node.type)]
+    facts: list[tuple[str, str]] = [("path", node.path or analysis.name), ("type", repeat_label(node) or node.type)]
     if node.training_only:
-        facts.append(("note", "runs in training only (not in the totals)"))
+        facts.append(("note", "runs in training only: not in the model's totals"))
     if not node.executed:
         facts.append(("note", "not executed in this pass"))
     facts += [
@@ -418,26 +424,87 @@ def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
         ("padding", node.padding),
         ("dilation", node.dilation),
     ):
-        if value is not None:
+        if value is not None and not (label == "dilation" and set(value) == {1}):
             facts.append((label, units.dims(value) if isinstance(value, tuple) else str(value)))
     if node.groups not in (None, 1):
         facts.append(("groups", str(node.groups)))
-    facts += [
-        ("params", f"{node.params:,} ({units.percent(node.params, totals.params)} of model)"),
-        ("trainable / frozen", f"{node.trainable_params:,} / {node.frozen_params:,}"),
-        ("buffers", f"{node.buffers:,}"),
-        ("MACs", f"{node.macs:,} ({units.count(node.macs)}, {units.percent(node.macs, totals.macs)} of model)"),
-        ("FLOPs (2 x MACs)", f"{node.flops:,} ({units.count(node.flops)})"),
-        ("activation memory", units.size(node.activation_bytes) + (" (sum of its layers)" if node.children else "")),
-    ]
+    facts += _cost_facts(node, totals)
+    outputs = " (its layers' outputs)" if node.children else ""
+    facts.append(("activations", units.size(node.activation_bytes) + outputs))
     if node.receptive_field is None:
         facts.append(("receptive field", "whole input (no spatial axes)" if node.executed else "-"))
     else:
         bound = "" if node.receptive_field_exact else " (upper bound: branches merge)"
         facts.append(("receptive field", f"{node.receptive_field}x{node.receptive_field}px{bound}"))
-        facts.append(("jump (effective stride)", f"{node.jump}px"))
+        facts.append(("jump", f"{node.jump}px (effective stride)"))
     if node.calls > 1:
         facts.append(("calls per pass", str(node.calls)))
     if node.children:
         facts.append(("children", str(len(node.children))))
     return facts
+
+
+def _cost_facts(node: LayerNode, totals: Totals) -> list[tuple[str, str]]:
+    """Params and MACs with the formula that gives them; nothing but one line for a layer
+    without either. Shares are of the inference path, so that they never pass 100%."""
+    if not node.params and not node.macs:
+        return [("cost", "no parameters, no MACs")]
+    params, macs = (node.params, node.macs) if node.training_only else (inference_params(node), inference_macs(node))
+    facts = []
+    formula = param_formula(node)
+    share = "" if node.training_only else f" · {units.percent(params, totals.params)} of model"
+    facts.append(("params", f"{formula} = {node.params:,}{share}" if formula else f"{params:,}{share}"))
+    if params != node.params:
+        facts.append(("", f"+{node.params - params:,} in training-only heads"))
+    if node.buffers:
+        facts.append(("buffers", f"{node.buffers:,} (running statistics)"))
+    if node.macs:
+        formula = mac_formula(node)
+        share = "" if node.training_only else f" · {units.percent(macs, totals.macs)} of model"
+        facts.append(("MACs", f"{formula} = {node.macs:,}{share}" if formula else f"{macs:,}{share}"))
+        facts.append(("FLOPs", f"2 × MACs = {units.count(node.flops)}"))
+    return facts
+
+
+def param_formula(node: LayerNode) -> str | None:
+    """How a convolution's, linear layer's or batch norm's parameters add up, e.g.
+    ``(3·3·64)·128 + 128`` (kernel area x input channels per group, x output channels,
+    plus one bias per output channel); None for other nodes."""
+    if not node.is_leaf or node.input_shape is None or node.output_shape is None:
+        return None
+    if node.kernel_size is not None and node.groups is not None:  # a convolution
+        c_in, c_out = node.input_shape[1], node.output_shape[1]
+        per_group = c_in // node.groups
+        weights = math.prod(node.kernel_size) * per_group * c_out
+        terms = "·".join(map(str, (*node.kernel_size, per_group)))
+        return _plus_bias(f"({terms})·{c_out}", weights, node.params)
+    if node.type == "Linear":
+        features_in, features_out = node.input_shape[-1], node.output_shape[-1]
+        return _plus_bias(f"{features_in}·{features_out}", features_in * features_out, node.params)
+    if node.type.startswith("BatchNorm"):
+        return f"2·{node.output_shape[1]} (scale and shift per channel)"
+    return None
+
+
+def _plus_bias(weights_text: str, weights: int, params: int) -> str:
+    bias = params - weights
+    return f"{weights_text} + {bias}" if bias else weights_text
+
+
+def mac_formula(node: LayerNode) -> str | None:
+    """How a convolution's or linear layer's MACs add up: output elements x the
+    multiply-accumulates per output, e.g. ``56·56·128 × 3·3·64``; None for other nodes."""
+    if not node.is_leaf or node.calls != 1 or node.input_shape is None or node.output_shape is None:
+        return None
+    if node.kernel_size is not None and node.groups is not None:
+        per_output = (*node.kernel_size, node.input_shape[1] // node.groups)
+        return f"{_elements(node.output_shape)} × {'·'.join(map(str, per_output))}"
+    if node.type == "Linear":
+        return f"{_elements(node.output_shape)} × {node.input_shape[-1]}"
+    return None
+
+
+def _elements(shape: tuple[int, ...]) -> str:
+    """An output's elements as a product, the batch left out when it is 1."""
+    dims = shape[1:] if shape[0] == 1 else shape
+    return "·".join(map(str, dims))

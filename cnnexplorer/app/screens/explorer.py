@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -22,7 +22,7 @@ from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
-from cnnexplorer.app.widgets.layer_tree import LayerTree
+from cnnexplorer.app.widgets.layer_tree import COSTLIEST, RANKING_TITLES, LayerTable, LayerTree, Ranking
 from cnnexplorer.app.widgets.model_header import ModelHeader
 from cnnexplorer.app.widgets.stage_plots import StagePlots
 from cnnexplorer.app.widgets.text_input import TextInput
@@ -38,30 +38,42 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 12
 ANALYSIS_DELAY = 0.2  # seconds the cursor must rest on a model before it is analysed
+ZOO_MIN_WIDTH = 110  # narrower than this, the zoo pane hides (m shows it)
+DETAILS_RIGHT_WIDTH = 150  # from this width the details sit right of the table
+DETAILS_BELOW_HEIGHT = 34  # narrower but at least this tall: below it; else behind v
 
 
 class ExplorerScreen(Screen[None]):
-    """Browse the zoo; every figure comes from the core's analysis of the selected model."""
+    """Browse the zoo; every figure comes from the core's analysis of the selected model.
+
+    The panes share the width by priority: the layer table first, then the zoo (hidden
+    below ZOO_MIN_WIDTH columns, ``m`` shows it), then the details (right of the table
+    from DETAILS_RIGHT_WIDTH columns, else below it from DETAILS_BELOW_HEIGHT rows, else
+    behind ``v``)."""
 
     BINDINGS = [
         Binding("slash", "search", "Search"),
-        Binding("left_square_bracket", "change_depth(-1)", "Fold"),
-        Binding("right_square_bracket", "change_depth(1)", "Unfold"),
-        *(Binding(str(n), f"set_depth({n})", show=False) for n in range(1, 10)),
+        Binding("left_square_bracket", "change_depth(-1)", "Fold", show=False),
+        Binding("right_square_bracket", "change_depth(1)", "Unfold", show=False),
+        *(Binding(str(n), f"set_depth({n})", "unfold to that depth", show=False) for n in range(1, 10)),
+        Binding("c", "costliest", "Costliest"),
         Binding("i", "input_size", "Input"),
-        Binding("p", "toggle_plots", "Plots"),
-        Binding("z", "zoo_chart", "Zoo chart"),
+        Binding("m", "toggle_zoo", "Models"),
+        Binding("v", "toggle_details", "Details"),
+        Binding("p", "toggle_plots", "Plots", show=False),
+        Binding("z", "zoo_chart", "Zoo chart", show=False),
         Binding("d", "diff", "Diff"),
         Binding("t", "train", "Train"),
-        Binding("e", "evaluate", "Eval"),
-        Binding("J", "app.show_jobs", "Jobs"),
-        Binding("escape", "close_search", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("e", "evaluate", "Eval", show=False),
+        Binding("n", "next_match(1)", "Next match", show=False),
+        Binding("N", "next_match(-1)", "Previous match", show=False),
+        Binding("escape", "close_search", "Close search", show=False),
     ]
 
+    HELP_TITLE = "Explorer"
+
     analysis: reactive[Analysis | None] = reactive(None, init=False, always_update=True)
-    """The analysis shown: header, tree, details and plots follow it."""
+    """The analysis shown: header, tree, details and plots follow it (None: nothing to show)."""
     depth: reactive[int] = reactive(1)
     """How deep the layer tree is unfolded."""
 
@@ -76,6 +88,8 @@ class ExplorerScreen(Screen[None]):
         self._pending_start: Timer | None = None
         self._matches: list[LayerNode] = []
         self._match_index = 0
+        self._zoo_shown: bool | None = None  # None: by the width
+        self._details_shown: bool | None = None  # None: by the size
 
     @property
     def model_name(self) -> str:
@@ -86,11 +100,12 @@ class ExplorerScreen(Screen[None]):
         with Horizontal(id="body"):
             yield ZooList(id="zoo")
             with Vertical(id="centre"):
-                yield TextInput(placeholder="search layers by name or type", id="search")
-                yield LayerTree(id="layers")
-            yield DetailsPanel(id="details")
+                yield TextInput(placeholder="search layers by name or type (enter/↓ next, ↑ previous)", id="search")
+                with Container(id="workspace"):
+                    yield LayerTable(id="layer-table")
+                    yield DetailsPanel(id="details")
         yield StagePlots(id="plots")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(ModelHeader).show_message("Loading torch and the analysis engine…")
@@ -99,6 +114,38 @@ class ExplorerScreen(Screen[None]):
         zoo.select_architecture(self.model_name)
         zoo.focus()
         self.load_engine()
+
+    # Layout -----------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        width, height = self.size
+        zoo = self._zoo_shown if self._zoo_shown is not None else width >= ZOO_MIN_WIDTH
+        if self._details_shown is False:
+            details = "hidden"
+        elif width >= DETAILS_RIGHT_WIDTH:
+            details = "right"
+        elif height >= DETAILS_BELOW_HEIGHT or self._details_shown:
+            details = "below"
+        else:
+            details = "hidden"
+        self.set_class(not zoo, "-zoo-hidden")
+        self.set_class(details == "below", "-details-below")
+        self.set_class(details == "hidden", "-details-hidden")
+        if not zoo and self.focused is self.query_one(ZooList):
+            self.query_one(LayerTree).focus()
+
+    def action_toggle_zoo(self) -> None:
+        self._zoo_shown = self.has_class("-zoo-hidden")
+        self._apply_layout()
+        if self._zoo_shown:
+            self.query_one(ZooList).focus()
+
+    def action_toggle_details(self) -> None:
+        self._details_shown = self.has_class("-details-hidden")
+        self._apply_layout()
 
     # Workers ------------------------------------------------------------------------
 
@@ -173,27 +220,38 @@ class ExplorerScreen(Screen[None]):
         self.query_one(LayerTree).loading = False
         if message.analysis is not None:
             self.analysis = message.analysis
+        elif self.analysis is not None and self.analysis.name == message.request.model:
+            self._keep_previous_view(message.error or "the analysis failed")
         else:
-            self._reject(message.error or "the analysis failed")
+            self._show_failure(message.request, message.error or "the analysis failed")
 
-    def _reject(self, error: str) -> None:
-        """Keep the previous view and say why the request failed."""
-        if self.analysis is not None:
-            self.request = self.analysis.request
-            self.query_one(ModelHeader).show(self.analysis, notice=error)
-            self.query_one(ZooList).select_architecture(self.analysis.name)
-        else:
-            self.query_one(ModelHeader).show_message(error)
-        self.notify(error, title="Not applied", severity="error")
+    def _keep_previous_view(self, error: str) -> None:
+        """A new input for the model shown failed: keep what was shown and say why."""
+        assert self.analysis is not None
+        self.request = self.analysis.request
+        self.query_one(ModelHeader).show(self.analysis, notice=error)
+        self.notify(f"{error}. Press i to choose another input.", title="Not applied", severity="error")
 
-    def watch_analysis(self, analysis: Analysis | None) -> None:
+    def _show_failure(self, request: AnalysisRequest, error: str) -> None:
+        """Another model cannot take the chosen input: say why, and let the user move on."""
+        self.analysis = None
+        self.query_one(ModelHeader).show_failure(request, error)
+        self.query_one(LayerTree).show_failure(request.model, "nothing to show at this input")
+        self.query_one(DetailsPanel).clear()
+
+    def watch_analysis(self, previous: Analysis | None, analysis: Analysis | None) -> None:
         if analysis is None:
             return
+        tree = self.query_one(LayerTree)
+        # After an input change the user keeps their place (the same layer path).
+        keep = tree.highlighted_path if previous is not None and previous.name == analysis.name else None
         with self.app.batch_update():  # one repaint for header, tree, details and plots
             self.query_one(ModelHeader).show(analysis)
-            self.query_one(LayerTree).loading = False
-            self.query_one(LayerTree).show(analysis, self.depth)
-            self.query_one(DetailsPanel).show(analysis, analysis.root)
+            tree.loading = False
+            tree.show(analysis, self.depth, keep=keep)
+            self.query_one(DetailsPanel).show(analysis, analysis.paths.get(keep or "", analysis.root))
+            if self._matches:
+                self._search(self.query_one("#search", Input).value)
             if self.query_one(StagePlots).display:
                 self._draw_plots()
 
@@ -218,16 +276,22 @@ class ExplorerScreen(Screen[None]):
         self.zoo_rows[message.row.name] = message.row
         self.query_one(ZooList).set_stats(message.row)
 
-    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
-        if self.analysis is not None and event.node.data is not None:
-            self.query_one(DetailsPanel).show(self.analysis, event.node.data)
+    @on(Tree.NodeHighlighted, "#layers")
+    def show_details(self, event: Tree.NodeHighlighted) -> None:
+        node = event.node.data
+        # A highlight from a tree of another model (queued before a switch) is dropped, so
+        # that the details are always of the model in the header.
+        if self.analysis is not None and node is not None and self.analysis.paths.get(node.path) is node:
+            self.query_one(DetailsPanel).show(self.analysis, node)
 
     # Search --------------------------------------------------------------------------------
 
     def action_search(self) -> None:
         search = self.query_one("#search", Input)
         search.display = True
-        search.focus()
+        # Focus at once (not after a refresh), so that keys typed in the same burst as `/`
+        # are typed into the search, not run as commands.
+        self.set_focus(search)
 
     def action_close_search(self) -> None:
         search = self.query_one("#search", Input)
@@ -237,18 +301,23 @@ class ExplorerScreen(Screen[None]):
 
     @on(Input.Changed, "#search")
     def search_layers(self, event: Input.Changed) -> None:
-        if self.analysis is None:
-            return
-        from cnnexplorer.analysis.structure import find_layers
-
-        self._matches = find_layers(self.analysis, event.value)
-        self._match_index = 0
+        self._search(event.value)
         self._reveal_match()
 
+    def _search(self, query: str) -> None:
+        from cnnexplorer.analysis.structure import find_layers
+
+        self._matches = find_layers(self.analysis, query) if self.analysis is not None else []
+        self._match_index = 0
+        self.query_one(LayerTree).mark({node.path for node in self._matches})
+
     @on(Input.Submitted, "#search")
-    def next_match(self) -> None:
+    def next_match_on_enter(self) -> None:
+        self.action_next_match(1)
+
+    def action_next_match(self, step: int) -> None:
         if self._matches:
-            self._match_index = (self._match_index + 1) % len(self._matches)
+            self._match_index = (self._match_index + step) % len(self._matches)
             self._reveal_match()
 
     def _reveal_match(self) -> None:
@@ -272,10 +341,26 @@ class ExplorerScreen(Screen[None]):
         return max(1, min(MAX_DEPTH, depth))
 
     def watch_depth(self, depth: int) -> None:
-        layers = self.query_one(LayerTree)
-        layers.border_title = f"layers · depth {depth}"
+        self._title_layers()
         if self.analysis is not None:
-            layers.set_depth(depth)
+            self.query_one(LayerTree).set_depth(depth)
+
+    def _title_layers(self) -> None:
+        ranking = self.query_one(LayerTree).ranking
+        self.query_one(LayerTable).border_title = (
+            f"layers · depth {self.depth} · c: costliest"
+            if ranking is None
+            else f"costliest {COSTLIEST} layers by {RANKING_TITLES[ranking]} · c: next"
+        )
+
+    def action_costliest(self) -> None:
+        """Cycle the layer view: the tree, then the costliest layers by MACs, params, memory."""
+        tree = self.query_one(LayerTree)
+        order: list[Ranking | None] = [None, "macs", "params", "activation_bytes"]
+        tree.ranking = order[(order.index(tree.ranking) + 1) % len(order)]
+        self._title_layers()
+        if self.analysis is not None:
+            tree.show(self.analysis, self.depth)
 
     def action_input_size(self) -> None:
         from cnnexplorer.app.screens.input_dialog import InputDialog
@@ -302,7 +387,7 @@ class ExplorerScreen(Screen[None]):
     def action_diff(self) -> None:
         """Pick a second architecture and show the diff (the current one on the left)."""
         if self.analysis is None:
-            self.notify("The current architecture is still being analysed.", severity="warning")
+            self.notify("The current architecture has no analysis to compare yet.", severity="warning")
             return
         from cnnexplorer.app.screens.pick_architecture import PickArchitecture
 
@@ -311,7 +396,7 @@ class ExplorerScreen(Screen[None]):
         def picked(name: str | None) -> None:
             if name is not None:
                 # Each side at its own input, unless the user chose one (then it applies to both).
-                right = left.request.for_model(name)
+                right = self.request.for_model(name)
                 self.analyse_for_diff(left, right)
 
         self.app.push_screen(PickArchitecture(f"Diff {left.name} against…", left.name), picked)
@@ -355,6 +440,7 @@ class ExplorerScreen(Screen[None]):
             batch_size=str(recipe.batch_size),
             optimizer=recipe.optimizer,
             device=devices[0],
+            output=str(explorer_app(self).runs_dir),  # where the jobs screen looks for runs
         )
 
         def launch(result: TrainForm | None) -> None:
@@ -362,8 +448,3 @@ class ExplorerScreen(Screen[None]):
                 explorer_app(self).launch(command(result))
 
         self.app.push_screen(LaunchForm(form, devices, recipe=f"recipe: {recipe.source}"), launch)
-
-    def action_help(self) -> None:
-        from cnnexplorer.app.screens.help import HelpScreen
-
-        self.app.push_screen(HelpScreen())

@@ -1,45 +1,63 @@
-"""The `?` screen: every key of the explorer."""
+"""The `?` screen: every key of the screen in front, read from its bindings."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
-HELP = """\
-# cnnexplorer keys
-
-| key | does |
-|---|---|
-| `↑` `↓` / `j` `k` | move in the zoo or the layer tree |
-| `tab` / `shift+tab` | switch between the zoo and the layer tree |
-| `enter` / `space` | expand or fold a block |
-| `/` | search layers by name or type (`enter`: next match, `escape`: close) |
-| `[` `]` or `1`–`9` | set how deep the layer tree is unfolded |
-| `i` | change the input size and batch (everything recomputes) |
-| `p` | show or hide the per-stage charts |
-| `z` | the zoo chart: published top-5 error against GMACs |
-| `d` | diff: pick a second architecture, see both aligned layer by layer |
-| `t` / `e` | train / evaluate the current architecture (a form with its recipe) |
-| `J` | jobs: running and past training and evaluation runs |
-| `ctrl+p` | command palette: open an architecture, diff, train, evaluate, jobs |
-| `?` | this help |
-| `q` | quit (asks first while jobs run) |
-
+UNITS = """\
 **Units.** MACs are multiply-accumulates of convolution and linear layers (biases
-excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README).
-Receptive fields marked as upper bounds come from branching networks, where the
-largest field over all paths is shown.
-"""
+excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README). A
+receptive field marked `≤` comes from a branching network: the largest field over
+its paths."""
+
+# Keys of Textual's own widgets that need saying, by the action they run.
+WIDGET_KEYS = {
+    "select_cursor": "open or fold a block / choose",
+    "toggle_node": "open or fold a block",
+    "cursor_up": "move up",
+    "cursor_down": "move down",
+}
+
+
+def key_rows(screen: Screen) -> list[tuple[str, str]]:
+    """(keys, what they do) for every described binding of the screen, its widgets and the
+    app, in that order; keys that do the same thing share a row."""
+    nodes: list[DOMNode] = [screen, *screen.query("*"), screen.app]
+    rows: dict[str, list[str]] = {}
+    for node in nodes:
+        for key, bindings in node._bindings.key_to_bindings.items():
+            for binding in bindings:
+                description = binding.description or WIDGET_KEYS.get(binding.action, "")
+                if not description:
+                    continue
+                shown = screen.app.get_key_display(Binding(key, binding.action))
+                keys = rows.setdefault(description, [])
+                if shown not in keys:
+                    keys.append(shown)
+    return [(" ".join(keys), description) for description, keys in rows.items()]
+
+
+def help_text(screen: Screen) -> str:
+    title = getattr(screen, "HELP_TITLE", type(screen).__name__)
+    lines = [f"# {title}: keys", "", "| key | does |", "|---|---|"]
+    lines += [f"| `{keys}` | {description} |" for keys, description in key_rows(screen)]
+    return "\n".join(lines + ["", UNITS])
 
 
 class HelpScreen(ModalScreen[None]):
-    """Key reference; any of escape, q or ? closes it."""
+    """Key reference for ``screen``; escape, q or ? closes it."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, screen: Screen) -> None:
+        super().__init__()
+        self._text = help_text(screen)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(HELP)
+            yield Markdown(self._text)

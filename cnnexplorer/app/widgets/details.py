@@ -1,4 +1,5 @@
-"""The details of the highlighted layer: shapes, kernel, params, MACs/FLOPs, memory, field."""
+"""The details of the highlighted layer: shapes, kernel, params and MACs with their
+formulas, memory and receptive field."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ class DetailsPanel(Static):
 
     def show(self, analysis: Analysis, node: LayerNode) -> None:
         self.node = node
+        self.border_title = node.path or analysis.name
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True)
-        table.add_column()
+        table.add_column(overflow="fold")
         for label, value in node_facts(analysis, node):
             table.add_row(label, value)
         self.update(table)
+
+    def clear(self) -> None:
+        self.node = None
+        self.border_title = ""
+        self.update("")

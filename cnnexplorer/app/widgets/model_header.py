@@ -10,31 +10,44 @@ from textual.widgets import Static
 from cnnexplorer import units
 
 if TYPE_CHECKING:
-    from cnnexplorer.analysis import Analysis
+    from cnnexplorer.analysis import Analysis, AnalysisRequest
 
 
 class ModelHeader(Static):
-    """Model name, input, batch, totals and the memory estimate; or a loading/error line."""
+    """Model name, input, batch, totals and the memory estimate; or a loading/error line.
+
+    Short phrases joined by separators, so that the lines wrap between figures on a
+    narrow terminal, never inside one."""
 
     def show(self, analysis: Analysis, notice: str | None = None) -> None:
         arch, totals, memory = analysis.arch, analysis.totals, analysis.memory
-        size = units.dims(analysis.input_size)
         text = Text()
         text.append(analysis.name, style="bold")
         if arch is not None:
-            text.append(f"  {arch.family} · {arch.year} · {arch.dataset}", style="dim")
-        text.append(f"\ninput {size} · batch {analysis.batch} · {analysis.dtype}   ")
+            text.append(f"  {arch.family} {arch.year} · {arch.dataset.split(' (')[0]}", style="dim")
+        text.append(f" · input {units.dims(analysis.input_size)} · batch {analysis.batch} · {analysis.dtype}")
         text.append(
-            f"params {units.count(totals.params)}   MACs {units.count(totals.macs)}   "
-            f"FLOPs {units.count(totals.flops)} (2 x MACs)"
+            f"\nparams {units.count(totals.params)} · MACs {units.count(totals.macs)} · "
+            f"FLOPs {units.count(totals.flops)} (2×MACs)"
         )
+        if totals.training_only_params:
+            text.append(f" · +{units.count(totals.training_only_params)} params in training-only heads", style="yellow")
         text.append(
-            f"\nmemory estimate: inference {units.size(memory.inference_bytes)} · training "
-            f"{units.size(memory.training_bytes('sgd'))} (SGD-momentum)",
+            f"\nmemory (estimate): inference {units.size(memory.inference_bytes)} · "
+            f"training {units.size(memory.training_bytes('sgd'))} (SGD-momentum)",
             style="dim",
         )
         if notice:
             text.append(f"\n{notice}", style="bold red")
+        self.update(text)
+
+    def show_failure(self, request: AnalysisRequest, error: str) -> None:
+        """The model in the header cannot be shown at this request: why."""
+        text = Text()
+        text.append(request.model, style="bold")
+        text.append(f"  input {units.dims(request.input_size)} · batch {request.batch} · {request.dtype}")
+        text.append(f"\n{error}", style="bold red")
+        text.append("\ni: choose another input (empty: each model's own)", style="dim")
         self.update(text)
 
     def show_message(self, message: str) -> None:

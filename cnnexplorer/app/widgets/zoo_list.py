@@ -27,7 +27,7 @@ class ZooList(Tree[str]):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("zoo", **kwargs)
-        self.border_title = "model · params · GMACs"
+        self.border_title = "model · params · MACs"
         self.show_root = False
         self.guide_depth = 2
         self._leaves: dict[str, TreeNode[str]] = {}
@@ -38,11 +38,11 @@ class ZooList(Tree[str]):
 
     @staticmethod
     def _label(name: str, row: ZooRow | None) -> Text:
-        text = Text(f"{name:<17}")
+        text = Text(f"{name:<17}", no_wrap=True, overflow="ellipsis")
         if row is None:
-            text.append("   ·      ·", style="dim")
+            text.append("     ·      ·", style="dim")
         else:
-            text.append(f"{units.count(row.params):>6} {row.macs / 1e9:>5.2f}G", style="dim")
+            text.append(f"{units.count(row.params):>6} {units.count(row.macs):>6}", style="dim")
         return text
 
     def set_stats(self, row: ZooRow) -> None:

@@ -1,0 +1,67 @@
+"""The details panel's facts and the layer table's columns (torch-free rendering of an analysis)."""
+
+import pytest
+
+from cnnexplorer.app.widgets.layer_tree import COLUMNS, DROP_ORDER, NAME_MIN, fit_columns
+from cnnexplorer.render.summary import mac_formula, node_facts, param_formula
+from tests.conftest import analysed
+
+
+def _evaluate(formula: str) -> int:
+    """A formula as shown (``(3·3·64)·128 + 128``, ``56·56·128 × 3·3·64``) worked out."""
+    return eval(formula.replace("·", "*").replace("×", "*"), {"__builtins__": {}})
+
+
+@pytest.mark.parametrize("name", ["alexnet-2012-2gpu", "resnet50", "googlenet", "densenet-bc-100", "vgg16_bn"])
+def test_every_formula_gives_the_engines_count(name):
+    # The formulas come from shapes, kernel and groups; the engine counts tensor elements
+    # and multiplies by its own rule: two routes to the same number.
+    analysis = analysed(name)
+    checked = 0
+    for node in analysis.root.walk():
+        formula = param_formula(node)
+        if formula is not None and not node.type.startswith("BatchNorm"):
+            assert _evaluate(formula) == node.params, (node.path, formula)
+            checked += 1
+        formula = mac_formula(node)
+        if formula is not None:
+            assert _evaluate(formula) == node.macs, (node.path, formula)
+    assert checked == analysis.totals.weight_layers + sum(
+        1 for n in analysis.root.walk() if n.training_only and n.type in ("Conv2d", "Linear")
+    )
+
+
+def test_a_conv_layer_shows_its_formula_filled_in():
+    analysis = analysed("vgg16")
+    facts = dict(node_facts(analysis, analysis.node("features.2")))  # conv 64 -> 64, 3x3
+    assert facts["params"].startswith("(3·3·64)·64 + 64 = 36,928 · ")
+    assert facts["MACs"].startswith("64·224·224 × 3·3·64 = 1,849,688,064 · ")  # outputs × per output
+    assert facts["kernel"] == "3x3"
+
+
+def test_grouped_and_linear_layers():
+    analysis = analysed("alexnet-2012-2gpu")
+    grouped = next(n for n in analysis.root.walk() if n.groups == 2)
+    assert "/2" not in param_formula(grouped) and _evaluate(param_formula(grouped)) == grouped.params
+    fc = dict(node_facts(analysis, analysis.node("classifier.fc3")))
+    assert fc["params"].startswith("4096·1000 + 1000 = 4,097,000")
+
+
+def test_pooling_shows_its_kernel_as_convolutions_do_and_no_cost_noise():
+    analysis = analysed("resnet50")
+    pool = dict(node_facts(analysis, analysis.node("maxpool")))
+    assert (pool["kernel"], pool["stride"], pool["padding"]) == ("3x3", "2x2", "1x1")
+    assert pool["cost"] == "no parameters, no MACs" and "MACs" not in pool and "params" not in pool
+
+
+def test_columns_drop_in_a_fixed_order_and_never_squeeze_the_name():
+    keys_at = {width: [c.key for c in fit_columns(width)[1]] for width in range(20, 140)}
+    assert keys_at[139] == [c.key for c in COLUMNS]
+    assert {"output", "params", "macs"} <= set(keys_at[76])  # 80 columns less borders
+    for width, keys in keys_at.items():
+        dropped = [key for key in DROP_ORDER if key not in keys]
+        assert dropped == list(DROP_ORDER[: len(dropped)]), width
+        name_width, columns = fit_columns(width)
+        assert name_width >= NAME_MIN
+        if columns:
+            assert name_width + sum(c.width + 1 for c in columns) <= width
