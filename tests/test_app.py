@@ -1,5 +1,6 @@
 """The explorer app driven by Textual's pilot: keys, search, input changes, errors."""
 
+import pytest
 from rich.style import Style
 
 from cnnexplorer.app import make_app
@@ -220,11 +221,14 @@ async def test_help_lists_the_keys_of_the_screen_in_front(shared_cache, tmp_path
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         explorer_keys = dict((does, keys) for keys, does in key_rows(app.explorer))
-        assert explorer_keys["Costliest"] == "c" and "q" in explorer_keys["Quit"].split()
+        assert (
+            explorer_keys["costliest layers by MACs, then params, then memory, then the tree"] == "c"
+            and "q" in explorer_keys["Quit"].split()
+        )
         assert "J" in explorer_keys["Jobs"].split()
         await pilot.press("escape", "J", "question_mark")
         jobs_keys = dict((does, keys) for keys, does in key_rows(app.screen_stack[-2]))
-        screen_keys = {binding.description for binding in JobsScreen.BINDINGS if binding.description}
+        screen_keys = {b.tooltip or b.description for b in JobsScreen.BINDINGS if b.description}
         assert screen_keys | {"Help", "Quit"} <= set(jobs_keys)
 
 
@@ -334,3 +338,16 @@ async def test_costliest_layers_view_ranks_by_macs_then_params(shared_cache):
         assert tree.root.children[0].data.path == "classifier.0"  # VGG's 102.8M-parameter FC layer
         await pilot.press("c", "c")
         assert tree.ranking is None and tree.root.children[0].data.path == "features"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_layer_table_fits_the_screen_at_every_size(shared_cache, size):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table, tree = screen.query_one("#layer-table"), screen.query_one(LayerTree)
+        assert table.region.right <= screen.region.right and tree.region.right <= table.region.right
+        name_width, columns = tree.columns
+        assert name_width + sum(column.width + 1 for column in columns) <= tree.scrollable_content_region.width
+        assert tree.header().plain.rstrip().endswith(columns[-1].title)

@@ -2,10 +2,13 @@
 
 Deterministic: every worker is awaited before the screenshot; no clocks or timings are shown."""
 
+import pytest
+
 from cnnexplorer.app import make_app
 from tests.conftest import settle
 
-SIZE = (130, 40)
+SIZE = (120, 40)
+SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x60": (200, 60)}
 
 
 def app_for(shared_cache, model=None):
@@ -16,14 +19,14 @@ def test_start_screen(snap_compare, shared_cache):
     assert snap_compare(app_for(shared_cache), terminal_size=SIZE, run_before=settle)
 
 
-def test_resnet50_with_a_deep_node_highlighted(snap_compare, shared_cache):
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_resnet50_with_a_deep_node_highlighted(snap_compare, shared_cache, size):
     async def run_before(pilot):
         await settle(pilot)
-        pilot.app.screen.query_one("#layers").reveal("layer3.4.conv2")
-        pilot.app.screen.query_one("#layers").focus()
-        await pilot.pause()
+        await pilot.press("tab", "slash", *"layer3.4.conv2", "escape")
+        await settle(pilot)
 
-    assert snap_compare(app_for(shared_cache, "resnet50"), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app_for(shared_cache, "resnet50"), terminal_size=size, run_before=run_before)
 
 
 def test_alexnet_2012_details_of_conv1(snap_compare, shared_cache):

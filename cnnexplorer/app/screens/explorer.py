@@ -52,21 +52,23 @@ class ExplorerScreen(Screen[None]):
     behind ``v``)."""
 
     BINDINGS = [
-        Binding("slash", "search", "Search"),
-        Binding("left_square_bracket", "change_depth(-1)", "Fold", show=False),
-        Binding("right_square_bracket", "change_depth(1)", "Unfold", show=False),
+        Binding("slash", "search", "Search", tooltip="search layers by name or type (enter/↓ next, ↑ previous)"),
+        Binding("left_square_bracket", "change_depth(-1)", "Fold", show=False, tooltip="fold the tree one level"),
+        Binding("right_square_bracket", "change_depth(1)", "Unfold", show=False, tooltip="unfold the tree one level"),
         *(Binding(str(n), f"set_depth({n})", "unfold to that depth", show=False) for n in range(1, 10)),
-        Binding("c", "costliest", "Costliest"),
-        Binding("i", "input_size", "Input"),
-        Binding("m", "toggle_zoo", "Models"),
-        Binding("v", "toggle_details", "Details"),
-        Binding("p", "toggle_plots", "Plots", show=False),
-        Binding("z", "zoo_chart", "Zoo chart", show=False),
-        Binding("d", "diff", "Diff"),
-        Binding("t", "train", "Train"),
-        Binding("e", "evaluate", "Eval", show=False),
-        Binding("n", "next_match(1)", "Next match", show=False),
-        Binding("N", "next_match(-1)", "Previous match", show=False),
+        Binding(
+            "c", "costliest", "Costliest", tooltip="costliest layers by MACs, then params, then memory, then the tree"
+        ),
+        Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
+        Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
+        Binding("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
+        Binding("p", "toggle_plots", "Plots", show=False, tooltip="per-stage charts of params and MACs"),
+        Binding("z", "zoo_chart", "Zoo chart", show=False, tooltip="published top-5 error against GMACs"),
+        Binding("d", "diff", "Diff", tooltip="pick a second model: both aligned layer by layer"),
+        Binding("t", "train", "Train", tooltip="train this model (a form with its paper recipe)"),
+        Binding("e", "evaluate", "Eval", show=False, tooltip="evaluate a checkpoint: top-1/top-5"),
+        Binding("n", "next_match(1)", "Next match", show=False, tooltip="next search match"),
+        Binding("N", "next_match(-1)", "Previous match", show=False, tooltip="previous search match"),
         Binding("escape", "close_search", "Close search", show=False),
     ]
 

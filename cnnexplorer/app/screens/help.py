@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich import box
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 UNITS = """\
 **Units.** MACs are multiply-accumulates of convolution and linear layers (biases
@@ -32,7 +34,7 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     for node in nodes:
         for key, bindings in node._bindings.key_to_bindings.items():
             for binding in bindings:
-                description = binding.description or WIDGET_KEYS.get(binding.action, "")
+                description = binding.tooltip or binding.description or WIDGET_KEYS.get(binding.action, "")
                 if not description:
                     continue
                 shown = screen.app.get_key_display(Binding(key, binding.action))
@@ -42,11 +44,14 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     return [(" ".join(keys), description) for description, keys in rows.items()]
 
 
-def help_text(screen: Screen) -> str:
-    title = getattr(screen, "HELP_TITLE", type(screen).__name__)
-    lines = [f"# {title}: keys", "", "| key | does |", "|---|---|"]
-    lines += [f"| `{keys}` | {description} |" for keys, description in key_rows(screen)]
-    return "\n".join(lines + ["", UNITS])
+def help_table(screen: Screen) -> Table:
+    """The screen's keys as a two-column table, then the units note."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
+    table.add_column("key", style="bold yellow", no_wrap=True)
+    table.add_column("does")
+    for keys, description in key_rows(screen):
+        table.add_row(keys, description)
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,8 +61,11 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, screen: Screen) -> None:
         super().__init__()
-        self._text = help_text(screen)
+        self._title = getattr(screen, "HELP_TITLE", type(screen).__name__)
+        self._table = help_table(screen)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
-            yield Markdown(self._text)
+        with VerticalScroll(id="help-body") as body:
+            body.border_title = f"{self._title}: keys (escape closes)"
+            yield Static(self._table)
+            yield Markdown(UNITS)
