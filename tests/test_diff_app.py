@@ -1,20 +1,43 @@
-"""The diff screen in the app: keys driven by Textual's pilot, and SVG snapshots under
-snapshots/test_diff_app/ (deterministic: the diff is computed before the app starts)."""
+"""The diff screen in the app: keys driven by Textual's pilot, the table's fit to the terminal's
+width, and SVG snapshots under snapshots/test_diff_app/ (deterministic: the diff is computed
+before the app starts)."""
 
 import functools
 
+import pytest
+from rich.cells import cell_len
+
+from cnnexplorer import units
 from cnnexplorer.app import make_app
-from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
-from cnnexplorer.app.screens.diff_screen import DiffScreen
-from cnnexplorer.diff import diff_analyses
+from cnnexplorer.app.screens.diff_details import DiffDetailsScreen, paired_facts
+from cnnexplorer.app.screens.diff_screen import (
+    CELL_PADDING,
+    COLUMNS,
+    DiffScreen,
+    cell_text,
+    fit_columns,
+    natural_widths,
+    row_cells,
+)
+from cnnexplorer.diff import diff_analyses, visible_rows
 from tests.conftest import analysed, settle
 
-SIZE = (130, 40)
+SIZE = (120, 40)
+SIZES = [(80, 24), (120, 40), (200, 60)]
 
 
 @functools.cache
 def diffed(left, right):
     return diff_analyses(analysed(left), analysed(right))
+
+
+async def loaded(pilot) -> None:
+    """Wait until the diff screen has every row in its table (they arrive a batch per frame)."""
+    for _ in range(100):
+        await pilot.pause()
+        if pilot.app.screen.loaded:
+            return
+    raise AssertionError("the diff screen never finished filling its table")
 
 
 def diff_app(shared_cache, left, right, only_diff=False):
@@ -24,12 +47,58 @@ def diff_app(shared_cache, left, right, only_diff=False):
     async def open_diff(pilot):
         await settle(pilot)
         await app.push_screen(DiffScreen(diffed(left, right), only_diff=only_diff))
-        await pilot.pause()
+        await loaded(pilot)
 
     return app, open_diff
 
 
-async def test_n_and_N_jump_between_differences_and_both_panes_follow(shared_cache):
+def cell(screen, key):
+    """The text of column ``key`` in the row under the cursor."""
+    index = list(screen.widths).index(key)
+    return screen.table.get_row_at(screen.cursor_row)[index].plain
+
+
+def cut_cells(table, rows):
+    """Check every visible cell as painted: the whole text, or its start and an ellipsis.
+    Returns how many were cut."""
+    cut = 0
+    for y in range(1, table.size.height):
+        row_index = table.scroll_offset.y + y - 1
+        if row_index >= len(rows):
+            break
+        line = table.render_line(y).text
+        x = 0
+        for column, full in zip(table.ordered_columns, rows[row_index]):
+            width = column.get_render_width(table) - 2 * CELL_PADDING
+            painted = line[x + CELL_PADDING : x + CELL_PADDING + width]
+            x += column.get_render_width(table)
+            if cell_len(full.plain) <= width:
+                assert painted.strip() == full.plain.strip(), (painted, full.plain)
+            else:
+                cut += 1
+                assert painted == full.plain[: width - 1] + "…", (painted, full.plain)
+    return cut
+
+
+async def test_d_then_alexnet_2012_diffs_each_side_at_its_own_input(shared_cache):
+    app = make_app("alexnet", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d", *"alexnet-2012", "enter")  # the filter leaves alexnet-2012, then its 2gpu twin
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DiffScreen):
+                break
+        assert isinstance(app.screen, DiffScreen)
+        diff = app.screen.diff
+        assert (diff.left.name, diff.right.name) == ("alexnet", "alexnet-2012")
+        assert (diff.left.input_size, diff.right.input_size) == ((3, 224, 224), (3, 227, 227))
+        await loaded(pilot)
+        await pilot.press("j")
+        assert app.screen.current.left.path == "features.0" and app.screen.current.right.path == "features.conv1"
+
+
+async def test_n_and_N_jump_between_differences_and_the_cursor_follows(shared_cache):
     app, open_diff = diff_app(shared_cache, "vgg16", "vgg19")
     async with app.run_test(size=SIZE) as pilot:
         await open_diff(pilot)
@@ -43,25 +112,24 @@ async def test_n_and_N_jump_between_differences_and_both_panes_follow(shared_cac
         assert screen.current.right.path == "features.16"
         await pilot.press("j", "k", "j", "j")
         await pilot.pause()
-        left, right = screen.panes
-        assert left.cursor_row == right.cursor_row == screen.rows.index(screen.current)
+        assert screen.table.cursor_row == screen.rows.index(screen.current)
         assert screen.current.left.path == "features.16" and screen.current.right.path == "features.18"
+        assert cell(screen, "layer").strip() == "16→18"
 
 
-async def test_panes_stay_scroll_locked_from_either_pane(shared_cache):
+async def test_one_table_scrolls_both_sides_together_both_ways(shared_cache):
     app, open_diff = diff_app(shared_cache, "resnet50", "wide_resnet50_2")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(40, 24)) as pilot:  # narrower than the columns' floors
         await open_diff(pilot)
-        left, right = app.screen.panes
+        table = app.screen.table
         await pilot.press(*"j" * 40)
-        await pilot.pause()
-        assert left.scroll_y > 0 and left.scroll_y == right.scroll_y
-        await pilot.press("tab")
-        assert app.focused is right
         await pilot.press(*["down"] * 30)
         await pilot.pause()
-        assert left.cursor_row == right.cursor_row == 70
-        assert left.scroll_y == right.scroll_y > 40
+        assert table.cursor_row == 70 and table.scroll_y > 40
+        assert table.virtual_size.width > table.size.width
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert table.scroll_x > 0 and table.cursor_row == 70
 
 
 async def test_f_shows_only_differences_and_keeps_the_place(shared_cache):
@@ -85,10 +153,12 @@ async def test_s_swaps_sides_and_stays_on_the_same_layers(shared_cache):
         screen = app.screen
         await pilot.press("n", "n")
         assert screen.current.status == "added" and screen.current.right.path == "layer1.2"
+        assert (cell(screen, "left_params"), cell(screen, "right_params")) == ("", "74K")
         await pilot.press("s")
         assert screen.diff.left.name == "resnet34"
         assert screen.current.status == "removed" and screen.current.left.path == "layer1.2"
-        assert screen.panes[0].border_title == "left: resnet34"
+        assert (cell(screen, "left_params"), cell(screen, "right_params")) == ("74K", "")
+        assert cell(screen, "params_delta") == "-74K"
 
 
 async def test_enter_opens_both_layers_details_and_escape_goes_back(shared_cache):
@@ -102,11 +172,93 @@ async def test_enter_opens_both_layers_details_and_escape_goes_back(shared_cache
         assert app.screen.row.left.path == "features.0" and app.screen.row.right.path == "features.conv1"
         await pilot.press("escape")
         assert isinstance(app.screen, DiffScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DiffDetailsScreen)
+        await pilot.press("enter")  # enter closes the details too
+        assert isinstance(app.screen, DiffScreen)
         await pilot.press("escape")
         assert app.screen is explorer_screen
 
 
-def test_vgg16_vgg19_at_the_first_insertion(snap_compare, shared_cache):
+@pytest.mark.parametrize(("left", "right"), [("vgg16", "vgg19"), ("resnet50", "wide_resnet50_2")])
+async def test_at_80_columns_no_cell_is_cut_without_an_ellipsis(shared_cache, left, right):
+    app, open_diff = diff_app(shared_cache, left, right)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_diff(pilot)
+        screen = app.screen
+        table = screen.table
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # no sideways scrolling
+        shown = [index for index, column in enumerate(COLUMNS) if column.key in screen.widths]
+        cells = [[cell_text(COLUMNS[i], texts[i], "") for i in shown] for texts in screen.cells]
+        cut = 0
+        for _ in range(3):  # the first screen, then further down
+            cut += cut_cells(table, cells)
+            await pilot.press("pagedown")
+            await pilot.pause()
+        numbers = {column.key for column in COLUMNS if column.numeric} & set(screen.widths)
+        for texts in screen.cells:  # numbers always fit their column
+            assert all(cell_len(texts[i]) <= screen.widths[COLUMNS[i].key] for i in shown if COLUMNS[i].key in numbers)
+        if left == "resnet50":
+            assert cut  # the wide outputs (64x56x56→128x56x56) end in an ellipsis
+
+
+def test_columns_drop_in_the_documented_order():
+    diff = diffed("vgg16", "vgg19")
+    natural = natural_widths(COLUMNS, [row_cells(row) for row in visible_rows(diff)])
+    every = [column.key for column in COLUMNS]
+    assert list(fit_columns(natural, 200)) == every
+    at_80 = fit_columns(natural, 78)
+    assert list(at_80) == ["marker", "layer", "type", "output", "params_delta", "macs_delta", "changes"]
+    assert list(fit_columns(natural, 50)) == ["marker", "layer", "params_delta", "macs_delta", "changes"]
+    for width in (200, 120, 78, 50):
+        widths = fit_columns(natural, width)
+        assert sum(widths.values()) + 2 * CELL_PADDING * len(widths) == width  # the last column fills the row
+
+
+def test_per_side_figures_go_before_any_text_is_cut():
+    diff = diffed("resnet50", "wide_resnet50_2")
+    natural = natural_widths(COLUMNS, [row_cells(row) for row in visible_rows(diff)])
+    widths = fit_columns(natural, 118)
+    assert "left_params" not in widths and "left_macs" in widths
+    assert all(widths[key] >= natural[key] for key in ("layer", "type", "output", "changes"))
+
+
+async def test_a_resize_lays_the_columns_out_again_and_keeps_the_row(shared_cache):
+    app, open_diff = diff_app(shared_cache, "vgg16", "vgg19")
+    async with app.run_test(size=(200, 60)) as pilot:
+        await open_diff(pilot)
+        screen = app.screen
+        await pilot.press("n")
+        assert "left_params" in screen.widths
+        await pilot.resize_terminal(80, 24)
+        await loaded(pilot)
+        assert "left_params" not in screen.widths
+        assert screen.current.right.path == "features.16"
+        assert screen.table.virtual_size.width <= screen.table.scrollable_content_region.width
+
+
+def test_totals_carry_deltas_in_percent(shared_cache):
+    from cnnexplorer.app.screens.diff_screen import percent_delta
+
+    totals = diffed("vgg16", "vgg19").totals
+    assert percent_delta(totals["macs"]) == "+26.9%"
+    assert percent_delta(totals["weight_layers"]) == "+18.8%"
+    assert percent_delta(totals["params"]) == "+" + units.percent(totals["params"].delta, totals["params"].left)
+
+
+def test_details_pair_facts_by_label():
+    left = [("path", "features.0"), ("note", "a"), ("kernel", "11x11")]
+    right = [("path", "features.conv1"), ("kernel", "11x11"), ("note", "b"), ("note", "c")]
+    assert paired_facts(left, right) == [
+        ("path", "features.0", "features.conv1"),
+        ("note", "a", "b"),
+        ("kernel", "11x11", "11x11"),
+        ("note", "", "c"),
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_vgg16_vgg19_at_the_first_insertion(snap_compare, shared_cache, size):
     app, open_diff = diff_app(shared_cache, "vgg16", "vgg19")
 
     async def run_before(pilot):
@@ -114,18 +266,18 @@ def test_vgg16_vgg19_at_the_first_insertion(snap_compare, shared_cache):
         await pilot.press("n")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
-def test_resnet50_wide_resnet50_2_differences_only(snap_compare, shared_cache):
+def test_resnet50_wide_resnet50_2_differences_only_at_80_columns(snap_compare, shared_cache):
     app, open_diff = diff_app(shared_cache, "resnet50", "wide_resnet50_2")
 
     async def run_before(pilot):
         await open_diff(pilot)
         await pilot.press("f")
-        await pilot.pause()
+        await loaded(pilot)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_vgg16_vgg19_differences_only_in_monochrome(snap_compare, shared_cache, monkeypatch):
@@ -144,4 +296,4 @@ def test_alexnet_details_of_conv1(snap_compare, shared_cache):
         await pilot.press("j", "enter")
         await pilot.pause()
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -1,88 +1,219 @@
-"""The diff screen: two architectures side by side, aligned row by row by the core's
-:mod:`cnnexplorer.diff`. This screen only renders the diff it is given and routes keys."""
+"""The diff screen: two architectures in one table, aligned row by row by the core's
+:mod:`cnnexplorer.diff`. This screen only renders the diff it is given and routes keys.
+
+Every aligned pair is one row, so the sides scroll together both ways by construction.
+The columns, left to right: marker, layer (``left→right`` where the names differ), type,
+output (``left→right`` where the shapes differ), L params, R params, Δparams, L MACs,
+R MACs, ΔMACs, changes. Their widths follow the screen's: each column is as wide as its
+widest cell, and the last one takes what is left. When that does not fit, the per-side
+figures go first (L/R params, then L/R MACs), so that no text is cut while they could
+make room; then the text columns shrink (changes, type, output, then layer, each to a
+floor) and end in an ellipsis; then type goes, then output. Marker, layer, Δparams, ΔMACs
+and changes always stay, and a number is never narrower than its widest value.
+
+The first screenful of rows is in the first frame; the rest arrive in batches, one per
+frame, so that a long diff (resnet152 vs wide_resnet101_2) opens at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from cnnexplorer import units
 from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
 from cnnexplorer.diff import MARKERS, STYLES, visible_rows
-from cnnexplorer.render.diff import headline, total_rows
+from cnnexplorer.render.diff import change_text, headline, row_label, row_type, total_rows
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
+    from textual import events
 
     from cnnexplorer.analysis import LayerNode
-    from cnnexplorer.diff import Diff, DiffRow
+    from cnnexplorer.diff import Diff, DiffRow, TotalDelta
 
-# Column widths that fit two panes side by side in a 130-column terminal.
-_COLUMNS = (("", 1), ("layer", 15), ("type", 11), ("output", 11), ("params", 6), ("MACs", 6))
+# Rows added per frame once the first screenful is shown. Each batch costs a repaint of the
+# visible rows (the table's render caches are per update) besides the rows themselves, so
+# few large batches block the event loop less, all told, than many small ones.
+BATCH_ROWS = 500
+# Cells of padding on each side of a column (DataTable's default cell_padding).
+CELL_PADDING = 1
+
+
+@dataclass(frozen=True)
+class DiffColumn:
+    """One column of the diff table: its header, how a row fills it, and how it gives way."""
+
+    key: str
+    header: str
+    cell: Callable[[DiffRow], str]
+    numeric: bool = False
+    drop_order: int | None = None  # None: always shown; 1 goes first when the screen is narrow
+    shrink_to: int | None = None  # None: never narrower than its widest cell
+
+
+def output_text(row: DiffRow) -> str:
+    """The output shape, ``left→right`` where the two sides' differ."""
+    shapes = [units.shape(node.output_shape) for node in (row.left, row.right) if node is not None]
+    return shapes[0] if len(set(shapes)) == 1 else "→".join(shapes)
+
+
+def _figure(side: str, name: str) -> Callable[[DiffRow], str]:
+    def cell(row: DiffRow) -> str:
+        node: LayerNode | None = getattr(row, side)
+        if node is None:
+            return ""
+        value = getattr(node, name)
+        return units.count(value) if value else "-"
+
+    return cell
+
+
+def _delta(name: str) -> Callable[[DiffRow], str]:
+    def cell(row: DiffRow) -> str:
+        return "" if row.status == "same" else units.signed(getattr(row, f"{name}_delta"))
+
+    return cell
+
+
+COLUMNS = (
+    DiffColumn("marker", "", lambda row: MARKERS[row.status]),
+    DiffColumn("layer", "layer", lambda row: "  " * (row.depth - 1) + row_label(row), shrink_to=10),
+    DiffColumn("type", "type", row_type, drop_order=3, shrink_to=8),
+    DiffColumn("output", "output", output_text, drop_order=4, shrink_to=9),
+    DiffColumn("left_params", "L params", _figure("left", "params"), numeric=True, drop_order=1),
+    DiffColumn("right_params", "R params", _figure("right", "params"), numeric=True, drop_order=1),
+    DiffColumn("params_delta", "Δparams", _delta("params"), numeric=True),
+    DiffColumn("left_macs", "L MACs", _figure("left", "macs"), numeric=True, drop_order=2),
+    DiffColumn("right_macs", "R MACs", _figure("right", "macs"), numeric=True, drop_order=2),
+    DiffColumn("macs_delta", "ΔMACs", _delta("macs"), numeric=True),
+    DiffColumn("changes", "changes", change_text, shrink_to=20),
+)
+# Which text columns give up width first when the natural widths do not fit.
+SHRINK_ORDER = ("changes", "type", "output", "layer")
+
+
+def natural_widths(columns: tuple[DiffColumn, ...], cells: list[tuple[str, ...]]) -> dict[str, int]:
+    """Each column's width without cutting anything: its widest cell or its header."""
+    widths = {column.key: cell_len(column.header) for column in columns}
+    for row in cells:
+        for column, text in zip(columns, row):
+            widths[column.key] = max(widths[column.key], cell_len(text))
+    return widths
+
+
+def _squeeze(shown: list[DiffColumn], natural: dict[str, int], room: int, shrink: bool) -> dict[str, int] | None:
+    """Widths for ``shown`` in ``room`` cells (padding excluded), the text columns shrunk
+    towards their floors if ``shrink``; None when that does not fit."""
+    widths = {column.key: natural[column.key] for column in shown}
+    excess = sum(widths.values()) - room
+    if excess <= 0:
+        widths[shown[-1].key] -= excess  # the last column takes the room left
+        return widths
+    floors = {column.key: column.shrink_to for column in shown if column.shrink_to is not None and shrink}
+    for key in SHRINK_ORDER:
+        if key in floors and excess > 0:
+            give = max(0, min(excess, widths[key] - floors[key]))
+            widths[key] -= give
+            excess -= give
+    return widths if excess <= 0 else None
+
+
+def fit_columns(natural: dict[str, int], width: int, columns: tuple[DiffColumn, ...] = COLUMNS) -> dict[str, int]:
+    """The columns shown in a table ``width`` cells wide, in order, with their widths (see the
+    module docstring for the rules)."""
+    shown = list(columns)
+    ranks = sorted({column.drop_order for column in columns if column.drop_order is not None})
+    while True:
+        # Per-side figures go before any text is cut; type and output are cut before they go.
+        shrink = not any(column.numeric and column.drop_order is not None for column in shown)
+        widths = _squeeze(shown, natural, width - 2 * CELL_PADDING * len(shown), shrink)
+        if widths is not None:
+            return widths
+        if not ranks:  # narrower than the floors: the table scrolls sideways
+            return {c.key: min(natural[c.key], c.shrink_to or natural[c.key]) for c in shown}
+        going = ranks.pop(0)
+        shown = [column for column in shown if column.drop_order != going]
+
+
+def percent_delta(total: TotalDelta) -> str:
+    """The change relative to the left side: +26.9%, -3.8%, 0 (``-`` when the left is zero)."""
+    if not total.left:
+        return "-"
+    return units.signed(total.delta, lambda value: units.percent(value, total.left))
 
 
 def legend(only_diff: bool) -> Text:
-    """The colour and marker key, and the state of the differences-only filter."""
+    """The colour and marker key, what L, R and Δ mean, and the state of the filter."""
     text = Text()
-    for status, label in (("changed", "changed"), ("added", "added (right only)"), ("removed", "removed (left only)")):
-        text.append(f"{MARKERS[status]} {label}", style=STYLES[status])
-        text.append("   ")
+    for status in ("changed", "added", "removed"):
+        text.append(f"{MARKERS[status]} {status}", style=STYLES[status])
+        text.append("  ")
+    text.append(" L/R left/right  Δ R−L   ", style="dim")
     text.append("differences only" if only_diff else "all rows", style="bold")
-    text.append(" (f)   enter: both layers' details", style="dim")
     return text
 
 
-def summary(diff: Diff) -> Table:
-    """The headline and both sides' totals with their deltas, for the top of the screen."""
-    title, *facts = headline(diff)
-    totals = Table.grid(padding=(0, 2))
-    justify: tuple[JustifyMethod, ...] = ("left", "right", "right", "right")
+def totals_table(diff: Diff) -> Table:
+    """Both sides' totals, the delta and the delta in percent of the left side."""
+    table = Table.grid(padding=(0, 2))
+    justify: tuple[JustifyMethod, ...] = ("left", "right", "right", "right", "right")
     for column in justify:
-        totals.add_column(justify=column, no_wrap=True)
-    totals.add_row(
-        "", Text(diff.left.name, style="bold"), Text(diff.right.name, style="bold"), Text("delta", style="bold")
+        table.add_column(justify=column, no_wrap=True)
+    header = ("", diff.left.name, diff.right.name, "delta", "delta %")
+    table.add_row(*(Text(cell, style="bold") for cell in header))
+    for cells, total in zip(total_rows(diff), diff.totals.values()):
+        table.add_row(*cells, percent_delta(total))
+    return table
+
+
+def summary(diff: Diff, width: int, console: Console) -> RenderableType:
+    """The headline beside the totals, or above them when the two do not fit in ``width``."""
+    title, *facts = headline(diff)
+    lines = [Text(title, style="bold", no_wrap=True, overflow="ellipsis")]
+    lines += [Text(fact, style="dim", no_wrap=True, overflow="ellipsis") for fact in facts]
+    totals = totals_table(diff)
+    gap = 4
+    needed = (
+        max(cell_len(line.plain) for line in lines) + gap + Measurement.get(console, console.options, totals).maximum
     )
-    for cells in total_rows(diff):
-        totals.add_row(*cells)
-    grid = Table.grid()
-    grid.add_column()
-    grid.add_row(Text(title, style="bold"))
-    grid.add_row(Text("   ".join(facts), style="dim"))
-    grid.add_row(totals)
+    if needed > width:
+        return Group(*lines, totals)
+    grid = Table.grid(padding=(0, gap))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_row(Group(*lines), totals)
     return grid
 
 
-def pane_cells(row: DiffRow, node: LayerNode | None) -> list[Text]:
-    """One side's cells for an aligned row: blank but for the marker where that side is missing."""
-    style = STYLES[row.status]
-    cells = [Text(MARKERS[row.status], style=style)]
-    if node is None:
-        return cells + [Text("")] * (len(_COLUMNS) - 1)
-    return cells + [
-        Text("  " * (row.depth - 1) + node.name, style=style, no_wrap=True, overflow="ellipsis"),
-        Text(node.type, style=style, no_wrap=True, overflow="ellipsis"),
-        Text(units.shape(node.output_shape), style=style),
-        Text(units.count(node.params) if node.params else "-", style=style, justify="right"),
-        Text(units.count(node.macs) if node.macs else "-", style=style, justify="right"),
-    ]
+def cell_text(column: DiffColumn, text: str, style: str) -> Text:
+    """A table cell: one line that ends in an ellipsis where it does not fit; numbers to the right."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis", justify="right" if column.numeric else None)
+
+
+def row_cells(row: DiffRow) -> tuple[str, ...]:
+    """The text of every column of :data:`COLUMNS` for one aligned row."""
+    return tuple(column.cell(row) for column in COLUMNS)
 
 
 class DiffScreen(Screen[None]):
-    """Left and right panes, scroll-locked; every difference marked ``~ + -`` and coloured."""
+    """One table of aligned rows; every difference marked ``~ + -`` and coloured."""
 
     DEFAULT_CSS = """
     DiffScreen #diff-header { height: auto; padding: 0 1; background: $boost; }
-    DiffScreen #diff-legend { height: 1; padding: 0 1; }
-    DiffScreen #diff-panes { height: 1fr; }
-    DiffScreen #diff-panes DataTable { width: 1fr; height: 1fr; border: round $primary-background; }
-    DiffScreen #diff-panes DataTable:focus { border: round $primary; }
+    DiffScreen #diff-legend { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    DiffScreen #diff-table { height: 1fr; }
     """
 
     BINDINGS = [
@@ -90,10 +221,9 @@ class DiffScreen(Screen[None]):
         Binding("k", "move(-1)", "Up", show=False),
         Binding("n", "next_difference(1)", "Next diff"),
         Binding("N", "next_difference(-1)", "Prev diff"),
-        Binding("tab", "switch_pane", "Other pane"),
         Binding("s", "swap", "Swap"),
         Binding("f", "toggle_filter", "Diffs only"),
-        Binding("enter", "details", "Details"),
+        Binding("enter", "details", "Details", priority=True),  # before the table's own enter
         Binding("escape", "back", "Back"),
     ]
 
@@ -102,47 +232,99 @@ class DiffScreen(Screen[None]):
         self.diff = diff
         self.only_diff = only_diff
         self.rows: list[DiffRow] = []
-        self._syncing = False
+        self.cells: list[tuple[str, ...]] = []
+        self.widths: dict[str, int] = {}
+        self._natural: dict[str, int] = {}
+        self._generation = 0  # bumped on every refill: batches of an older fill stop
 
     def compose(self) -> ComposeResult:
         yield Static(id="diff-header")
         yield Static(id="diff-legend")
-        with Horizontal(id="diff-panes"):
-            yield DataTable(id="diff-left", cursor_type="row", zebra_stripes=False)
-            yield DataTable(id="diff-right", cursor_type="row", zebra_stripes=False)
-        yield Footer()
+        yield DataTable(id="diff-table", cursor_type="row", zebra_stripes=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        for pane in self.panes:
-            for label, width in _COLUMNS:
-                pane.add_column(label, width=width)
-            self.watch(pane, "scroll_y", self._lock_scroll, init=False)
         self._refresh()
-        self.panes[0].focus()
+        self.table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if not self._natural:  # not filled yet: on_mount lays out
+            return
+        self._show_summary()
+        if self._fit() != self.widths:
+            self._fill(self.cursor_row)
+
+    def _show_summary(self) -> None:
+        header = self.query_one("#diff-header", Static)
+        width = (self.size.width or self.app.size.width) - header.styles.gutter.width
+        header.update(summary(self.diff, width, self.app.console))
 
     @property
-    def panes(self) -> tuple[DataTable, DataTable]:
-        return self.query_one("#diff-left", DataTable), self.query_one("#diff-right", DataTable)
+    def table(self) -> DataTable:
+        return self.query_one("#diff-table", DataTable)
 
     @property
     def cursor_row(self) -> int:
-        return self.panes[0].cursor_row
+        return self.table.cursor_row
 
     @property
     def current(self) -> DiffRow | None:
         """The aligned row under the cursor, or None when there are no rows."""
         return self.rows[self.cursor_row] if self.rows else None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether every row is in the table (the rest arrive a batch per frame)."""
+        return self.table.row_count == len(self.rows)
+
+    def _fit(self) -> dict[str, int]:
+        """Column widths for the screen's current width."""
+        table = self.table
+        # Room for the vertical scrollbar is kept even when it is hidden: the widths then
+        # need not change as rows arrive or the filter changes.
+        width = (self.size.width or self.app.size.width) - table.styles.gutter.width
+        return fit_columns(self._natural, width - table.styles.scrollbar_size_vertical)
+
     def _refresh(self, keep: DiffRow | None = None) -> None:
-        """Fill both panes from the diff; put the cursor on ``keep``, or the next shown row."""
+        """Fill the table from the diff; put the cursor on ``keep``, or the next shown row."""
         self.rows = visible_rows(self.diff, only_diff=self.only_diff)
-        self.query_one("#diff-header", Static).update(summary(self.diff))
+        self.cells = [row_cells(row) for row in self.rows]
+        self._natural = natural_widths(COLUMNS, self.cells)
+        self._show_summary()
         self.query_one("#diff-legend", Static).update(legend(self.only_diff))
-        for pane, side, analysis in zip(self.panes, ("left", "right"), (self.diff.left, self.diff.right)):
-            pane.clear()
-            pane.border_title = f"{side}: {analysis.name}"
-            pane.add_rows(pane_cells(row, getattr(row, side)) for row in self.rows)
-        self._move_to(self._nearest(keep))
+        self._fill(self._nearest(keep))
+
+    def _fill(self, cursor: int) -> None:
+        """Lay out the columns for the screen's width and add the rows up to the first
+        screenful past ``cursor`` now, the rest one batch per frame."""
+        self._generation += 1
+        self.widths = self._fit()
+        table = self.table
+        table.clear(columns=True)
+        for column in COLUMNS:
+            if column.key in self.widths:
+                header = Text(column.header, no_wrap=True, overflow="ellipsis")
+                header.justify = "right" if column.numeric else "left"
+                table.add_column(header, width=self.widths[column.key], key=column.key)
+        self._move_to(cursor)
+        if not self.loaded:
+            self.call_after_refresh(self._add_batch, self._generation)
+
+    def _add_batch(self, generation: int) -> None:
+        if generation != self._generation:
+            return
+        self._load_to(self.table.row_count + BATCH_ROWS)
+        if not self.loaded:
+            self.call_after_refresh(self._add_batch, generation)
+
+    def _load_to(self, end: int) -> None:
+        """Add the rows before ``end`` that are not in the table yet."""
+        table = self.table
+        shown = [index for index, column in enumerate(COLUMNS) if column.key in self.widths]
+        start = table.row_count
+        for row, cells in zip(self.rows[start:end], self.cells[start:end]):
+            style = STYLES[row.status]
+            table.add_row(*(cell_text(COLUMNS[index], cells[index], style) for index in shown))
 
     def _nearest(self, row: DiffRow | None) -> int:
         """The index of ``row`` among the shown rows, or of the first shown row after it."""
@@ -153,29 +335,10 @@ class DiffScreen(Screen[None]):
         return next(after, max(len(self.rows) - 1, 0))
 
     def _move_to(self, row: int) -> None:
-        if not self.rows:
-            return
-        for pane in self.panes:
-            pane.move_cursor(row=row, animate=False)
-
-    def _lock_scroll(self) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        source = self.focused if self.focused in self.panes else self.panes[0]
-        for pane in self.panes:
-            if pane is not source:
-                pane.scroll_to(y=source.scroll_y, animate=False, immediate=True)
-        self._syncing = False
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        # Follow the focused pane's cursor as it is now: the messages arrive late, and
-        # echoing a stale row back and forth between the panes would never settle.
-        source = event.data_table
-        if source is self.focused:
-            for pane in self.panes:
-                if pane is not source and pane.cursor_row != source.cursor_row:
-                    pane.move_cursor(row=source.cursor_row, animate=False)
+        """Put the cursor on ``row``, adding the rows up to a screenful past it first."""
+        self._load_to(row + max(self.size.height or self.app.size.height, 1))
+        if self.rows:
+            self.table.move_cursor(row=row, animate=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -194,10 +357,6 @@ class DiffScreen(Screen[None]):
                 return
             index += step
         self.app.bell()
-
-    def action_switch_pane(self) -> None:
-        left, right = self.panes
-        (right if self.focused is left else left).focus()
 
     def action_swap(self) -> None:
         current = self.current
