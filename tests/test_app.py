@@ -351,3 +351,17 @@ async def test_the_layer_table_fits_the_screen_at_every_size(shared_cache, size)
         name_width, columns = tree.columns
         assert name_width + sum(column.width + 1 for column in columns) <= tree.scrollable_content_region.width
         assert tree.header().plain.rstrip().endswith(columns[-1].title)
+
+
+async def test_up_and_down_step_through_matches_while_typing_a_search(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"downsample.0", "down", "down")
+        await pilot.pause()
+        tree = app.screen.query_one(LayerTree)
+        assert tree.highlighted_path == "layer3.0.downsample.0"
+        await pilot.press("up")
+        await pilot.pause()
+        assert tree.highlighted_path == "layer2.0.downsample.0"
+        assert app.screen.focused is app.screen.query_one("#search")

@@ -69,6 +69,8 @@ class ExplorerScreen(Screen[None]):
         Binding("e", "evaluate", "Eval", show=False, tooltip="evaluate a checkpoint: top-1/top-5"),
         Binding("n", "next_match(1)", "Next match", show=False, tooltip="next search match"),
         Binding("N", "next_match(-1)", "Previous match", show=False, tooltip="previous search match"),
+        Binding("down", "search_step(1)", "Next match", show=False),
+        Binding("up", "search_step(-1)", "Previous match", show=False),
         Binding("escape", "close_search", "Close search", show=False),
     ]
 
@@ -316,6 +318,14 @@ class ExplorerScreen(Screen[None]):
     @on(Input.Submitted, "#search")
     def next_match_on_enter(self) -> None:
         self.action_next_match(1)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search_step":  # ↑/↓ step through matches while typing a search
+            return self.focused is self.query_one("#search", Input)
+        return True
+
+    def action_search_step(self, step: int) -> None:
+        self.action_next_match(step)
 
     def action_next_match(self, step: int) -> None:
         if self._matches:

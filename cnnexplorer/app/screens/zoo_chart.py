@@ -15,13 +15,15 @@ from textual_plotext import PlotextPlot
 if TYPE_CHECKING:
     from cnnexplorer.overview import ZooRow
 
-FAMILY_COLORS = {
-    "AlexNet": "red",
-    "VGG": "orange",
-    "GoogLeNet": "magenta",
-    "ResNet": "cyan",
-    "Wide ResNet": "green",
-    "DenseNet": "blue",
+# One of the eight basic terminal colours and one marker per family, so that families stay
+# apart on a 16-colour terminal and without colour at all.
+FAMILY_STYLES = {
+    "AlexNet": ("red", "●"),
+    "VGG": ("yellow", "■"),
+    "GoogLeNet": ("magenta", "▲"),
+    "ResNet": ("cyan", "◆"),
+    "Wide ResNet": ("green", "✚"),
+    "DenseNet": ("blue", "★"),
 }
 
 
@@ -53,18 +55,18 @@ class ZooChartScreen(Screen[None]):
         for column in ("", "model", "GMACs", "top-5 err"):
             table.add_column(column, justify="right" if column in ("GMACs", "top-5 err") else "left")
         for row in self._rows:
-            color = FAMILY_COLORS[row.family].replace("orange", "dark_orange")
-            table.add_row(f"[{color}]●[/]", row.name, f"{row.macs / 1e9:.2f}", f"{100 - row.acc5:.2f}%")
+            color, marker = FAMILY_STYLES[row.family]
+            table.add_row(f"[{color}]{marker}[/]", row.name, f"{row.macs / 1e9:.2f}", f"{100 - row.acc5:.2f}%")
         return table
 
     def on_mount(self) -> None:
         plt = self.query_one(PlotextPlot).plt
         plt.clear_figure()
-        for family, color in FAMILY_COLORS.items():
+        for family, (color, marker) in FAMILY_STYLES.items():
             members = [row for row in self._rows if row.family == family]
             if members:
                 xs = [row.macs / 1e9 for row in members]
-                plt.scatter(xs, [100 - row.acc5 for row in members], marker="●", color=color, label=family)
+                plt.scatter(xs, [100 - row.acc5 for row in members], marker=marker, color=color, label=family)
         if self._rows:  # headroom so that the legend does not cover the top points
             errors = [100 - row.acc5 for row in self._rows]
             plt.ylim(min(errors) - 0.5, max(errors) + 0.4 * (max(errors) - min(errors)))

@@ -7,6 +7,7 @@ MACs, params, output), and whatever still does not fit ends in an ellipsis."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from rich.style import Style
@@ -19,6 +20,7 @@ from textual.widgets.tree import TreeNode
 
 from cnnexplorer import units
 from cnnexplorer.analysis.results import inference_macs, inference_params
+from cnnexplorer.analysis.structure import repeat_label
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
@@ -53,6 +55,7 @@ COLUMNS = (
 DROP_ORDER = ("rf", "type", "share", "macs", "params", "output")
 
 
+@lru_cache(maxsize=64)
 def fit_columns(width: int) -> tuple[int, tuple[Column, ...]]:
     """The name column's width and the other columns that fit in ``width`` cells."""
     shown = list(COLUMNS)
@@ -76,8 +79,6 @@ def cell(text: str, width: int, justify: str = "left", style: str | Style = "") 
 
 def layer_cells(node: LayerNode, analysis: Analysis) -> dict[str, tuple[str, str]]:
     """The column values of one layer (text, style)."""
-    from cnnexplorer.analysis.structure import repeat_label
-
     totals = analysis.totals
     # A training-only head shows its own figures; anything else its inference-path part,
     # so that shares of the model's totals never exceed 100%.
@@ -117,6 +118,7 @@ class LayerTree(Tree["LayerNode"]):
         self.ranking: Ranking | None = None  # None: the module tree; else the costliest layers
         self.marked: set[str] = set()
         self._items: dict[str, TreeNode[LayerNode]] = {}
+        self._cells: dict[str, dict[str, tuple[str, str]]] = {}  # by path, for the analysis shown
 
     # Content -------------------------------------------------------------------------------
 
@@ -124,6 +126,7 @@ class LayerTree(Tree["LayerNode"]):
         """Replace the tree with ``analysis``, expanded down to ``depth``; the cursor goes
         to the layer at path ``keep`` if the new model has one, else to the root."""
         self.analysis = analysis
+        self._cells = {}
         self.clear()
         self._items = {"": self.root}
         self.root.data = analysis.root
@@ -251,7 +254,9 @@ class LayerTree(Tree["LayerNode"]):
         if toggle:
             label.append("▼ " if node.is_expanded else "▶ ", style=base_style + Style(dim=True))
         label.append_text(cell(name, max(1, name_width - nesting - toggle), style=name_style))
-        values = layer_cells(layer, self.analysis)
+        values = self._cells.get(layer.path)
+        if values is None:
+            values = self._cells[layer.path] = layer_cells(layer, self.analysis)
         for column in columns:
             text, column_style = values[column.key]
             label.append(" " * GAP)

@@ -21,13 +21,24 @@ class StagePlots(Horizontal):
 
     def show(self, name: str, stages: list[Stage]) -> None:
         labels = [stage.label for stage in stages]
-        for widget_id, title, values in (
-            ("#params-plot", f"{name}: parameters per stage (millions)", [s.params / 1e6 for s in stages]),
-            ("#macs-plot", f"{name}: MACs per stage (billions; FLOPs = 2x)", [s.macs / 1e9 for s in stages]),
+        for widget_id, what, values in (
+            ("#params-plot", "params", [s.params for s in stages]),
+            ("#macs-plot", "MACs", [s.macs for s in stages]),
         ):
+            suffix, scale = _scale(max(values, default=0))
             plot = self.query_one(widget_id, PlotextPlot)
+            # The title (with the unit) is the border's, which Textual shortens with an
+            # ellipsis when space is tight, where plotext would drop it.
+            plot.border_title = f"{what} per stage ({suffix}{'; FLOPs = 2×' if what == 'MACs' else ''}) · {name}"
             plt = plot.plt
             plt.clear_figure()
-            plt.bar(labels[::-1], values[::-1], orientation="horizontal", width=0.3)
-            plt.title(title)
+            plt.bar(labels[::-1], [v / scale for v in values[::-1]], orientation="horizontal", width=0.3)
             plot.refresh()
+
+
+def _scale(largest: float) -> tuple[str, float]:
+    """The SI suffix that shows ``largest`` with a few digits: ("M", 1e6)."""
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if largest >= scale:
+            return suffix, scale
+    return "units", 1.0
