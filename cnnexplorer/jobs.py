@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -22,14 +23,18 @@ from cnnexplorer.runs import RunState
 
 class Job:
     """One child process and the state its events build. Two reader threads fold its events
-    into :attr:`state` and keep the last lines of its log; the caller polls them."""
+    into :attr:`state` and keep the last lines of its log; the caller polls them.
 
-    def __init__(self, argv: list[str], cwd: Path | None = None) -> None:
+    A job that resumes a run starts from that run's ``history`` (its state read from its
+    folder): the child's events continue it, so the state holds the whole run."""
+
+    def __init__(self, argv: list[str], cwd: Path | None = None, history: RunState | None = None) -> None:
         self.argv = argv
         self.cwd = cwd
+        self.launched_at = time.time()
         # Until the start event says more: `python -m cnnexplorer COMMAND MODEL ...`.
         ours = argv[1:3] == ["-m", "cnnexplorer"] and len(argv) > 4
-        self.state = RunState(command=argv[3] if ours else "train", model=argv[4] if ours else None)
+        self.state = history or RunState(command=argv[3] if ours else "train", model=argv[4] if ours else None)
         self.log: deque[str] = deque(maxlen=200)
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None
@@ -77,6 +82,10 @@ class Job:
             if self.state.status == "failed" and self.state.error is None:
                 tail = next((line for line in reversed(list(self.log)) if line.strip()), "")
                 self.state.error = f"exit code {self.returncode}: {tail}"
+        run_dir = self.state.run_dir
+        if run_dir is not None and self.state.status != "done":
+            # A segment that stopped before its first checkpoint leaves the previous last.pt.
+            self.state.resumable = (run_dir / "last.pt").exists()
 
     def _read_log(self) -> None:
         assert self._process is not None and self._process.stderr is not None

@@ -3,6 +3,8 @@ found under a folder (``runs/``), read as they grow. Free of torch and Textual."
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,11 @@ from cnnexplorer.events import EventStreamError, EventTail, read_events
 
 @dataclass
 class RunState:
-    """A run folded from its events: progress, curves, best figures and outcome."""
+    """A run folded from its events: progress, curves, best figures and outcome.
+
+    A resumed run appends a new ``start`` to the same events file: the state then holds the
+    whole run (curves of every segment joined, best figures of all), while progress, rate
+    and outcome are those of the latest segment."""
 
     command: str = "train"
     model: str | None = None
@@ -20,7 +26,7 @@ class RunState:
     run_dir: Path | None = None
     devices: list[str] = field(default_factory=list)  # one per process, e.g. ["cuda:0", "cuda:1"]
     epochs: int | None = None
-    epoch: int = 0
+    epoch: int = 0  # the epoch in progress (1-based), or the last one done
     step: int = 0
     steps_per_epoch: int | None = None
     max_steps: int | None = None
@@ -33,25 +39,19 @@ class RunState:
     error: str | None = None
     resumable: bool = False
     last_checkpoint: str | None = None
-    started_at: float | None = None
+    first_started_at: float | None = None  # the run's first start
+    started_at: float | None = None  # the latest segment's start
+    segment_start_step: int = 0  # steps already done when the latest segment started
+    segments: int = 0
+    seconds_before: float = 0.0  # time spent in the segments before the latest
     last_time: float | None = None
 
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one event into the state."""
         kind = event.get("event")
-        self.last_time = event.get("time", self.last_time)
+        previous_time, self.last_time = self.last_time, event.get("time", self.last_time)
         if kind == "start":
-            config = event.get("config", {})
-            self.command = event.get("command", self.command)
-            self.model = event.get("model")
-            self.status = "running"
-            self.run_dir = Path(event["run_dir"]) if event.get("run_dir") else None
-            self.devices = list(event.get("devices") or [event.get("device", "cpu")])
-            self.epochs = config.get("epochs")
-            self.max_steps = config.get("max_steps")
-            self.steps_per_epoch = event.get("steps_per_epoch")
-            self.step = event.get("start_step", 0) or 0
-            self.started_at = event.get("time")
+            self._start(event, previous_time)
         elif kind == "step":
             self.epoch, self.step = event["epoch"], event["step"]
             self.steps_per_epoch = event.get("steps_per_epoch", self.steps_per_epoch)
@@ -60,8 +60,9 @@ class RunState:
                 self.losses.append((event["step"], event["loss"]))
         elif kind == "val":
             self.val.append(event)
-            if event.get("top1") is not None and (self.best_top1 is None or event["top1"] > self.best_top1):
-                self.best_top1, self.best_top5 = event["top1"], event.get("top5")
+            self.epoch = max(self.epoch, event.get("epoch") or 0)
+            self._best(event.get("top1"), event.get("top5"))
+            self._best(event.get("best_top1"), None)
         elif kind == "checkpoint":
             self.last_checkpoint = event.get("path")
             if event.get("kind") == "last":
@@ -71,6 +72,51 @@ class RunState:
         elif kind == "done":
             status = event.get("status")
             self.status = {"completed": "done", "interrupted": "cancelled"}.get(status, "failed")
+            self._summary(event.get("summary") or {})
+
+    def _start(self, event: dict[str, Any], previous_time: float | None) -> None:
+        """A new segment: the first start of the run, or a resume appended to it."""
+        if self.started_at is not None and previous_time is not None:
+            self.seconds_before += max(0.0, previous_time - self.started_at)
+        config = event.get("config", {})
+        self.command = event.get("command", self.command)
+        self.model = event.get("model")
+        self.status = "running"
+        self.run_dir = Path(event["run_dir"]) if event.get("run_dir") else self.run_dir
+        self.devices = list(event.get("devices") or [event.get("device", "cpu")])
+        self.epochs = config.get("epochs")
+        self.max_steps = config.get("max_steps")
+        self.steps_per_epoch = event.get("steps_per_epoch")
+        self.step = self.segment_start_step = event.get("start_step", 0) or 0
+        self.epoch = event.get("start_epoch", 0) or 0
+        self.started_at = event.get("time")
+        self.first_started_at = self.first_started_at or self.started_at
+        self.segments += 1
+        self.error, self.resumable = None, False
+        # What an earlier segment logged past the checkpoint it resumes from is redone.
+        self.losses = [point for point in self.losses if point[0] <= self.step]
+        self.val = [val for val in self.val if (val.get("step") or 0) <= self.step]
+        self.best_top1 = self.best_top5 = None
+        for val in self.val:
+            self._best(val.get("top1"), val.get("top5"))
+
+    def _best(self, top1: float | None, top5: float | None) -> None:
+        if top1 is not None and (self.best_top1 is None or top1 > self.best_top1):
+            self.best_top1, self.best_top5 = top1, top5
+
+    def _summary(self, summary: dict[str, Any]) -> None:
+        """The ``done`` summary's figures, where the step and val events did not carry them."""
+        self.step = max(self.step, summary.get("steps") or 0)
+        self.epoch = max(self.epoch, summary.get("epochs") or 0)
+        last_val = summary.get("last_val") or {}
+        best = summary.get("best_top1", summary.get("top1"))
+        top5 = last_val.get("top5") if last_val.get("top1") == best else summary.get("top5")
+        self._best(best, top5)
+
+    @property
+    def name(self) -> str | None:
+        """The run's folder name, which names the run."""
+        return self.run_dir.name if self.run_dir is not None else None
 
     @property
     def total_steps(self) -> int | None:
@@ -85,13 +131,24 @@ class RunState:
         total = self.total_steps
         return min(1.0, self.step / total) if total else None
 
-    @property
-    def eta_seconds(self) -> float | None:
-        """Remaining time at the average pace since the start."""
-        progress = self.progress
-        if not progress or self.started_at is None or self.last_time is None or self.status != "running":
+    def eta_seconds(self, now: float | None = None) -> float | None:
+        """Time left at the latest segment's own pace (its steps over its time up to its
+        latest event), counted down to ``now`` (the wall clock by default)."""
+        total = self.total_steps
+        if self.status != "running" or not total or self.started_at is None or self.last_time is None:
             return None
-        return (self.last_time - self.started_at) * (1 - progress) / progress
+        steps, seconds = self.step - self.segment_start_step, self.last_time - self.started_at
+        if steps <= 0 or seconds <= 0:
+            return None
+        finish = self.last_time + max(0, total - self.step) * seconds / steps
+        return max(0.0, finish - (time.time() if now is None else now))
+
+    def duration_seconds(self, now: float | None = None) -> float | None:
+        """Time spent running, all segments together; a running one counts up to ``now``."""
+        if self.started_at is None:
+            return None
+        end = (time.time() if now is None else now) if self.status == "running" else self.last_time
+        return self.seconds_before + max(0.0, (end or self.started_at) - self.started_at)
 
     @property
     def label(self) -> str:
@@ -125,31 +182,42 @@ def load_run(run_dir: Path) -> RunState:
 
 class RunWatcher:
     """Follows every run under a folder (``runs/``): new runs appear, growing ones are read
-    incrementally (a run started headless can be watched), unreadable ones are left out."""
+    incrementally (a run started headless can be watched), unreadable ones are left out.
+    Safe to poll from one thread while another asks it to forget a run."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._runs: dict[Path, tuple[EventTail, RunState]] = {}
         self._broken: set[Path] = set()
+        self._lock = threading.Lock()
 
     def poll(self) -> list[RunState]:
         """Every readable run, newest first, with the events written since the last poll."""
-        if self.root.is_dir():
-            for events in self.root.glob("*/events.jsonl"):
-                if events.parent not in self._runs:
-                    self._runs[events.parent] = (EventTail(events), RunState())
-        for run_dir, (tail, state) in self._runs.items():
-            if run_dir in self._broken:
-                continue
-            try:
-                for event in tail.poll():
-                    state.apply(event)
-            except (OSError, EventStreamError, KeyError, TypeError):
-                self._broken.add(run_dir)
-                continue
-            _settle(state, run_dir)
-        readable = [run for run in self._runs if run not in self._broken]
-        return [self._runs[run][1] for run in sorted(readable, reverse=True)]
+        with self._lock:
+            if self.root.is_dir():
+                for events in self.root.glob("*/events.jsonl"):
+                    if events.parent not in self._runs:
+                        self._runs[events.parent] = (EventTail(events), RunState())
+            for run_dir, (tail, state) in self._runs.items():
+                if run_dir not in self._broken:
+                    self._read(run_dir, tail, state)
+            readable = [run for run in self._runs if run not in self._broken]
+            return [self._runs[run][1] for run in sorted(readable, reverse=True)]
+
+    def _read(self, run_dir: Path, tail: EventTail, state: RunState) -> None:
+        try:
+            for event in tail.poll():
+                state.apply(event)
+        except (OSError, EventStreamError, KeyError, TypeError):
+            self._broken.add(run_dir)
+            return
+        _settle(state, run_dir)
+
+    def forget(self, run_dir: Path) -> None:
+        """Read ``run_dir`` again from its first event at the next poll (a broken one too)."""
+        with self._lock:
+            self._runs.pop(run_dir, None)
+            self._broken.discard(run_dir)
 
 
 def discover_runs(root: Path) -> list[RunState]:

@@ -1,18 +1,60 @@
-"""The Textual-free job core: folding events, forms, command lines, sparklines."""
+"""The Textual-free job core: folding events, forms, command lines, sparklines, chart ticks."""
 
+import json
+import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cnnexplorer.app.charts import smooth, sparkline, thin
+from cnnexplorer.app.charts import Series, axis, caption, smooth, sparkline, thin
 from cnnexplorer.events import make_event, read_events
 from cnnexplorer.jobs import Job
 from cnnexplorer.runs import RunState, discover_runs, fold, load_run
 from cnnexplorer.train.launch import TrainForm, command, validate
 
 RUNS = Path(__file__).parent / "data" / "runs"
+DAY, HOUR = 86400.0, 3600.0
+RESUMED_AT_STEP = 20  # the recorded run, cancelled in epoch 3 and resumed an hour later
+RECORDED_RUN = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+
+
+def resumed_run_events(resumed: bool = True) -> list[dict]:
+    """The recorded 4-epoch run as if cancelled at step 20 (epoch 3) and, if ``resumed``,
+    resumed an hour later with ``--resume last.pt``: the second ``start`` appended to the
+    same events file, as `cnnexplorer train --resume` does. All a day before the recording."""
+    recorded = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+    events = [event | {"time": event["time"] - DAY} for event in recorded]
+    cut = next(i for i, e in enumerate(events) if e["event"] == "step" and e["step"] == RESUMED_AT_STEP) + 1
+    first, rest = events[:cut], events[cut:]
+    stopped = first[-1]["time"]
+    message = f"SIGINT at step {RESUMED_AT_STEP} (epoch 3): wrote last.pt"
+    summary = {"epochs": 2, "steps": RESUMED_AT_STEP}
+    first += [
+        make_event("checkpoint", path="last.pt", kind="last", epoch=2, step=RESUMED_AT_STEP) | {"time": stopped + 0.2},
+        make_event("error", kind="interrupted", message=message) | {"time": stopped + 0.3},
+        make_event("done", status="interrupted", summary=summary) | {"time": stopped + 0.4},
+    ]
+    if not resumed:
+        return first
+    resume = {"start_epoch": 3, "start_step": RESUMED_AT_STEP, "resumed_from": "last.pt", "time": stopped + HOUR}
+    return first + [events[0] | resume] + [event | {"time": event["time"] + HOUR + 5} for event in rest]
+
+
+def in_folder(events: list[dict], folder: Path) -> list[dict]:
+    """The events as the trainer writes them in ``folder`` (its start events name it)."""
+    return [event | {"run_dir": str(folder)} if event["event"] == "start" else event for event in events]
+
+
+def write_run(folder: Path, events: list[dict]) -> Path:
+    """A run folder as `cnnexplorer train` leaves it: events, config and a last.pt."""
+    folder.mkdir(parents=True)
+    (folder / "events.jsonl").write_text("".join(json.dumps(event) + "\n" for event in in_folder(events, folder)))
+    shutil.copy(RUNS / "finished-resnet20" / "config.json", folder / "config.json")
+    (folder / "last.pt").write_bytes(b"")
+    return folder
 
 
 def test_folding_a_finished_run():
@@ -59,12 +101,68 @@ def test_discover_runs_lists_newest_first_and_skips_broken(tmp_path):
     assert discover_runs(tmp_path / "missing") == []
 
 
-def test_eta_from_the_pace_so_far():
+def test_eta_from_the_pace_so_far_counting_down_between_events():
     state = RunState()
     state.apply({"event": "start", "time": 100.0, "config": {"epochs": 2}, "steps_per_epoch": 10, "model": "m"})
     state.apply({"event": "step", "time": 110.0, "epoch": 1, "step": 5, "loss": 1.0, "steps_per_epoch": 10})
     assert state.progress == 0.25
-    assert state.eta_seconds == pytest.approx(30.0)
+    assert state.eta_seconds(now=110.0) == pytest.approx(30.0)
+    assert state.eta_seconds(now=120.0) == pytest.approx(20.0)
+    assert state.eta_seconds(now=200.0) == 0.0
+
+
+def test_the_eta_counts_only_the_current_segment():
+    """50 slow steps (1000 s) before the resume, then 10 steps in 10 s: 40 steps left at the
+    new pace are 40 s, not the 200 s the whole run's average would say."""
+    state = RunState()
+    state.apply({"event": "start", "time": 0.0, "config": {"epochs": 1}, "steps_per_epoch": 100, "start_step": 0})
+    state.apply({"event": "step", "time": 1000.0, "epoch": 1, "step": 50, "loss": 1.0})
+    state.apply({"event": "done", "time": 1001.0, "status": "interrupted", "summary": {}})
+    assert state.eta_seconds(now=1001.0) is None
+    state.apply({"event": "start", "time": 5000.0, "config": {"epochs": 1}, "steps_per_epoch": 100, "start_step": 50})
+    assert state.eta_seconds(now=5000.0) is None  # no step of this segment yet
+    state.apply({"event": "step", "time": 5010.0, "epoch": 1, "step": 60, "loss": 0.9})
+    assert state.eta_seconds(now=5010.0) == pytest.approx(40.0)
+    assert state.eta_seconds(now=5015.0) == pytest.approx(35.0)
+    assert state.duration_seconds(now=5015.0) == pytest.approx(1001.0 + 15.0)
+
+
+def test_a_resumed_run_is_one_run_with_its_curves_joined():
+    state = fold(resumed_run_events())
+    all_steps = [e for e in read_events(RUNS / "finished-resnet20" / "events.jsonl") if e["event"] == "step"]
+    assert state.segments == 2 and state.status == "done" and state.label == "done"
+    assert [step for step, _ in state.losses] == [e["step"] for e in all_steps]  # no gap, no repeat
+    assert [val["epoch"] for val in state.val] == [1, 2, 3, 4]
+    assert (state.epoch, state.epochs, state.step) == (4, 4, 32)
+    assert (state.best_top1, state.best_top5) == (20.0, 68.0)
+    assert state.segment_start_step == RESUMED_AT_STEP and state.error is None
+    assert state.first_started_at < state.started_at - HOUR + 60
+
+
+def test_a_resume_from_an_earlier_checkpoint_redoes_the_steps_after_it():
+    """A run that failed after its last checkpoint: the steps it logged past the checkpoint
+    are replaced by the resumed segment's."""
+    state = RunState()
+    state.apply({"event": "start", "time": 0.0, "config": {"epochs": 2}, "steps_per_epoch": 4})
+    for step in range(1, 7):
+        state.apply({"event": "step", "time": float(step), "epoch": 1 + (step > 4), "step": step, "loss": 9.0})
+    state.apply({"event": "done", "time": 7.0, "status": "failed", "summary": {}})
+    state.apply({"event": "start", "time": 10.0, "config": {"epochs": 2}, "steps_per_epoch": 4, "start_step": 4,
+                 "start_epoch": 2})  # fmt: skip
+    assert [step for step, _ in state.losses] == [1, 2, 3, 4] and state.epoch == 2 and state.status == "running"
+
+
+def test_the_done_summary_fills_what_no_step_or_val_event_said():
+    """A run shorter than --log-every: no step event, yet done with its epoch and best top-1."""
+    state = RunState()
+    state.apply({"event": "start", "time": 0.0, "command": "train", "config": {"epochs": 1}, "start_epoch": 1})
+    summary = {"epochs": 1, "steps": 5, "best_top1": 12.5, "last_val": {"top1": 12.5, "top5": 50.0}}
+    state.apply({"event": "done", "time": 9.0, "status": "completed", "summary": summary})
+    assert (state.epoch, state.step, state.best_top1, state.best_top5) == (1, 5, 12.5, 50.0)
+    evaluation = RunState()
+    evaluation.apply({"event": "start", "time": 0.0, "command": "eval", "config": {}, "start_epoch": 0})
+    evaluation.apply({"event": "done", "time": 1.0, "status": "completed", "summary": {"top1": 70.0, "top5": 90.0}})
+    assert (evaluation.best_top1, evaluation.best_top5) == (70.0, 90.0)
 
 
 def test_smooth_is_a_debiased_moving_average():
@@ -77,6 +175,38 @@ def test_thin_keeps_the_ends_and_at_most_the_limit():
     thinned = thin(points, most=600)
     assert len(thinned) == 600 and thinned[0] == points[0] and thinned[-1] == points[-1]
     assert thin(points[:5]) == points[:5]
+
+
+def _significant_digits(label: str) -> int:
+    return len(label.rstrip("KMGTPE").replace("-", "").replace(".", "").lstrip("0")) or 1
+
+
+def test_ticks_of_a_first_step_have_a_few_significant_digits():
+    ticks = axis([2.60192418098449751], most=5)
+    assert len(ticks.labels) >= 2 and ticks.low < 2.60192418098449751 < ticks.high
+    assert all(_significant_digits(label) <= 4 for label in ticks.labels), ticks.labels
+
+
+def test_ticks_of_a_diverged_run_use_si_suffixes():
+    ticks = axis([2.3, 5230706688.0], most=5)
+    assert ticks.labels == ["0", "2G", "4G", "6G"]
+    assert axis([0, 100_000], most=5, whole=True, tight=True).labels == ["0", "25K", "50K", "75K", "100K"]
+
+
+def test_ticks_are_round_and_whole_where_asked():
+    assert axis([1.96, 4.27], most=6).labels == ["1.5", "2.0", "2.5", "3.0", "3.5", "4.0", "4.5"]
+    assert axis([2], most=5, whole=True).ticks == [1.0, 2.0, 3.0]  # one step: a band around it
+    assert axis([1, 4], most=8, whole=True, tight=True).labels == ["1", "2", "3", "4"]  # no 2.5 on steps
+    assert axis([float("nan"), 1.0, 3.0], most=3).labels == ["1", "2", "3"]
+    assert all(math.isfinite(tick) for tick in axis([]).ticks)
+
+
+def test_captions_shorten_to_fit_and_name_every_series():
+    series = [Series("top-1 %", "top-1%", (1, 2, 3), []), Series("loss (right axis)", "loss→", (4, 5, 6), [], True)]
+    wide = caption(("validation per epoch", "val/epoch"), series, 200).plain
+    assert wide == "validation per epoch  ━ top-1 %  ━ loss (right axis)"
+    narrow = caption(("validation per epoch", "val/epoch"), series, 30).plain
+    assert narrow == "val/epoch ━top-1% ━loss→" and len(narrow) <= 30
 
 
 def test_sparkline_scales_to_blocks():
@@ -213,3 +343,17 @@ def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
             stream.write(json.dumps(event) + "\n")
     (state,) = watcher.poll()
     assert state.status == "done" and len(state.val) == 4 and state.run_dir == run
+
+
+def test_a_watcher_reads_a_forgotten_run_again_from_its_first_event(tmp_path):
+    from cnnexplorer.runs import RunWatcher
+
+    run = write_run(tmp_path / "run", resumed_run_events(resumed=False))
+    watcher = RunWatcher(tmp_path)
+    (state,) = watcher.poll()
+    assert state.label == "cancelled, resumable"
+    (run / "events.jsonl").write_text("".join(json.dumps(event) + "\n" for event in in_folder(RECORDED_RUN, run)))
+    assert watcher.poll() == []  # read on from its old offset, mid-line: unreadable, left out
+    watcher.forget(run)
+    (state,) = watcher.poll()
+    assert state.status == "done" and len(state.val) == 4

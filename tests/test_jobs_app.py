@@ -1,25 +1,48 @@
-"""Jobs in the app: snapshots driven by recorded event files, and a real tiny CPU job
-launched, watched and cancelled from the app."""
+"""Jobs in the app: snapshots driven by recorded event files, a resumed run continuing its
+row, readable chart ticks, the ETA, and a real tiny CPU job launched, watched and cancelled
+from the app."""
 
 import asyncio
+import re
 import sys
 import time
 from pathlib import Path
 
+import pytest
+from rich.text import Text
+
+import cnnexplorer.app.screens.jobs as jobs_screen
 from cnnexplorer.app import make_app
-from cnnexplorer.app.screens.jobs import JobsScreen
+from cnnexplorer.app.screens.jobs import COLUMNS, JobsScreen, fit_columns
 from cnnexplorer.events import read_events
 from cnnexplorer.jobs import Job
+from cnnexplorer.runs import load_run
 from tests.conftest import settle
+from tests.test_jobs import RESUMED_AT_STEP, in_folder, resumed_run_events, write_run
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SIZE = (150, 44)
+RECORDED = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+CLOCK = RECORDED[13]["time"] + 2.0  # the wall clock the snapshots see: just after the 14th event
+FINISHED, FAILED, RESUMED = "20261126-012309-resnet20", "20261126-012404-resnet20", "20261125-012309-resnet20"
 
 
-def _replayed_job(lines: int) -> Job:
-    """A job whose first ``lines`` events come from a recorded run (no process started)."""
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch):
+    """Start times in UTC and a wall clock that stands still, so that snapshots do not drift."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(jobs_screen, "_now", lambda: CLOCK)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _replayed_job(lines: int, folder: str = FINISHED) -> Job:
+    """A job whose first ``lines`` events come from a recorded run (no process started), as
+    if written in runs/``folder``."""
     job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-", "--dataset", "fake"])
-    for event in read_events(RUNS / "finished-resnet20" / "events.jsonl")[:lines]:
+    for event in in_folder(RECORDED[:lines], Path("/tmp/rec/runs", folder)):
         job.state.apply(event)
     job.log.extend(["epoch 1/4 step 2/8 loss 2.4040", "epoch 1/4 step 4/8 loss 2.3312"])
     return job
@@ -31,13 +54,76 @@ def _jobs_app(shared_cache, job_lines: int | None = 14):
     async def run_before(pilot):
         await settle(pilot)
         if job_lines is None:
-            pilot.app.show_jobs()
+            pilot.app.action_show_jobs()
         else:
             pilot.app.add_job(_replayed_job(job_lines))
         await pilot.pause()
         await pilot.pause(0.4)  # one throttled redraw
 
     return app, run_before
+
+
+def _cell(table, key: str, column: str) -> str:
+    cell = table.get_cell(key, column)
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _row_key(folder: Path) -> str:
+    return f"run:{folder.absolute()}"
+
+
+async def _rows(pilot, count: int):
+    """The jobs table once it lists ``count`` rows (runs/ is read off the UI thread)."""
+    await pilot.pause()
+    table = pilot.app.screen.query_one("#jobs-table")
+    for _ in range(100):
+        if table.row_count >= count:
+            break
+        await pilot.pause(0.05)
+    return table
+
+
+def _runs_folder(root: Path) -> Path:
+    """runs/ with a finished run, a failed one and one cancelled at step 20 (resumable)."""
+    runs = root / "runs"
+    write_run(runs / FINISHED, RECORDED)
+    write_run(runs / FAILED, read_events(RUNS / "failed-resnet20" / "events.jsonl"))
+    write_run(runs / RESUMED, resumed_run_events(resumed=False))
+    (runs / FAILED / "last.pt").unlink()
+    return runs
+
+
+def _resumed_job(folder: Path, until_step: int) -> Job:
+    """The app's job resuming the cancelled run, replayed up to ``until_step`` (no process)."""
+    last = Path("runs", folder.name, "last.pt")  # as the app names it, under runs/
+    job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-", "--resume", str(last)],
+              history=load_run(folder))  # fmt: skip
+    second = resumed_run_events()[len(resumed_run_events(resumed=False)) :]
+    for event in in_folder(second, folder):
+        if event["event"] == "step" and event["step"] > until_step:
+            break
+        job.state.apply(event)
+    job.log.extend(["resuming from last.pt: epoch 3, step 20", "epoch 3/4 step 22/8 loss 2.0712"])
+    return job
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_a_resumed_run_midway(snap_compare, shared_cache, tmp_path, monkeypatch, size):
+    """The cancelled run resumed by the app: one row, the whole run's curves, the ETA of the
+    segment that runs."""
+    runs = _runs_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the header shows runs/<name>
+    job = _resumed_job(runs / RESUMED, until_step=28)
+    monkeypatch.setattr(jobs_screen, "_now", lambda: job.state.last_time + 3.0)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=Path("runs"))
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.add_job(job)
+        await _rows(pilot, 3)
+        await pilot.pause(0.4)  # one throttled redraw
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_running_job_with_curves_midway(snap_compare, shared_cache):
@@ -50,7 +136,8 @@ def test_finished_job_with_val_top1_top5(snap_compare, shared_cache):
 
     async def run_before(pilot):
         await setup(pilot)
-        await pilot.pause()
+        await pilot.press("down")  # newest first: the failed run, then this one
+        await pilot.pause(0.3)  # the detail follows the cursor once it rests
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -60,8 +147,7 @@ def test_failed_job(snap_compare, shared_cache):
 
     async def run_before(pilot):
         await setup(pilot)
-        await pilot.press("down")
-        await pilot.pause(0.3)  # the detail follows the cursor once it rests
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -71,7 +157,7 @@ def test_jobs_list(snap_compare, shared_cache):
 
     async def run_before(pilot):
         await setup(pilot)
-        pilot.app.add_job(_replayed_job(9))
+        pilot.app.add_job(_replayed_job(9, folder="20261126-020000-resnet20"))
         await pilot.pause(0.4)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
@@ -114,8 +200,10 @@ async def test_a_real_job_streams_into_the_chart_and_cancels_resumably(shared_ca
             await asyncio.sleep(0.5)
         assert len(job.state.losses) >= 2, list(job.log)
         await pilot.pause(0.5)  # one throttled redraw
-        drawn_status, drawn_step = app.screen._drawn["job-0"][:2]
-        assert drawn_status == "running" and drawn_step >= job.state.losses[1][0]
+        table = app.screen.query_one("#jobs-table")
+        key = _row_key(job.state.run_dir)  # the job's row, keyed by the folder its start event named
+        assert table.row_count == 1 and _cell(table, key, "status") == "running"
+        assert _cell(table, key, "loss")  # the sparkline of the steps so far
 
         await pilot.press("c")
         while job.returncode is None and time.monotonic() < deadline:
@@ -128,6 +216,136 @@ async def test_a_real_job_streams_into_the_chart_and_cancels_resumably(shared_ca
 
         checkpoint = torch.load(last, weights_only=True)
         assert checkpoint["step"] >= job.state.losses[1][0]
+
+
+RESUMED_CHILD = """
+import json, signal, sys, time
+run_dir = sys.argv[1]
+def emit(**event):
+    print(json.dumps({"schema": 1, "time": time.time(), **event}), flush=True)
+def stop(signum, frame):
+    emit(event="done", status="interrupted", summary={"epochs": 2, "steps": 22})
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+emit(event="start", command="train", model="resnet20", config={"epochs": 4}, steps_per_epoch=8, run_dir=run_dir,
+     devices=["cpu"], start_epoch=3, start_step=20, resumed_from=run_dir + "/last.pt")
+emit(event="step", epoch=3, step=22, epoch_step=6, steps_per_epoch=8, loss=2.0, lr=0.01, img_per_s=50.0)
+while True:
+    time.sleep(0.05)
+"""
+
+
+async def _until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert condition()
+
+
+async def test_resuming_a_cancelled_run_continues_its_row(shared_cache, tmp_path, monkeypatch):
+    """After r on a cancelled run, its row (not a new one) shows the new job with the whole
+    run's curve; while the job runs the run is not offered for resume again."""
+    from cnnexplorer.train import launch
+
+    runs = _runs_folder(tmp_path)
+    folder = runs / RESUMED
+    monkeypatch.setattr(launch, "resume_command", lambda state: [sys.executable, "-c", RESUMED_CHILD, str(folder)])
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.action_show_jobs()
+        table = await _rows(pilot, 3)
+        for _ in range(2):  # newest start first: the failed run, the finished one, then this
+            await pilot.press("down")
+        await pilot.pause(0.3)
+        assert _cell(table, _row_key(folder), "status") == "cancelled, resumable"
+
+        await pilot.press("r")
+        (job,) = app.jobs
+        await _until(lambda: job.state.step == 22)
+        await pilot.pause(0.4)  # one throttled redraw
+        assert table.row_count == 3
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == _row_key(folder)
+        assert (_cell(table, _row_key(folder), "status"), _cell(table, _row_key(folder), "epoch")) == ("running", "3/4")
+        steps = [step for step, _ in job.state.losses]
+        assert steps == list(range(2, RESUMED_AT_STEP + 1, 2)) + [22]  # the first segment's curve, then this one's
+
+        await pilot.press("r")
+        await pilot.pause()
+        assert len(app.jobs) == 1 and table.row_count == 3  # refused: it runs
+
+        await pilot.press("c")
+        await _until(lambda: job.returncode is not None)
+        assert job.returncode == 130 and job.state.label == "cancelled, resumable"
+        await pilot.pause(0.4)
+        assert _cell(table, _row_key(folder), "status") == "cancelled, resumable" and table.row_count == 3
+
+
+async def test_the_eta_counts_down_from_the_current_segment(shared_cache, tmp_path, monkeypatch):
+    """4 steps in 10 s since the resume: 8 steps left are 20 s, whatever the first segment's
+    pace; between events it counts down with the wall clock."""
+    folder = write_run(tmp_path / "runs" / RESUMED, resumed_run_events(resumed=False))
+    job = Job([sys.executable, "-c", "pass"], history=load_run(folder))
+    resumed_at = job.state.last_time + 600
+    start = resumed_run_events()[len(resumed_run_events(resumed=False))]
+    job.state.apply(start | {"time": resumed_at, "run_dir": str(folder)})
+    job.state.apply({"event": "step", "time": resumed_at + 10, "epoch": 4, "step": 24, "loss": 2.0})
+    clock = [resumed_at + 10]
+    monkeypatch.setattr(jobs_screen, "_now", lambda: clock[0])
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.add_job(job)
+        await pilot.pause(0.4)
+        header = app.screen.query_one("#job-header")
+        assert "ETA 20s" in header.content.plain
+        clock[0] += 5
+        await pilot.pause(0.4)  # no event came: the next redraw counts down
+        assert "ETA 15s" in header.content.plain
+
+
+async def test_a_first_step_gets_ticks_of_a_few_significant_digits(shared_cache):
+    job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-"])
+    job.state.apply(RECORDED[0])
+    job.state.apply(RECORDED[1] | {"step": 1, "loss": 2.60192418098449751})
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=RUNS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.add_job(job)
+        await pilot.pause(0.4)
+        chart = app.screen.query_one("#loss-chart").plot.render().plain
+        labels = re.findall(r"^ *([-0-9.]+[KMGTPE]?) *┤", chart, re.MULTILINE)
+        assert len(labels) >= 2, chart
+        assert all(len(label.replace(".", "").lstrip("0")) <= 4 for label in labels), labels
+        assert "2.6019241" not in chart
+
+
+async def test_an_evaluation_shows_its_one_result_not_an_empty_axis(shared_cache):
+    job = Job([sys.executable, "-m", "cnnexplorer", "eval", "resnet20", "--events", "-"])
+    job.state.apply(RECORDED[0] | {"command": "eval", "config": {}, "run_dir": None, "start_epoch": 0})
+    job.state.apply({"event": "val", "time": 1.0, "epoch": 0, "step": 0, "loss": 1.2345, "top1": 70.5, "top5": 89.9,
+                     "images": 10000, "best_top1": 70.5})  # fmt: skip
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=RUNS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.add_job(job)
+        await pilot.pause(0.4)
+        panel = app.screen.query_one("#val-chart")
+        assert not panel.plot.display
+        assert panel.query_one(".chart-note").content.plain == "top-1 70.50%  top-5 89.90%  loss 1.234 on 10K images"
+        table = app.screen.query_one("#jobs-table")
+        assert _cell(table, "job:0", "epoch") == "eval" and _cell(table, "job:0", "top1") == "70.50%"
+
+
+def test_narrow_tables_drop_columns_in_order_and_keep_name_model_status():
+    natural = {column.key: 6 for column in COLUMNS} | {"name": 24, "model": 15, "status": 20, "start": 11, "loss": 16}
+    assert list(fit_columns(natural, 200)) == [column.key for column in COLUMNS]
+    assert fit_columns(natural, 200)["name"] == 24
+    assert list(fit_columns(natural, 100)) == ["name", "model", "status", "epoch", "top1", "top5", "time"]
+    assert list(fit_columns(natural, 60)) == ["name", "model", "status"]
+    assert fit_columns(natural, 60)["name"] == 19  # cut (with an ellipsis) to keep the status whole
+    tiny = fit_columns(natural, 40)
+    assert list(tiny) == ["name", "model", "status"] and sum(width + 2 for width in tiny.values()) == 40
 
 
 STOPPABLE_CHILD = """

@@ -1,12 +1,19 @@
-"""The jobs screen: every job started from the app and every run found under runs/, with
-live loss and validation curves drawn by plotext. Redraws are throttled: events are folded
-into each job's state as they arrive (in reader threads); this screen repaints on a timer."""
+"""The jobs screen: one row per run (its folder under runs/, or a job of this app that has
+none yet), newest first, with the selected run's loss and validation curves drawn by plotext.
+
+Redraws are throttled: events are folded into each run's state as they arrive (in reader
+threads); this screen repaints on a timer. A job that resumes a run takes over that run's
+row, and its state holds the whole run (every segment's curves joined)."""
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -15,20 +22,108 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Log, Static
-from textual_plotext import PlotextPlot
 
+from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
-from cnnexplorer.app.charts import smooth, sparkline, thin
+from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
+from cnnexplorer.events import EventStreamError
 from cnnexplorer.jobs import Job
 from cnnexplorer.runs import RunState, RunWatcher, load_run
 
 REDRAW_SECONDS = 0.3
 DETAIL_DELAY = 0.08
 RESCAN_SECONDS = 3.0
+SHORT_SCREEN = 32  # rows under which the log gives its place to the charts
+
+RAW, SMOOTHED = (150, 150, 150), (0, 190, 230)
+TOP1, TOP5, VAL_LOSS = (80, 200, 80), (240, 160, 40), (235, 80, 80)
+STATUS_STYLES = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    minimum: int  # narrowest width before its cells are cut (with an ellipsis)
+    drop: int | None = None  # columns go in this order when the table is too narrow; None: kept
+
+
+# In the order shown; what goes first when narrow: the sparkline, start, duration, top-5, top-1, epoch.
+COLUMNS = (
+    Column("name", "run", 12),
+    Column("model", "model", 8),
+    Column("status", "status", 9),
+    Column("epoch", "epoch", 5, drop=6),
+    Column("top1", "top-1", 6, drop=5),
+    Column("top5", "top-5", 6, drop=4),
+    Column("start", "started", 11, drop=2),
+    Column("time", "time", 6, drop=3),
+    Column("loss", "train loss", 10, drop=1),
+)
+SOFT_NAME = 16  # the run name gives up its end before any column is dropped
+CELL_PADDING = 2  # DataTable's padding, one cell each side
+SPARKLINE_WIDTH = 16  # its natural width; wider where the table has room
+SPARKLINE_MOST = 120
+
+
+def fit_columns(natural: dict[str, int], available: int) -> dict[str, int]:
+    """Each shown column's width (in order): all at their natural width where they fit; else
+    the run name shortened, columns dropped in their order, and the run name, model and
+    status shortened to their minimum. Room left over widens the run name, then the sparkline."""
+    widths = {column.key: natural[column.key] for column in COLUMNS}
+
+    def total() -> int:
+        return sum(width + CELL_PADDING for width in widths.values())
+
+    widths["name"] = min(widths["name"], SOFT_NAME)
+    for column in sorted((c for c in COLUMNS if c.drop is not None), key=lambda c: c.drop or 0):
+        if total() <= available:
+            break
+        del widths[column.key]
+    for column in COLUMNS[:3]:
+        excess = total() - available
+        if excess > 0:
+            widths[column.key] = max(column.minimum, widths[column.key] - excess)
+    spare = available - total()
+    if spare > 0:
+        grow = min(spare, natural["name"] - widths["name"])
+        widths["name"] += grow
+        if "loss" in widths:
+            widths["loss"] += min(spare - grow, SPARKLINE_MOST - widths["loss"])
+    return widths
+
+
+def _fit(cell: str | Text, width: int) -> str | Text:
+    """A cell cut to ``width`` cells, ending with an ellipsis where it was cut."""
+    text = cell if isinstance(cell, Text) else Text(cell)
+    if text.cell_len <= width:
+        return cell
+    cut = text.copy()
+    cut.truncate(width, overflow="ellipsis")
+    return cut if isinstance(cell, Text) else cut.plain
+
+
+def _now() -> float:
+    """The wall clock, which the ETA counts down to (tests set it)."""
+    return time.time()
 
 
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02d}h"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _started(seconds: float | None) -> str:
+    return "-" if seconds is None else time.strftime("%m-%d %H:%M", time.localtime(seconds))
 
 
 def _shown_path(path: Path) -> str:
@@ -39,21 +134,39 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+def _folder_key(run_dir: Path) -> str:
+    """A run folder's row key, the same however the folder was named (runs/x, ./runs/x, /abs/runs/x)."""
+    return f"run:{os.path.abspath(run_dir)}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row: a run (its state) and the job of this app that runs or ran it, if any."""
+
+    key: str
+    state: RunState
+    job: Job | None
+    number: int | None  # the job's place in the app's list of jobs
+
+    @property
+    def name(self) -> str:
+        if self.state.name:
+            return self.state.name
+        return f"{self.state.command} job {(self.number or 0) + 1}"
+
+    @property
+    def started(self) -> float:
+        launched = self.job.launched_at if self.job is not None else 0.0
+        return self.state.first_started_at or launched
 
 
 class JobsScreen(Screen[None]):
-    """Watch jobs and past runs; cancel, resume, reopen."""
+    """Watch jobs and past runs; cancel, resume, reload."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Explorer"),
         Binding("c", "cancel_job", "Cancel job"),
-        Binding("r", "resume_run", "Resume"),
+        Binding("r", "resume_run", "Resume run"),
         Binding("o", "open_run", "Reload run"),
     ]
 
@@ -61,43 +174,53 @@ class JobsScreen(Screen[None]):
         super().__init__()
         self._past: list[RunState] = []
         self._watcher: RunWatcher | None = None
-        self._selected: str | None = None
-        self._drawn: dict[str, tuple] = {}  # row key -> what was last drawn (to skip idle redraws)
+        self._selected: str | None = None  # the selected row's key
+        self._selected_job: int | None = None  # its job, which may move to its folder's key
+        self._cells: dict[str, tuple[tuple, dict[str, str | Text]]] = {}  # key -> (signature, cells)
+        self._sparklines: dict[str, tuple[tuple, str]] = {}  # key -> (signature, sparkline)
+        self._drawn_cells: dict[str, dict[str, str | Text]] = {}
+        self._table_drawn: tuple = ()  # (row keys, column widths) as last built
+        self._detail_drawn: tuple = ()
+        self._header_drawn = Text()
         self._pending_draw: Timer | None = None
+        self._jobs_seen = 0
+        self._ready = False  # mounted: its widgets are there to draw on
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="jobs-body"):
-            yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="job-detail"):
-                yield Static(id="job-header")
-                with Horizontal(id="job-charts"):
-                    yield PlotextPlot(id="loss-chart")
-                    yield PlotextPlot(id="val-chart")
-                yield Log(id="job-log", max_lines=200)
+        yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="job-detail"):
+            yield Static(id="job-header")
+            with Horizontal(id="job-charts"):
+                yield ChartPanel(id="loss-chart")
+                yield ChartPanel(id="val-chart")
+            yield Log(id="job-log", max_lines=200)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in ("model", "kind", "status", "epoch", "top-1", "top-5", "loss"):
-            table.add_column(column, key=column)
+        self._ready = True
         self.rescan()
         self.refresh_jobs()
         self.set_interval(REDRAW_SECONDS, self.refresh_jobs)
         self.set_interval(RESCAN_SECONDS, self.rescan)
         self.query_one(DataTable).focus()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_SCREEN, "-short")
+        self.refresh_jobs()
+
     # Data -----------------------------------------------------------------------------
 
-    def _entries(self) -> dict[str, tuple[RunState, Job | None]]:
-        entries: dict[str, tuple[RunState, Job | None]] = {}
-        jobs = explorer_app(self).jobs
-        for index, job in reversed(list(enumerate(jobs))):
-            entries[f"job-{index}"] = (job.state, job)
-        live_dirs = {job.state.run_dir for job in jobs}
+    def _entries(self) -> list[Entry]:
+        """One entry per run folder (the latest job of the app on it, else what the folder
+        says), one per job without a folder yet; newest start first."""
+        entries: dict[str, Entry] = {}
+        for number, job in enumerate(explorer_app(self).jobs):
+            key = _folder_key(job.state.run_dir) if job.state.run_dir is not None else f"job:{number}"
+            entries[key] = Entry(key, job.state, job, number)
         for state in self._past:
-            if state.run_dir not in live_dirs:
-                entries[f"run-{state.run_dir}"] = (state, None)
-        return entries
+            if state.run_dir is not None and _folder_key(state.run_dir) not in entries:
+                entries[_folder_key(state.run_dir)] = Entry(_folder_key(state.run_dir), state, None, None)
+        return sorted(entries.values(), key=lambda entry: (-entry.started, entry.key))
 
     @work(thread=True, exclusive=True, group="runs")
     def rescan(self) -> None:
@@ -107,145 +230,294 @@ class JobsScreen(Screen[None]):
         self._past = self._watcher.poll()
 
     def refresh_jobs(self) -> None:
-        """Update the rows and the selected job's view if anything changed since last time."""
-        table = self.query_one(DataTable)
+        """Update the table and the selected run's view where anything changed since last time."""
+        if not self._ready:
+            return
         entries = self._entries()
-        for key, (state, job) in entries.items():
-            signature = (state.status, state.step, len(state.val), len(job.log) if job else 0, state.error)
-            if self._drawn.get(key) == signature:
-                continue
-            cells = self._cells(state)
-            if key in table.rows:
-                for column, value in zip(("model", "kind", "status", "epoch", "top-1", "top-5", "loss"), cells):
-                    table.update_cell(key, column, value)
-            else:
-                table.add_row(*cells, key=key)
-            self._drawn[key] = signature
-            if key == self._selected:
-                self._draw_detail(state, job)
-        if self._selected is None and entries:
-            self._select(next(iter(entries)))
+        cells = {entry.key: self._row_cells(entry) for entry in entries}
+        natural = {column.key: len(column.header) for column in COLUMNS} | {"loss": SPARKLINE_WIDTH}
+        for row in cells.values():
+            for key, cell in row.items():
+                natural[key] = max(natural[key], cell_len(cell) if isinstance(cell, str) else cell.cell_len)
+        widths = fit_columns(natural, max(20, self.size.width - 2))  # 2: room for a scrollbar
+        for entry in entries:
+            cells[entry.key] = cells[entry.key] | {"loss": self._sparkline(entry, widths.get("loss", 0))}
+        shape = (tuple(entry.key for entry in entries), tuple(widths.items()))
+        rebuilt = shape != self._table_drawn
+        if rebuilt:
+            self._build_table(entries, cells, widths)
+            self._table_drawn = shape
+        else:
+            self._update_cells(cells, widths)
+        new_job = self._select_new_job(entries)
+        self._follow_selection(entries, rebuilt or new_job)
+        selected = next((entry for entry in entries if entry.key == self._selected), None)
+        if selected is not None:
+            self._draw_detail(selected)
+
+    def _row_cells(self, entry: Entry) -> dict[str, str | Text]:
+        """The row's cells at their natural width; recomputed only when the run moved on."""
+        state = entry.state
+        duration = _duration(state.duration_seconds(_now()))
+        signature = (
+            id(state), entry.name, state.label, state.epoch, state.epochs, state.step, len(state.losses),
+            state.best_top1, state.best_top5, duration, state.first_started_at,
+        )  # fmt: skip
+        cached = self._cells.get(entry.key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        if state.command == "eval":
+            epoch = "eval"
+        else:
+            epoch = f"{state.epoch}/{state.epochs}" if state.epochs else str(state.epoch)
+        row: dict[str, str | Text] = {
+            "name": entry.name,
+            "model": state.model or "?",
+            "status": Text(state.label, style=STATUS_STYLES.get(state.status, "")),
+            "epoch": epoch,
+            "top1": _percent(state.best_top1),
+            "top5": _percent(state.best_top5),
+            "start": _started(entry.started or None),
+            "time": duration,
+        }
+        self._cells[entry.key] = (signature, row)
+        return row
+
+    def _sparkline(self, entry: Entry, width: int) -> str:
+        """The training loss over the whole run, resampled to the column's width."""
+        signature = (id(entry.state), len(entry.state.losses), width)
+        cached = self._sparklines.get(entry.key)
+        if cached is None or cached[0] != signature:
+            losses = thin(entry.state.losses, max(2, width))
+            cached = (signature, sparkline([loss for _, loss in losses], width) if width else "")
+            self._sparklines[entry.key] = cached
+        return cached[1]
 
     @staticmethod
-    def _cells(state: RunState) -> list[str | Text]:
-        epoch = f"{state.epoch}/{state.epochs}" if state.epochs else str(state.epoch)
-        style = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}.get(
-            state.status, ""
-        )
-        return [
-            state.model or "?",
-            state.command,
-            Text(state.label, style=style),
-            epoch,
-            _percent(state.best_top1),
-            _percent(state.best_top5),
-            sparkline([loss for _, loss in state.losses]),
-        ]
+    def _shown(row: dict[str, str | Text], key: str, width: int) -> str | Text:
+        return _fit(row[key], width)
+
+    def _build_table(self, entries: list[Entry], cells: dict[str, dict], widths: dict[str, int]) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for column in COLUMNS:
+            if column.key in widths:
+                table.add_column(_fit(column.header, widths[column.key]), key=column.key, width=widths[column.key])
+        for entry in entries:
+            row = cells[entry.key]
+            table.add_row(*(self._shown(row, key, width) for key, width in widths.items()), key=entry.key)
+        self._drawn_cells = {key: dict(row) for key, row in cells.items()}
+
+    def _update_cells(self, cells: dict[str, dict], widths: dict[str, int]) -> None:
+        table = self.query_one(DataTable)
+        for key, row in cells.items():
+            drawn = self._drawn_cells.get(key, {})
+            for column, width in widths.items():
+                if drawn.get(column) != row[column]:
+                    table.update_cell(key, column, self._shown(row, column, width))
+            self._drawn_cells[key] = dict(row)
+
+    def _select_new_job(self, entries: list[Entry]) -> bool:
+        """A job added since the last look (launched, resumed) becomes the selected row."""
+        count = len(explorer_app(self).jobs)
+        if count <= self._jobs_seen:
+            return False
+        self._jobs_seen = count
+        newest = next((entry.key for entry in entries if entry.number == count - 1), None)
+        if newest is not None:
+            self._set_selected(newest, entries)
+        return newest is not None
+
+    def _follow_selection(self, entries: list[Entry], rebuilt: bool) -> None:
+        """Keep the cursor on the selected run where the table was rebuilt, or where the
+        selected job's row moved to its folder's key (once its start event names the
+        folder); select the first row at first."""
+        if not entries:
+            return
+        keys = [entry.key for entry in entries]
+        if self._selected not in keys:
+            moved = next((entry.key for entry in entries if entry.number == self._selected_job), None)
+            self._set_selected(moved or keys[0], entries)
+            rebuilt = True
+        table = self.query_one(DataTable)
+        row = keys.index(self._selected)
+        if rebuilt and table.cursor_row != row:
+            table.move_cursor(row=row, animate=False, scroll=True)
+
+    def _set_selected(self, key: str, entries: list[Entry]) -> None:
+        self._selected = key
+        self._selected_job = next((entry.number for entry in entries if entry.key == key), None)
+        self._detail_drawn = ()
 
     def _select(self, key: str) -> None:
-        self._selected = key
-        entry = self._entries().get(key)
-        if entry is not None:
-            self._draw_detail(*entry)
+        """The row the cursor rests on becomes the selected run."""
+        if key != self._selected:
+            self._set_selected(key, self._entries())
+            self.refresh_jobs()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # The cursor moves at once; the charts follow once it rests (plotext redraws cost
-        # tens of ms, too much to pay for every row passed over).
-        if event.row_key.value is not None:
-            if self._pending_draw is not None:
-                self._pending_draw.stop()
+        # tens of ms, too much to pay for every row passed over). A highlight the cursor has
+        # left since (a rebuilt table's cursor put back on the selected row) is stale.
+        if event.cursor_row != event.data_table.cursor_row:
+            return
+        if self._pending_draw is not None:
+            self._pending_draw.stop()
+            self._pending_draw = None
+        if event.row_key.value is not None and event.row_key.value != self._selected:
             self._pending_draw = self.set_timer(DETAIL_DELAY, partial(self._select, event.row_key.value))
 
     # Drawing ----------------------------------------------------------------------------
 
-    def _draw_detail(self, state: RunState, job: Job | None) -> None:
-        header = Text()
-        header.append(f"{state.command} {state.model or ''}", style="bold")
-        header.append(f"   {state.label}", style="bold")
-        if job is not None:
-            header.append(f"\n$ {job.command_line}", style="dim")
-        elif state.run_dir is not None:
-            header.append(f"\n{_shown_path(state.run_dir)}", style="dim")
-        progress = state.progress
-        line = f"\nstep {state.step}" + (f"/{state.total_steps}" if state.total_steps else "")
-        if progress is not None:
-            line += f" ({100 * progress:.0f}%)  ETA {_duration(state.eta_seconds)}"
-        if state.img_per_s:
-            line += f"  {state.img_per_s:.1f} img/s"
-        if state.lr is not None:
-            line += f"  lr {state.lr:.4g}"
-        header.append(line)
-        header.append(f"\nbest val top-1 {_percent(state.best_top1)}  top-5 {_percent(state.best_top5)}")
-        if state.error:
-            header.append(f"\nerror: {state.error}", style="bold red")
-        self.query_one("#job-header", Static).update(header)
+    def _draw_detail(self, entry: Entry) -> None:
+        """The header always (its ETA and time count on between events); the charts and the
+        log when the run moved on."""
+        state, job = entry.state, entry.job
+        header = self._header(entry)
+        if header != self._header_drawn:  # an update lays the screen out again: only on a change
+            self.query_one("#job-header", Static).update(header)
+            self._header_drawn = header
+        signature = (entry.key, id(state), state.status, len(state.losses), len(state.val), len(job.log) if job else 0)
+        if signature == self._detail_drawn:
+            return
+        self._detail_drawn = signature
         self._draw_loss(state)
         self._draw_val(state)
         log = self.query_one(Log)
+        self.set_class(job is None, "-no-log")  # a past run's log is not kept: no empty panel
         log.clear()
         if job is not None:
             log.write_lines(list(job.log)[-50:])
 
+    @staticmethod
+    def _header(entry: Entry) -> Text:
+        state, job = entry.state, entry.job
+        header = Text()
+        header.append(entry.name, style="bold")
+        header.append(f"  {state.command} {state.model or ''}  ")
+        header.append(state.label, style="bold " + STATUS_STYLES.get(state.status, ""))
+        if state.segments > 1:
+            header.append(f"  ({state.segments} segments)", style="dim")
+        if job is not None:
+            header.append(f"\n$ {job.command_line}", style="dim")
+        elif state.run_dir is not None:
+            header.append(f"\n{_shown_path(state.run_dir)}", style="dim")
+        header.append("\n" + "  ".join(JobsScreen._progress(state)))
+        best = f"best val top-1 {_percent(state.best_top1)}  top-5 {_percent(state.best_top5)}"
+        header.append("\n" + best)
+        if state.error:
+            header.append(f"  {state.error}", style="bold red")
+        return header
+
+    @staticmethod
+    def _progress(state: RunState) -> list[str]:
+        total = state.total_steps
+        parts = [f"step {units.count(state.step)}" + (f"/{units.count(total)}" if total else "")]
+        if state.progress is not None:
+            parts[0] += f" ({100 * state.progress:.0f}%)"
+        if state.status == "running":
+            parts.append(f"ETA {_duration(state.eta_seconds(_now()))}")
+        parts.append(f"time {_duration(state.duration_seconds(_now()))}")
+        if state.img_per_s:
+            parts.append(f"{units.count(state.img_per_s)} img/s")
+        if state.lr is not None:
+            parts.append(f"lr {state.lr:.3g}")
+        return parts
+
     def _draw_loss(self, state: RunState) -> None:
-        plot = self.query_one("#loss-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_figure()
-        plt.title("training loss per step")
-        if state.losses:
-            points = list(state.losses)  # a reader thread may be appending
-            smoothed = list(zip((step for step, _ in points), smooth([loss for _, loss in points])))
-            for label, color, series in (("raw", "gray", thin(points)), ("smoothed", "cyan", thin(smoothed))):
-                plt.plot([step for step, _ in series], [loss for _, loss in series], label=label, color=color)
-            plt.xlabel("step")
-        plot.refresh()
+        panel = self.query_one("#loss-chart", ChartPanel)
+        titles = ("training loss per step", "loss/step")
+        points = list(state.losses)  # a reader thread may be appending
+        if not points:
+            panel.show_note(titles, Text("no training steps yet", style="dim"))
+            return
+        smoothed = list(zip((step for step, _ in points), smooth([loss for _, loss in points])))
+        series = [Series("raw", "raw", RAW, thin(points))]
+        if len(points) > 1:
+            series.append(Series("smoothed (EMA 0.9)", "EMA", SMOOTHED, thin(smoothed)))
+        panel.show_series(titles, series)
 
     def _draw_val(self, state: RunState) -> None:
-        plot = self.query_one("#val-chart", PlotextPlot)
-        plt = plot.plt
-        plt.clear_figure()
-        plt.title("validation per epoch")
-        if state.val:
-            epochs = [event["epoch"] for event in state.val]
-            plt.plot(epochs, [event["top1"] for event in state.val], label="top-1 % (left)", color="green")
-            plt.plot(epochs, [event["top5"] for event in state.val], label="top-5 % (left)", color="orange")
-            plt.plot(epochs, [event["loss"] for event in state.val], label="loss (right)", color="red", yside="right")
-            plt.xlabel("epoch")
-        plot.refresh()
+        panel = self.query_one("#val-chart", ChartPanel)
+        vals = list(state.val)
+        if len(vals) < 2:
+            self._val_note(panel, state, vals)
+            return
+        epochs = [val["epoch"] for val in vals]
+        series = [
+            Series("top-1 %", "top-1%", TOP1, [(e, val["top1"]) for e, val in zip(epochs, vals)]),
+            Series("top-5 %", "top-5%", TOP5, [(e, val["top5"]) for e, val in zip(epochs, vals)]),
+            Series("loss (right axis)", "loss→", VAL_LOSS, [(e, val["loss"]) for e, val in zip(epochs, vals)], True),
+        ]
+        panel.show_series(("validation per epoch", "val/epoch"), series)
+
+    @staticmethod
+    def _val_note(panel: ChartPanel, state: RunState, vals: list[dict]) -> None:
+        """Nothing to draw a line through: the one result as text, or when the first comes."""
+        if state.command == "eval":
+            titles = ("evaluation", "eval")
+        else:
+            titles = ("validation per epoch", "val/epoch")
+        if not vals:
+            if state.status not in ("starting", "running"):
+                waiting = "none: it stopped before the first"
+            else:
+                waiting = "no result yet" if state.command == "eval" else "none yet: one per epoch"
+            panel.show_note(titles, Text(waiting, style="dim"))
+            return
+        val = vals[0]
+        where = "" if state.command == "eval" else f"epoch {val['epoch']}: "
+        images = f" on {units.count(val['images'])} images" if val.get("images") else ""
+        figures = f"top-1 {_percent(val['top1'])}  top-5 {_percent(val['top5'])}  loss {val['loss']:.4g}"
+        panel.show_note(titles, Text(f"{where}{figures}{images}"))
 
     # Keys ---------------------------------------------------------------------------------
 
-    def _selected_entry(self) -> tuple[RunState, Job | None] | None:
-        return self._entries().get(self._selected) if self._selected else None
+    def _selected_entry(self) -> Entry | None:
+        return next((entry for entry in self._entries() if entry.key == self._selected), None)
 
     def action_cancel_job(self) -> None:
         entry = self._selected_entry()
-        if entry is None or entry[1] is None or not entry[1].running:
-            self.notify("The selected entry is not a running job of this app.", severity="warning")
+        if entry is None or entry.job is None or not entry.job.running:
+            self.notify("The selected run is not a running job of this app.", severity="warning")
             return
-        entry[1].cancel()
+        entry.job.cancel()
         self.notify("Asked the job to stop: it finishes its step and writes last.pt.")
 
     def action_resume_run(self) -> None:
+        """Resume the selected run in a new job, which takes over the run's row."""
         entry = self._selected_entry()
         if entry is None:
             return
-        state, job = entry
-        if (job is not None and job.running) or not state.resumable:
+        state, job = entry.state, entry.job
+        if job is not None and job.running:
+            self.notify(f"{entry.name} is running: cancel it (c) before resuming it.", severity="warning")
+            return
+        if not state.resumable or state.run_dir is None:
             self.notify("Only a stopped run with a last.pt can be resumed.", severity="warning")
             return
         from cnnexplorer.train.launch import resume_command
 
         try:
             argv = resume_command(state)
-        except (OSError, ValueError, KeyError) as error:
+            resumed = Job(argv, history=load_run(state.run_dir))
+            resumed.start()
+        except (OSError, ValueError, KeyError, EventStreamError) as error:
             self.notify(f"Cannot resume {state.run_dir}: {error}", severity="error")
             return
-        explorer_app(self).launch(argv)
-        self._selected = None
+        explorer_app(self).add_job(resumed)
+        self._detail_drawn = ()
         self.refresh_jobs()
 
     def action_open_run(self) -> None:
+        """Read the selected run's folder again from its first event."""
         entry = self._selected_entry()
-        if entry is None or entry[0].run_dir is None or not (entry[0].run_dir / "events.jsonl").exists():
+        if entry is None or entry.state.run_dir is None or self._watcher is None:
             return
-        self._draw_detail(load_run(entry[0].run_dir), entry[1])
+        if entry.job is not None:
+            self.notify("This run's events come from its job, read as they are written.")
+            return
+        self._watcher.forget(entry.state.run_dir)
+        self._cells.pop(entry.key, None)
+        self._detail_drawn = ()
+        self.rescan()
