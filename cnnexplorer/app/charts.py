@@ -210,7 +210,8 @@ class ChartPanel(Vertical):
             plt.ylim(y_axis.low - margin, y_axis.high + margin, yside=yside)
             plt.yticks(y_axis.ticks, y_axis.labels, yside=yside)
             for item in side:
-                xs, ys = [x for x, _ in item.points], [y for _, y in item.points]
+                points = thin(item.points, max(2, 2 * width))  # two per column: what the markers resolve
+                xs, ys = [x for x, _ in points], [y for _, y in points]
                 draw = plt.scatter if len(xs) == 1 else plt.plot
                 draw(xs, ys, color=item.color, yside=yside)
         self.plot.refresh()
