@@ -223,3 +223,11 @@ class RunWatcher:
 def discover_runs(root: Path) -> list[RunState]:
     """Past runs under ``root``, newest first; unreadable ones left out."""
     return RunWatcher(root).poll()
+
+
+def shown_path(path: Path) -> str:
+    """A path relative to the working directory when it lies below it (as a user would type it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -170,6 +170,8 @@ def test_launch_form_with_validation_errors(snap_compare, shared_cache):
         await settle(pilot)
         await pilot.press("t")
         await pilot.pause()
+        pilot.app.screen.query_one("#field-dataset").value = "imagefolder"
+        await pilot.pause()
         pilot.app.screen.query_one("#field-data").value = "/no/such/folder"
         pilot.app.screen.query_one("#field-epochs").value = "0"
         pilot.app.screen.query_one("#field-lr").value = "fast"

@@ -438,6 +438,7 @@ class ExplorerScreen(Screen[None]):
 
     def _open_form(self, kind: str) -> None:
         from cnnexplorer.app.screens.launch_form import LaunchForm
+        from cnnexplorer.runs import shown_path
         from cnnexplorer.train.launch import TrainForm, command
         from cnnexplorer.train.recipes import recipe_for
 
@@ -452,7 +453,7 @@ class ExplorerScreen(Screen[None]):
             batch_size=str(recipe.batch_size),
             optimizer=recipe.optimizer,
             device=devices[0],
-            output=str(explorer_app(self).runs_dir),  # where the jobs screen looks for runs
+            output=shown_path(explorer_app(self).runs_dir),  # where the jobs screen looks for runs
         )
 
         def launch(result: TrainForm | None) -> None:

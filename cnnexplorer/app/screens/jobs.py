@@ -28,7 +28,7 @@ from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
 from cnnexplorer.events import EventStreamError
 from cnnexplorer.jobs import Job
-from cnnexplorer.runs import RunState, RunWatcher, load_run
+from cnnexplorer.runs import RunState, RunWatcher, load_run, shown_path
 
 REDRAW_SECONDS = 0.3
 DETAIL_DELAY = 0.08
@@ -126,14 +126,6 @@ def _started(seconds: float | None) -> str:
     return "-" if seconds is None else time.strftime("%m-%d %H:%M", time.localtime(seconds))
 
 
-def _shown_path(path: Path) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _folder_key(run_dir: Path) -> str:
     """A run folder's row key, the same however the folder was named (runs/x, ./runs/x, /abs/runs/x)."""
     return f"run:{os.path.abspath(run_dir)}"
@@ -194,7 +186,7 @@ class JobsScreen(Screen[None]):
                 yield ChartPanel(id="loss-chart")
                 yield ChartPanel(id="val-chart")
             yield Log(id="job-log", max_lines=200)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self._ready = True
@@ -401,7 +393,7 @@ class JobsScreen(Screen[None]):
         if job is not None:
             header.append(f"\n$ {job.command_line}", style="dim")
         elif state.run_dir is not None:
-            header.append(f"\n{_shown_path(state.run_dir)}", style="dim")
+            header.append(f"\n{shown_path(state.run_dir)}", style="dim")
         header.append("\n" + "  ".join(JobsScreen._progress(state)))
         best = f"best val top-1 {_percent(state.best_top1)}  top-5 {_percent(state.best_top5)}"
         header.append("\n" + best)

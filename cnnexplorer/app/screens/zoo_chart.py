@@ -48,7 +48,7 @@ class ZooChartScreen(Screen[None]):
         with Horizontal():
             yield PlotextPlot(id="zoo-chart")
             yield Static(self._table(), id="chart-points")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def _table(self) -> Table:
         table = Table(box=None, padding=(0, 1))
