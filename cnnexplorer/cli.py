@@ -29,8 +29,14 @@ examples:
   cnnexplorer diff vgg16 vgg19 --only-diff   what VGG-19 adds to VGG-16
   cnnexplorer kernels --channels 64 --size 56
                                             one 7x7 conv against three stacked 3x3 convs
+  cnnexplorer cache clear                   empty the analysis cache
 
-units: MACs are multiply-accumulates; FLOPs = 2 x MACs. Memory figures are estimates."""
+units: MACs are multiply-accumulates; FLOPs = 2 x MACs. Memory figures are estimates.
+
+cache: analyses are kept on disk (see `cnnexplorer cache`), so a repeated list, summary,
+diff or app launch answers without loading torch; --no-cache bypasses it."""
+
+NO_CACHE_HELP = "neither read nor fill the analysis cache (see `cnnexplorer cache`)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,6 +54,12 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16: sets byte counts"
     )
+    _add_no_cache_option(parser)
+
+
+def _add_no_cache_option(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand that is not given --no-cache keeps the top-level parser's value.
+    parser.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS, help=NO_CACHE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cnnexplorer {__version__}")
+    parser.add_argument("--no-cache", action="store_true", help=NO_CACHE_HELP)
     parser.set_defaults(handler=_run_app)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
 
     app = commands.add_parser("app", help="open the explorer app (the default)")
     app.add_argument("model", nargs="?", help="architecture to open first")
+    _add_no_cache_option(app)
     app.set_defaults(handler=_run_app)
 
     listing = commands.add_parser(
@@ -72,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Published top-1/top-5 are torchvision's ImageNet figures for the original recipe (IMAGENET1K_V1).",
     )
     listing.add_argument("--format", choices=("table", "json"), default="table")
+    _add_no_cache_option(listing)
     listing.set_defaults(handler=_run_list)
 
     summary = commands.add_parser(
@@ -107,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kernels.set_defaults(handler=_run_kernels)
     _add_diff_command(commands)
+    _add_cache_command(commands)
     from cnnexplorer.train.cli import add_eval_parser, add_train_parser  # torch-free at import
 
     add_train_parser(commands)
@@ -161,9 +177,39 @@ def _add_diff_command(commands) -> None:
     diff.set_defaults(handler=_run_diff)
 
 
+CACHE_DESCRIPTION = """\
+Every analysis (model, input, batch, dtype) is kept on disk once computed, so that
+list, summary, diff and the app answer it again at once, without loading torch.
+An entry (analysis-<hash>.json) is the `summary --format json` document of the
+model (every layer) plus the analysis itself and the key it was stored under: the
+request, the model's definition (and source, for our own models) and the versions
+of cnnexplorer, torch, torchvision and torchinfo. A change to any of them makes a
+new entry; the old one is no longer read. torchvision's published figures for its
+weights are kept beside them (weights-<hash>.json).
+
+Where: $CNNEXPLORER_CACHE_DIR if set, else $XDG_CACHE_HOME/cnnexplorer, else
+~/.cache/cnnexplorer. A damaged entry is recomputed; a folder that cannot be
+written leaves the cache off. --no-cache on a command bypasses it."""
+
+
+def _add_cache_command(commands) -> None:
+    cache = commands.add_parser(
+        "cache",
+        help="where the analysis cache is and its size; `cache clear` empties it",
+        description=CACHE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cache.add_argument("action", nargs="?", choices=("show", "clear"), default="show", help="show (default) or clear")
+    cache.set_defaults(handler=_run_cache)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cnnexplorer`` console script."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_cache", False):
+        from cnnexplorer import disk_cache
+
+        disk_cache.set_enabled(False)
     try:
         return args.handler(args) or 0
     except UsageError as error:
@@ -191,10 +237,10 @@ def _run_summary(args: argparse.Namespace) -> int:
     request = _analysis_request(args, args.model)
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"invalid --depth {args.depth}: it must be 0 or more")
-    from cnnexplorer.analysis import analyze
+    from cnnexplorer.analysis.store import analyze_cached
     from cnnexplorer.render.summary import render
 
-    render(analyze(request), args.format, args.depth, _console())
+    render(analyze_cached(request), args.format, args.depth, _console())
     return 0
 
 
@@ -231,6 +277,23 @@ def _run_kernels(args: argparse.Namespace) -> int:
 
     comparison = compare_stacked_kernels(args.channels, args.size, args.size, tuple(args.kernel or (5, 7)))
     _console().print(render_comparison(comparison))
+    return 0
+
+
+def _run_cache(args: argparse.Namespace) -> int:
+    from cnnexplorer import disk_cache, units
+
+    folder = disk_cache.cache_dir()
+    if args.action == "clear":
+        removed, freed = disk_cache.clear()
+        print(f"removed {removed} files ({units.size(freed)}) from {folder}")
+        return 0
+    usage = disk_cache.usage()
+    described = {"analysis": "analyses", "weights": "lists of published weights", "temporary": "unfinished writes"}
+    parts = [f"{count} {described.get(kind, kind)}" for kind, (count, _) in usage.items()] or ["empty"]
+    print(f"analysis cache: {folder}")
+    print(f"{', '.join(parts)}: {units.size(sum(size for _, size in usage.values()))}")
+    print(f"set {disk_cache.CACHE_DIR_VARIABLE} to move it; `cnnexplorer cache clear` empties it")
     return 0
 
 

@@ -128,12 +128,12 @@ def diff_models(left: AnalysisRequest, right: AnalysisRequest) -> Diff:
     Raises UsageError for an input that one side cannot take (the message starts with
     that side: ``left (alexnet-2012): ...``).
     """
-    from cnnexplorer.analysis import analyze
+    from cnnexplorer.analysis.store import analyze_cached  # torch only for a side the disk cache lacks
 
     analyses = {}
     for side, request in (("left", left), ("right", right)):
         try:
-            analyses[side] = analyze(request)
+            analyses[side] = analyze_cached(request)
         except UsageError as error:
             raise type(error)(f"{side} ({request.model}): {error}") from None
     return diff_analyses(analyses["left"], analyses["right"])

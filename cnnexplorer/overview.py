@@ -29,11 +29,34 @@ class ZooRow:
 
 
 def overview_row(arch: Architecture, analysis: Analysis | None = None) -> ZooRow:
-    """One architecture's row, from its analysis at the default input (computed if not given)."""
-    from cnnexplorer.analysis import AnalysisRequest, analyze
+    """One architecture's row, from its analysis at the default input (if not given: from the
+    disk cache, else computed)."""
+    if analysis is None:
+        from cnnexplorer.analysis.request import AnalysisRequest
+        from cnnexplorer.analysis.store import analyze_cached
+
+        analysis = analyze_cached(AnalysisRequest.of(arch.name))
+    return _row(arch, analysis.totals.params, analysis.totals.macs)
+
+
+def stored_row(arch: Architecture) -> ZooRow | None:
+    """One architecture's row from the totals the disk cache holds (torch-free, the layer
+    tree left unread); None if it holds none."""
+    from cnnexplorer.analysis.request import AnalysisRequest
+    from cnnexplorer.analysis.store import load_totals
+
+    totals = load_totals(AnalysisRequest.of(arch.name))
+    return _row(arch, *totals) if totals is not None else None
+
+
+def zoo_row(arch: Architecture) -> ZooRow:
+    """One architecture's row: from the disk cache, else from its analysis."""
+    return stored_row(arch) or overview_row(arch)
+
+
+def _row(arch: Architecture, params: int, macs: int) -> ZooRow:
     from cnnexplorer.zoo.published import published
 
-    analysis = analysis or analyze(AnalysisRequest.of(arch.name))
     reference = published(arch)
     return ZooRow(
         name=arch.name,
@@ -41,8 +64,8 @@ def overview_row(arch: Architecture, analysis: Analysis | None = None) -> ZooRow
         year=arch.year,
         dataset=arch.dataset,
         input=arch.input_size,
-        params=analysis.totals.params,
-        macs=analysis.totals.macs,
+        params=params,
+        macs=macs,
         acc1=reference.acc1 if reference else None,
         acc5=reference.acc5 if reference else None,
     )
@@ -51,7 +74,7 @@ def overview_row(arch: Architecture, analysis: Analysis | None = None) -> ZooRow
 def zoo_overview(progress: bool = False) -> list[ZooRow]:
     """One row per architecture; with ``progress``, a progress bar on stderr."""
     if not progress:
-        return [overview_row(arch) for arch in ARCHITECTURES]
+        return [zoo_row(arch) for arch in ARCHITECTURES]
     from rich.console import Console
     from rich.progress import Progress
 
@@ -60,6 +83,6 @@ def zoo_overview(progress: bool = False) -> list[ZooRow]:
         task = bar.add_task("analysing the zoo", total=len(ARCHITECTURES))
         for arch in ARCHITECTURES:
             bar.update(task, description=f"analysing {arch.name}")
-            rows.append(overview_row(arch))
+            rows.append(zoo_row(arch))
             bar.advance(task)
     return rows

@@ -1,13 +1,23 @@
+import atexit
 import functools
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 import pytest_textual_snapshot
 
 from cnnexplorer.analysis import AnalysisRequest, analyze
+
+# The disk cache (cnnexplorer.disk_cache): one empty folder for the whole session, inherited
+# by every subprocess, so that tests never read or fill the user's cache nor see an entry
+# left by another run.
+CACHE_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-cache-")
+os.environ["CNNEXPLORER_CACHE_DIR"] = CACHE_DIR
+atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
 @functools.cache

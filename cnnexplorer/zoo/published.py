@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 
+from cnnexplorer import disk_cache
 from cnnexplorer.zoo.registry import Architecture
 
 
@@ -29,17 +30,52 @@ class Published:
 
 @cache
 def weights_of(arch: Architecture) -> tuple[Published, ...]:
-    """Every torchvision weight set of an architecture, oldest recipe first (empty if none)."""
+    """Every torchvision weight set of an architecture, oldest recipe first (empty if none).
+
+    Read from torchvision once per torchvision version, then from the disk cache, so that
+    a cached summary or list never imports torchvision (and torch)."""
     if arch.torchvision_name is None:
         return ()
+    key = {"model": arch.torchvision_name, "torchvision": disk_cache.package_version("torchvision")}
+    stored = _stored_weights(disk_cache.load("weights", key))
+    if stored is not None:
+        return stored
+    found = _torchvision_weights(arch.torchvision_name)
+    disk_cache.save("weights", key, {"weights": [asdict(p) for p in found]})
+    return found
+
+
+def _torchvision_weights(name: str) -> tuple[Published, ...]:
     from torchvision.models import get_model_weights
 
     found = []
-    for weights in get_model_weights(arch.torchvision_name):
+    for weights in get_model_weights(name):
         meta = weights.meta
         metrics = meta["_metrics"]["ImageNet-1K"]
         found.append(Published(weights.name, meta["num_params"], meta["_ops"], metrics["acc@1"], metrics["acc@5"]))
     return tuple(found)
+
+
+_FIELD_TYPES = {
+    "weights": (str,),
+    "num_params": (int,),
+    "gmacs": (int, float),
+    "acc1": (int, float),
+    "acc5": (int, float),
+}
+
+
+def _stored_weights(document: dict | None) -> tuple[Published, ...] | None:
+    """The weight sets of a stored document; None unless every field has its type."""
+    entries = document.get("weights") if document is not None else None
+    if not isinstance(entries, list) or not entries:
+        return None
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.keys() != _FIELD_TYPES.keys():
+            return None
+        if any(not isinstance(entry[n], t) or isinstance(entry[n], bool) for n, t in _FIELD_TYPES.items()):
+            return None
+    return tuple(Published(**entry) for entry in entries)
 
 
 def published(arch: Architecture) -> Published | None:

@@ -155,14 +155,17 @@ class ExplorerScreen(Screen[None]):
 
     @work(thread=True, group="engine")
     def load_engine(self) -> None:
-        """Import torch and the engine off the UI thread, after the first frame."""
+        """After the first frame, off the UI thread: show the model from the disk cache at
+        once (torch-free), start the analyses, then import torch for the device list."""
         from cnnexplorer.analysis.cache import AnalysisCache
-        from cnnexplorer.train.devices import list_device_choices
 
-        if self.cache is None:
-            self.cache = AnalysisCache()
-        self.devices = list_device_choices()
+        cache = self.cache if self.cache is not None else AnalysisCache()
+        cache.load_stored(self.request)  # request_analysis finds it in memory: no debounce
+        self.cache = cache
         self.app.call_from_thread(self._engine_ready)
+        from cnnexplorer.train.devices import list_device_choices  # imports torch
+
+        self.devices = list_device_choices()
 
     def _engine_ready(self) -> None:
         self.request_analysis()
@@ -182,15 +185,26 @@ class ExplorerScreen(Screen[None]):
 
     @work(thread=True, group="zoo")
     def analyse_zoo(self) -> None:
-        """Analyse every architecture at its default input for the zoo list and chart."""
-        from cnnexplorer.overview import overview_row
+        """Every architecture's figures at its default input, for the zoo list and chart: first
+        the totals the disk cache holds (torch-free), then each analysis into memory (from the
+        disk cache, or computed and stored for next time)."""
+        from cnnexplorer.overview import overview_row, stored_row
 
         assert self.cache is not None
+        shown = set()
+        for arch in ARCHITECTURES:
+            if get_current_worker().is_cancelled:
+                return
+            row = stored_row(arch)
+            if row is not None:
+                shown.add(arch.name)
+                self.post_message(ZooRowReady(row))
         for arch in ARCHITECTURES:
             if get_current_worker().is_cancelled:
                 return
             analysis = self.cache.get(AnalysisRequest.of(arch.name))
-            self.post_message(ZooRowReady(overview_row(arch, analysis)))
+            if arch.name not in shown:
+                self.post_message(ZooRowReady(overview_row(arch, analysis)))
 
     # Analysis requests ------------------------------------------------------------------
 
