@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -19,8 +17,6 @@ from cnnexplorer.zoo import ARCHITECTURES
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis.cache import AnalysisCache
-
-STOP_SECONDS = 60  # how long quitting waits for jobs to write their checkpoints
 
 
 class CnnExplorerApp(App[None]):
@@ -98,36 +94,21 @@ class CnnExplorerApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
     async def action_quit(self) -> None:
+        """Quit; while jobs of this app run, ask first: leave them running (they are headless
+        runs, found again under runs/), stop them (each writes last.pt), or stay."""
         running = [job for job in self.jobs if job.running]
         if not running:
             self.exit()
             return
+        from cnnexplorer.app.screens.confirm_quit import LEAVE, STOP, ConfirmQuit, StoppingJobs
 
-        def answer(stop: bool | None) -> None:
-            if stop:
-                self.stop_jobs_and_exit(running)
+        def answer(choice: str | None) -> None:
+            if choice == LEAVE:
+                self.exit()
+            elif choice == STOP:
+                self.push_screen(StoppingJobs(running))
 
-        from cnnexplorer.app.screens.confirm_quit import ConfirmQuit
-
-        self.push_screen(ConfirmQuit(len(running)), answer)
-
-    @work(thread=True, group="quit")
-    def stop_jobs_and_exit(self, running: list[Job]) -> None:
-        """SIGINT every running job (each finishes its step and writes last.pt); whatever is
-        still running after STOP_SECONDS in all is killed; then exit."""
-        self.call_from_thread(self.notify, f"Stopping {len(running)} job(s): each writes its last.pt…")
-        for job in running:
-            job.cancel()
-        deadline = time.monotonic() + STOP_SECONDS
-        for job in running:
-            if job.wait(timeout=max(0.0, deadline - time.monotonic())) is None:
-                job.kill()
-        self.call_from_thread(self.exit)
-
-    def on_unmount(self) -> None:
-        # Leaving by any other way (ctrl+c, a crash): ask the jobs to stop cleanly.
-        for job in self.jobs:
-            job.cancel()
+        self.push_screen(ConfirmQuit(running), answer)
 
     def open_architecture(self, name: str) -> None:
         """Show an architecture in the explorer, returning to it from any other screen."""
