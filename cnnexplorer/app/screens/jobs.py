@@ -435,11 +435,14 @@ class JobsScreen(Screen[None]):
         if len(vals) < 2:
             self._val_note(panel, state, vals)
             return
-        epochs = [val["epoch"] for val in vals]
+
+        def points(key: str) -> list[tuple[int, float]]:  # a figure that was not finite is null: no point
+            return [(val["epoch"], val[key]) for val in vals if val.get(key) is not None]
+
         series = [
-            Series("top-1 %", "top-1%", TOP1, [(e, val["top1"]) for e, val in zip(epochs, vals)]),
-            Series("top-5 %", "top-5%", TOP5, [(e, val["top5"]) for e, val in zip(epochs, vals)]),
-            Series("loss (right axis)", "loss→", VAL_LOSS, [(e, val["loss"]) for e, val in zip(epochs, vals)], True),
+            Series("top-1 %", "top-1%", TOP1, points("top1")),
+            Series("top-5 %", "top-5%", TOP5, points("top5")),
+            Series("loss (right axis)", "loss→", VAL_LOSS, points("loss"), True),
         ]
         panel.show_series(("validation per epoch", "val/epoch"), series)
 
@@ -460,7 +463,8 @@ class JobsScreen(Screen[None]):
         val = vals[0]
         where = "" if state.command == "eval" else f"epoch {val['epoch']}: "
         images = f" on {units.count(val['images'])} images" if val.get("images") else ""
-        figures = f"top-1 {_percent(val['top1'])}  top-5 {_percent(val['top5'])}  loss {val['loss']:.4g}"
+        loss = "-" if val.get("loss") is None else f"{val['loss']:.4g}"
+        figures = f"top-1 {_percent(val.get('top1'))}  top-5 {_percent(val.get('top5'))}  loss {loss}"
         panel.show_note(titles, Text(f"{where}{figures}{images}"))
 
     # Keys ---------------------------------------------------------------------------------
