@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnexplorer.events import EventStreamError, EventTail, read_events
+from cnnexplorer.train.rundir import lock_holder
 
 
 @dataclass
@@ -167,10 +168,11 @@ def fold(events: list[dict[str, Any]]) -> RunState:
 
 def _settle(state: RunState, run_dir: Path) -> RunState:
     """A run read from disk: where it is now, and whether it ended. One without a ``done``
-    event is ``unfinished``: still running elsewhere (headless), or killed."""
+    event is ``running`` while a process holds its folder's lock (a run started headless,
+    or left running by an app that quit), else ``unfinished`` (killed)."""
     state.run_dir = run_dir  # the events name it as the trainer saw it; it may have moved
-    if state.status in ("starting", "running"):
-        state.status = "unfinished"
+    if state.status in ("starting", "running", "unfinished"):
+        state.status = "running" if lock_holder(run_dir) is not None else "unfinished"
     state.resumable = (run_dir / "last.pt").exists() and state.status != "done"
     return state
 
@@ -201,7 +203,8 @@ class RunWatcher:
             for run_dir, (tail, state) in self._runs.items():
                 if run_dir not in self._broken:
                     self._read(run_dir, tail, state)
-            readable = [run for run in self._runs if run not in self._broken]
+            # A folder with no readable start yet is not (yet) a run.
+            readable = [run for run in self._runs if run not in self._broken and self._runs[run][1].segments]
             return [self._runs[run][1] for run in sorted(readable, reverse=True)]
 
     def _read(self, run_dir: Path, tail: EventTail, state: RunState) -> None:
