@@ -29,6 +29,7 @@ def _losses(run_dir):
 def test_two_process_ddp_run_and_eval(shapes_dir, ddp_run):
     run_dir, result = ddp_run
     assert sorted(p.name for p in run_dir.iterdir()) == [
+        ".lock",
         "best.pt",
         "config.json",
         "events.jsonl",

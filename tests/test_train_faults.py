@@ -219,7 +219,9 @@ def test_bad_models_and_flag_combinations(shapes_dir, tmp_path, capsys, trained_
     _usage_error(capsys, ["train", "alexnet-2012", *data, "--image-size", "32", *FAST], "alexnet-2012")
     _usage_error(capsys, ["train", "resnet20", "--resume", str(tmp_path / "none.pt")], "does not exist")
     last = str(trained_run / "last.pt")
-    _usage_error(capsys, ["train", "resnet20", "--resume", last, "--lr", "0.1"], "--lr cannot change on --resume")
+    _usage_error(
+        capsys, ["train", "resnet20", "--resume", last, "--lr", "0.1"], "--lr 0.1 differs from the checkpoint's 0.05"
+    )
     _usage_error(capsys, ["train", "resnet32", "--resume", last], "checkpoint of resnet20")
     _usage_error(capsys, ["train", "resnet20", "--resume", last], "has done all 6 epochs")
     plain = tmp_path / "plain.pt"

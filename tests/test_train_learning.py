@@ -21,6 +21,7 @@ def test_training_reaches_far_above_chance(trained_run):
 
 def test_run_directory_holds_config_metrics_checkpoints_and_events(trained_run):
     assert sorted(p.name for p in trained_run.iterdir()) == [
+        ".lock",
         "best.pt",
         "config.json",
         "events.jsonl",

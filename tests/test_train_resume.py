@@ -1,7 +1,9 @@
 """SIGINT/SIGTERM stop a run cleanly; --resume continues it exactly."""
 
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -10,7 +12,15 @@ import torch
 
 from cnnexplorer.events import read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import TRAIN_ARGS, only_run_dir, popen_cli, run_cli, shapes_dir, write_shapes  # noqa: F401 (fixture)
+from tests.train_shapes import (
+    TRAIN_ARGS,
+    cli_env,
+    only_run_dir,
+    popen_cli,
+    run_cli,
+    shapes_dir,  # noqa: F401 (fixture)
+    write_shapes,
+)
 
 EPOCHS = ["--epochs", "4", "--log-every", "1"]
 
@@ -150,14 +160,42 @@ def test_a_second_signal_stops_at_once():
     assert stopped.value.signum == signal.SIGTERM
 
 
+# The CLI with an image loader that, for each zz-pipe.png, first reads its zz-pipe.fifo: a named
+# pipe that blocks until the test writes it (a data folder refuses pipes among its images).
+BLOCKING_LOADER = """
+import sys
+from cnnexplorer.train import data
+load = data._load_rgb
+def blocking_load(path):
+    if path.endswith("zz-pipe.png"):
+        with open(path[: -len(".png")] + ".fifo", "rb") as pipe:
+            pipe.read()
+    return load(path)
+data._load_rgb = blocking_load
+from cnnexplorer.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def _shapes_with_fifos(root, split):
-    """The shapes data set, plus one named pipe per class in ``split``: reading one blocks until the test writes it."""
+    """The shapes data set, plus one image per class in ``split`` whose loading waits on a named pipe."""
     write_shapes(root, train_per_class=3, val_per_class=(2, 2, 2, 2))
     fifos = []
     for folder in sorted((root / split).iterdir()):
-        fifos.append(folder / "zz-pipe.png")
+        shutil.copy(next(folder.iterdir()), folder / "zz-pipe.png")
+        fifos.append(folder / "zz-pipe.fifo")
         os.mkfifo(fifos[-1])
     return fifos
+
+
+def _popen_blocking(args):
+    return subprocess.Popen(
+        [sys.executable, "-c", BLOCKING_LOADER, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
 
 
 def _blocked_reading_a_pipe(process):
@@ -187,7 +225,7 @@ def _a_reader(fifos, process):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
 def test_a_second_sigint_stops_a_step_hung_on_its_data(tmp_path):
     fifos = _shapes_with_fifos(tmp_path / "data", "train")
-    process = popen_cli(
+    process = _popen_blocking(
         [
             "train",
             "resnet20",
@@ -219,7 +257,7 @@ def test_a_second_sigint_stops_a_step_hung_on_its_data(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="named pipes and /proc")
 def test_a_signal_during_the_last_validation_is_not_lost(tmp_path):
     fifos = _shapes_with_fifos(tmp_path / "data", "val")
-    process = popen_cli(
+    process = _popen_blocking(
         [
             "train",
             "resnet20",

@@ -45,6 +45,7 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     if bad:
         raise NonFiniteWeightsError(f"not writing {path}: non-finite values in {', '.join(bad[:3])}")
     path = Path(path)
+    remove_stale_temp_files(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temp, "wb") as stream:
@@ -55,6 +56,39 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     finally:
         temp.unlink(missing_ok=True)
     _fsync_directory(path.parent)
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Remove the temporary files that writers of ``path`` killed mid-write left behind
+    (``.NAME.<pid>.tmp`` of a process no longer alive); returns them."""
+    removed = []
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    try:
+        candidates = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for candidate in candidates:
+        found = pattern.fullmatch(candidate.name)
+        if found is None or _process_alive(int(found.group(1))):
+            continue
+        try:
+            candidate.unlink()
+            removed.append(candidate)
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a file of this process is not being written now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -74,6 +108,8 @@ def load_checkpoint(path: Path | str) -> Any:
     Raises UsageError, in one line, for a missing file, a file that is not a torch
     checkpoint, or one that carries a pickled object (which is never executed)."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"checkpoint {path} is a folder: pass a .pt file in it (its last.pt or best.pt)")
     if not path.is_file():
         raise UsageError(
             f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or "
@@ -82,7 +118,7 @@ def load_checkpoint(path: Path | str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
         if found is None:
             raise UsageError(
                 f"cannot read checkpoint {path}: it is not a torch checkpoint (or it is damaged)"
@@ -92,9 +128,58 @@ def load_checkpoint(path: Path | str) -> Any:
             "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), "
             "PATH)"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as error:
+    except OSError as error:
+        raise UsageError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, TypeError, KeyError, AttributeError) as error:
         message = str(error).strip().split(". ")[0].splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot read checkpoint {path}: {message} (is it a torch checkpoint, and whole?)") from None
+
+
+# The entries of a training checkpoint and their types (what --resume reads).
+_TRAINING_ENTRIES: dict[str, tuple[type, ...]] = {
+    "model": (dict,),
+    "optimizer": (dict,),
+    "scheduler": (dict,),
+    "scaler": (dict,),
+    "epoch": (int,),
+    "epoch_step": (int,),
+    "step": (int,),
+    "best_top1": (int, float),
+    "best_epoch": (int,),
+    "rng": (dict,),
+    "config": (dict,),
+}
+
+
+def is_training_checkpoint(loaded: Any) -> bool:
+    """True for a file that says it is a training checkpoint of ``cnnexplorer train``."""
+    return isinstance(loaded, dict) and loaded.get("format") == FORMAT
+
+
+def check_training_checkpoint(saved: Any, path: Path | str) -> None:
+    """A one-line UsageError unless ``saved`` is a whole training checkpoint: every entry
+    there with its type, whole positions, weights as tensors, RNG states and a config."""
+    if not is_training_checkpoint(saved):
+        raise UsageError(f"{path} is not a training checkpoint of `cnnexplorer train`: --resume needs a last.pt")
+    missing = [name for name in _TRAINING_ENTRIES if name not in saved]
+    wrong = [
+        name
+        for name, types in _TRAINING_ENTRIES.items()
+        if name in saved and (not isinstance(saved[name], types) or isinstance(saved[name], bool))
+    ]
+    if not missing and not wrong:
+        wrong += [name for name in ("epoch", "epoch_step", "step", "best_epoch") if saved[name] < 0]
+        if not all(isinstance(key, str) and isinstance(v, torch.Tensor) for key, v in saved["model"].items()):
+            wrong.append("model")
+        rng = saved["rng"]
+        if not isinstance(rng.get("python"), (list, tuple)) or not isinstance(rng.get("torch"), torch.Tensor):
+            wrong.append("rng")
+    if missing or wrong:
+        problems = [f"no {', '.join(missing)}"] * bool(missing) + [f"a damaged {', '.join(wrong)}"] * bool(wrong)
+        raise UsageError(
+            f"{path} is not a whole training checkpoint ({'; '.join(problems)}): resume from another one, "
+            "or start a new run"
+        )
 
 
 def strip_wrapper_prefixes(state_dict: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
-import time
 from functools import partial
 from pathlib import Path
 
@@ -85,6 +85,8 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
     return value
@@ -297,6 +299,12 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "--format", choices=("table", "json"), default="table", help="result as text (default) or JSON"
     )
     evaluation.add_argument("--events", metavar="PATH", help="write the event stream here (- for stdout)")
+    evaluation.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        metavar="N",
+        help="--dataset fake: the seed of the synthetic images (default: the checkpoint's run's, else 0)",
+    )
     evaluation.set_defaults(handler=partial(run_eval_command, evaluation))
     return evaluation
 
@@ -388,13 +396,10 @@ def child_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 
 def _run_dir(output: str | None, model: str) -> Path:
-    parent = Path(output or "runs")
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{model}"
-    candidate, number = parent / stem, 1
-    while candidate.exists():
-        number += 1
-        candidate = parent / f"{stem}-{number}"
-    return candidate
+    """The folder a new run asks for; the run claims it (or a suffixed name) when it starts."""
+    from cnnexplorer.train.rundir import new_run_name
+
+    return Path(output or "runs") / new_run_name(model)
 
 
 def resolve_train_config(args: argparse.Namespace):
@@ -483,34 +488,38 @@ def resolve_train_config(args: argparse.Namespace):
 
 
 def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
-    """The checkpoint's config, with only the settings a resumed run may change."""
+    """The checkpoint's config, with only the settings a resumed run may change. Flags of
+    the recipe and run that equal the checkpoint's are welcome (the command that started
+    the run, with --resume added); different ones are refused."""
     from cnnexplorer import zoo
-    from cnnexplorer.train import checkpoints
+    from cnnexplorer.train import checkpoints, rundir
     from cnnexplorer.train.config import TrainConfig
 
     saved = checkpoints.load_checkpoint(args.resume)
-    if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
-        raise UsageError(f"{args.resume} is not a training checkpoint of `cnnexplorer train`: --resume needs a last.pt")
-    config = TrainConfig.from_dict(saved["config"])
+    checkpoints.check_training_checkpoint(saved, args.resume)
+    try:
+        config = TrainConfig.from_dict(saved["config"])
+    except ValueError as error:
+        raise UsageError(f"{args.resume} is not a whole training checkpoint: {error}") from None
     if zoo.get(args.model).name != config.model:
         raise UsageError(f"{args.resume} is a checkpoint of {config.model}, not {zoo.get(args.model).name}")
-    free = RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("help", "resume", "gpu", "device")
-    fixed = [
-        action.option_strings[0]
-        for action in parser._actions
-        if action.option_strings
-        and action.dest not in free
-        and getattr(args, action.dest, None) not in (None, False, action.default)
-    ]
-    if fixed:
+    changed = _changed_settings(parser, args, config)
+    if changed:
         raise UsageError(
-            f"{', '.join(fixed)} cannot change on --resume "
-            "(the run continues with its checkpoint's settings); leave them out, or start a new run"
+            f"{'; '.join(changed)}: a resumed run keeps its checkpoint's settings "
+            "(only --epochs, --max-steps, --workers, --log-every, --data, --output may change); "
+            "leave them out, or start a new run"
         )
     for name in ("epochs", "max_steps", "workers", "log_every", "data"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
-    config.run_dir = str(_run_dir(args.output, config.model)) if args.output else str(Path(args.resume).parent)
+    run_dir = Path(args.resume).parent
+    in_place = args.output is None or _same_folder(Path(args.output), run_dir.parent)
+    config.run_dir = str(run_dir) if in_place else str(_run_dir(args.output, config.model))
+    if in_place:
+        holder = rundir.lock_holder(run_dir)
+        if holder is not None:
+            raise UsageError(rundir.held_by_message(run_dir, holder))
     if saved["epoch"] >= config.epochs and (config.max_steps is None or saved["step"] >= config.max_steps):
         raise UsageError(f"{args.resume} has done all {config.epochs} epochs: raise --epochs to train on")
     if config.max_steps is not None and saved["step"] >= config.max_steps:
@@ -521,12 +530,64 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
     return config
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
+def _changed_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> list[str]:
+    """``--flag VALUE differs from the checkpoint's X`` for each recipe or run flag given
+    with another value than the checkpoint's config holds (zero and false values included)."""
+    free = RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("help", "resume", "gpu", "device")
+    changed = []
+    for action in parser._actions:
+        if not action.option_strings or action.dest in free or not hasattr(config, action.dest):
+            continue
+        value = getattr(args, action.dest, None)
+        given = value is True if isinstance(action, argparse._StoreTrueAction) else value is not None
+        recorded = getattr(config, action.dest)
+        if given and value != recorded:
+            flag = action.option_strings[0]
+            if isinstance(action, argparse.BooleanOptionalAction) and not value:
+                flag = f"--no-{flag[2:]}"
+            shown = "" if isinstance(value, bool) else f" {_setting_text(value)}"
+            changed.append(f"{flag}{shown} differs from the checkpoint's {_setting_text(recorded)}")
+    return changed
+
+
+def _setting_text(value) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def resume_path(given: str) -> str:
+    """The checkpoint --resume names: a file, or a run folder's last.pt."""
+    path = Path(given)
+    if not path.is_dir():
+        return given
+    last = path / "last.pt"
+    if not last.is_file():
+        raise UsageError(
+            f"run folder {path} has no last.pt to resume from (it stopped before its first checkpoint): start a new run"
+        )
+    return str(last)
+
+
 def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from cnnexplorer import zoo
+    from cnnexplorer.train import devices
 
     zoo.get(args.model)  # unknown names fail first, before torch loads
     if args.gpu is not None and args.device is not None:
         raise UsageError("--gpu N and --device both pick the device: pass one")
+    devices.check_device_flag(args.device)
+    if args.resume:
+        args.resume = resume_path(args.resume)
     # Resolved (and so checked) before any relaunch, so that bad input fails once, in one line.
     config = resume_config(parser, args) if args.resume else resolve_train_config(args)
     exit_code = _launch_if_asked(parser, args)
@@ -539,10 +600,12 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
 
 def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from cnnexplorer import zoo
+    from cnnexplorer.train import devices
 
     zoo.get(args.model)
     if args.gpu is not None and args.device is not None:
         raise UsageError("--gpu N and --device both pick the device: pass one")
+    devices.check_device_flag(args.device)
     dataset = args.dataset or "imagefolder"
     if dataset == "fake" and args.data:
         raise UsageError("--dataset fake makes its own images: leave --data out")
@@ -553,6 +616,8 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         )
     if dataset == "imagefolder" and args.data is None:
         raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
+    if dataset != "fake" and (args.seed is not None or args.fake_size is not None):
+        raise UsageError("--seed and --fake-size are for --dataset fake (the synthetic images they make)")
     exit_code = _launch_if_asked(parser, args)
     if exit_code is not None:
         return exit_code
@@ -577,6 +642,7 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             format=args.format,
             events=args.events,
             download=args.download,
-            fake_size=args.fake_size or 1280,
+            fake_size=args.fake_size,
+            seed=args.seed,
         )
     )

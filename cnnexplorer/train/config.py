@@ -2,8 +2,52 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
+
+# The least value of the config's counts that the loop can run with.
+_AT_LEAST = {
+    "image_size": 8,
+    "num_classes": 1,
+    "epochs": 1,
+    "batch_size": 1,
+    "plateau_patience": 0,
+    "seed": 0,
+    "workers": 0,
+    "max_steps": 1,
+    "log_every": 1,
+    "fake_size": 1,
+    "world_size": 1,
+}
+
+_CHOICES = {
+    "dataset": ("imagefolder", "cifar10", "cifar100", "fake"),
+    "optimizer": ("sgd", "adamw"),
+    "schedule": ("step", "cosine", "plateau"),
+    "amp": (None, "bf16", "fp16"),
+}
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON-ish value fits a field's annotation (as written in this module)."""
+    options = [option.strip() for option in annotation.split("|")]
+    if value is None:
+        return "None" in options
+    for option in options:
+        if option == "bool" and isinstance(value, bool):
+            return True
+        if isinstance(value, bool):
+            continue
+        if option == "int" and isinstance(value, int):
+            return True
+        if option == "float" and isinstance(value, (int, float)) and math.isfinite(value):
+            return True
+        if option == "str" and isinstance(value, str):
+            return True
+        if option == "list[int]" and isinstance(value, list):
+            return all(isinstance(item, int) and not isinstance(item, bool) for item in value)
+    return False
 
 
 @dataclass
@@ -46,8 +90,24 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in values.items() if key in known})
+        """The config a checkpoint recorded; ValueError naming the first entry that is
+        missing or not of its type (a damaged or crafted file)."""
+        known = {f.name: f for f in fields(cls)}
+        chosen = {key: value for key, value in values.items() if key in known}
+        for name, spec in known.items():
+            if name not in chosen:
+                if spec.default is MISSING:
+                    raise ValueError(f"its config has no {name}")
+                continue
+            if not _has_type(chosen[name], str(spec.type)):
+                raise ValueError(f"its config's {name} is {chosen[name]!r:.40}, not {spec.type}")
+        for name, choices in _CHOICES.items():
+            if chosen.get(name) not in choices:
+                raise ValueError(f"its config's {name} is {chosen.get(name)!r:.40}, not one of {choices}")
+        for name, least in _AT_LEAST.items():
+            if chosen.get(name) is not None and chosen[name] < least:
+                raise ValueError(f"its config's {name} is {chosen[name]}, below {least}")
+        return cls(**chosen)
 
     def summary_lines(self) -> list[str]:
         """The recipe as printed at the start of a run."""

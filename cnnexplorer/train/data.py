@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -19,6 +22,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SMALL_IMAGE = 64  # at or below this size, CIFAR-style augmentation (pad-and-crop) instead of resized crops
 DATASET_KINDS = ("imagefolder", "cifar10", "cifar100", "fake")
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # Pillow's modes of 16-bit greyscale files
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 
 
 class UnreadableImageError(Exception):
@@ -38,6 +43,8 @@ def _load_rgb(path: str) -> Any:
     try:
         with open(path, "rb") as stream:
             image = Image.open(stream)
+            if image.mode in SIXTEEN_BIT_MODES:  # 0..65535: scaled to 0..255, not clipped at 255
+                image = image.convert("I").point(lambda value: value * (1 / 257)).convert("L")
             return image.convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise UnreadableImageError(f"cannot read image {path}: {error}") from None
@@ -184,17 +191,104 @@ def _cifar(
 
 
 def _class_folders(split_dir: Path) -> list[str]:
-    from torchvision.datasets.folder import IMG_EXTENSIONS
-
-    classes = sorted(entry.name for entry in split_dir.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    """The class folder names of a split; a one-line UsageError for an entry that looks like
+    a class folder but cannot be one (a symlink that loops or leads nowhere)."""
+    classes = []
+    for entry in sorted(split_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        try:
+            entry.stat()
+        except OSError as error:
+            if entry.is_symlink():
+                raise UsageError(
+                    f"{entry} is a symlink that {_dead_link(error)}: remove it or point it at a folder"
+                ) from None
+            raise UsageError(f"cannot read {entry}: {error.strerror or error}") from None
+        if entry.is_dir():
+            classes.append(entry.name)
     if not classes:
-        loose = any(entry.suffix.lower() in IMG_EXTENSIONS for entry in split_dir.iterdir() if entry.is_file())
+        loose = any(entry.suffix.lower() in IMAGE_EXTENSIONS for entry in split_dir.iterdir() if entry.is_file())
         what = "images but no class folders" if loose else "no class folders"
         raise UsageError(f"{split_dir} has {what}: expected {split_dir}/<class>/<image files>")
-    for name in classes:
-        if not any(f.suffix.lower() in IMG_EXTENSIONS for f in (split_dir / name).rglob("*") if f.is_file()):
-            raise UsageError(f"class folder {split_dir / name} has no images ({', '.join(IMG_EXTENSIONS[:4])}, ...)")
     return classes
+
+
+def _dead_link(error: OSError) -> str:
+    return "loops back on itself" if error.errno == errno.ELOOP else "leads nowhere"
+
+
+def image_files(class_dir: Path) -> list[str]:
+    """The image files under a class folder (subfolders and symlinks followed), each once, in
+    ImageFolder's order. A one-line UsageError for a symlink loop (a folder inside itself,
+    which would count its images again and again) and for a name with an image extension
+    that is not a regular file (a named pipe would block the loader for ever)."""
+    found: list[tuple[str, list[str]]] = []
+    visited: set[tuple[int, int]] = set()
+    pending = [(str(class_dir), ())]
+    while pending:
+        folder, ancestors = pending.pop()
+        identity = _identity(folder)
+        if identity in ancestors:
+            raise UsageError(
+                f"{folder} is a symlink loop (it leads back to a folder that holds it): remove it, or every image "
+                "under it would count again and again"
+            )
+        if identity in visited:
+            continue  # the same folder through another symlink: its images count once
+        visited.add(identity)
+        names: list[str] = []
+        try:
+            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        except OSError as error:
+            raise UsageError(f"cannot read folder {folder}: {error.strerror or error}") from None
+        for entry in entries:
+            if _is_folder(entry):
+                pending.append((entry.path, (*ancestors, identity)))
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                _check_regular(entry)
+                names.append(entry.name)
+        found.append((folder, names))
+    return [os.path.join(folder, name) for folder, names in sorted(found) for name in names]
+
+
+def _identity(folder: str) -> tuple[int, int]:
+    info = os.stat(folder)
+    return info.st_dev, info.st_ino
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _check_regular(entry: os.DirEntry) -> None:
+    try:
+        info = entry.stat()
+    except OSError as error:
+        raise UsageError(f"{entry.path} is a symlink that {_dead_link(error)}: remove it") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(info.st_mode) else "not a regular file"
+        raise UsageError(f"{entry.path} is {kind}, not an image file: remove it (reading it could block for ever)")
+
+
+class ImageFiles(Dataset):
+    """ImageFolder's samples from :func:`image_files`: (image, class index) pairs."""
+
+    def __init__(self, split_dir: Path, classes: list[str], transform: Callable | None = None) -> None:
+        self.classes = classes
+        self.samples = [(path, index) for index, name in enumerate(classes) for path in image_files(split_dir / name)]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        path, target = self.samples[index]
+        image = _load_rgb(path)
+        return (self.transform(image) if self.transform is not None else image), target
 
 
 def check_image_folder(root: Path, want_train: bool = True, split: str = "val") -> list[str]:
@@ -224,18 +318,22 @@ def check_image_folder(root: Path, want_train: bool = True, split: str = "val") 
                 f"class {extra[0]!r} is in {root}/{split} but not in {root}/train: the {split} classes must match "
                 "train's"
             )
+    for name in splits:
+        for class_name in folders[name]:
+            if not image_files(root / name / class_name):
+                raise UsageError(
+                    f"class folder {root / name / class_name} has no images ({', '.join(IMAGE_EXTENSIONS[:4])}, ...)"
+                )
     return folders[split]
 
 
 def _image_folder(root: Path, image_size: int, seed: int, want_train: bool, val_tf: Callable, split: str) -> Datasets:
-    from torchvision.datasets import ImageFolder
-
-    check_image_folder(root, want_train, split)
-    val = ImageFolder(str(root / split), transform=val_tf, loader=_load_rgb)
+    classes = check_image_folder(root, want_train, split)
+    val = ImageFiles(root / split, classes, val_tf)
     train = None
     if want_train:
-        train = SeededTransform(ImageFolder(str(root / "train"), loader=_load_rgb), train_transform(image_size), seed)
-    return Datasets("imagefolder", train, val, list(val.classes))
+        train = SeededTransform(ImageFiles(root / "train", classes), train_transform(image_size), seed)
+    return Datasets("imagefolder", train, val, list(classes))
 
 
 class ResumableSampler(Sampler[int]):

@@ -4,6 +4,7 @@ device choices of the app's launch form. Import-light: torch loads inside the fu
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -59,6 +60,16 @@ def check_gpu_ids(ids: list[int]) -> None:
 def under_torchrun() -> bool:
     """True in a process that torchrun started (it sets LOCAL_RANK and WORLD_SIZE)."""
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+_DEVICE_FLAG = re.compile(r"cpu|cuda(:\d{1,4})?")
+
+
+def check_device_flag(device: str | None) -> None:
+    """A one-line UsageError unless ``--device`` is cpu, cuda or cuda:N (checked before
+    torch loads; the CPU is one device, so ``cpu:N`` is refused)."""
+    if device is not None and not _DEVICE_FLAG.fullmatch(device):
+        raise UsageError(f"unknown --device {device!r}: use cpu, cuda or cuda:N (the CPU is one device)")
 
 
 def resolve_placement(gpu: int | None, device: str | None) -> Placement:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import torch
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
 from cnnexplorer.events import EventWriter
-from cnnexplorer.train import checkpoints, data
+from cnnexplorer.train import checkpoints, data, rundir
 from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
 from cnnexplorer.train.evaluate import EvalResult, evaluate
 from cnnexplorer.train.progress import make_reporter
@@ -40,7 +41,8 @@ class EvalOptions:
     format: str
     events: str | None
     download: bool
-    fake_size: int
+    fake_size: int | None  # --dataset fake: None for the checkpoint's run's (else 1280)
+    seed: int | None = None  # --dataset fake: None for the checkpoint's run's (else 0)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class WeightsSource:
     num_classes: int | None
     preprocess: Any  # torchvision's transforms for --weights, else None
     published: Any  # cnnexplorer.zoo.published.Published or None
+    config: Any = None  # a training checkpoint's TrainConfig, else None
 
 
 def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> WeightsSource:
@@ -94,19 +97,26 @@ def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> We
 
 
 def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
+    from cnnexplorer.train.config import TrainConfig
     from cnnexplorer.zoo.published import published
 
     loaded = checkpoints.load_checkpoint(path)
-    config = loaded.get("config") if isinstance(loaded, dict) and loaded.get("format") == checkpoints.FORMAT else None
-    if config is not None and zoo.get(config["model"]).name != arch.name:
-        raise UsageError(f"{path} is a checkpoint of {config['model']}, not {arch.name}")
+    config = None
+    if checkpoints.is_training_checkpoint(loaded):
+        try:
+            config = TrainConfig.from_dict(loaded.get("config"))
+        except (ValueError, TypeError, AttributeError) as error:
+            raise UsageError(f"{path} is not a whole training checkpoint: {error}") from None
+    if config is not None and zoo.get(config.model).name != arch.name:
+        raise UsageError(f"{path} is a checkpoint of {config.model}, not {arch.name}")
     return WeightsSource(
         checkpoints.model_state_of(loaded, path),
         str(path),
-        config["image_size"] if config else None,
-        config["num_classes"] if config else None,
+        config.image_size if config else None,
+        config.num_classes if config else None,
         None,
         published(arch),
+        config,
     )
 
 
@@ -140,16 +150,19 @@ def run_eval(options: EvalOptions) -> int:
     params, macs = model_totals(arch.name, num_classes, image_size)
     if not published_figures_apply(options, arch, num_classes, image_size):
         source.published = None
+    trained = source.config  # a fake data set is made again as the run made it
+    seed = options.seed if options.seed is not None else trained.seed if trained else 0
+    fake_size = options.fake_size or (trained.fake_size if trained else 1280)
     placement = resolve_placement(options.gpu, options.device)
     try:
         datasets = data.build_datasets(
             options.dataset,
             options.data,
             image_size,
-            seed=0,
+            seed=seed,
             want_train=False,
             download=options.download,
-            fake_size=options.fake_size,
+            fake_size=fake_size,
             fake_classes=num_classes,
             val_transform=source.preprocess,
             split=options.split,
@@ -169,9 +182,7 @@ def run_eval(options: EvalOptions) -> int:
             options.workers,
             placement.device.type == "cuda",
         )
-        echo = sys.stdout if options.events == "-" and placement.is_main else None
-        path = Path(options.events) if options.events not in (None, "-") and placement.is_main else None
-        with EventWriter(path, echo) as events:
+        with _event_writer(options, placement.is_main) as events:
             events.emit(
                 "start",
                 command="eval",
@@ -223,9 +234,38 @@ def run_eval(options: EvalOptions) -> int:
             events.emit("done", status="completed", summary=result.as_dict())
         if placement.is_main:
             _report(arch, options, source, datasets, result)
+            if options.per_class:  # after the result is printed: a failed write loses nothing
+                _write_per_class(Path(options.per_class), datasets.classes, result)
     finally:
         shutdown_distributed()
     return 0
+
+
+def _event_writer(options: EvalOptions, is_main: bool) -> EventWriter:
+    """The event stream: to stdout (``-``), to a file, or nowhere; a path that cannot be
+    written is a one-line UsageError before the evaluation starts."""
+    echo = sys.stdout if options.events == "-" and is_main else None
+    path = Path(options.events) if options.events not in (None, "-") and is_main else None
+    try:
+        return EventWriter(path, echo)
+    except OSError as error:
+        raise rundir.file_error("write events to", path, error) from None
+
+
+def _write_per_class(path: Path, classes: list[str], result: EvalResult) -> None:
+    """Each class's top-1 accuracy as CSV, written whole or not at all."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["class", "images", "top1_correct", "top1_accuracy"])
+    for name, correct, total in zip(classes, result.per_class_correct, result.per_class_total):
+        writer.writerow([name, total, correct, f"{100.0 * correct / total:.4f}" if total else ""])
+    try:
+        rundir.write_text_atomic(path, rows.getvalue())
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the per-class accuracy to {path}: {rundir.os_error_text(error)} "
+            "(the result above stands; pass another --per-class path)"
+        ) from None
 
 
 def _plain(options: EvalOptions) -> dict[str, Any]:
@@ -238,12 +278,6 @@ def _report(
     arch: zoo.Architecture, options: EvalOptions, source: WeightsSource, datasets: data.Datasets, result: EvalResult
 ) -> None:
     reference = source.published
-    if options.per_class:
-        with open(options.per_class, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["class", "images", "top1_correct", "top1_accuracy"])
-            for name, correct, total in zip(datasets.classes, result.per_class_correct, result.per_class_total):
-                writer.writerow([name, total, correct, f"{100.0 * correct / total:.4f}" if total else ""])
     out = sys.stderr if options.events == "-" else sys.stdout
     if options.format == "json":
         record = {

@@ -192,12 +192,32 @@ def _number_outside(text: str, low: float, high: float) -> bool:
 
 
 def resume_command(state: RunState, python: str = sys.executable) -> list[str]:
-    """Resume a stopped run from its ``last.pt`` with the configuration it was started with."""
-    if state.run_dir is None or not (state.run_dir / "last.pt").exists():
+    """Resume a stopped run from its ``last.pt`` with the configuration it was started with.
+    ValueError, in one line, when it cannot be: no last.pt, or the run is still going in
+    another process (one started headless, or by another app), which holds its folder."""
+    from cnnexplorer.train.rundir import lock_holder
+
+    if state.run_dir is None or not (state.run_dir / "last.pt").is_file():
         raise ValueError("this run has no last.pt to resume from")
-    config = json.loads((state.run_dir / "config.json").read_text())
-    argv = [python, "-m", "cnnexplorer", "train", config["model"], *_JOB_FLAGS]
+    holder = lock_holder(state.run_dir)
+    if holder is not None:
+        who = f"process {holder}" if holder else "another process"
+        raise ValueError(f"it is still running in {who}: wait for it to end, or stop it first")
+    argv = [python, "-m", "cnnexplorer", "train", _model_of(state), *_JOB_FLAGS]
     return argv + _placement(state.devices) + ["--resume", str(state.run_dir / "last.pt")]
+
+
+def _model_of(state: RunState) -> str:
+    """The run's model as its config.json names it (else as its events do)."""
+    try:
+        config = json.loads((state.run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        config = None
+    model = config.get("model") if isinstance(config, dict) else None
+    model = model if isinstance(model, str) else state.model
+    if not model:
+        raise ValueError("its config.json does not name its model")
+    return model
 
 
 def _placement(devices: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ writing ``last.pt``/``best.pt``, ``metrics.csv`` and ``events.jsonl`` in the run
 from __future__ import annotations
 
 import csv
+import errno
 import math
 import signal
 import sys
@@ -15,15 +16,15 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import torch.nn.functional as F
 
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
-from cnnexplorer.events import EventWriter
-from cnnexplorer.train import checkpoints, data
+from cnnexplorer.events import EventWriter, silence_broken_pipe
+from cnnexplorer.train import checkpoints, data, rundir
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate, to_device
@@ -43,10 +44,12 @@ class StopNow(BaseException):
 
 class StopSignals:
     """Records SIGINT/SIGTERM so that the loop can finish its step and stop cleanly; a second
-    signal raises StopNow wherever the process is (checkpoint writes are atomic)."""
+    signal raises StopNow wherever the process is (checkpoint writes are atomic); later ones
+    are ignored while the run writes how it ended (its error and done events, one line)."""
 
     def __init__(self, reporter: PlainReporter) -> None:
         self.signum: int | None = None
+        self.stopping_now = False
         self.reporter = reporter
         self.previous = {}
 
@@ -56,7 +59,10 @@ class StopSignals:
         return self
 
     def _record(self, signum: int, _frame: object) -> None:
+        if self.stopping_now:
+            return
         if self.signum is not None:
+            self.stopping_now = True
             raise StopNow(signum)
         self.reporter.message(
             f"{signal.Signals(signum).name}: finishing the current step, then writing last.pt "
@@ -379,22 +385,31 @@ def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
 
 
 def restore(trainer: Trainer, saved: Any, path: Path) -> Position:
-    """Load a training checkpoint into the trainer and return where it stopped."""
-    if not isinstance(saved, dict) or saved.get("format") != checkpoints.FORMAT:
-        raise UsageError(
-            f"{path} is not a training checkpoint of `cnnexplorer train` (to start from its weights, train afresh)"
-        )
+    """Load a training checkpoint into the trainer and return where it stopped; a one-line
+    UsageError for a checkpoint that is not whole or does not fit this run."""
+    checkpoints.check_training_checkpoint(saved, path)
     check_resumable_world_size(saved, trainer.placement.world_size, path)
     checkpoints.load_model_weights(trainer.raw_model, checkpoints.model_state_of(saved, path), path)
-    trainer.optimizer.load_state_dict(saved["optimizer"])
-    trainer.scheduler.load_state_dict(saved["scheduler"])
-    if saved["scaler"]:
-        trainer.scaler.load_state_dict(saved["scaler"])
-    rng = saved["rng"]
-    per_rank = rng.get("per_rank")
-    if per_rank is not None and len(per_rank) == trainer.placement.world_size:
-        rng = per_rank[trainer.placement.rank]
-    checkpoints.restore_rng_state(rng)
+    part = "optimizer"
+    try:
+        trainer.optimizer.load_state_dict(saved["optimizer"])
+        part = "scheduler"
+        trainer.scheduler.load_state_dict(saved["scheduler"])
+        part = "scaler"
+        if saved["scaler"]:
+            trainer.scaler.load_state_dict(saved["scaler"])
+        part = "rng"
+        rng = saved["rng"]
+        per_rank = rng.get("per_rank")
+        if isinstance(per_rank, list) and len(per_rank) == trainer.placement.world_size:
+            rng = per_rank[trainer.placement.rank]
+        checkpoints.restore_rng_state(rng)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError) as error:
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UsageError(
+            f"{path} does not fit this run: its {part} state cannot be loaded ({detail}); "
+            "resume from another checkpoint, or start a new run"
+        ) from None
     return Position(saved["epoch"], saved["epoch_step"], saved["step"], saved["best_top1"], saved["best_epoch"])
 
 
@@ -456,12 +471,12 @@ def run_training(
                 f"use a multiple of {placement.world_size}"
             )
         config.world_size = placement.world_size
-        if placement.distributed:  # every rank takes rank 0's seed (shuffling must agree) and run directory
+        if placement.distributed:  # every rank takes rank 0's seed (shuffling must agree)
             import torch.distributed as dist
 
-            shared = [config.seed, config.run_dir]
+            shared = [config.seed]
             dist.broadcast_object_list(shared, src=0)
-            config.seed, config.run_dir = shared
+            config.seed = shared[0]
         if config.deterministic:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         else:
@@ -489,44 +504,76 @@ def _train(
     position = Position()
     if resume_path is not None:
         position = restore(trainer, checkpoints.load_checkpoint(resume_path), resume_path)
-    run_dir = Path(config.run_dir)
-    is_main = placement.is_main
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.json").write_text(_json(config.as_dict()) + "\n", encoding="utf-8")
-    events = EventWriter(
-        run_dir / "events.jsonl" if is_main else None, sys.stdout if events_to_stdout and is_main else None
-    )
-    with events, StopSignals(reporter) as stop:
-        steps_per_epoch = trainer.train_sampler.batches_per_epoch()
-        events.emit(
-            "start",
-            command="train",
-            model=config.model,
-            family=zoo.get(config.model).family,
-            config=config.as_dict(),
-            params=params,
-            macs=macs,
-            device=str(placement.device),
-            devices=_all_devices(placement),
-            world_size=placement.world_size,
-            dataset=trainer.datasets.describe(),
-            steps_per_epoch=steps_per_epoch,
-            run_dir=str(run_dir),
-            resumed_from=str(resume_path) if resume_path else None,
-            start_epoch=position.epoch + 1,
-            start_step=position.step,
-        )
-        for line in config.summary_lines():
-            reporter.message(line)
-        reporter.message(
-            f"{params:,} parameters; {placement.world_size} x {placement.device}; "
-            f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} "
-            f"val images; run directory {run_dir}"
-        )
-        if resume_path:
-            reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
+    lock, events = _open_run(config, placement, resume_path, events_to_stdout)
+    try:
+        return _run(config, placement, trainer, position, resume_path, events, reporter, params, macs)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _open_run(
+    config: TrainConfig, placement: Placement, resume_path: Path | None, events_to_stdout: bool
+) -> tuple[rundir.RunLock | None, EventWriter]:
+    """Rank 0 claims a new run folder (or locks the resumed run's own), writes config.json
+    whole and opens the event stream; every rank learns the folder, or the one-line reason
+    there is none (a folder in use by another run, a path that cannot be written)."""
+    lock, events, failure = None, EventWriter(), None
+    if placement.is_main:
+        wanted, created = Path(config.run_dir), False
         try:
+            if resume_path is not None and wanted == resume_path.parent:
+                lock = rundir.lock_run_dir(wanted)
+            else:
+                claimed, lock = rundir.claim_run_dir(wanted)
+                config.run_dir, created = str(claimed), True
+            events = _write_run_files(config, events_to_stdout)
+        except UsageError as error:
+            failure = str(error)
+            if lock is not None:
+                lock.release()
+                lock = None
+            if created:
+                rundir.remove_if_unused(Path(config.run_dir))
+    if placement.distributed:
+        import torch.distributed as dist
+
+        shared = [config.run_dir, failure]
+        dist.broadcast_object_list(shared, src=0)
+        config.run_dir, failure = shared
+    if failure is not None:
+        raise UsageError(failure)
+    return lock, events
+
+
+def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter:
+    run_dir = Path(config.run_dir)
+    path = run_dir / "config.json"
+    try:
+        rundir.write_text_atomic(path, _json(config.as_dict()) + "\n")
+    except OSError as error:
+        raise rundir.file_error("write", path, error) from None
+    try:
+        return EventWriter(run_dir / "events.jsonl", sys.stdout if events_to_stdout else None)
+    except OSError as error:
+        raise rundir.file_error("write", run_dir / "events.jsonl", error) from None
+
+
+def _run(
+    config: TrainConfig,
+    placement: Placement,
+    trainer: Trainer,
+    position: Position,
+    resume_path: Path | None,
+    events: EventWriter,
+    reporter: PlainReporter,
+    params: int,
+    macs: int | None,
+) -> int:
+    run_dir = Path(config.run_dir)
+    with events, StopSignals(reporter) as stop:
+        try:
+            _announce(config, placement, trainer, position, resume_path, events, reporter, params, macs)
             return _epochs(trainer, position, run_dir, stop, events, reporter)
         except StopNow as stop_now:
             name = signal.Signals(stop_now.signum).name
@@ -564,6 +611,49 @@ def _train(
             return code
 
 
+def _announce(
+    config: TrainConfig,
+    placement: Placement,
+    trainer: Trainer,
+    position: Position,
+    resume_path: Path | None,
+    events: EventWriter,
+    reporter: PlainReporter,
+    params: int,
+    macs: int | None,
+) -> None:
+    """The start event and the lines a person sees first."""
+    run_dir = Path(config.run_dir)
+    steps_per_epoch = trainer.train_sampler.batches_per_epoch()
+    events.emit(
+        "start",
+        command="train",
+        model=config.model,
+        family=zoo.get(config.model).family,
+        config=config.as_dict(),
+        params=params,
+        macs=macs,
+        device=str(placement.device),
+        devices=_all_devices(placement),
+        world_size=placement.world_size,
+        dataset=trainer.datasets.describe(),
+        steps_per_epoch=steps_per_epoch,
+        run_dir=str(run_dir),
+        resumed_from=str(resume_path) if resume_path else None,
+        start_epoch=position.epoch + 1,
+        start_step=position.step,
+    )
+    for line in config.summary_lines():
+        reporter.message(line)
+    reporter.message(
+        f"{params:,} parameters; {placement.world_size} x {placement.device}; "
+        f"{trainer.datasets.describe()['train_images']} training / {len(trainer.datasets.val)} "
+        f"val images; run directory {run_dir}"
+    )
+    if resume_path:
+        reporter.message(f"resuming from {resume_path}: epoch {position.epoch + 1}, step {position.step}")
+
+
 def _finish(
     events: EventWriter,
     placement: Placement,
@@ -575,11 +665,23 @@ def _finish(
     """End a run that did not complete: the ``error`` event, the ``done`` event (interrupted or failed),
     the message as one line on stderr (rank 0; if ``echo``); returns the exit ``code``."""
     interrupted = error["kind"] == "interrupted"
-    events.emit("error", **error)
-    events.emit("done", status="interrupted" if interrupted else "failed", summary=summary)
+    done = {"status": "interrupted" if interrupted else "failed", "summary": summary}
+    for event, fields in (("error", error), ("done", done)):
+        try:
+            events.emit(event, **fields)
+        except OSError:
+            pass  # the file failed (a full disk): the stream and the line below still tell
     if echo and placement.is_main:
-        print(f"cnnexplorer: {'' if interrupted else 'error: '}{error['message']}", file=sys.stderr)
+        say(f"cnnexplorer: {'' if interrupted else 'error: '}{error['message']}", sys.stderr)
     return code
+
+
+def say(line: str, stream: IO[str]) -> None:
+    """Print one line; a stream whose reader left (an app that quit) is not an error."""
+    try:
+        print(line, file=stream, flush=True)
+    except (BrokenPipeError, ValueError):
+        silence_broken_pipe(stream)
 
 
 def failure_of(error: Exception, position: Position) -> tuple[str, str]:
@@ -595,6 +697,12 @@ def failure_of(error: Exception, position: Position) -> tuple[str, str]:
         return "nonfinite_weights", (
             f"the weights became non-finite {where} although the loss was finite; {kept} "
             f"(try a lower --lr, or --warmup-epochs)"
+        )
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        where_on_disk = f" writing {error.filename}" if error.filename else ""
+        return "disk", (
+            f"{rundir.os_error_text(error)}{where_on_disk} {where}; the checkpoints are as last written "
+            "(free some space, then --resume)"
         )
     first_line = (str(error).strip().splitlines() or [""])[0]
     return "crash", f"{type(error).__name__} {where}: {first_line}; {kept} since the last checkpoint event"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
+from cnnexplorer.events import silence_broken_pipe
+
 
 @dataclass
 class StepStats:
@@ -26,7 +28,15 @@ class PlainReporter:
         self.log_every = log_every
 
     def message(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
+        if self.stream is None:
+            return
+        try:
+            print(text, file=self.stream, flush=True)
+        except (BrokenPipeError, ValueError):
+            # The reader went away (an app that quit, leaving its job running): the run goes
+            # on quietly; its events file keeps the record.
+            silence_broken_pipe(self.stream)
+            self.stream = None
 
     def begin_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
         pass
