@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -42,10 +44,7 @@ class InputDialog(ModalScreen[AnalysisRequest | None]):
         size_text = self.query_one("#input-size", Input).value.strip()
         batch_text = self.query_one("#input-batch", Input).value.strip()
         try:
-            size = parse_input(size_text) if size_text else None
-            if not batch_text.lstrip("-").isdigit():
-                raise UsageError(f"invalid batch size {batch_text!r}: it must be a positive integer")
-            request = self._request.with_input(size, int(batch_text))
+            request = self._request.with_input(_size(size_text), _batch(batch_text))
         except UsageError as error:
             self.query_one("#input-error", Label).update(str(error))
             self.add_class("invalid")
@@ -54,3 +53,27 @@ class InputDialog(ModalScreen[AnalysisRequest | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+# Whole numbers as typed: ASCII digits only ('²' is a digit to str.isdigit, not to int), and
+# short enough to convert (Python refuses to read integers of more than 4,300 digits).
+_WHOLE = re.compile(r"[0-9]{1,100}")
+
+
+def _size(text: str) -> tuple[int, int, int] | None:
+    """The input size typed (None: each model's own); UsageError in the app's words."""
+    if not text:
+        return None
+    if any(len(part) > 100 for part in re.findall(r"[0-9]+", text)):
+        raise UsageError(f"input size {text[:20]}… has a number too long to be a size")
+    try:
+        return parse_input(text)
+    except ValueError:  # a digit that int() does not read
+        raise UsageError(f"malformed input size {text!r}: write CxHxW, e.g. 3x224x224") from None
+
+
+def _batch(text: str) -> int:
+    if not _WHOLE.fullmatch(text) or int(text) < 1:
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise UsageError(f"invalid batch size {shown!r}: it must be a whole number of 1 or more")
+    return int(text)
