@@ -42,8 +42,13 @@ class Job:
 
     @property
     def command_line(self) -> str:
-        """The command as one shell line, to copy into a terminal."""
+        """The command as one shell line, to copy into a terminal: without ``--events -``,
+        the app's own pipe to the job (in a shell the run folder keeps the events)."""
         shown = ["cnnexplorer", *self.argv[3:]] if self.argv[1:3] == ["-m", "cnnexplorer"] else self.argv
+        for index in range(len(shown) - 1):
+            if shown[index : index + 2] == ["--events", "-"]:
+                shown = shown[:index] + shown[index + 2 :]
+                break
         return shlex.join(shown)
 
     @property

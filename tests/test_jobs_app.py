@@ -195,7 +195,8 @@ async def test_a_real_job_streams_into_the_chart_and_cancels_resumably(shared_ca
         await pilot.pause()
         assert isinstance(app.screen, JobsScreen)
         job = app.jobs[0]
-        assert job.command_line.startswith("cnnexplorer train resnet20 --events - --workers 0 --dataset fake")
+        assert job.command_line.startswith("cnnexplorer train resnet20 --workers 0 --dataset fake")
+        assert "--events" in job.argv and "--events" not in job.command_line  # the app's pipe, not the user's
 
         deadline = time.monotonic() + 240
         while len(job.state.losses) < 2 and job.returncode is None and time.monotonic() < deadline:
