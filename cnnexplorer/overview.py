@@ -21,8 +21,10 @@ class ZooRow:
     input: tuple[int, int, int]
     params: int
     macs: int
-    acc1: float | None
+    acc1: float | None  # torchvision's published ImageNet accuracy, in %
     acc5: float | None
+    cifar10_error: float | None = None  # the paper's CIFAR-10 test error, in % (CIFAR variants)
+    cifar10_source: str | None = None  # the paper and its table
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,9 +57,9 @@ def zoo_row(arch: Architecture) -> ZooRow:
 
 
 def _row(arch: Architecture, params: int, macs: int) -> ZooRow:
-    from cnnexplorer.zoo.published import published
+    from cnnexplorer.zoo.published import paper_result, published
 
-    reference = published(arch)
+    reference, paper = published(arch), paper_result(arch)
     return ZooRow(
         name=arch.name,
         family=arch.family,
@@ -68,6 +70,8 @@ def _row(arch: Architecture, params: int, macs: int) -> ZooRow:
         macs=macs,
         acc1=reference.acc1 if reference else None,
         acc5=reference.acc5 if reference else None,
+        cifar10_error=paper.top1_error if paper else None,
+        cifar10_source=paper.source if paper else None,
     )
 
 

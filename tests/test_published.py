@@ -3,7 +3,8 @@
 import pytest
 
 from cnnexplorer import zoo
-from cnnexplorer.zoo.published import published
+from cnnexplorer.zoo.published import paper_result, published
+from cnnexplorer.zoo.registry import CIFAR10
 from tests.test_zoo import TORCHVISION_NAMES
 
 
@@ -44,3 +45,39 @@ def test_published_accuracy_is_carried():
     assert reference.acc5 == pytest.approx(90.382)
     assert reference.top5_error == pytest.approx(9.618)
     assert published(zoo.get("resnet20")) is None
+    assert paper_result(zoo.get("vgg16")) is None
+
+
+# CIFAR-10 test error (%) as the papers' tables print it.
+CIFAR10_ERRORS = {
+    "resnet20": (8.75, "He et al. 2015, Table 6"), "resnet32": (7.51, "He et al. 2015, Table 6"),
+    "resnet44": (7.17, "He et al. 2015, Table 6"), "resnet56": (6.97, "He et al. 2015, Table 6"),
+    "resnet110": (6.43, "He et al. 2015, Table 6"),
+    "wrn-28-10": (4.00, "Zagoruyko & Komodakis 2016, Table 5"),
+    "wrn-16-8": (4.27, "Zagoruyko & Komodakis 2016, Table 5"),
+    "densenet-bc-100": (4.51, "Huang et al. 2017, Table 2"),
+}  # fmt: skip
+
+
+def test_every_cifar_variant_has_its_papers_test_error():
+    cifar = [arch.name for arch in zoo.ARCHITECTURES if arch.dataset == CIFAR10]
+    assert sorted(cifar) == sorted(CIFAR10_ERRORS)
+    for name, (error, source) in CIFAR10_ERRORS.items():
+        result = paper_result(zoo.get(name))
+        assert (result.dataset, result.top1_error, result.source) == ("CIFAR-10", error, source)
+        assert result.acc1 == pytest.approx(100 - error)
+
+
+def test_list_shows_the_cifar_figures_beside_the_imagenet_ones():
+    from rich.console import Console
+
+    from cnnexplorer.overview import ZooRow
+    from cnnexplorer.render.overview import render_overview
+
+    imagenet = ZooRow("resnet50", "ResNet", 2015, "ImageNet", (3, 224, 224), 25_557_032, 4_089_184_256, 76.13, 92.862)
+    cifar = ZooRow("resnet20", "ResNet", 2015, "CIFAR-10", (3, 32, 32), 269_722, 40_551_040, None, None, 8.75, "He")
+    console = Console(width=200, record=True)
+    console.print(render_overview([imagenet, cifar]))
+    text = " ".join(console.export_text().split())  # the caption wraps at the table's width
+    assert "76.13 92.86" in text
+    assert "91.25* -" in text and "CIFAR-10 top-1 accuracy" in text and "He et al. 2015 Table 6" in text

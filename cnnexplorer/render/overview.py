@@ -22,11 +22,22 @@ def render_overview(rows: list[ZooRow]) -> Table:
             str(row.input[1]) if row.input[1] == row.input[2] else units.dims(row.input[1:]),
             units.count(row.params),
             f"{row.macs / 1e9:.3g}",
-            f"{row.acc1:.2f}" if row.acc1 else "-",
+            _top1(row),
             f"{row.acc5:.2f}" if row.acc5 else "-",
         )
     table.caption = (
         "size: the default input (square); GMACs: 10^9 multiply-accumulates at it (FLOPs = 2 x MACs); "
-        "top-1/top-5: torchvision's published ImageNet accuracy in % (IMAGENET1K_V1)"
+        "top-1/top-5: torchvision's published ImageNet accuracy in % (IMAGENET1K_V1); "
+        "* CIFAR-10 top-1 accuracy, 100 minus the test error in the paper's table "
+        "(He et al. 2015 Table 6, Zagoruyko & Komodakis 2016 Table 5, Huang et al. 2017 Table 2)"
     )
     return table
+
+
+def _top1(row: ZooRow) -> str:
+    """ImageNet top-1 accuracy; for a CIFAR variant, the paper's CIFAR-10 accuracy marked ``*``."""
+    if row.acc1:
+        return f"{row.acc1:.2f}"
+    if row.cifar10_error is not None:
+        return f"{100 - row.cifar10_error:.2f}*"
+    return "-"

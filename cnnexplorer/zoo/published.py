@@ -1,4 +1,6 @@
-"""torchvision's published figures for its ImageNet weights (offline metadata, no download)."""
+"""Published figures: torchvision's for its ImageNet weights (offline metadata, no download)
+and the papers' CIFAR-10 test errors for the CIFAR variants (typed in from the papers' tables,
+each with its table)."""
 
 from __future__ import annotations
 
@@ -82,3 +84,41 @@ def published(arch: Architecture) -> Published | None:
     """The original-recipe weights' figures (``IMAGENET1K_V1``), closest to the paper's."""
     found = weights_of(arch)
     return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    """A test error a paper's table prints for the architecture as the zoo builds it."""
+
+    dataset: str
+    top1_error: float  # percent
+    source: str  # the paper and its table
+    detail: str  # how the figure was obtained
+
+    @property
+    def acc1(self) -> float:
+        return 100.0 - self.top1_error
+
+
+_HE_TABLE_6 = "He et al. 2015, Table 6"
+_HE_DETAIL = "with augmentation (4-pixel padding, random crop, flip)"
+_WRN_TABLE_5 = "Zagoruyko & Komodakis 2016, Table 5"
+_WRN_DETAIL = "flip/translation augmentation, mean/std normalisation, median of 5 runs"
+
+PAPER_RESULTS: dict[str, PaperResult] = {
+    "resnet20": PaperResult("CIFAR-10", 8.75, _HE_TABLE_6, _HE_DETAIL),
+    "resnet32": PaperResult("CIFAR-10", 7.51, _HE_TABLE_6, _HE_DETAIL),
+    "resnet44": PaperResult("CIFAR-10", 7.17, _HE_TABLE_6, _HE_DETAIL),
+    "resnet56": PaperResult("CIFAR-10", 6.97, _HE_TABLE_6, _HE_DETAIL),
+    "resnet110": PaperResult("CIFAR-10", 6.43, _HE_TABLE_6, _HE_DETAIL + ", best of 5 runs (mean 6.61 ± 0.16)"),
+    "wrn-28-10": PaperResult("CIFAR-10", 4.00, _WRN_TABLE_5, _WRN_DETAIL),
+    "wrn-16-8": PaperResult("CIFAR-10", 4.27, _WRN_TABLE_5, _WRN_DETAIL),
+    "densenet-bc-100": PaperResult(
+        "CIFAR-10", 4.51, "Huang et al. 2017, Table 2", "C10+: standard augmentation (translation, flip)"
+    ),
+}
+
+
+def paper_result(arch: Architecture) -> PaperResult | None:
+    """The paper's CIFAR-10 test error for a CIFAR variant (None for the others)."""
+    return PAPER_RESULTS.get(arch.name)
