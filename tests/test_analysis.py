@@ -84,10 +84,22 @@ def test_memory_estimate_of_a_small_model_by_hand():
     # Largest input+output pair: the conv (2x3x4x4 in, 2x8x4x4 out).
     assert memory.inference_activation_bytes == 4 * (2 * 48 + 2 * 128)
     assert memory.inference_bytes == 4 * params + 4 * (2 * 48 + 2 * 128)
-    # Saved for backward: input, conv out, linear out (the in-place ReLU and the flatten view add nothing).
-    assert memory.training_activation_bytes == 4 * (2 * 48 + 2 * 128 + 2 * 10)
+    # Saved for backward: the input (by the conv) and the conv's output (by the in-place ReLU, and by
+    # the linear layer through the flatten view: one storage). Nothing saves the linear layer's output.
+    assert memory.training_activation_bytes == 4 * (2 * 48 + 2 * 128)
     assert memory.training_bytes("sgd") == 4 * params * 3 + memory.training_activation_bytes
     assert memory.training_bytes("adam") == 4 * params * 4 + memory.training_activation_bytes
+
+
+def test_buffers_count_at_their_own_dtype(analysis_of):
+    # resnet20: 19 batch norms, running mean and variance per channel (float32) and one int64
+    # num_batches_tracked each.
+    channels = 16 + 3 * 2 * (16 + 32 + 64)
+    for dtype, element in (("float32", 4), ("bfloat16", 2)):
+        analysis = analysis_of("resnet20", None, 1, dtype)
+        assert analysis.totals.buffer_bytes == 2 * channels * element + 19 * 8
+        assert analysis.memory.buffer_bytes == analysis.totals.buffer_bytes
+    assert analysis_of("resnet20").totals.buffer_bytes == 5_656
 
 
 def test_training_memory_includes_training_only_heads(analysis_of):
@@ -95,6 +107,15 @@ def test_training_memory_includes_training_only_heads(analysis_of):
     totals = analysis_of("googlenet").totals
     assert memory.weight_bytes == 4 * totals.params
     assert memory.training_weight_bytes == 4 * totals.params_with_training_only
+    heads = [analysis_of("googlenet").node(path) for path in ("aux1", "aux2")]
+    assert memory.training_buffer_bytes == memory.buffer_bytes + sum(n.buffer_bytes for n in heads) > 0
+    assert memory.training_bytes("sgd") == (
+        memory.training_weight_bytes
+        + memory.training_buffer_bytes
+        + memory.gradient_bytes
+        + memory.optimizer_state_bytes["sgd"]
+        + memory.training_activation_bytes
+    )
 
 
 @pytest.mark.parametrize(

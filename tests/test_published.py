@@ -21,9 +21,10 @@ def test_params_equal_and_macs_within_half_a_percent_of_torchvision(name, analys
 @pytest.mark.parametrize("name", zoo.names())
 def test_macs_agree_with_pytorch_flop_counter(name, analysis_of):
     analysis = analysis_of(name)
-    counted = analysis.totals.macs + analysis.totals.training_only_macs
-    assert analysis.flop_counter_flops == 2 * counted
-    assert analysis.totals.flops == 2 * analysis.totals.macs
+    # Each total against the counter's count of the same part: the inference path, and the
+    # training-only heads apart (GoogLeNet's auxiliary classifiers).
+    assert analysis.flop_counter_flops == analysis.totals.flops == 2 * analysis.totals.macs
+    assert analysis.training_only_flop_counter_flops == 2 * analysis.totals.training_only_macs
 
 
 def test_googlenet_counts_with_and_without_auxiliary_heads(analysis_of):
@@ -81,3 +82,17 @@ def test_list_shows_the_cifar_figures_beside_the_imagenet_ones():
     text = " ".join(console.export_text().split())  # the caption wraps at the table's width
     assert "76.13 92.86" in text
     assert "91.25* -" in text and "CIFAR-10 top-1 accuracy" in text and "He et al. 2015 Table 6" in text
+
+
+def test_summary_and_the_app_header_show_the_papers_figure(analysis_of):
+    from cnnexplorer.app.widgets.model_header import published_phrase
+    from cnnexplorer.render.summary import render_markdown, to_dict
+
+    analysis = analysis_of("resnet20")
+    assert "published (He et al. 2015, Table 6): CIFAR-10 test error 8.75%" in render_markdown(analysis)
+    paper = to_dict(analysis)["paper_result"]
+    assert (paper["source"], paper["dataset"], paper["top1_error"]) == ("He et al. 2015, Table 6", "CIFAR-10", 8.75)
+    assert to_dict(analysis_of("resnet50"))["paper_result"] is None
+    assert published_phrase(zoo.get("resnet20")) == " · published error 8.75%"
+    assert published_phrase(zoo.get("resnet50")) == " · published top-1 76.13%"
+    assert published_phrase(zoo.get("alexnet-2012")) == ""

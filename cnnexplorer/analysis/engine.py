@@ -11,13 +11,18 @@ Method, per node of the module tree:
   normalisation and activations count zero MACs. FLOPs = 2 x MACs. The total is
   cross-checked against ``torch.utils.flop_counter.FlopCounterMode`` run over the same
   pass;
-- containers never use torchinfo's own container figures: they sum their descendants.
+- containers never use torchinfo's own container figures: they sum their descendants;
+- the pass runs in training mode with autograd on, so that training-only heads get
+  shapes and the tensors autograd saves for the backward pass can be counted (the
+  training-memory estimate); receptive fields follow every aten op of the same pass.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torchinfo
@@ -27,10 +32,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnexplorer import units
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
-from cnnexplorer.analysis.memory import estimate_memory, shares_input_memory
-from cnnexplorer.analysis.receptive_field import FieldState, ReceptiveFieldMode
+from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_input_memory
+from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
 from cnnexplorer.analysis.request import AnalysisRequest
-from cnnexplorer.analysis.results import Analysis, LayerNode, Totals
+from cnnexplorer.analysis.results import Analysis, LayerNode, ReceptiveField, Totals
 from cnnexplorer.errors import InputSizeError
 from cnnexplorer.zoo import get
 
@@ -74,34 +79,49 @@ def _analyze(model: nn.Module, request: AnalysisRequest, training_only: tuple[st
             f"{str(error).splitlines()[0]}"
         ) from None
     try:
-        # Training mode runs the training-only heads, so that they get shapes too.
-        trace = _trace(model, x, paths, "train" if training_only else "eval")
+        # Training mode: the training-only heads run, and autograd saves what a training step saves.
+        trace = _trace(model, x, paths, "train", training_only)
     except _PassError as failure:
-        if not (training_only and "more than 1 value per channel" in str(failure.cause)):
+        if "more than 1 value per channel" not in str(failure.cause):
             raise _input_error(request, failure) from None
         # Batch norm cannot train on one value per channel (a tiny input at batch 1):
-        # analyse the inference graph only; the training-only heads stay without shapes.
+        # analyse the inference graph; the training-only heads stay without shapes.
         try:
-            trace = _trace(model, x, paths, "eval")
+            trace = _trace(model, x, paths, "eval", training_only)
         except _PassError as eval_failure:
             raise _input_error(request, eval_failure) from None
-    summary, states, input_shapes, flops = trace
 
     nodes = _build_tree(model, training_only)
-    _record_calls(nodes, summary.summary_list, paths, states, input_shapes, DTYPE_BYTES[request.dtype])
+    _record_calls(nodes, trace, paths, DTYPE_BYTES[request.dtype])
     root = nodes[""]
     _aggregate(root)
-    layers = _execution_order(nodes, summary.summary_list, paths)
+    layers = _execution_order(nodes, trace.summary.summary_list, paths)
     totals = _totals(root, [nodes[p] for p in training_only if p in nodes], request.dtype)
-    memory = estimate_memory(root, totals, request.batch, request.input_size, request.dtype)
+    input_bytes = x.numel() * x.element_size()
+    memory = estimate_memory(root, totals, input_bytes + trace.saved_bytes, request.dtype)
     return Analysis(
         request=request,
         root=root,
         layers=layers,
         totals=totals,
         memory=memory,
-        flop_counter_flops=flops,
+        flop_counter_flops=trace.flops - trace.training_only_flops,
+        training_only_flop_counter_flops=trace.training_only_flops,
+        receptive_field=trace.final_field,
     )
+
+
+@dataclass
+class _Trace:
+    """What one pass records."""
+
+    summary: Any  # torchinfo's ModelStatistics
+    fields: dict[str, ReceptiveField | None]  # of each module's output (first call), by path
+    input_shapes: dict[str, tuple[int, ...] | None]
+    flops: int  # FlopCounterMode's count over the pass
+    training_only_flops: int  # the part of it inside training-only heads
+    saved_bytes: int  # tensors autograd saved for the backward pass (parameters and input excluded)
+    final_field: ReceptiveField | None  # of the last feature map before global pooling or flattening
 
 
 class _PassError(Exception):
@@ -113,41 +133,74 @@ class _PassError(Exception):
         self.running = running
 
 
-def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str) -> tuple:
-    """One meta-device pass under torchinfo, the FLOP counter and the receptive-field mode:
-    (torchinfo summary, field per module path, input shape per module path, total FLOPs)."""
-    tracker = ReceptiveFieldMode()
-    states: dict[str, FieldState | None] = {}
-    input_shapes: dict[str, tuple[int, ...] | None] = {}
-    running: list[tuple[str, nn.Module, tuple]] = []
+class _Recorder:
+    """The module hooks of one pass: each module's input shape and output field, the modules
+    the pass is inside (to name a failing layer), autograd switched on inside the model, and
+    the training-only heads kept apart (their FLOPs; their pooling is not the network's)."""
 
-    def pre_hook(module: nn.Module, inputs: tuple) -> None:
-        path = paths[id(module)]
-        running.append((path, module, inputs))
-        if path not in input_shapes:
-            input_shapes[path] = _input_shape(inputs)
+    def __init__(self, paths: dict[int, str], training_only: tuple[str, ...], tracker, flop_counter) -> None:
+        self.paths, self.training_only = paths, training_only
+        self.tracker, self.flop_counter = tracker, flop_counter
+        self.fields: dict[str, ReceptiveField | None] = {}
+        self.input_shapes: dict[str, tuple[int, ...] | None] = {}
+        self.running: list[tuple[str, nn.Module, tuple]] = []
+        self.head_flops = 0
+        self._heads: dict[str, tuple[int, int]] = {}  # head -> (FLOPs, final fields) at its start
+        self._grad_mode: list[bool] = []
 
-    def post_hook(module: nn.Module, inputs: tuple, output: object) -> None:
-        path, _, _ = running.pop()
-        states.setdefault(path, tracker.state(output))
+    def pre(self, module: nn.Module, inputs: tuple) -> None:
+        path = self.paths[id(module)]
+        self.running.append((path, module, inputs))
+        self.input_shapes.setdefault(path, _input_shape(inputs))
+        if path == "":  # torchinfo runs the model under no_grad: autograd on, to see what it saves
+            self._grad_mode.append(torch.is_grad_enabled())
+            torch.set_grad_enabled(True)
+        if path in self.training_only:
+            self._heads[path] = (self.flop_counter.get_total_flops(), len(self.tracker.final))
 
+    def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        path, _, _ = self.running.pop()
+        self.fields.setdefault(path, self.tracker.field(output))
+        if path in self._heads:
+            flops_before, finals_before = self._heads.pop(path)
+            self.head_flops += self.flop_counter.get_total_flops() - flops_before
+            del self.tracker.final[finals_before:]
+        if path == "":
+            torch.set_grad_enabled(self._grad_mode.pop())
+
+
+def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, training_only: tuple[str, ...]):
+    """One meta-device pass under torchinfo, the FLOP counter, the receptive-field mode and
+    a saved-tensor hook."""
+    tracker, flop_counter = ReceptiveFieldMode(), FlopCounterMode(display=False)
+    saved = SavedTensors(excluded=[x, *model.parameters(), *model.buffers()])
+    recorder = _Recorder(paths, training_only, tracker, flop_counter)
     with _TRACE_LOCK:
         # Global module hooks: two registrations instead of two per module (each costs ~50 us);
         # they are removed below and ignore modules of any other model.
         handles = [
-            register_module_forward_pre_hook(lambda m, i: pre_hook(m, i) if id(m) in paths else None),
-            register_module_forward_hook(lambda m, i, o: post_hook(m, i, o) if id(m) in paths else None),
+            register_module_forward_pre_hook(lambda m, i: recorder.pre(m, i) if id(m) in paths else None),
+            register_module_forward_hook(lambda m, i, o: recorder.post(m, i, o) if id(m) in paths else None),
         ]
         tracker.mark_input(x)
         try:
-            with FlopCounterMode(display=False) as flop_counter, tracker:
+            with flop_counter, tracker, torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
                 summary = torchinfo.summary(model, input_data=x, device="meta", mode=mode, depth=10_000, verbose=0)
         except Exception as error:  # the pass failed: keep where, to name the layer
-            raise _PassError(error, running) from None
+            raise _PassError(error, recorder.running) from None
         finally:
             for handle in handles:
                 handle.remove()
-    return summary, states, input_shapes, int(flop_counter.get_total_flops())
+    return _Trace(
+        summary=summary,
+        fields=recorder.fields,
+        input_shapes=recorder.input_shapes,
+        flops=int(flop_counter.get_total_flops()),
+        training_only_flops=recorder.head_flops,
+        saved_bytes=saved.bytes,
+        # No global pooling or flattening (a fully convolutional model): the output's field.
+        final_field=tracker.final[-1] if tracker.final else recorder.fields.get(""),
+    )
 
 
 def _input_error(request: AnalysisRequest, failure: _PassError) -> InputSizeError:
@@ -200,6 +253,8 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
             params=sum(p.numel() for p in own),
             trainable_params=sum(p.numel() for p in own if p.requires_grad),
             buffers=sum(b.numel() for b in module.buffers(recurse=False)),
+            # Each buffer at its own dtype: batch norm's num_batches_tracked is int64 at any dtype.
+            buffer_bytes=sum(b.numel() * b.element_size() for b in module.buffers(recurse=False)),
             training_only=any(path == p or path.startswith(p + ".") for p in training_only),
             inplace=bool(getattr(module, "inplace", False)),
         )
@@ -241,21 +296,18 @@ def _input_shape(inputs: tuple) -> tuple[int, ...] | None:
     return None
 
 
-def _record_calls(nodes, summary_list, paths, states, input_shapes, element_bytes: int) -> None:
-    for record in summary_list:
+def _record_calls(nodes, trace: _Trace, paths, element_bytes: int) -> None:
+    for record in trace.summary.summary_list:
         if not record.executed:
             continue
         node = nodes[paths[record.layer_id]]
         output_shape = tuple(record.output_size)
         if node.calls == 0:
-            node.input_shape = input_shapes.get(node.path) or tuple(record.input_size)
+            node.input_shape = trace.input_shapes.get(node.path) or tuple(record.input_size)
             node.output_shape = output_shape
             node.input_bytes = math.prod(node.input_shape) * element_bytes
             node.output_bytes = math.prod(output_shape) * element_bytes
-            state = states.get(node.path)
-            if state is not None:
-                node.receptive_field, node.jump = state.size, state.jump
-                node.receptive_field_exact = state.exact
+            node.field = trace.fields.get(node.path)
         node.calls += 1
         if node.is_leaf:
             node.macs += _macs(record.module, output_shape)
@@ -268,6 +320,7 @@ def _aggregate(node: LayerNode) -> None:
         node.params += child.params
         node.trainable_params += child.trainable_params
         node.buffers += child.buffers
+        node.buffer_bytes += child.buffer_bytes
         node.macs += child.macs
         if not (child.is_leaf and shares_input_memory(child)):  # in-place ops and views add no memory
             node.activation_bytes += child.activation_bytes
@@ -291,6 +344,7 @@ def _totals(root: LayerNode, heads: list[LayerNode], dtype: str) -> Totals:
         params=params,
         trainable_params=root.trainable_params - sum(n.trainable_params for n in heads),
         buffers=root.buffers - sum(n.buffers for n in heads),
+        buffer_bytes=root.buffer_bytes - sum(n.buffer_bytes for n in heads),
         macs=root.macs - aux_macs,
         param_bytes=params * DTYPE_BYTES[dtype],
         activation_bytes=sum(n.activation_bytes for n in leaves if not shares_input_memory(n)),

@@ -1,57 +1,99 @@
-"""Receptive field and jump of every tensor of a forward pass, followed op by op.
+"""Receptive field of every tensor of a forward pass, per spatial axis, followed op by op.
 
 A :class:`ReceptiveFieldMode` sits under the forward pass as a torch dispatch mode and
 sees every aten operation, including those a model calls outside any module (the
-residual ``+``, DenseNet's ``torch.cat``, ``torch.flatten``). For each output tensor it
-records a :class:`FieldState`:
+residual ``+``, DenseNet's ``torch.cat``, ``x[:, :, ::2, ::2]``, ``torch.flatten``). For
+each output tensor with spatial axes (the last two of a tensor of 4 or more dimensions)
+it records a :class:`~cnnexplorer.analysis.results.ReceptiveField`: per axis, the field
+size, the jump and where unit 0's field starts.
 
-- convolution and pooling grow the field by ``(k - 1) * dilation * jump`` and multiply
-  the jump by the stride, per spatial axis (the usual recurrence; padding moves the
-  field but does not change its size);
-- a spatial subsample (``x[:, :, ::2, ::2]``) multiplies the jump only;
-- any other op that shrinks the feature map (adaptive pooling, a spatial mean) is
-  treated as a pooling window of ``ceil(in / out)`` with stride ``floor(in / out)``;
-- ops that combine tensors (add, cat) take the largest field over their inputs. When
-  the inputs' fields differ, the result is the largest over paths, which bounds the
-  true field from above: the state is marked ``exact=False`` from there on;
-- once a tensor loses its spatial axes (flatten, linear) the field is the whole input
-  and is reported as undefined (``None``).
+- convolution and pooling of kernel k, stride s, padding p, dilation d (per axis):
+  ``size += (k - 1) * d * jump``, ``start -= p * jump``, ``jump *= s``;
+- slicing an axis from ``a`` in steps of ``m``: ``start += a * jump``, ``jump *= m``;
+  padding an axis by ``p`` before it: ``start -= p * jump``;
+- adaptive pooling whose windows tile the map evenly (``in % out == 0``) is a pooling
+  window of ``in / out``; a global mean or adaptive pooling to 1x1 sees the whole map;
+- ops that act on each position alone (activations, batch norm, dropout, the residual
+  addition, concatenation along the channels, reshapes that keep the spatial axes) take
+  the union of their inputs' intervals: exact, whatever the paths' offsets;
+- anything else is approximate and says so: an op this tracker does not model, adaptive
+  pooling with uneven windows, paths with different jumps meeting at a merge;
+- once a tensor loses its spatial axes (flatten, a linear layer) it has no field (``None``).
+
+:attr:`ReceptiveFieldMode.final` lists, in order, the fields of the feature maps that
+global pooling or flattening consumed: the last one is the network's headline field.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
 from torch.utils.flop_counter import flop_registry
 
+from cnnexplorer import units
+from cnnexplorer.analysis.results import ReceptiveField
+
 aten = torch.ops.aten
 
-
-@dataclass(frozen=True)
-class FieldState:
-    """Receptive field (pixels of the input) and jump (input pixels per output step)."""
-
-    size: int
-    jump: int
-    exact: bool = True
-
+INPUT_FIELD = ReceptiveField(size=(1, 1), jump=(1, 1), start=(0, 0))
 
 _CONV = {aten.convolution.default}
 _POOL = {
     aten.max_pool2d_with_indices.default,
     aten.max_pool2d.default,
     aten.avg_pool2d.default,
+    aten.max_pool3d_with_indices.default,
+    aten.avg_pool3d.default,
 }
+_ADAPTIVE_POOL = {
+    aten._adaptive_avg_pool2d.default,
+    aten.adaptive_max_pool2d.default,
+    aten._adaptive_avg_pool3d.default,
+    aten.adaptive_max_pool3d.default,
+}
+_REDUCE = {aten.mean.dim, aten.sum.dim_IntList, aten.amax.default, aten.amin.default}
+_PAD = {aten.constant_pad_nd.default, aten.reflection_pad2d.default, aten.replication_pad2d.default}
 _BATCH_NORM = {
     aten._native_batch_norm_legit_no_training.default,
     aten._native_batch_norm_legit.default,
     aten._native_batch_norm_legit_functional.default,
     aten.native_batch_norm.default,
 }
-
+# Ops that act on each spatial position alone, beyond those tagged pointwise.
+_POSITIONWISE = _BATCH_NORM | {
+    aten.native_dropout.default,
+    aten.bernoulli_.float,
+    aten.bernoulli.default,
+    aten._to_copy.default,
+    aten.copy_.default,
+    aten.detach.default,
+    aten.alias.default,
+    aten.lift_fresh.default,
+    aten.empty_like.default,
+    aten.zeros_like.default,
+    aten.ones_like.default,
+}
+# Ops that rearrange a tensor's memory: exact while the spatial axes stay the last two, unchanged.
+_RESHAPE = {
+    aten.view.default,
+    aten._unsafe_view.default,
+    aten.reshape.default,
+    aten.unsqueeze.default,
+    aten.squeeze.dim,
+    aten.squeeze.dims,
+    aten.squeeze.default,
+    aten.expand.default,
+    aten.permute.default,
+    aten.transpose.int,
+    aten.split.Tensor,
+    aten.split_with_sizes.default,
+    aten.narrow.default,
+    aten.slice.Tensor,
+    aten.select.int,
+    aten.clone.default,
+}
 
 _IN_PLACE = {aten.relu_.default, aten.add_.Tensor, aten.mul_.Tensor, aten.hardtanh_.default}
 _BINARY = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor}
@@ -68,8 +110,11 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
     """
     first = args[0] if args else None
     if func in _BATCH_NORM:
-        empty = torch.empty(0, device=first.device, dtype=first.dtype)
-        out = (torch.empty_like(first), empty, empty)
+        # Training-mode batch norm returns (and autograd saves) a mean and an inverse
+        # standard deviation per channel; inference returns empty ones.
+        stats = 0 if func is aten._native_batch_norm_legit_no_training.default else first.shape[1]
+        empty = torch.empty(stats, device=first.device, dtype=first.dtype)
+        out = (torch.empty_like(first), empty, torch.empty_like(empty))
         if func is aten._native_batch_norm_legit_functional.default:
             out = out + (args[3], args[4])  # running stats, returned unchanged
         return out
@@ -91,20 +136,9 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
     return None
 
 
-def _pair(value: object, default: int) -> tuple[int, int]:
-    if value is None or value == []:
-        return (default, default)
-    if isinstance(value, int):
-        return (value, value)
-    values = list(value)  # type: ignore[call-overload]
-    return (values[0], values[-1])
-
-
-def _grow(state: FieldState, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> FieldState:
-    # Fields are kept as one number: the larger of the two spatial axes.
-    size = max(state.size + (k - 1) * d * state.jump for k, d in zip(kernel, dilation))
-    jump = max(state.jump * s for s in stride)
-    return FieldState(size, jump, state.exact)
+def _is_spatial(tensor: object) -> bool:
+    """Whether a tensor has spatial axes: (N, C, ..., H, W), the last two."""
+    return isinstance(tensor, torch.Tensor) and tensor.dim() >= 4
 
 
 def _tensors(args: tuple) -> list[torch.Tensor]:
@@ -118,8 +152,74 @@ def _tensors(args: tuple) -> list[torch.Tensor]:
     return found
 
 
-def _is_spatial(tensor: object) -> bool:
-    return isinstance(tensor, torch.Tensor) and tensor.dim() >= 3
+def _arguments(func, args: tuple, kwargs: dict) -> dict:
+    """An op's arguments by name, defaults filled in from its schema."""
+    bound = {}
+    for index, argument in enumerate(func._schema.arguments):
+        if index < len(args):
+            bound[argument.name] = args[index]
+        elif argument.name in kwargs:
+            bound[argument.name] = kwargs[argument.name]
+        elif argument.has_default_value():
+            bound[argument.name] = argument.default_value
+    return bound
+
+
+def _pair(value: object, default: int) -> tuple[int, int]:
+    """A kernel, stride, padding or dilation argument for the last two axes."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return (default, default)
+    if isinstance(value, int):
+        return (value, value)
+    values = [int(v) for v in value]  # type: ignore[union-attr]
+    return (values[-2], values[-1]) if len(values) > 1 else (values[0], values[0])
+
+
+def _window(
+    field: ReceptiveField,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+    dilation: tuple[int, int] = (1, 1),
+    note: str | None = None,
+) -> ReceptiveField:
+    """The field after a sliding window, axis by axis."""
+    axes = range(2)
+    return ReceptiveField(
+        size=tuple(field.size[a] + (kernel[a] - 1) * dilation[a] * field.jump[a] for a in axes),  # type: ignore[arg-type]
+        jump=tuple(field.jump[a] * stride[a] for a in axes),  # type: ignore[arg-type]
+        start=tuple(field.start[a] - padding[a] * field.jump[a] for a in axes),  # type: ignore[arg-type]
+        approximations=_with(field.approximations, note),
+    )
+
+
+def _with(notes: tuple[str, ...], note: str | None) -> tuple[str, ...]:
+    return notes if note is None or note in notes else (*notes, note)
+
+
+def _union(fields: list[ReceptiveField], op: str) -> ReceptiveField:
+    """The union of the fields of tensors an op combines position by position."""
+    if len(fields) == 1:
+        return fields[0]
+    notes: tuple[str, ...] = ()
+    for field in fields:
+        for note in field.approximations:
+            notes = _with(notes, note)
+    size, jump, start = [], [], []
+    for axis in range(2):
+        jumps = {f.jump[axis] for f in fields}
+        if len(jumps) > 1:
+            notes = _with(notes, f"paths with different jumps meet at {op}")
+        low = min(f.start[axis] for f in fields)
+        high = max(f.start[axis] + f.size[axis] for f in fields)
+        size.append(high - low)
+        jump.append(max(jumps))
+        start.append(low)
+    return ReceptiveField((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]), notes)
+
+
+def _op_name(func) -> str:
+    return f"aten.{func.overloadpacket.__name__}"
 
 
 class ReceptiveFieldMode(TorchDispatchMode):
@@ -127,26 +227,28 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __init__(self) -> None:
         super().__init__()
-        self._states: dict[int, FieldState | None] = {}
+        self._fields: dict[int, ReceptiveField | None] = {}
         # Keep every tensor seen alive so that ids are never reused within one pass;
         # on the meta device these hold no storage.
         self._alive: list[torch.Tensor] = []
+        self._pooled: set[int] = set()  # tensors made by global pooling
+        self.final: list[ReceptiveField] = []
 
     def mark_input(self, tensor: torch.Tensor) -> None:
-        """Declare ``tensor`` as the network input: field 1, jump 1."""
-        self._set(tensor, FieldState(1, 1))
+        """Declare ``tensor`` as the network input: field 1, jump 1, starting at pixel 0."""
+        self._set(tensor, INPUT_FIELD)
 
-    def state(self, tensor: object) -> FieldState | None:
+    def field(self, tensor: object) -> ReceptiveField | None:
         """The field of a tensor produced in the pass (``None`` if not spatial or unknown)."""
         if isinstance(tensor, (tuple, list)) and tensor:
             tensor = tensor[0]
         if hasattr(tensor, "logits"):  # GoogLeNet's training-mode output tuple
             tensor = tensor.logits
-        return self._states.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
+        return self._fields.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
 
-    def _set(self, tensor: torch.Tensor, state: FieldState | None) -> None:
+    def _set(self, tensor: torch.Tensor, field: ReceptiveField | None) -> None:
         self._alive.append(tensor)
-        self._states[id(tensor)] = state
+        self._fields[id(tensor)] = field
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -159,46 +261,123 @@ class ReceptiveFieldMode(TorchDispatchMode):
         if out is None:
             out = func(*args, **kwargs)
         outputs = out if isinstance(out, (tuple, list)) else (out,)
-        state = self._output_state(func, args, outputs[0])
+        inputs = [(t, f) for t in _tensors(args) if (f := self._fields.get(id(t))) is not None]
+        result = next((t for t in outputs if isinstance(t, torch.Tensor)), None)
+        field = self._output_field(func, args, kwargs, inputs, result) if inputs and result is not None else None
         for tensor in outputs:
             if isinstance(tensor, torch.Tensor):
-                self._set(tensor, state if _is_spatial(tensor) else None)
+                self._set(tensor, field if _is_spatial(tensor) else None)
         return out
 
-    def _output_state(self, func, args, result) -> FieldState | None:
-        first = args[0] if args else None
-        if func in _CONV:
-            state = self.state(first)
-            if state is None:
-                return None
-            kernel = tuple(args[1].shape[2:4])
-            return _grow(state, kernel, _pair(args[3], 1), _pair(args[5], 1))
-        if func in _POOL:
-            state = self.state(first)
-            if state is None:
-                return None
-            kernel = _pair(args[1], 1)
-            stride = _pair(args[2], 1) if len(args) > 2 and args[2] else kernel
-            has_dilation = func is not aten.avg_pool2d.default and len(args) > 4
-            return _grow(state, kernel, stride, _pair(args[4], 1) if has_dilation else (1, 1))
-        if func is aten.slice.Tensor and _is_spatial(first):
-            state = self.state(first)
-            dim = args[1] % first.dim()
-            step = args[4] if len(args) > 4 else 1
-            if state is None or dim < first.dim() - 2 or step == 1:
-                return state
-            return FieldState(state.size, state.jump * step, state.exact)
-        known = [s for s in map(self._states.get, map(id, _tensors(args))) if s is not None]
-        if not known:
+    def _output_field(self, func, args, kwargs, inputs, result: torch.Tensor) -> ReceptiveField | None:
+        source, field = inputs[0]
+        if not _is_spatial(result):
+            # The spatial axes are gone (flatten, a mean over H and W): if this is where the
+            # feature map ends, its field is the network's (unless global pooling recorded it).
+            if _is_spatial(source) and id(source) not in self._pooled:
+                self.final.append(field)
             return None
-        size = max(s.size for s in known)
-        jump = max(s.jump for s in known)
-        exact = all(s.exact for s in known) and len({(s.size, s.jump) for s in known}) == 1
-        merged = FieldState(size, jump, exact)
-        if _is_spatial(first) and _is_spatial(result) and first.dim() == result.dim():
-            in_hw, out_hw = first.shape[-2:], result.shape[-2:]
-            if any(o < i for i, o in zip(in_hw, out_hw)) and all(o > 0 for o in out_hw):
-                kernel = tuple(math.ceil(i / o) for i, o in zip(in_hw, out_hw))
-                stride = tuple(i // o for i, o in zip(in_hw, out_hw))
-                return _grow(merged, kernel, stride, (1, 1))  # type: ignore[arg-type]
-        return merged
+        if func in _CONV:
+            return self._convolution(func, args, kwargs, field)
+        if func in _POOL:
+            bound = _arguments(func, args, kwargs)
+            kernel = _pair(bound["kernel_size"], 1)
+            stride = _pair(bound["stride"], 0)
+            return _window(
+                field,
+                kernel,
+                stride if stride != (0, 0) else kernel,
+                _pair(bound["padding"], 0),
+                _pair(bound.get("dilation"), 1),
+            )
+        if func in _ADAPTIVE_POOL or func in _REDUCE:
+            return self._whole_windows(func, args, kwargs, source, field, result)
+        if func in _PAD:
+            return self._padded(func, args, kwargs, field)
+        if func is aten.slice.Tensor:
+            return self._sliced(func, args, kwargs, source, field)
+        fields = [f for _, f in inputs]
+        if func is aten.cat.default:
+            dim = _arguments(func, args, kwargs)["dim"] % result.dim()
+            merged = _union(fields, "a concatenation")
+            along_space = dim >= result.dim() - 2
+            return _approximate(merged, "a concatenation along H or W is not modelled") if along_space else merged
+        same_map = all(t.shape[-2:] == result.shape[-2:] for t, _ in inputs if _is_spatial(t))
+        if func in _RESHAPE:
+            if _is_spatial(source) and source.shape[-2:] == result.shape[-2:]:
+                return _union(fields, _op_name(func))
+            return _approximate(_union(fields, _op_name(func)), f"{_op_name(func)} reshapes the spatial axes")
+        if (torch.Tag.pointwise in func.tags or func in _POSITIONWISE) and same_map:
+            return _union(fields, "an addition" if func.overloadpacket in (aten.add, aten.add_) else _op_name(func))
+        return self._unknown(func, source, _union(fields, _op_name(func)), result)
+
+    def _convolution(self, func, args, kwargs, field: ReceptiveField) -> ReceptiveField:
+        bound = _arguments(func, args, kwargs)
+        kernel = _pair(tuple(bound["weight"].shape[2:]), 1)
+        window = _window(
+            field, kernel, _pair(bound["stride"], 1), _pair(bound["padding"], 0), _pair(bound["dilation"], 1)
+        )
+        return _approximate(window, "a transposed convolution is not modelled") if bound["transposed"] else window
+
+    def _whole_windows(self, func, args, kwargs, source, field, result) -> ReceptiveField:
+        """Adaptive pooling and reductions: windows that tile each axis (the whole axis for
+        global pooling); uneven windows are approximate."""
+        sizes_in, sizes_out = tuple(source.shape[-2:]), tuple(result.shape[-2:])
+        if func in _REDUCE:
+            bound = _arguments(func, args, kwargs)
+            dims = bound.get("dim") or list(range(source.dim()))
+            reduced = {d % source.dim() - (source.dim() - 2) for d in ([dims] if isinstance(dims, int) else dims)}
+            sizes_out = tuple(1 if axis in reduced else n for axis, n in enumerate(sizes_in))
+        kernel, stride, note = [], [], None
+        for n_in, n_out in zip(sizes_in, sizes_out):
+            if n_in % n_out == 0:
+                kernel.append(n_in // n_out)
+                stride.append(n_in // n_out)
+                continue
+            # Window i covers floor(i * in / out) to ceil((i + 1) * in / out): not all alike.
+            kernel.append(max(-(-(i + 1) * n_in // n_out) - i * n_in // n_out for i in range(n_out)))
+            stride.append(max(1, n_in // n_out))
+            what = "repeats units" if n_out > n_in else "has uneven windows"
+            note = f"adaptive pooling {units.dims(sizes_in)} to {units.dims(sizes_out)} {what}"
+        pooled = _window(field, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note)
+        if all(n == 1 for n in sizes_out):  # global pooling: the feature map ends here
+            self.final.append(field)
+            self._pooled.add(id(result))
+        return pooled
+
+    def _padded(self, func, args, kwargs, field: ReceptiveField) -> ReceptiveField:
+        pad = list(_arguments(func, args, kwargs).get("pad") or _arguments(func, args, kwargs).get("padding"))
+        before_w = pad[0] if len(pad) > 0 else 0
+        before_h = pad[2] if len(pad) > 2 else 0
+        start = (field.start[0] - before_h * field.jump[0], field.start[1] - before_w * field.jump[1])
+        return ReceptiveField(field.size, field.jump, start, field.approximations)
+
+    def _sliced(self, func, args, kwargs, source: torch.Tensor, field: ReceptiveField) -> ReceptiveField:
+        bound = _arguments(func, args, kwargs)
+        axis = bound["dim"] % source.dim() - (source.dim() - 2)
+        if axis < 0:
+            return field
+        length = source.shape[source.dim() - 2 + axis]
+        first = bound["start"] or 0
+        first = min(max(first + length if first < 0 else first, 0), length)
+        step = bound["step"] or 1
+        start, jump = list(field.start), list(field.jump)
+        start[axis] += first * jump[axis]
+        jump[axis] *= step
+        return ReceptiveField(field.size, (jump[0], jump[1]), (start[0], start[1]), field.approximations)
+
+    def _unknown(self, func, source, merged: ReceptiveField, result: torch.Tensor) -> ReceptiveField:
+        """An op this tracker does not model: its inputs' field, grown like a pooling window
+        if it shrinks the map, marked approximate."""
+        note = f"{_op_name(func)} is not modelled"
+        if _is_spatial(source):
+            sizes_in, sizes_out = source.shape[-2:], result.shape[-2:]
+            if any(o < i for i, o in zip(sizes_in, sizes_out)) and all(o > 0 for o in sizes_out):
+                kernel = tuple(math.ceil(i / o) for i, o in zip(sizes_in, sizes_out))
+                stride = tuple(max(1, i // o) for i, o in zip(sizes_in, sizes_out))
+                return _window(merged, kernel, stride, note=note)  # type: ignore[arg-type]
+        return _approximate(merged, note)
+
+
+def _approximate(field: ReceptiveField, note: str) -> ReceptiveField:
+    return ReceptiveField(field.size, field.jump, field.start, _with(field.approximations, note))

@@ -11,6 +11,46 @@ from cnnexplorer.zoo import Architecture
 
 
 @dataclass(frozen=True)
+class ReceptiveField:
+    """The input pixels one unit of a feature map sees, per spatial axis (height, width).
+
+    Unit ``i`` of an axis sees input pixels ``start + i * jump`` to ``start + i * jump + size - 1``
+    (``start`` is negative where the field reaches into the padding). The field is the
+    extent of everything the unit depends on: at a merge (a residual addition, a
+    concatenation) the union of the incoming fields. ``approximations`` says what made it
+    inexact (empty: exact).
+    """
+
+    size: tuple[int, int]
+    jump: tuple[int, int]
+    start: tuple[int, int]
+    approximations: tuple[str, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        return not self.approximations
+
+    @property
+    def largest(self) -> int:
+        """The larger of the two axes' sizes."""
+        return max(self.size)
+
+    @property
+    def largest_jump(self) -> int:
+        return max(self.jump)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Input coordinates (row, column) of the centre of unit (0, 0)'s field."""
+        return (self.start[0] + (self.size[0] - 1) / 2, self.start[1] + (self.size[1] - 1) / 2)
+
+    @property
+    def note(self) -> str | None:
+        """What is approximate, in words; None when the field is exact."""
+        return "; ".join(self.approximations) or None
+
+
+@dataclass(frozen=True)
 class MemoryEstimate:
     """Estimated bytes for one forward pass (inference) and one training step."""
 
@@ -19,8 +59,9 @@ class MemoryEstimate:
     inference_activation_bytes: int
     training_weight_bytes: int
     gradient_bytes: int
-    training_activation_bytes: int
+    training_activation_bytes: int  # the input batch plus every tensor autograd saves for backward
     optimizer_state_bytes: dict[str, int]
+    training_buffer_bytes: int = 0  # buffers of the whole model, training-only heads included
 
     @property
     def inference_bytes(self) -> int:
@@ -30,7 +71,7 @@ class MemoryEstimate:
         """Weights + gradients + optimizer state + activations saved for backward."""
         return (
             self.training_weight_bytes
-            + self.buffer_bytes
+            + self.training_buffer_bytes
             + self.gradient_bytes
             + self.optimizer_state_bytes[optimizer]
             + self.training_activation_bytes
@@ -56,15 +97,14 @@ class LayerNode:
     params: int = 0
     trainable_params: int = 0
     buffers: int = 0  # elements in buffers (batch-norm running statistics)
+    buffer_bytes: int = 0  # the buffers' bytes, each at its own dtype
     macs: int = 0
     # Output bytes of this layer; containers: the sum over their layers, leaving out outputs
     # that share their input's memory (in-place activations, views).
     activation_bytes: int = 0
     output_bytes: int = 0  # bytes of this node's own output tensor (first call)
     input_bytes: int = 0
-    receptive_field: int | None = None
-    jump: int | None = None
-    receptive_field_exact: bool = True
+    field: ReceptiveField | None = None  # of this node's output (first call); None: no spatial axes
     training_only: bool = False
     calls: int = 0
     inplace: bool = False
@@ -77,6 +117,20 @@ class LayerNode:
     def flops(self) -> int:
         """Floating-point operations: 2 per multiply-accumulate."""
         return 2 * self.macs
+
+    @property
+    def receptive_field(self) -> int | None:
+        """The output's receptive field in input pixels (the larger axis), None without spatial axes."""
+        return self.field.largest if self.field else None
+
+    @property
+    def jump(self) -> int | None:
+        """Input pixels between neighbouring output units (the larger axis)."""
+        return self.field.largest_jump if self.field else None
+
+    @property
+    def receptive_field_exact(self) -> bool:
+        return self.field is None or self.field.exact
 
     @property
     def frozen_params(self) -> int:
@@ -104,6 +158,7 @@ class Totals:
     param_bytes: int
     activation_bytes: int
     weight_layers: int  # convolutions and linear layers on the inference path
+    buffer_bytes: int = 0
     training_only_params: int = 0
     training_only_macs: int = 0
 
@@ -125,7 +180,10 @@ class Analysis:
     layers: list[LayerNode]  # every executed node, containers included, in first-call order
     totals: Totals
     memory: MemoryEstimate
-    flop_counter_flops: int  # FlopCounterMode's count over the whole pass (training-only heads included)
+    flop_counter_flops: int  # FlopCounterMode's count of the inference path (training-only heads apart)
+    training_only_flop_counter_flops: int = 0  # FlopCounterMode's count inside the training-only heads
+    # Of the last feature map before global pooling or flattening; None if the model has none.
+    receptive_field: ReceptiveField | None = None
     arch: Architecture | None = None
 
     @property
@@ -155,7 +213,8 @@ class Analysis:
 
     @property
     def receptive_field_exact(self) -> bool:
-        return all(n.receptive_field_exact for n in self.layers if n.receptive_field is not None)
+        """Whether the headline receptive field is exact."""
+        return self.receptive_field is None or self.receptive_field.exact
 
 
 def inference_params(node: LayerNode) -> int:

@@ -18,8 +18,8 @@ from cnnexplorer import units
 from cnnexplorer.analysis import Analysis, LayerNode, Totals
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import OPTIMIZER_STATES
-from cnnexplorer.analysis.results import inference_macs, inference_params
-from cnnexplorer.zoo.published import published
+from cnnexplorer.analysis.results import ReceptiveField, inference_macs, inference_params
+from cnnexplorer.zoo.published import paper_result, published
 
 JSON_SCHEMA_VERSION = 1
 FORMATS = ("table", "md", "csv", "json", "course")
@@ -33,10 +33,23 @@ UNITS = {
 }
 
 
-def _rf(node: LayerNode) -> str:
-    if node.receptive_field is None:
+def rf_cell(field: ReceptiveField | None) -> str:
+    """A receptive field in a table cell: ``81``, ``81x65`` (height x width) where the axes
+    differ, ``≈`` before an approximate one, ``-`` without spatial axes."""
+    if field is None:
         return "-"
-    return ("" if node.receptive_field_exact else "≤") + str(node.receptive_field)
+    return ("" if field.exact else "≈") + _pixels(field.size)
+
+
+def _pixels(sizes: tuple[int, int]) -> str:
+    """One number where both axes agree, else height x width."""
+    return str(sizes[0]) if sizes[0] == sizes[1] else units.dims(sizes)
+
+
+def field_summary(field: ReceptiveField) -> str:
+    """``81px, jump 4px (exact)``, the axes apart where they differ and what is approximate."""
+    quality = "exact" if field.exact else f"approximate: {field.note}"
+    return f"{_pixels(field.size)}px, jump {_pixels(field.jump)}px ({quality})"
 
 
 def visible_layers(analysis: Analysis, depth: int | None) -> list[LayerNode]:
@@ -76,6 +89,17 @@ def layer_record(node: LayerNode, totals: Totals) -> dict[str, Any]:
         "receptive_field": node.receptive_field,
         "jump": node.jump,
         "receptive_field_exact": node.receptive_field_exact,
+        **_field_axes(node.field),
+    }
+
+
+def _field_axes(field: ReceptiveField | None) -> dict[str, Any]:
+    """The per-axis receptive field (height, width) of a JSON record, and what is approximate."""
+    return {
+        "receptive_field_hw": list(field.size) if field else None,
+        "jump_hw": list(field.jump) if field else None,
+        "receptive_field_centre": list(field.centre) if field else None,
+        "receptive_field_note": field.note if field else None,
     }
 
 
@@ -88,6 +112,8 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
     """The stable JSON document of ``cnnexplorer summary --format json``."""
     totals, memory = analysis.totals, analysis.memory
     reference = published(analysis.arch) if analysis.arch else None
+    paper = paper_result(analysis.arch) if analysis.arch else None
+    field = analysis.receptive_field
     return {
         "schema": JSON_SCHEMA_VERSION,
         "model": analysis.name,
@@ -107,14 +133,26 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "weight_layers": totals.weight_layers,
             "training_only_params": totals.training_only_params,
             "training_only_macs": totals.training_only_macs,
+            "buffer_bytes": totals.buffer_bytes,
             "flop_counter_flops": analysis.flop_counter_flops,
+            "training_only_flop_counter_flops": analysis.training_only_flop_counter_flops,
         },
-        "receptive_field": dict(zip(("size", "jump"), _final_field(analysis)), exact=analysis.receptive_field_exact),
+        "receptive_field": {
+            "size": field.largest if field else None,
+            "jump": field.largest_jump if field else None,
+            "exact": analysis.receptive_field_exact,
+            "size_hw": list(field.size) if field else None,
+            "jump_hw": list(field.jump) if field else None,
+            "centre": list(field.centre) if field else None,
+            "note": field.note if field else None,
+        },
         "memory_estimate": {
             "inference_bytes": memory.inference_bytes,
             "training_bytes": {opt: memory.training_bytes(opt) for opt in OPTIMIZER_STATES},
             "weight_bytes": memory.weight_bytes,
             "buffer_bytes": memory.buffer_bytes,
+            "training_weight_bytes": memory.training_weight_bytes,
+            "training_buffer_bytes": memory.training_buffer_bytes,
             "gradient_bytes": memory.gradient_bytes,
             "optimizer_state_bytes": memory.optimizer_state_bytes,
             "inference_activation_bytes": memory.inference_activation_bytes,
@@ -129,22 +167,11 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "acc1": reference.acc1,
             "acc5": reference.acc5,
         },
+        "paper_result": None
+        if paper is None
+        else {"source": paper.source, "dataset": paper.dataset, "top1_error": paper.top1_error, "detail": paper.detail},
         "layers": [layer_record(n, totals) for n in visible_layers(analysis, depth)],
     }
-
-
-def _final_field(analysis: Analysis) -> tuple[int | None, int | None]:
-    """The receptive field of the last feature map before global pooling (after it, each
-    output sees the whole image)."""
-    spatial = [
-        n
-        for n in analysis.layers
-        if n.receptive_field is not None
-        and not n.training_only
-        and n.output_shape
-        and math.prod(n.output_shape[2:]) > 1
-    ]
-    return (spatial[-1].receptive_field, spatial[-1].jump) if spatial else (None, None)
 
 
 _COLUMNS = ("layer", "type", "output", "params", "MACs", "MACs%", "RF")
@@ -163,7 +190,7 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
                 units.count(node.params) if node.params else "-",
                 units.count(node.macs) if node.macs else "-",
                 units.percent(node.macs, analysis.totals.macs) if node.macs and not node.training_only else "-",
-                _rf(node),
+                rf_cell(node.field),
             ]
         )
     return rows
@@ -172,7 +199,6 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
 def _headline(analysis: Analysis) -> list[str]:
     t, m = analysis.totals, analysis.memory
     size = units.dims(analysis.input_size)
-    rf, jump = _final_field(analysis)
     lines = [
         f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
         f"params {t.params:,} ({units.size(t.params * DTYPE_BYTES['float32'])} float32, "
@@ -186,9 +212,8 @@ def _headline(analysis: Analysis) -> list[str]:
             f"training-only heads: +{t.training_only_params:,} params, {macs} "
             f"(with them: {t.params_with_training_only:,} params)"
         )
-    if rf is not None:
-        bound = "exact" if analysis.receptive_field_exact else "upper bound: largest over branching paths"
-        lines.append(f"receptive field {rf}px, jump {jump}px ({bound})")
+    if analysis.receptive_field is not None:
+        lines.append(f"receptive field {field_summary(analysis.receptive_field)}")
     lines.append(
         f"memory (estimate): inference {units.size(m.inference_bytes)}, training "
         f"{units.size(m.training_bytes('sgd'))} with SGD-momentum / {units.size(m.training_bytes('adam'))} with Adam"
@@ -199,6 +224,9 @@ def _headline(analysis: Analysis) -> list[str]:
             f"published (torchvision {reference.weights}, 224x224): {reference.num_params:,} params, "
             f"{reference.gmacs} GMACs, top-1 {reference.acc1:.2f}%, top-5 {reference.acc5:.2f}%"
         )
+    paper = paper_result(analysis.arch) if analysis.arch else None
+    if paper is not None:
+        lines.append(f"published ({paper.source}): {paper.dataset} test error {paper.top1_error:.2f}%, {paper.detail}")
     return lines
 
 
@@ -212,7 +240,8 @@ def render_table(analysis: Analysis, depth: int | None = None) -> Group:
     for row in _rows(analysis, DEFAULT_TABLE_DEPTH if depth is None else depth):
         table.add_row(*row)
     legend = Text(
-        "MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels, ≤ marks an upper bound",
+        "MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels "
+        "(height x width where they differ), ≈ marks an approximation",
         style="dim",
     )
     return Group(*(Text(line) for line in _headline(analysis)), table, legend)
@@ -431,16 +460,25 @@ def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
     facts += _cost_facts(node, totals)
     outputs = " (its layers' outputs)" if node.children else ""
     facts.append(("activations", units.size(node.activation_bytes) + outputs))
-    if node.receptive_field is None:
-        facts.append(("receptive field", "whole input (no spatial axes)" if node.executed else "-"))
-    else:
-        bound = "" if node.receptive_field_exact else " (upper bound: branches merge)"
-        facts.append(("receptive field", f"{node.receptive_field}x{node.receptive_field}px{bound}"))
-        facts.append(("jump", f"{node.jump}px (effective stride)"))
+    facts += _field_facts(node)
     if node.calls > 1:
         facts.append(("calls per pass", str(node.calls)))
     if node.children:
         facts.append(("children", str(len(node.children))))
+    return facts
+
+
+def _field_facts(node: LayerNode) -> list[tuple[str, str]]:
+    """Receptive field (height x width) and jump, and what is approximate if anything."""
+    field = node.field
+    if field is None:
+        return [("receptive field", "whole input (no spatial axes)" if node.executed else "-")]
+    facts = [
+        ("receptive field", f"{units.dims(field.size)}px" + ("" if field.exact else " (approximate)")),
+        ("jump", f"{_pixels(field.jump)}px (effective stride)"),
+    ]
+    if not field.exact:
+        facts.append(("approximate", field.note or ""))
     return facts
 
 

@@ -21,6 +21,7 @@ from textual.widgets.tree import TreeNode
 from cnnexplorer import units
 from cnnexplorer.analysis.results import inference_macs, inference_params
 from cnnexplorer.analysis.structure import repeat_label
+from cnnexplorer.render.summary import rf_cell
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
@@ -85,10 +86,6 @@ def layer_cells(node: LayerNode, analysis: Analysis) -> dict[str, tuple[str, str
     params = node.params if node.training_only else inference_params(node)
     macs = node.macs if node.training_only else inference_macs(node)
     share = "-" if node.training_only or not macs else units.percent(macs, totals.macs)
-    if node.receptive_field is None:
-        rf = "-"
-    else:
-        rf = ("" if node.receptive_field_exact else "≤") + str(node.receptive_field)
     repeated = repeat_label(node)
     return {
         "type": (repeated or node.type, "cyan" if repeated else ""),
@@ -96,7 +93,7 @@ def layer_cells(node: LayerNode, analysis: Analysis) -> dict[str, tuple[str, str
         "params": (units.count(params) if params else "-", ""),
         "macs": (units.count(macs) if macs else "-", ""),
         "share": (share, "dim"),
-        "rf": (rf, "dim"),
+        "rf": (rf_cell(node.field), "dim"),
     }
 
 

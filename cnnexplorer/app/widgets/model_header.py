@@ -8,9 +8,22 @@ from rich.text import Text
 from textual.widgets import Static
 
 from cnnexplorer import units
+from cnnexplorer.zoo.published import paper_result, published
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, AnalysisRequest
+    from cnnexplorer.zoo import Architecture
+
+
+def published_phrase(arch: Architecture) -> str:
+    """The published accuracy of the model's dataset (named on the header's first line):
+    torchvision's ImageNet top-1, or the paper's CIFAR-10 test error; empty if none."""
+    reference, paper = published(arch), paper_result(arch)
+    if reference is not None:
+        return f" · published top-1 {reference.acc1:.2f}%"
+    if paper is not None:
+        return f" · published error {paper.top1_error:.2f}%"
+    return ""
 
 
 class ModelHeader(Static):
@@ -32,6 +45,8 @@ class ModelHeader(Static):
         )
         if totals.training_only_params:
             text.append(f" · +{units.count(totals.training_only_params)} params in training-only heads", style="yellow")
+        if arch is not None:
+            text.append(published_phrase(arch))
         text.append(
             f"\nmemory (estimate): inference {units.size(memory.inference_bytes)} · "
             f"training {units.size(memory.training_bytes('sgd'))} (SGD-momentum)",
