@@ -174,8 +174,12 @@ def check_training_checkpoint(saved: Any, path: Path | str) -> None:
         rng = saved["rng"]
         if not isinstance(rng.get("python"), (list, tuple)) or not isinstance(rng.get("torch"), torch.Tensor):
             wrong.append("rng")
-    if missing or wrong:
-        problems = [f"no {', '.join(missing)}"] * bool(missing) + [f"a damaged {', '.join(wrong)}"] * bool(wrong)
+    problems = []
+    if missing:
+        problems.append(f"no {', '.join(missing)}")
+    if wrong:
+        problems.append(f"a damaged {', '.join(wrong)}")
+    if problems:
         raise UsageError(
             f"{path} is not a whole training checkpoint ({'; '.join(problems)}): resume from another one, "
             "or start a new run"

@@ -492,7 +492,7 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
     the recipe and run that equal the checkpoint's are welcome (the command that started
     the run, with --resume added); different ones are refused."""
     from cnnexplorer import zoo
-    from cnnexplorer.train import checkpoints, rundir
+    from cnnexplorer.train import checkpoints, devices, rundir
     from cnnexplorer.train.config import TrainConfig
 
     saved = checkpoints.load_checkpoint(args.resume)
@@ -516,7 +516,7 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
     run_dir = Path(args.resume).parent
     in_place = args.output is None or _same_folder(Path(args.output), run_dir.parent)
     config.run_dir = str(run_dir) if in_place else str(_run_dir(args.output, config.model))
-    if in_place:
+    if in_place and not devices.under_torchrun():  # the launcher checked; rank 0 takes the lock
         holder = rundir.lock_holder(run_dir)
         if holder is not None:
             raise UsageError(rundir.held_by_message(run_dir, holder))
