@@ -13,9 +13,9 @@ from textual.widgets import Markdown, Static
 
 UNITS = """\
 **Units.** MACs are multiply-accumulates of convolution and linear layers (biases
-excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README). A
-receptive field marked `≤` comes from a branching network: the largest field over
-its paths."""
+excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README). Receptive
+fields are exact, height and width apart; one marked `≈` is approximate, and the
+layer's details say why."""
 
 # Keys of Textual's own widgets that need saying, by the action they run.
 WIDGET_KEYS = {
