@@ -15,6 +15,11 @@ from cnnexplorer.jobs import Job
 
 LEAVE, STOP = "leave", "stop"
 CHECK_SECONDS = 0.5  # how often the stopping dialog looks at its jobs
+# Sentences wrap inside the dialog; a job's line ends with an ellipsis where it does not fit.
+DIALOG_CSS = """
+#confirm-quit Label { width: 100%; }
+#confirm-quit Label.job { text-wrap: nowrap; text-overflow: ellipsis; }
+"""
 
 
 def job_line(job: Job) -> str:
@@ -28,6 +33,8 @@ def job_line(job: Job) -> str:
 class ConfirmQuit(ModalScreen[str | None]):
     """Dismisses with LEAVE (quit, the jobs go on headless), STOP (stop them, then quit) or
     None (stay)."""
+
+    DEFAULT_CSS = DIALOG_CSS
 
     BINDINGS = [
         Binding("l", f"answer('{LEAVE}')", "Leave them running and quit"),
@@ -60,6 +67,8 @@ class StoppingJobs(ModalScreen[None]):
     """Asks each job to stop (it finishes its step and writes last.pt), says which it waits
     for and why, and quits when none is left. ``l`` leaves the rest running, ``k`` kills
     them (losing what they did since their last checkpoint)."""
+
+    DEFAULT_CSS = "StoppingJobs { align: center middle; }" + DIALOG_CSS
 
     BINDINGS = [
         Binding("l", "leave", "Leave the rest running and quit"),
