@@ -168,3 +168,10 @@ def test_the_model_stays_on_the_meta_device():
     # 143M parameters analysed without a byte of weight storage.
     assert analysis.totals.params == 143_667_240
     assert all(p.is_meta for p in model.parameters()) and all(b.is_meta for b in model.buffers())
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, "3x" + "1" * 13 + "x224", "٣x٢٢٤x٢٢٤"])
+def test_huge_or_non_ascii_numbers_in_an_input_size_are_refused_in_one_line(text):
+    with pytest.raises(UsageError) as error:
+        parse_input(text)
+    assert "\n" not in str(error.value) and len(str(error.value)) < 200

@@ -27,3 +27,12 @@ def test_two_3x3_against_one_5x5_at_another_size():
 def test_kernel_sizes_without_a_3x3_equivalent_are_refused(kernel):
     with pytest.raises(UsageError):
         compare_stacked_kernels(8, 16, 16, (kernel,))
+
+
+@pytest.mark.parametrize(
+    "channels, size, kernel", [(3_000_000_000, 56, 5), (64, 0, 5), (64, 56, 100_001), (64, 100_000, 7)]
+)
+def test_sizes_past_the_bounds_are_refused_in_one_line(channels, size, kernel):
+    with pytest.raises(UsageError) as error:
+        compare_stacked_kernels(channels, size, size, (kernel,))
+    assert "\n" not in str(error.value)

@@ -8,7 +8,7 @@ from cnnexplorer.errors import UsageError
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?)?$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?)?$", re.IGNORECASE | re.ASCII)
 
 
 def parse_input(text: str) -> tuple[int, int, int]:
@@ -16,7 +16,10 @@ def parse_input(text: str) -> tuple[int, int, int]:
     match = _SIZE.match(text or "")
     if not match:
         raise UsageError(f"malformed input size {text!r}: write CxHxW, e.g. 3x224x224 (or 224x224, or 224)")
-    values = [int(v) for v in match.groups() if v is not None]
+    digits = [v for v in match.groups() if v is not None]
+    if any(len(v) > 12 for v in digits):  # no tensor is that large; int() of 4,300+ digits even fails
+        raise UsageError(f"input size {text[:40]!r} has a number too large: write CxHxW, e.g. 3x224x224")
+    values = [int(v) for v in digits]
     if len(values) == 1:
         values = [3, values[0], values[0]]
     elif len(values) == 2:

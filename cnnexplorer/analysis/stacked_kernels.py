@@ -69,17 +69,28 @@ def _measure(channels: int, height: int, width: int, kernel: int, count: int) ->
     )
 
 
+# Bounds that keep the comparison a lesson, not a stress test: a 99x99 kernel is a stack of
+# 49 3x3 convs; past these sizes tensors stop fitting the index types.
+MAX_CHANNELS = 65_536
+MAX_SIZE = 16_384
+MAX_KERNEL = 99
+
+
 def compare_stacked_kernels(
     channels: int, height: int, width: int, kernels: tuple[int, ...] = (5, 7)
 ) -> list[tuple[KernelOption, KernelOption]]:
     """For each large kernel size, (one kxk conv, the 3x3 stack with its receptive field)."""
-    if channels < 1 or height < 1 or width < 1:
-        raise UsageError("channels and size must be positive integers")
+    if not (1 <= channels <= MAX_CHANNELS and 1 <= height <= MAX_SIZE and 1 <= width <= MAX_SIZE):
+        raise UsageError(
+            f"channels must be 1 to {MAX_CHANNELS:,} and the size 1 to {MAX_SIZE:,} "
+            f"(got {channels:,} channels, {height:,}x{width:,})"
+        )
     pairs = []
     for kernel in kernels:
-        if kernel < 5 or kernel % 2 == 0:
+        if kernel < 5 or kernel % 2 == 0 or kernel > MAX_KERNEL:
             raise UsageError(
-                f"invalid kernel size {kernel}: use an odd size of 5 or more (a stack of 3x3 convs matches it)"
+                f"invalid kernel size {kernel}: use an odd size from 5 to {MAX_KERNEL} "
+                "(a stack of (k-1)/2 3x3 convs matches it)"
             )
         stack_depth = (kernel - 1) // 2
         pairs.append((_measure(channels, height, width, kernel, 1), _measure(channels, height, width, 3, stack_depth)))
