@@ -1,7 +1,9 @@
 import pytest
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from cnnexplorer import zoo
 from cnnexplorer.analysis import AnalysisRequest, analyze, analyze_module
 from cnnexplorer.analysis.inputs import parse_input
 from cnnexplorer.analysis.memory import shares_input_memory
@@ -175,3 +177,23 @@ def test_huge_or_non_ascii_numbers_in_an_input_size_are_refused_in_one_line(text
     with pytest.raises(UsageError) as error:
         parse_input(text)
     assert "\n" not in str(error.value) and len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_flop_totals_equal_a_real_flop_counter_mode_run(name, analysis_of):
+    # The engine counts FLOPs with FlopCounterMode's formulas inside its own dispatch mode:
+    # its totals against PyTorch's FlopCounterMode over a plain training-mode forward, the
+    # training-only heads (GoogLeNet's auxiliary classifiers) from the counter's own
+    # per-module figures.
+    arch = zoo.get(name)
+    with torch.device("meta"):
+        model = arch.build().train()
+    x = torch.empty((1, *arch.input_size), device="meta")
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    per_module = counter.get_flop_counts()
+    heads = sum(sum(per_module.get(f"{type(model).__name__}.{path}", {}).values()) for path in arch.training_only)
+    analysis = analysis_of(name)
+    assert analysis.flop_counter_flops == counter.get_total_flops() - heads
+    assert analysis.training_only_flop_counter_flops == heads
+    assert heads > 0 or not arch.training_only

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from cnnexplorer import units
@@ -104,9 +104,8 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
     """The result of a shape-preserving op, made without running its meta kernel.
 
     On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
-    (batch norm above all); only output shapes matter here. These ops also count no
-    FLOPs, so the FLOP counter below this mode loses nothing. Returns None for any
-    other op, which then runs normally.
+    (batch norm above all); only output shapes matter here. None of these ops has a
+    FLOP formula. Returns None for any other op, which then runs normally.
     """
     first = args[0] if args else None
     if func in _BATCH_NORM:
@@ -223,10 +222,18 @@ def _op_name(func) -> str:
 
 
 class ReceptiveFieldMode(TorchDispatchMode):
-    """Dispatch mode that follows receptive fields through a (meta-device) forward pass."""
+    """Dispatch mode that follows receptive fields through a (meta-device) forward pass,
+    and counts its FLOPs.
+
+    FLOPs are counted here, not by a ``FlopCounterMode`` stacked below, because this mode
+    already sees every aten op: each op in ``torch.utils.flop_counter.flop_registry`` is
+    counted with FlopCounterMode's own formula, the same count without its per-module
+    tracking hooks and its second dispatch layer.
+    """
 
     def __init__(self) -> None:
         super().__init__()
+        self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
         # Keep every tensor seen alive so that ids are never reused within one pass;
         # on the meta device these hold no storage.
@@ -252,14 +259,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        with _disable_current_modes():  # the empties made here need no counting or tracking
-            out = _shape_only(func, args, kwargs)
-            if out is None and func.overloadpacket not in flop_registry:
-                # An op the FLOP counter below would not count (torchinfo's many `.data`
-                # detaches, views): skip its Python dispatch and run the kernel directly.
-                out = func(*args, **kwargs)
+        out = _shape_only(func, args, kwargs)  # this mode is off while it runs: no re-entry
         if out is None:
             out = func(*args, **kwargs)
+        formula = flop_registry.get(func.overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         inputs = [(t, f) for t in _tensors(args) if (f := self._fields.get(id(t))) is not None]
         result = next((t for t in outputs if isinstance(t, torch.Tensor)), None)
