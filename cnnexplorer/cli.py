@@ -22,20 +22,28 @@ EPILOG = """\
 examples:
   cnnexplorer                               open the explorer app
   cnnexplorer list                          every architecture with its cost
+  cnnexplorer list --all                    ... and every other torchvision classifier
   cnnexplorer summary resnet50 --depth 2    layer table of ResNet-50
   cnnexplorer summary alexnet-2012 --format course
                                             the course text's AlexNet table, recomputed
   cnnexplorer summary vgg16 --input 3x32x32 --batch 64 --format json
   cnnexplorer diff vgg16 vgg19 --only-diff   what VGG-19 adds to VGG-16
+  cnnexplorer summary convnext_tiny         any torchvision classifier, at its weights' size
+  cnnexplorer diff resnet18 ./mynet.py:Net  your own network (this runs your code)
   cnnexplorer kernels --channels 64 --size 56
                                             one 7x7 conv against three stacked 3x3 convs
   cnnexplorer cache clear                   empty the analysis cache
+
+models: a zoo name (`cnnexplorer list`), any torchvision classifier (`list --all`),
+timm:NAME (with timm installed), path/to/file.py:factory or package.module:factory
+(a function or class returning an nn.Module; it gets num_classes when it takes it).
 
 units: MACs are multiply-accumulates; FLOPs = 2 x MACs. Memory figures are estimates.
 
 cache: analyses are kept on disk (see `cnnexplorer cache`), so a repeated list, summary,
 diff or app launch answers without loading torch; --no-cache bypasses it."""
 
+MODEL_HELP = "architecture: a zoo or torchvision name, timm:NAME, file.py:factory or package.module:factory"
 NO_CACHE_HELP = "neither read nor fill the analysis cache (see `cnnexplorer cache`)"
 
 
@@ -85,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="One row per architecture of the zoo, analysed at its default input size. "
         "Published top-1/top-5 are torchvision's ImageNet figures for the original recipe (IMAGENET1K_V1).",
     )
+    listing.add_argument(
+        "--all", action="store_true", help="every torchvision classifier too, not only the curated zoo"
+    )
     listing.add_argument("--format", choices=("table", "json"), default="table")
     _add_no_cache_option(listing)
     listing.set_defaults(handler=_run_list)
@@ -98,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="formats: table (default; depth 3), md, csv, json (stable, all layers unless --depth; "
         "documented in the README), course (the course text's AlexNet table columns).",
     )
-    summary.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    summary.add_argument("model", help=MODEL_HELP)
     _add_analysis_options(summary)
     summary.add_argument("--depth", type=int, metavar="N", help="show modules down to this nesting depth")
     summary.add_argument("--format", default="table", choices=("table", "md", "csv", "json", "course"))
@@ -166,7 +177,7 @@ def _add_diff_command(commands) -> None:
         epilog=DIFF_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    diff.add_argument("left", help="left architecture (see `cnnexplorer list`)")
+    diff.add_argument("left", help="left " + MODEL_HELP)
     diff.add_argument("right", help="right architecture")
     _add_analysis_options(diff)
     diff.add_argument(
@@ -245,11 +256,13 @@ def _run_summary(args: argparse.Namespace) -> int:
 
 
 def _run_list(args: argparse.Namespace) -> int:
+    from cnnexplorer import zoo
     from cnnexplorer.overview import zoo_overview
     from cnnexplorer.render.overview import render_overview
 
     console = _console()
-    rows = zoo_overview(progress=console.is_terminal)
+    architectures = [zoo.get(name) for name in zoo.all_names()] if args.all else zoo.ARCHITECTURES
+    rows = zoo_overview(progress=console.is_terminal, architectures=architectures)
     if args.format == "json":
         import json
 

@@ -3,6 +3,7 @@ accuracy. Used by ``cnnexplorer list`` and the app's zoo chart."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -75,17 +76,17 @@ def _row(arch: Architecture, params: int, macs: int) -> ZooRow:
     )
 
 
-def zoo_overview(progress: bool = False) -> list[ZooRow]:
-    """One row per architecture; with ``progress``, a progress bar on stderr."""
+def zoo_overview(progress: bool = False, architectures: Sequence[Architecture] = ARCHITECTURES) -> list[ZooRow]:
+    """One row per architecture (the curated zoo unless given); with ``progress``, a progress bar on stderr."""
     if not progress:
-        return [zoo_row(arch) for arch in ARCHITECTURES]
+        return [zoo_row(arch) for arch in architectures]
     from rich.console import Console
     from rich.progress import Progress
 
     rows = []
     with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("analysing the zoo", total=len(ARCHITECTURES))
-        for arch in ARCHITECTURES:
+        task = bar.add_task("analysing the zoo", total=len(architectures))
+        for arch in architectures:
             bar.update(task, description=f"analysing {arch.name}")
             rows.append(zoo_row(arch))
             bar.advance(task)

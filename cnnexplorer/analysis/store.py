@@ -7,9 +7,12 @@ field by field, which reads back equal to the one that was stored.
 
 The key is everything that can change a figure: the request (model, input, batch, dtype),
 the architecture's registry entry and, for the models defined in ``cnnexplorer/zoo``, a
-hash of their source; the versions of cnnexplorer, torch, torchvision and torchinfo (from
-their installed metadata, never imported); and a hash of this package's source, since an
+hash of their source; the versions of cnnexplorer, torch, torchvision and torchinfo (and
+timm for its models; from their installed metadata, never imported); and a hash of this package's source, since an
 editable install keeps its version while the engine changes.
+
+The user's own models (``file.py:factory``, ``package.module:factory``) bypass the cache:
+their code, and whatever it imports, can change with no version to tell.
 
 An entry that is missing, damaged, for another key or that does not decode field by field
 is a miss: the engine runs (torch is imported then, and only then) and the entry is
@@ -33,6 +36,7 @@ from cnnexplorer import disk_cache
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode
 from cnnexplorer.zoo import Architecture, get
+from cnnexplorer.zoo.resolve import TIMM_FAMILY, USER_FAMILY
 
 KIND = "analysis"
 STORE_FORMAT = 1  # the layout of the ``analysis`` key; a change makes older entries misses
@@ -70,6 +74,10 @@ def model_source_hash(builder: str) -> str | None:
     return _hash_files([Path(origin)]) if origin else None
 
 
+def _packages_of(arch: Architecture) -> tuple[str, ...]:
+    return (*PACKAGES, "timm") if arch.family == TIMM_FAMILY else PACKAGES
+
+
 def entry_key(request: AnalysisRequest) -> dict[str, Any]:
     """Everything that can change the figures of ``request``'s analysis."""
     arch = get(request.model)
@@ -87,7 +95,7 @@ def entry_key(request: AnalysisRequest) -> dict[str, Any]:
             "source": model_source_hash(arch.builder),
         },
         "engine_source": engine_source_hash(),
-        "versions": {name: disk_cache.package_version(name) for name in PACKAGES},
+        "versions": {name: disk_cache.package_version(name) for name in _packages_of(arch)},
     }
 
 
@@ -294,8 +302,15 @@ def _dataclass_decoder(cls: type) -> Decoder:
 # Reading and writing ---------------------------------------------------------------------
 
 
+def cacheable(request: AnalysisRequest) -> bool:
+    """Whether ``request``'s analysis may be kept on disk (not for the user's own code)."""
+    return get(request.model).family != USER_FAMILY
+
+
 def load(request: AnalysisRequest) -> Analysis | None:
     """``request``'s analysis from the disk cache (torch-free), or None if absent or unusable."""
+    if not cacheable(request):
+        return None
     document = disk_cache.load(KIND, entry_key(request))
     if document is None:
         return None
@@ -313,6 +328,8 @@ def load(request: AnalysisRequest) -> Analysis | None:
 
 def load_totals(request: AnalysisRequest) -> tuple[int, int] | None:
     """``request``'s stored params and MACs, read without decoding the layer tree; None if absent."""
+    if not cacheable(request):
+        return None
     document = disk_cache.load(KIND, entry_key(request))
     totals = document.get("totals") if document is not None else None
     figures = (totals.get("params"), totals.get("macs")) if isinstance(totals, dict) else None
@@ -323,7 +340,7 @@ def load_totals(request: AnalysisRequest) -> tuple[int, int] | None:
 
 def save(analysis: Analysis) -> bool:
     """Store ``analysis``; False (and nothing written) where the cache is off or unwritable."""
-    if not disk_cache.is_enabled():
+    if not disk_cache.is_enabled() or not cacheable(analysis.request):
         return False
     from cnnexplorer.render.summary import to_dict
 

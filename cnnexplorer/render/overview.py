@@ -18,7 +18,7 @@ def render_overview(rows: list[ZooRow]) -> Table:
         table.add_row(
             row.name,
             row.family,
-            str(row.year),
+            str(row.year) if row.year else "-",
             str(row.input[1]) if row.input[1] == row.input[2] else units.dims(row.input[1:]),
             units.count(row.params),
             f"{row.macs / 1e9:.3g}",

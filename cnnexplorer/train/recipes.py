@@ -1,4 +1,5 @@
-"""Each family's training recipe from its paper (torch-free), the defaults of ``train``.
+"""Each family's training recipe from its paper (torch-free), the defaults of ``train``;
+a generic recipe, said so in its source, for every other model.
 
 Milestones are fractions of the run, so that ``--epochs`` keeps the schedule's shape.
 """
@@ -141,7 +142,29 @@ def recipe_for(arch: Architecture) -> Recipe:
             "and 60 of 90",
             nesterov=True,
         )
-    raise ValueError(f"no recipe for family {arch.family!r}")
+    return generic_recipe(arch, cifar)
+
+
+def generic_recipe(arch: Architecture, cifar: bool) -> Recipe:
+    """For a model with no paper recipe here (torchvision's others, timm's, the user's own):
+    AdamW with a cosine schedule and a short warmup, a common modern default."""
+    epochs, batch, warmup = (200, 128, 5.0) if cifar else (100, 256, 5.0)
+    return Recipe(
+        f"generic recipe (no paper recipe for {arch.name}): AdamW 1e-3, wd 0.05, batch {batch}, cosine over "
+        f"{epochs} epochs after {warmup:g} warmup epochs, label smoothing 0.1",
+        epochs,
+        batch,
+        "adamw",
+        1e-3,
+        0.9,
+        False,
+        0.05,
+        "cosine",
+        (),
+        0.1,
+        warmup_epochs=warmup,
+        label_smoothing=0.1,
+    )
 
 
 def milestone_epochs(milestones: tuple[float, ...], epochs: int) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import time
 from pathlib import Path
 
@@ -143,7 +144,17 @@ def _check_recorded_pid(run_dir: Path, path: Path) -> None:
 
 
 def new_run_name(model: str, now: float | None = None) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{model}"
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{_folder_safe(model)}"
+
+
+def _folder_safe(model: str) -> str:
+    """A model name as one folder name: ``path/to/mynet.py:Net`` gives ``mynet-Net``,
+    ``timm:resnet50d`` gives ``timm-resnet50d``."""
+    source, colon, factory = model.rpartition(":")
+    if colon and ("/" in source or "\\" in source or source.endswith(".py")):
+        source = Path(source.replace("\\", "/")).stem
+    name = f"{source}-{factory}" if colon else model
+    return re.sub(r"[^\w.+-]+", "-", name).strip("-.") or "model"
 
 
 def claim_run_dir(wanted: Path) -> tuple[Path, RunLock]:

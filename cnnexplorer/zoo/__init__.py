@@ -1,5 +1,5 @@
 """The architecture zoo (torch-free metadata; models are built on demand)."""
 
-from cnnexplorer.zoo.registry import ARCHITECTURES, FAMILIES, Architecture, by_family, get, names
+from cnnexplorer.zoo.registry import ARCHITECTURES, FAMILIES, Architecture, all_names, by_family, get, more_names, names
 
-__all__ = ["ARCHITECTURES", "FAMILIES", "Architecture", "by_family", "get", "names"]
+__all__ = ["ARCHITECTURES", "FAMILIES", "Architecture", "all_names", "by_family", "get", "more_names", "names"]

@@ -8,54 +8,24 @@ only when a model is built.
 from __future__ import annotations
 
 import difflib
-import importlib
-from dataclasses import dataclass, field
-from typing import Any
 
 from cnnexplorer.errors import UsageError
+from cnnexplorer.zoo.architecture import CIFAR10, IMAGENET, Architecture
+
+__all__ = [
+    "ARCHITECTURES",
+    "CIFAR10",
+    "FAMILIES",
+    "IMAGENET",
+    "Architecture",
+    "all_names",
+    "by_family",
+    "get",
+    "more_names",
+    "names",
+]
 
 FAMILIES = ("AlexNet", "VGG", "GoogLeNet", "ResNet", "Wide ResNet", "DenseNet")
-
-IMAGENET = "ImageNet (ILSVRC-2012)"
-CIFAR10 = "CIFAR-10"
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """One entry of the zoo."""
-
-    name: str
-    family: str
-    paper: str
-    year: int
-    input_size: tuple[int, int, int]  # C, H, W
-    dataset: str
-    num_classes: int
-    description: str
-    builder: str  # "package.module:function", or "torchvision:<model name>"
-    builder_kwargs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    # Module-path prefixes that only run in training mode (GoogLeNet's auxiliary heads).
-    training_only: tuple[str, ...] = ()
-
-    @property
-    def torchvision_name(self) -> str | None:
-        """The torchvision model name, for the ones torchvision implements."""
-        kind, _, target = self.builder.partition(":")
-        return target if kind == "torchvision" else None
-
-    def build(self, num_classes: int | None = None) -> Any:
-        """Construct the model (on the current default device; use ``torch.device('meta')``
-        as a context manager to build it without allocating weights)."""
-        kwargs = dict(self.builder_kwargs)
-        kwargs["num_classes"] = num_classes or self.num_classes
-        kind, _, target = self.builder.partition(":")
-        if kind == "torchvision":
-            from torchvision import models
-
-            return models.get_model(target, weights=None, **kwargs)
-        module = importlib.import_module(kind)
-        return getattr(module, target)(**kwargs)
-
 
 _TV = "torchvision:"
 _KRIZHEVSKY = "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep CNNs (NeurIPS 2012)"
@@ -258,17 +228,31 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Architecture:
-    """Look an architecture up by name; case-insensitive, ``-`` and ``_`` interchangeable."""
+    """Look an architecture up by name; case-insensitive, ``-`` and ``_`` interchangeable.
+
+    Beyond the curated zoo (see :mod:`cnnexplorer.zoo.resolve`): any torchvision classifier,
+    ``timm:NAME``, ``path/to/file.py:factory`` and ``package.module:factory``."""
     arch = _BY_KEY.get(_key(name))
     if arch is not None:
         return arch
-    close = difflib.get_close_matches(_key(name), list(_BY_KEY), n=3, cutoff=0.5)
+    from cnnexplorer.zoo.resolve import resolve, torchvision_names
+
+    found = resolve(name)
+    if found is not None:
+        return found
+    known = {**{key: arch.name for key, arch in _BY_KEY.items()}, **{n: n for n in torchvision_names()}}
+    close = difflib.get_close_matches(_key(name), list(known), n=3, cutoff=0.5)
     hint = (
-        "did you mean " + ", ".join(_BY_KEY[key].name for key in close) + "?"
+        "did you mean " + ", ".join(known[key] for key in close) + "?"
         if close
-        else "run `cnnexplorer list` for the names"
+        else "run `cnnexplorer list --all` for the names"
     )
     raise UsageError(f"unknown architecture {name!r}: {hint}")
+
+
+def all_names() -> list[str]:
+    """The curated zoo, then every other torchvision classifier."""
+    return names() + more_names()
 
 
 def by_family() -> dict[str, list[Architecture]]:
@@ -277,3 +261,18 @@ def by_family() -> dict[str, list[Architecture]]:
     for arch in ARCHITECTURES:
         groups[arch.family].append(arch)
     return groups
+
+
+def more_names() -> list[str]:
+    """Every torchvision classifier outside the curated zoo (the app's "more"), sorted; read
+    from the disk cache when it holds them, so that only the first call imports torchvision."""
+    from cnnexplorer import disk_cache
+    from cnnexplorer.zoo.resolve import torchvision_names
+
+    key = {"torchvision": disk_cache.package_version("torchvision")}
+    stored = (disk_cache.load("names", key) or {}).get("names")
+    if not (isinstance(stored, list) and stored and all(isinstance(name, str) for name in stored)):
+        stored = list(torchvision_names())
+        disk_cache.save("names", key, {"names": stored})
+    curated = set(names())
+    return [name for name in stored if name not in curated]

@@ -1,0 +1,189 @@
+"""Names beyond the curated zoo, resolved in one place (what :func:`cnnexplorer.zoo.get` falls back to).
+
+- any torchvision classification model by its name (``mobilenet_v3_small``, ``vit_b_16``), at
+  the input size its first published weights were trained at (their transforms' crop size);
+- ``timm:NAME`` when timm is installed, at timm's default input size (never pretrained weights);
+- the user's own network: ``path/to/file.py:factory`` or ``package.module:factory``, a function
+  or class returning an ``nn.Module`` (``num_classes`` passed when it takes it). This imports and
+  runs the user's code.
+
+Nothing here imports torch until a name outside the zoo is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+from typing import Any
+
+from cnnexplorer.errors import UsageError
+from cnnexplorer.zoo.architecture import CIFAR10, IMAGENET, Architecture
+from cnnexplorer.zoo.user_code import build_user_model, default_num_classes, load_factory
+
+TORCHVISION_FAMILY = "torchvision"
+TIMM_FAMILY = "timm"
+USER_FAMILY = "your model"
+DEFAULT_INPUT = (3, 224, 224)
+_MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+_SPEC_FORMS = "timm:NAME, path/to/file.py:factory or package.module:factory"
+
+
+def resolve(name: str) -> Architecture | None:
+    """The architecture ``name`` stands for outside the curated zoo; None when it is a plain
+    name torchvision does not know (raises UsageError for a bad ``prefix:...`` spec)."""
+    spec = name.strip()
+    if ":" not in spec:
+        return torchvision_architecture(spec.lower().replace("-", "_"))
+    prefix, _, rest = spec.rpartition(":")
+    if prefix == "timm" or spec.startswith("timm:"):
+        return timm_architecture(spec.partition(":")[2])
+    if prefix == "torchvision":
+        found = torchvision_architecture(rest)
+        if found is None:
+            raise UsageError(f"torchvision has no classification model {rest!r}: run `cnnexplorer list --all`")
+        return found
+    if prefix.endswith(".py") or "/" in prefix or "\\" in prefix:
+        return _file_architecture(spec, Path(prefix).expanduser(), rest)
+    if _MODULE_PATH.match(prefix) and rest.isidentifier():
+        return _module_architecture(spec, prefix, rest)
+    raise UsageError(f"cannot read the model name {spec!r}: with a ':' it is {_SPEC_FORMS}")
+
+
+# torchvision -----------------------------------------------------------------------------
+
+
+@functools.cache
+def torchvision_names() -> tuple[str, ...]:
+    """Every classification model torchvision builds, sorted."""
+    from torchvision import models
+
+    return tuple(sorted(models.list_models(module=models)))
+
+
+@functools.cache
+def torchvision_architecture(name: str) -> Architecture | None:
+    """A torchvision classifier at the crop size of its first weights (None: not one)."""
+    if name not in torchvision_names():
+        return None
+    from torchvision.models import get_model_weights
+
+    weights = next(iter(get_model_weights(name)))
+    crop = _crop_size(weights)
+    kwargs = {"image_size": crop} if name.startswith("vit_") and crop != 224 else {}
+    recipe = weights.meta.get("recipe", "")
+    return Architecture(
+        name=name,
+        family=TORCHVISION_FAMILY,
+        paper=f"torchvision's {name}" + (f" (recipe: {recipe})" if recipe else ""),
+        year=0,
+        input_size=(3, crop, crop),
+        dataset=IMAGENET,
+        num_classes=len(weights.meta.get("categories") or ()) or 1000,
+        description=f"torchvision's {name}, at the {crop}x{crop} crop its {weights.name} weights were trained at.",
+        builder=f"torchvision:{name}",
+        builder_kwargs=kwargs,
+    )
+
+
+def _crop_size(weights: Any) -> int:
+    crop = getattr(weights.transforms, "keywords", {}).get("crop_size", 224)
+    return int(crop[0] if isinstance(crop, (list, tuple)) else crop)
+
+
+# timm ------------------------------------------------------------------------------------
+
+
+def timm_architecture(name: str) -> Architecture:
+    """A timm model at timm's default input size (raises UsageError without timm or for an unknown name)."""
+    try:
+        import timm
+    except ImportError:
+        raise UsageError("timm is not installed: pip install timm (or pip install 'cnnexplorer[timm]')") from None
+    if not timm.is_model(name):
+        import difflib
+
+        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+        hint = "did you mean " + ", ".join(f"timm:{c}" for c in close) + "?" if close else "see timm.list_models()"
+        raise UsageError(f"timm has no model {name!r}: {hint}")
+    return _timm_architecture(name)
+
+
+@functools.cache
+def _timm_architecture(name: str) -> Architecture:
+    import timm
+    import torch
+
+    with torch.device("meta"):
+        model = timm.create_model(name, pretrained=False)
+    config = getattr(model, "pretrained_cfg", None) or {}
+    input_size = tuple(int(d) for d in config.get("input_size", DEFAULT_INPUT))
+    num_classes = int(config.get("num_classes") or getattr(model, "num_classes", 1000) or 1000)
+    return Architecture(
+        name=f"timm:{name}",
+        family=TIMM_FAMILY,
+        paper=f"timm's {name}" + (f" ({config['paper_ids']})" if config.get("paper_ids") else ""),
+        year=0,
+        input_size=input_size,  # type: ignore[arg-type]
+        dataset=IMAGENET if input_size[1] > 64 else CIFAR10,
+        num_classes=num_classes,
+        description=f"timm's {name} at its default input {'x'.join(map(str, input_size))} (no pretrained weights).",
+        builder=f"timm:{name}",
+    )
+
+
+# The user's own module ---------------------------------------------------------------------
+
+
+def _file_architecture(spec: str, path: Path, factory: str) -> Architecture:
+    if not path.is_file():
+        raise UsageError(f"no such file: {path} (from {spec!r})")
+    if not factory.isidentifier():
+        raise UsageError(f"{spec!r}: {factory!r} is not a Python name (the form is path/to/file.py:factory)")
+    path = path.resolve()
+    return _user_architecture(spec, f"file:{path}:{factory}", path.stat().st_mtime_ns)
+
+
+def _module_architecture(spec: str, module: str, factory: str) -> Architecture:
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise UsageError(f"no module named {module!r} (a name with ':' is {_SPEC_FORMS})")
+    return _user_architecture(spec, f"{module}:{factory}", 0)
+
+
+@functools.cache
+def _user_architecture(spec: str, builder: str, version: int) -> Architecture:
+    """Build the user's model once on the meta device to check it and read its input size."""
+    factory = load_factory(builder)
+    num_classes = default_num_classes(factory)
+    model = build_user_model(spec, builder, num_classes)
+    input_size = _declared_input_size(model)
+    return Architecture(
+        name=spec,
+        family=USER_FAMILY,
+        paper=f"your code: {spec}",
+        year=0,
+        input_size=input_size,
+        dataset=IMAGENET if input_size[1] > 64 else CIFAR10,
+        num_classes=num_classes or 1000,
+        description=f"{type(model).__name__} from {spec} (your code, run as it is).",
+        builder=builder,
+    )
+
+
+def _declared_input_size(model: Any) -> tuple[int, int, int]:
+    """The model's ``input_size`` attribute when it has one (C, H, W), else 3x224x224."""
+    declared = getattr(model, "input_size", None)
+    if isinstance(declared, (tuple, list)) and len(declared) == 3 and all(isinstance(d, int) for d in declared):
+        return tuple(declared)  # type: ignore[return-value]
+    return DEFAULT_INPUT
+
+
+def is_user(arch: Architecture) -> bool:
+    """Whether ``arch`` is the user's own code (not ours, torchvision's or timm's)."""
+    return arch.family == USER_FAMILY
