@@ -253,3 +253,65 @@ def test_a_torchvision_model_gets_the_generic_recipe_and_the_zoo_keeps_its_own()
 
     assert recipe_for(zoo.get("convnext_tiny")).source.startswith("generic recipe (no paper recipe for convnext_tiny)")
     assert recipe_for(zoo.get("resnet50")).source.startswith("He et al. 2015")
+
+
+# The app -----------------------------------------------------------------------------------
+
+
+async def test_the_palette_offers_the_others_and_opens_one_under_more(shared_cache):
+    from cnnexplorer.app import make_app
+    from cnnexplorer.app.widgets.zoo_list import ZooList
+    from tests.conftest import settle
+
+    app = make_app(cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
+        assert commands["Open architecture: convnext_tiny"].startswith("more:")
+        app.open_architecture("mobilenet_v3_small")
+        await settle(pilot)
+        assert app.screen.analysis.name == "mobilenet_v3_small"
+        zoo_list = app.screen.query_one(ZooList)
+        assert zoo_list.cursor_node.data == "mobilenet_v3_small"
+        assert str(zoo_list.cursor_node.parent.label) == "more"
+
+
+async def test_a_bad_name_from_the_palette_is_a_notification(shared_cache, user_file):
+    from cnnexplorer.app import make_app
+    from tests.conftest import settle
+
+    app = make_app("resnet18", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_architecture(f"{user_file}:raises")
+        await settle(pilot)
+        assert app.screen.analysis.name == "resnet18"
+        assert any("RuntimeError" in notification.message for notification in app._notifications)
+
+
+async def test_the_diff_picker_finds_the_others_and_takes_a_typed_user_model(shared_cache, user_file):
+    from cnnexplorer.app import make_app
+    from cnnexplorer.app.screens.diff_screen import DiffScreen
+    from tests.conftest import settle
+
+    app = make_app("resnet18", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press(*f"{user_file}:SmallNet", "enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DiffScreen):
+                break
+        assert isinstance(app.screen, DiffScreen)
+        assert app.screen.diff.right.name == f"{user_file}:SmallNet"
+        await pilot.press("escape")
+        await pilot.press("d")
+        await pilot.pause()
+        await pilot.press(*"shufflenet_v2_x0_5", "enter")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, DiffScreen):
+                break
+        assert app.screen.diff.right.name == "shufflenet_v2_x0_5"

@@ -13,7 +13,7 @@ from textual.screen import Screen
 
 from cnnexplorer.app.screens.explorer import ExplorerScreen
 from cnnexplorer.jobs import Job
-from cnnexplorer.zoo import ARCHITECTURES
+from cnnexplorer.zoo import ARCHITECTURES, more_names
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis.cache import AnalysisCache
@@ -57,6 +57,12 @@ class CnnExplorerApp(App[None]):
                 f"Open architecture: {arch.name}",
                 f"{arch.family}, {arch.year}: {arch.description}",
                 partial(self.open_architecture, arch.name),
+            )
+        for name in more_names():
+            yield SystemCommand(
+                f"Open architecture: {name}",
+                "more: torchvision's classifier, at its weights' input size",
+                partial(self.open_architecture, name),
             )
         yield SystemCommand(
             "Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff

@@ -286,7 +286,11 @@ class ExplorerScreen(Screen[None]):
 
     def open_architecture(self, name: str) -> None:
         """Switch to an architecture (from the zoo list or the command palette)."""
-        self.request = self.request.for_model(name)
+        try:
+            self.request = self.request.for_model(name)
+        except UsageError as error:  # a name from outside the zoo that does not resolve
+            self.notify(str(error), title="Cannot open", severity="error")
+            return
         self.query_one(ZooList).select_architecture(self.model_name)
         self.request_analysis()
 
@@ -420,10 +424,15 @@ class ExplorerScreen(Screen[None]):
         left = self.analysis
 
         def picked(name: str | None) -> None:
-            if name is not None:
+            if name is None:
+                return
+            try:
                 # Each side at its own input, unless the user chose one (then it applies to both).
                 right = self.request.for_model(name)
-                self.analyse_for_diff(left, right)
+            except UsageError as error:  # a typed name that does not resolve
+                self.notify(str(error), title="No diff", severity="error")
+                return
+            self.analyse_for_diff(left, right)
 
         self.app.push_screen(PickArchitecture(f"Diff {left.name} against…", left.name), picked)
 

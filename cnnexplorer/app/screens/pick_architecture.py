@@ -1,7 +1,9 @@
-"""A filterable list of the zoo, to pick the second architecture of a diff."""
+"""A filterable list of the zoo, then every other torchvision classifier ("more"), to pick
+the second architecture of a diff; a typed ``timm:NAME`` or ``file.py:factory`` is offered as is."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -10,7 +12,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from cnnexplorer.app.widgets.text_input import TextInput
-from cnnexplorer.zoo import ARCHITECTURES
+from cnnexplorer.zoo import ARCHITECTURES, more_names
 
 
 class PickArchitecture(ModalScreen[str | None]):
@@ -26,6 +28,7 @@ class PickArchitecture(ModalScreen[str | None]):
         super().__init__()
         self.title_text = title
         self.names = [arch.name for arch in ARCHITECTURES if arch.name != exclude]
+        self.more = [name for name in more_names() if name != exclude]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pick-architecture"):
@@ -35,7 +38,11 @@ class PickArchitecture(ModalScreen[str | None]):
 
     def _options(self, query: str) -> list[Option]:
         needle = query.strip().lower().replace("-", "_")
-        return [Option(name, id=name) for name in self.names if needle in name.replace("-", "_")]
+        options = [Option(name, id=name) for name in self.names if needle in name.replace("-", "_")]
+        options += [Option(Text.assemble(name, ("  more", "dim")), id=name) for name in self.more if needle in name]
+        if ":" in query.strip():  # timm:NAME, file.py:factory or package.module:factory
+            options.append(Option(Text.assemble(query.strip(), ("  open as typed", "dim")), id=query.strip()))
+        return options
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0

@@ -37,7 +37,8 @@ class ModelHeader(Static):
         text = Text()
         text.append(analysis.name, style="bold")
         if arch is not None:
-            text.append(f"  {arch.family} {arch.year} · {arch.dataset.split(' (')[0]}", style="dim")
+            year = f" {arch.year}" if arch.year else ""  # models from outside the zoo have none
+            text.append(f"  {arch.family}{year} · {arch.dataset.split(' (')[0]}", style="dim")
         text.append(f" · input {units.dims(analysis.input_size)} · batch {analysis.batch} · {analysis.dtype}")
         text.append(
             f"\nparams {units.count(totals.params)} · MACs {units.count(totals.macs)} · "

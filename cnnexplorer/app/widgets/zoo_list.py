@@ -1,4 +1,5 @@
-"""The zoo, grouped by family, with each architecture's params and GMACs once known."""
+"""The zoo, grouped by family, with each architecture's params and GMACs once known; a
+model opened from outside the zoo (palette, command line) is added under "more"."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class ZooList(Tree[str]):
         self.show_root = False
         self.guide_depth = 2
         self._leaves: dict[str, TreeNode[str]] = {}
+        self._more: TreeNode[str] | None = None
         for family, archs in by_family().items():
             branch = self.root.add(family, expand=True)
             for arch in archs:
@@ -50,10 +52,23 @@ class ZooList(Tree[str]):
         self._leaves[row.name].set_label(self._label(row.name, row))
 
     def select_architecture(self, name: str) -> None:
-        """Move the cursor to an architecture (without re-announcing it)."""
-        node = self._leaves[name]
+        """Move the cursor to an architecture (without re-announcing it); one outside the
+        zoo is added under "more" first."""
+        node = self._leaves.get(name)
+        if node is None:  # a new leaf has its line once the tree has redrawn
+            self.call_after_refresh(self._move_quietly, self._add_more(name))
+        else:
+            self._move_quietly(node)
+
+    def _move_quietly(self, node: TreeNode[str]) -> None:
         with self.prevent(Tree.NodeHighlighted):
             self.move_cursor(node)
+
+    def _add_more(self, name: str) -> TreeNode[str]:
+        if self._more is None:
+            self._more = self.root.add("more", expand=True)
+        self._leaves[name] = self._more.add_leaf(self._label(name, None), data=name)
+        return self._leaves[name]
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         event.stop()
