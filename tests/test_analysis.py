@@ -197,3 +197,37 @@ def test_flop_totals_equal_a_real_flop_counter_mode_run(name, analysis_of):
     assert analysis.flop_counter_flops == counter.get_total_flops() - heads
     assert analysis.training_only_flop_counter_flops == heads
     assert heads > 0 or not arch.training_only
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "weight_shape", "stride", "padding", "dilation", "groups"),
+    [((2, 3, 224, 224), (64, 3, 7, 7), [2, 2], [3, 3], [1, 1], 1),
+     ((1, 32, 17, 9), (32, 1, 3, 3), [2, 1], [1, 0], [1, 1], 32),
+     ((1, 8, 30, 31), (16, 4, 3, 5), [3, 2], [2, 1], [2, 3], 2),
+     ((1, 4, 10), (6, 4, 3), [2], [1], [1], 1),
+     ((1, 2, 6, 7, 8), (3, 2, 3, 3, 3), [1, 2, 1], [0, 1, 1], [1, 1, 2], 1),
+     ((1, 3, 5, 5), (4, 3, 5, 5), [1, 1], [0, 0], [1, 1], 1)],
+)  # fmt: skip
+def test_convolution_shapes_made_without_the_meta_kernel_equal_its_own(
+    input_shape, weight_shape, stride, padding, dilation, groups
+):
+    from cnnexplorer.analysis.receptive_field import _convolution_output
+
+    x, weight = torch.empty(input_shape, device="meta"), torch.empty(weight_shape, device="meta")
+    args = (x, weight, None, stride, padding, dilation, False, [0], groups)
+    made, kernel = _convolution_output(*args), torch.ops.aten.convolution.default(*args)
+    assert (made.shape, made.stride(), made.dtype) == (kernel.shape, kernel.stride(), kernel.dtype)
+
+
+def test_convolutions_the_shortcut_does_not_model_are_left_to_the_meta_kernel():
+    from cnnexplorer.analysis.receptive_field import _convolution_output
+
+    x, weight = torch.empty((1, 3, 8, 8), device="meta"), torch.empty((4, 3, 3, 3), device="meta")
+    plain = (x, weight, None, [1, 1], [0, 0], [1, 1], False, [0], 1)
+    assert _convolution_output(*plain) is not None
+    too_small = (torch.empty((1, 3, 2, 2), device="meta"), *plain[1:])
+    wrong_channels = (torch.empty((1, 1, 8, 8), device="meta"), *plain[1:])
+    channels_last = (x.to(memory_format=torch.channels_last), *plain[1:])
+    transposed = (*plain[:6], True, *plain[7:])
+    for args in (too_small, wrong_channels, channels_last, transposed):
+        assert _convolution_output(*args) is None

@@ -104,10 +104,12 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
     """The result of a shape-preserving op, made without running its meta kernel.
 
     On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
-    (batch norm above all); only output shapes matter here. None of these ops has a
-    FLOP formula. Returns None for any other op, which then runs normally.
+    (batch norm and convolution above all); only output shapes matter here. Returns None
+    for any other op, which then runs normally.
     """
     first = args[0] if args else None
+    if func in _CONV:
+        return _convolution_output(*args)
     if func in _BATCH_NORM:
         # Training-mode batch norm returns (and autograd saves) a mean and an inverse
         # standard deviation per channel; inference returns empty ones.
@@ -133,6 +135,42 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
         shape[dim] = sum(t.shape[dim] for t in tensors)
         return torch.empty(shape, device=tensors[0].device, dtype=tensors[0].dtype)
     return None
+
+
+def _convolution_output(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """A convolution's output: per spatial axis ``(size + 2p - d(k - 1) - 1) // s + 1``; None
+    where the meta kernel should run instead, to raise its error (channels that do not
+    match, a map smaller than the kernel) or to pick a memory format (a non-contiguous input)."""
+    spatial = weight.dim() - 2
+    per_axis = [_per_axis(value, spatial) for value in (stride, padding, dilation)]
+    if (
+        transposed
+        or x.dim() != weight.dim()
+        or spatial < 1
+        or None in per_axis
+        or x.shape[1] != weight.shape[1] * groups
+        or weight.shape[0] % groups
+        or x.dtype != weight.dtype
+        or (bias is not None and (bias.dtype != x.dtype or tuple(bias.shape) != (weight.shape[0],)))
+        or not x.is_contiguous()
+    ):
+        return None
+    strides, paddings, dilations = per_axis
+    shape = [x.shape[0], weight.shape[0]]
+    for axis, kernel in enumerate(weight.shape[2:]):
+        size = (x.shape[2 + axis] + 2 * paddings[axis] - dilations[axis] * (kernel - 1) - 1) // strides[axis] + 1
+        if size < 1:
+            return None
+        shape.append(size)
+    return torch.empty(shape, device=x.device, dtype=x.dtype)
+
+
+def _per_axis(value: object, axes: int) -> list[int] | None:
+    """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
+    values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
+    if len(values) == 1:
+        values = values * axes
+    return values if len(values) == axes and all(isinstance(v, int) for v in values) else None
 
 
 def _is_spatial(tensor: object) -> bool:
@@ -235,7 +273,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         super().__init__()
         self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
-        # Keep every tensor seen alive so that ids are never reused within one pass;
+        # Keep every tensor with an entry alive so that ids are never reused within one pass;
         # on the meta device these hold no storage.
         self._alive: list[torch.Tensor] = []
         self._pooled: set[int] = set()  # tensors made by global pooling
@@ -258,6 +296,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self._fields[id(tensor)] = field
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is aten.detach.default:  # torchinfo reads every module's input through `.data`
+            out = func(*args)
+            field = self._fields.get(id(args[0]))
+            if field is not None and _is_spatial(out):
+                self._set(out, field)
+            return out
         kwargs = kwargs or {}
         out = _shape_only(func, args, kwargs)  # this mode is off while it runs: no re-entry
         if out is None:
@@ -271,7 +315,9 @@ class ReceptiveFieldMode(TorchDispatchMode):
         field = self._output_field(func, args, kwargs, inputs, result) if inputs and result is not None else None
         for tensor in outputs:
             if isinstance(tensor, torch.Tensor):
-                self._set(tensor, field if _is_spatial(tensor) else None)
+                value = field if _is_spatial(tensor) else None
+                if value is not None or id(tensor) in self._fields:  # no entry reads as no field
+                    self._set(tensor, value)
         return out
 
     def _output_field(self, func, args, kwargs, inputs, result: torch.Tensor) -> ReceptiveField | None:
