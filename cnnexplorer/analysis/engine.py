@@ -162,6 +162,7 @@ class _Trace:
     fields: dict[str, ReceptiveField | None]  # of each module's output (first call), by path
     input_shapes: dict[str, tuple[int, ...] | None]
     flops: int  # FlopCounterMode's formulas over the pass
+    own_flops: dict[str, int]  # the part each module runs itself (matmuls, attention, ...), by path
     training_only_flops: int  # the part of it inside training-only heads
     saved_bytes: int  # tensors autograd saved for the backward pass (parameters and input excluded)
     final_field: ReceptiveField | None  # of the last feature map before global pooling or flattening
@@ -187,12 +188,15 @@ class _Recorder:
         self.input_shapes: dict[str, tuple[int, ...] | None] = {}
         self.running: list[tuple[str, nn.Module, tuple]] = []
         self.head_flops = 0
+        self.own_flops: dict[str, int] = {}  # FLOPs of the ops each module runs itself, not in a child
+        self._frames: list[list[int]] = []  # per running module: [FLOPs at its start, its children's FLOPs]
         self._heads: dict[str, tuple[int, int]] = {}  # head -> (FLOPs, final fields) at its start
         self._grad_mode: list[bool] = []
 
     def pre(self, module: nn.Module, inputs: tuple) -> None:
         path = self.paths[id(module)]
         self.running.append((path, module, inputs))
+        self._frames.append([self.tracker.flops, 0])
         self.input_shapes.setdefault(path, _input_shape(inputs))
         if path == "":  # torchinfo runs the model under no_grad: autograd on, to see what it saves
             self._grad_mode.append(torch.is_grad_enabled())
@@ -202,6 +206,11 @@ class _Recorder:
 
     def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
         path, _, _ = self.running.pop()
+        start, in_children = self._frames.pop()
+        inclusive = self.tracker.flops - start
+        self.own_flops[path] = self.own_flops.get(path, 0) + inclusive - in_children
+        if self._frames:
+            self._frames[-1][1] += inclusive
         self.fields.setdefault(path, self.tracker.field(output))
         if path in self._heads:
             flops_before, finals_before = self._heads.pop(path)
@@ -240,6 +249,7 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, 
         fields=recorder.fields,
         input_shapes=recorder.input_shapes,
         flops=int(tracker.flops),
+        own_flops=recorder.own_flops,
         training_only_flops=recorder.head_flops,
         saved_bytes=saved.bytes,
         # No global pooling or flattening (a fully convolutional model): the output's field.
@@ -317,15 +327,6 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
     return nodes
 
 
-def _macs(module: nn.Module, output_shape: tuple[int, ...]) -> int:
-    if isinstance(module, nn.modules.conv._ConvNd):
-        per_output = (module.in_channels // module.groups) * math.prod(module.kernel_size)
-        return math.prod(output_shape) * per_output
-    if isinstance(module, nn.Linear):
-        return math.prod(output_shape) * module.in_features
-    return 0
-
-
 def _input_shape(inputs: tuple) -> tuple[int, ...] | None:
     """The shape a module reads: its first argument, or for a list of feature maps (a
     DenseNet layer's input) the shape of their concatenation along the channels."""
@@ -354,8 +355,11 @@ def _record_calls(nodes, trace: _Trace, paths, element_bytes: int) -> None:
             node.field = trace.fields.get(node.path)
         node.calls += 1
         if node.is_leaf:
-            node.macs += _macs(record.module, output_shape)
             node.activation_bytes += math.prod(output_shape) * element_bytes
+    # MACs from the aten-level count, each op to the innermost module running it: a convolution
+    # or linear layer's own, and the matmuls, attention and functional layers a forward calls.
+    for path, flops in trace.own_flops.items():
+        nodes[path].macs = flops // 2
 
 
 def _aggregate(node: LayerNode) -> None:
