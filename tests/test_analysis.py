@@ -231,3 +231,22 @@ def test_convolutions_the_shortcut_does_not_model_are_left_to_the_meta_kernel():
     transposed = (*plain[:6], True, *plain[7:])
     for args in (too_small, wrong_channels, channels_last, transposed):
         assert _convolution_output(*args) is None
+
+
+def test_the_receptive_field_mode_leaves_tensors_with_values_to_their_kernels():
+    # Its shortcuts (outputs made from shapes alone) are for the meta device only.
+    from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
+
+    torch.manual_seed(0)
+    conv, norm = nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4)
+    x = torch.randn(2, 3, 8, 8)
+
+    def forward(x):
+        y = torch.relu_(norm(conv(x)))
+        return torch.cat([y + y, torch.sigmoid(y)], 1)
+
+    expected = forward(x)
+    norm.reset_running_stats()
+    with ReceptiveFieldMode():
+        got = forward(x)
+    assert torch.equal(got, expected)

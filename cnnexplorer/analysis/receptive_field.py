@@ -105,9 +105,13 @@ def _shape_only(func, args: tuple, kwargs: dict) -> object:
 
     On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
     (batch norm and convolution above all); only output shapes matter here. Returns None
-    for any other op, which then runs normally.
+    for any other op, and for tensors that hold values (off the meta device), which then
+    run normally.
     """
     first = args[0] if args else None
+    probe = first[0] if isinstance(first, (list, tuple)) and first else first
+    if not (isinstance(probe, torch.Tensor) and probe.is_meta):
+        return None
     if func in _CONV:
         return _convolution_output(*args)
     if func in _BATCH_NORM:
