@@ -62,6 +62,13 @@ def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dtype", default="float32", metavar="DTYPE", help="float32 (default), bfloat16 or float16: sets byte counts"
     )
+    parser.add_argument(
+        "--device",
+        choices=("meta", "cpu"),
+        default="meta",
+        help="meta (default): no weights, no arithmetic; cpu: run the model for real, for one whose forward "
+        "needs values (.item(), data-dependent branches); slower and never cached",
+    )
     _add_no_cache_option(parser)
 
 
@@ -248,11 +255,21 @@ def _run_summary(args: argparse.Namespace) -> int:
     request = _analysis_request(args, args.model)
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"invalid --depth {args.depth}: it must be 0 or more")
-    from cnnexplorer.analysis.store import analyze_cached
+    from cnnexplorer.analysis.store import analyze_on
     from cnnexplorer.render.summary import render
 
-    render(analyze_cached(request), args.format, args.depth, _console())
+    _note_device(args.device)
+    render(analyze_on(request, args.device), args.format, args.depth, _console())
     return 0
+
+
+def _note_device(device: str) -> None:
+    if device != "meta":
+        print(
+            f"note: --device {device}: the model runs for real on the {device.upper()} (random weights and input); "
+            "the figures count the same things, and are not cached",
+            file=sys.stderr,
+        )
 
 
 def _run_list(args: argparse.Namespace) -> int:
@@ -279,7 +296,8 @@ def _run_diff(args: argparse.Namespace) -> int:
     from cnnexplorer.diff import diff_models
     from cnnexplorer.render.diff import render
 
-    diff = diff_models(left, right)
+    _note_device(args.device)
+    diff = diff_models(left, right, args.device)
     render(diff, args.format, args.depth, args.only_diff, _console())
     return 0
 

@@ -122,18 +122,18 @@ class Diff:
         return diff_analyses(self.right, self.left)
 
 
-def diff_models(left: AnalysisRequest, right: AnalysisRequest) -> Diff:
-    """Analyse the two requested architectures and align them.
+def diff_models(left: AnalysisRequest, right: AnalysisRequest, device: str = "meta") -> Diff:
+    """Analyse the two requested architectures (on ``device``: see ``analyze_on``) and align them.
 
     Raises UsageError for an input that one side cannot take (the message starts with
     that side: ``left (alexnet-2012): ...``).
     """
-    from cnnexplorer.analysis.store import analyze_cached  # torch only for a side the disk cache lacks
+    from cnnexplorer.analysis.store import analyze_on  # torch only for a side the disk cache lacks
 
     analyses = {}
     for side, request in (("left", left), ("right", right)):
         try:
-            analyses[side] = analyze_cached(request)
+            analyses[side] = analyze_on(request, device)
         except UsageError as error:
             raise type(error)(f"{side} ({request.model}): {error}") from None
     return diff_analyses(analyses["left"], analyses["right"])

@@ -40,6 +40,15 @@ def raises():
 
 def not_a_module():
     return 42
+
+
+class Gate(nn.Module):
+    def forward(self, x):
+        return x.relu() if x.mean() > 0 else x  # a branch on a value: the meta device has none
+
+
+def data_dependent(num_classes=10):
+    return nn.Sequential(nn.Conv2d(3, 8, 3), Gate(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes))
 '''
 
 
@@ -315,3 +324,24 @@ async def test_the_diff_picker_finds_the_others_and_takes_a_typed_user_model(sha
             if isinstance(app.screen, DiffScreen):
                 break
         assert app.screen.diff.right.name == "shufflenet_v2_x0_5"
+
+
+def test_a_model_the_meta_device_cannot_run_names_the_module_and_the_op(user_file):
+    result = run_cli("summary", f"{user_file}:data_dependent", "--input", "3x16x16")
+    assert_usage_error(result, "cannot run on the meta device: 1 (Gate) needs values (Tensor.item()")
+    assert "--device cpu" in result.stderr
+
+
+def test_device_cpu_runs_it_for_real_with_a_note(user_file):
+    result = run_cli("summary", f"{user_file}:data_dependent", "--input", "3x16x16", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    assert "note: --device cpu: the model runs for real on the CPU" in result.stderr
+    assert "Gate" in result.stdout
+
+
+def test_device_cpu_gives_the_meta_figures_for_a_zoo_model():
+    from cnnexplorer.analysis.engine import analyze
+
+    request = AnalysisRequest.of("resnet20")
+    real, meta = analyze(request, device="cpu"), analyze(request)
+    assert (real.totals.params, real.totals.macs) == (meta.totals.params, meta.totals.macs)

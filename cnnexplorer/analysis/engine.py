@@ -40,7 +40,7 @@ from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_in
 from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode, ReceptiveField, Totals
-from cnnexplorer.errors import InputSizeError
+from cnnexplorer.errors import InputSizeError, UsageError
 from cnnexplorer.zoo import get
 
 aten = torch.ops.aten
@@ -49,13 +49,19 @@ aten = torch.ops.aten
 _TRACE_LOCK = threading.Lock()
 
 
-def analyze(request: AnalysisRequest) -> Analysis:
-    """Analyse the zoo architecture a request names, at its input, batch and dtype."""
+def analyze(request: AnalysisRequest, device: str = "meta") -> Analysis:
+    """Analyse the architecture a request names, at its input, batch and dtype: on the meta
+    device (no weights, no arithmetic), or with ``device="cpu"`` for real (random weights and
+    input), for a model whose forward needs values (``.item()``, data-dependent branches)."""
     arch = get(request.model)
     with _cyclic_gc_paused():
-        with torch.device("meta"), _InitialisationSkipped():
-            model = arch.build()
-        analysis = _analyze(model, request, arch.training_only)
+        if device == "meta":
+            with torch.device("meta"), _InitialisationSkipped():
+                model = arch.build()
+        else:
+            with torch.device(device):
+                model = arch.build()
+        analysis = _analyze(model, request, arch.training_only, device)
     analysis.arch = arch
     return analysis
 
@@ -109,13 +115,17 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _analyze(model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...]) -> Analysis:
+def _analyze(
+    model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...], device: str = "meta"
+) -> Analysis:
     torch_dtype = getattr(torch, request.dtype)
-    model = model.to(device="meta", dtype=torch_dtype)
+    model = model.to(device=device, dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
     try:
-        x = torch.empty((request.batch, *request.input_size), device="meta", dtype=torch_dtype)
+        shape = (request.batch, *request.input_size)
+        real = device != "meta"
+        x = torch.randn(shape).to(device, torch_dtype) if real else torch.empty(shape, device="meta", dtype=torch_dtype)
     except (RuntimeError, OverflowError, TypeError) as error:  # sizes past what a tensor can index
         raise InputSizeError(
             f"batch {request.batch} of {units.dims(request.input_size)} is too large for a tensor: "
@@ -257,10 +267,19 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, 
     )
 
 
-def _input_error(request: AnalysisRequest, failure: _PassError) -> InputSizeError:
+_NEEDS_VALUES = ("meta tensor", "meta device", "data-dependent", "data dependent")
+
+
+def _input_error(request: AnalysisRequest, failure: _PassError) -> UsageError:
     """Why the pass failed, in the user's terms: the layer, what it takes and what it got."""
     name, size = request.model, units.dims(request.input_size)
     cause, running = failure.cause, failure.running
+    if any(phrase in str(cause).lower() for phrase in _NEEDS_VALUES):  # the forward needs real values
+        where = f"{running[-1][0] or name} ({type(running[-1][1]).__name__})" if running else name
+        return UsageError(
+            f"{name} cannot run on the meta device: {where} needs values ({str(cause).splitlines()[0]}); "
+            "--device cpu analyses it for real (slower)"
+        )
     if not running:
         return InputSizeError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
     path, module, inputs = running[-1]

@@ -360,3 +360,13 @@ def analyze_cached(request: AnalysisRequest) -> Analysis:
         found = analyze(request)
         save(found)
     return found
+
+
+def analyze_on(request: AnalysisRequest, device: str = "meta") -> Analysis:
+    """``request``'s analysis on the meta device (through the disk cache), or run for real on
+    ``device`` (``"cpu"``: for a model the meta device cannot run; never cached)."""
+    if device == "meta":
+        return analyze_cached(request)
+    from cnnexplorer.analysis.engine import analyze
+
+    return analyze(request, device=device)
