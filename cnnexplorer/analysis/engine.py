@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import math
 import threading
 from collections.abc import Iterator
@@ -119,7 +120,8 @@ def _analyze(
     model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...], device: str = "meta"
 ) -> Analysis:
     torch_dtype = getattr(torch, request.dtype)
-    model = model.to(device=device, dtype=torch_dtype)
+    if not _already_on(model, torch.device(device), torch_dtype):  # a walk over every module, often for nothing
+        model = model.to(device=device, dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
     try:
@@ -267,6 +269,15 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, 
     )
 
 
+def _already_on(model: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether ``model.to(device=device, dtype=dtype)`` would leave every tensor as it is (it
+    converts floating-point and complex tensors only)."""
+    return all(
+        t.device == device and (t.dtype == dtype or not (t.is_floating_point() or t.is_complex()))
+        for t in itertools.chain(model.parameters(), model.buffers())
+    )
+
+
 _NEEDS_VALUES = ("meta tensor", "meta device", "data-dependent", "data dependent")
 
 
@@ -318,6 +329,7 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
     for path, module in model.named_modules():
         is_leaf = not any(True for _ in module.children())
         own = list(module.parameters(recurse=False))
+        own_buffers = list(module.buffers(recurse=False))
         node = LayerNode(
             path=path,
             type=type(module).__name__,
@@ -325,9 +337,9 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
             is_leaf=is_leaf,
             params=sum(p.numel() for p in own),
             trainable_params=sum(p.numel() for p in own if p.requires_grad),
-            buffers=sum(b.numel() for b in module.buffers(recurse=False)),
+            buffers=sum(b.numel() for b in own_buffers),
             # Each buffer at its own dtype: batch norm's num_batches_tracked is int64 at any dtype.
-            buffer_bytes=sum(b.numel() * b.element_size() for b in module.buffers(recurse=False)),
+            buffer_bytes=sum(b.numel() * b.element_size() for b in own_buffers),
             training_only=any(path == p or path.startswith(p + ".") for p in training_only),
             inplace=bool(getattr(module, "inplace", False)),
         )
