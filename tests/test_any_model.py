@@ -345,3 +345,17 @@ def test_device_cpu_gives_the_meta_figures_for_a_zoo_model():
     request = AnalysisRequest.of("resnet20")
     real, meta = analyze(request, device="cpu"), analyze(request)
     assert (real.totals.params, real.totals.macs) == (meta.totals.params, meta.totals.macs)
+
+
+def test_the_receptive_field_is_global_after_squeeze_excitation_and_global_pooling():
+    from cnnexplorer.analysis.engine import analyze
+    from cnnexplorer.render.summary import rf_cell
+
+    analysis = analyze(AnalysisRequest.of("mobilenet_v3_small"))
+    paths = analysis.paths
+    assert rf_cell(paths["features.0"].field) != "global"  # the stem: a 3x3 conv
+    assert rf_cell(paths["features.1.block.1"].field) == "global"  # its SE block scales every position
+    assert rf_cell(paths["features.12"].field) == "global"  # and everything after stays global
+    resnet = analyze(AnalysisRequest.of("resnet18"))
+    assert rf_cell(resnet.paths["layer4"].field) != "global"
+    assert rf_cell(resnet.paths["avgpool"].field) == "global"

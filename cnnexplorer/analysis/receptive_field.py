@@ -317,10 +317,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
         # on the meta device these hold no storage.
         self._alive: list[torch.Tensor] = []
         self._pooled: set[int] = set()  # tensors made by global pooling
+        self._input_hw: tuple[int, int] = (1, 1)
         self.final: list[ReceptiveField] = []
 
     def mark_input(self, tensor: torch.Tensor) -> None:
         """Declare ``tensor`` as the network input: field 1, jump 1, starting at pixel 0."""
+        self._input_hw = (int(tensor.shape[-2]), int(tensor.shape[-1])) if tensor.dim() >= 2 else (1, 1)
         self._set(tensor, INPUT_FIELD)
 
     def field(self, tensor: object) -> ReceptiveField | None:
@@ -368,6 +370,9 @@ class ReceptiveFieldMode(TorchDispatchMode):
             if _is_spatial(source) and id(source) not in self._pooled:
                 self.final.append(field)
             return None
+        whole = next((f for _, f in inputs if f.whole), None)
+        if whole is not None:  # past an op that mixed all positions, every unit sees everything
+            return whole
         if func in _CONV:
             return self._convolution(func, args, kwargs, field)
         if func in _POOL:
@@ -434,6 +439,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         if all(n == 1 for n in sizes_out):  # global pooling: the feature map ends here
             self.final.append(field)
             self._pooled.add(id(result))
+            return ReceptiveField(self._input_hw, (1, 1), (0, 0), field.approximations, whole=True)
         return pooled
 
     def _padded(self, func, args, kwargs, field: ReceptiveField) -> ReceptiveField:

@@ -25,6 +25,9 @@ class ReceptiveField:
     jump: tuple[int, int]
     start: tuple[int, int]
     approximations: tuple[str, ...] = ()
+    # Every unit sees the whole input: an op mixed all positions (global pooling feeding back,
+    # as in squeeze-excitation); ``size`` is then the input's, ``jump`` and ``start`` carry no meaning.
+    whole: bool = False
 
     @property
     def exact(self) -> bool:

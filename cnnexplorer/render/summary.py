@@ -35,9 +35,12 @@ UNITS = {
 
 def rf_cell(field: ReceptiveField | None) -> str:
     """A receptive field in a table cell: ``81``, ``81x65`` (height x width) where the axes
-    differ, ``≈`` before an approximate one, ``-`` without spatial axes."""
+    differ, ``≈`` before an approximate one, ``global`` past an op that mixed all positions,
+    ``-`` without spatial axes."""
     if field is None:
         return "-"
+    if field.whole:
+        return "global"
     return ("" if field.exact else "≈") + _pixels(field.size)
 
 
@@ -48,6 +51,8 @@ def _pixels(sizes: tuple[int, int]) -> str:
 
 def field_summary(field: ReceptiveField) -> str:
     """``81px, jump 4px (exact)``, the axes apart where they differ and what is approximate."""
+    if field.whole:
+        return "global: every unit sees the whole input (an op before it mixed all positions)"
     quality = "exact" if field.exact else f"approximate: {field.note}"
     return f"{_pixels(field.size)}px, jump {_pixels(field.jump)}px ({quality})"
 
