@@ -320,7 +320,13 @@ def _run_cache(args: argparse.Namespace) -> int:
         print(f"removed {removed} files ({units.size(freed)}) from {folder}")
         return 0
     usage = disk_cache.usage()
-    described = {"analysis": "analyses", "weights": "lists of published weights", "temporary": "unfinished writes"}
+    described = {
+        "analysis": "analyses",
+        "weights": "lists of published weights",
+        "torchvision": "torchvision models' input sizes",
+        "names": "lists of torchvision's models",
+        "temporary": "unfinished writes",
+    }
     parts = [f"{count} {described.get(kind, kind)}" for kind, (count, _) in usage.items()] or ["empty"]
     print(f"analysis cache: {folder}")
     print(f"{', '.join(parts)}: {units.size(sum(size for _, size in usage.values()))}")

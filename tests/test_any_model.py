@@ -359,3 +359,25 @@ def test_the_receptive_field_is_global_after_squeeze_excitation_and_global_pooli
     resnet = analyze(AnalysisRequest.of("resnet18"))
     assert rf_cell(resnet.paths["layer4"].field) != "global"
     assert rf_cell(resnet.paths["avgpool"].field) == "global"
+
+
+def test_list_all_holds_the_zoo_then_the_others_and_a_warm_summary_of_one_imports_no_torch(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    env = {"CNNEXPLORER_CACHE_DIR": str(tmp_path)}
+    listed = run_cli("list", "--all", "--format", "json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    names = [row["name"] for row in json.loads(listed.stdout)]
+    assert names == zoo.all_names()
+    warm = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cnnexplorer", "summary", "convnext_tiny", "--depth", "0"],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        timeout=120,
+    )
+    assert warm.returncode == 0, warm.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in warm.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"torch", "torchvision"}

@@ -65,15 +65,19 @@ def torchvision_names() -> tuple[str, ...]:
 
 @functools.cache
 def torchvision_architecture(name: str) -> Architecture | None:
-    """A torchvision classifier at the crop size of its first weights (None: not one)."""
-    if name not in torchvision_names():
-        return None
-    from torchvision.models import get_model_weights
+    """A torchvision classifier at the crop size of its first weights (None: not one). Read
+    from torchvision once per version, then from the disk cache (a warm run imports no torch)."""
+    from cnnexplorer import disk_cache
 
-    weights = next(iter(get_model_weights(name)))
-    crop = _crop_size(weights)
-    kwargs = {"image_size": crop} if name.startswith("vit_") and crop != 224 else {}
-    recipe = weights.meta.get("recipe", "")
+    key = {"model": name, "torchvision": disk_cache.package_version("torchvision")}
+    stored = disk_cache.load("torchvision", key)
+    facts = stored.get("facts") if stored is not None else None
+    if not (isinstance(facts, list) and len(facts) == 4 and isinstance(facts[0], int)):
+        if name not in torchvision_names():
+            return None
+        facts = _torchvision_facts(name)
+        disk_cache.save("torchvision", key, {"facts": list(facts)})
+    crop, weights, recipe, classes = facts
     return Architecture(
         name=name,
         family=TORCHVISION_FAMILY,
@@ -81,11 +85,20 @@ def torchvision_architecture(name: str) -> Architecture | None:
         year=0,
         input_size=(3, crop, crop),
         dataset=IMAGENET,
-        num_classes=len(weights.meta.get("categories") or ()) or 1000,
-        description=f"torchvision's {name}, at the {crop}x{crop} crop its {weights.name} weights were trained at.",
+        num_classes=classes,
+        description=f"torchvision's {name}, at the {crop}x{crop} crop its {weights} weights were trained at.",
         builder=f"torchvision:{name}",
-        builder_kwargs=kwargs,
+        builder_kwargs={"image_size": crop} if name.startswith("vit_") and crop != 224 else {},
     )
+
+
+def _torchvision_facts(name: str) -> tuple[int, str, str, int]:
+    """The crop size, name, recipe and class count of a model's first weights."""
+    from torchvision.models import get_model_weights
+
+    weights = next(iter(get_model_weights(name)))
+    classes = len(weights.meta.get("categories") or ()) or 1000
+    return _crop_size(weights), weights.name, str(weights.meta.get("recipe", "")), classes
 
 
 def _crop_size(weights: Any) -> int:
