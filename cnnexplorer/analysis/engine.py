@@ -33,7 +33,7 @@ import torch
 import torchinfo
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
-from torch.overrides import TorchFunctionMode
+from torch.utils._device import DeviceContext  # torch.device's context mode (torch 2.0 on)
 
 from cnnexplorer import units
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
@@ -43,8 +43,6 @@ from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode, ReceptiveField, Totals
 from cnnexplorer.errors import InputSizeError, UsageError
 from cnnexplorer.zoo import get
-
-aten = torch.ops.aten
 
 _INIT_FUNCTIONS = (
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_",
@@ -62,7 +60,7 @@ def analyze(request: AnalysisRequest, device: str = "meta") -> Analysis:
     arch = get(request.model)
     with _cyclic_gc_paused():
         if device == "meta":
-            with torch.device("meta"), _InitialisationSkipped():
+            with _MetaBuild():
                 model = arch.build()
         else:
             with torch.device(device):
@@ -86,13 +84,15 @@ def analyze_module(
         return _analyze(model, request, training_only)
 
 
-class _InitialisationSkipped(TorchFunctionMode):
-    """A model's constructor on the meta device without its weight initialisation.
+class _MetaBuild(DeviceContext):
+    """``with torch.device("meta")`` for a model's constructor, without its weight initialisation.
 
     Meta tensors hold no values, so initialisation changes nothing; yet it is a third of
     building a model there: ``normal_`` (Kaiming's init) is a Python decomposition on the
     meta device costing 0.2-0.5 ms a call, and each initialiser works out fans and gains
     first. The initialisers, and the fills they use, return their meta tensor untouched.
+    This is torch.device's own mode (every torch call of a constructor goes through it)
+    with the skip added: one mode on the stack instead of two.
     """
 
     _INITIALISERS = frozenset(
@@ -105,13 +105,16 @@ class _InitialisationSkipped(TorchFunctionMode):
         }
     )
 
+    def __init__(self) -> None:
+        super().__init__("meta")
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in self._INITIALISERS:
             tensor = args[0] if args else kwargs.get("tensor")  # nn.init passes it by name
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
                 return tensor
-        return func(*args, **kwargs)
+        return super().__torch_function__(func, types, args, kwargs)
 
 
 @contextlib.contextmanager
