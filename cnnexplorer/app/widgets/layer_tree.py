@@ -51,7 +51,7 @@ COLUMNS = (
     Column("params", "params", 6, "right"),
     Column("macs", "MACs", 6, "right"),
     Column("share", "MACs%", 6, "right"),
-    Column("rf", "RF", 5, "right"),
+    Column("rf", "RF", 6, "right"),  # "global" after global pooling
 )
 DROP_ORDER = ("rf", "type", "share", "macs", "params", "output")
 
