@@ -196,7 +196,7 @@ def _flops(formula, args: tuple, kwargs: dict, out: object) -> int:
     pytree (the larger part of a call's cost): aten arguments are flat or lists, so they
     are mapped here directly and handed to the formula itself.
     """
-    if formula.__code__ is not _SHAPE_WRAPPED:
+    if getattr(formula, "__code__", None) is not _SHAPE_WRAPPED:
         return formula(*args, **kwargs, out_val=out)
     shaped = {name: _shapes(value) for name, value in kwargs.items()}
     return formula.__wrapped__(*_shapes(args), out_shape=_shapes(out), **shaped)
