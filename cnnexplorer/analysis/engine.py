@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import math
 import threading
 from collections.abc import Iterator
@@ -140,8 +139,7 @@ def _analyze(
     model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...], device: str = "meta"
 ) -> Analysis:
     torch_dtype = getattr(torch, request.dtype)
-    if not _already_on(model, torch.device(device), torch_dtype):  # a walk over every module, often for nothing
-        model = model.to(device=device, dtype=torch_dtype)
+    model = model.to(device=device, dtype=torch_dtype)
 
     paths = {id(module): path for path, module in model.named_modules()}
     try:
@@ -286,15 +284,6 @@ def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, 
         saved_bytes=saved.bytes,
         # No global pooling or flattening (a fully convolutional model): the output's field.
         final_field=tracker.final[-1] if tracker.final else recorder.fields.get(""),
-    )
-
-
-def _already_on(model: nn.Module, device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether ``model.to(device=device, dtype=dtype)`` would leave every tensor as it is (it
-    converts floating-point and complex tensors only)."""
-    return all(
-        t.device == device and (t.dtype == dtype or not (t.is_floating_point() or t.is_complex()))
-        for t in itertools.chain(model.parameters(), model.buffers())
     )
 
 
