@@ -212,7 +212,9 @@ class JobsScreen(Screen[None]):
         for state in self._past:
             if state.run_dir is not None and _folder_key(state.run_dir) not in entries:
                 entries[_folder_key(state.run_dir)] = Entry(_folder_key(state.run_dir), state, None, None)
-        return sorted(entries.values(), key=lambda entry: (-entry.started, entry.key))
+        # Ties (runs started in the same second) by folder name, not by absolute path, so
+        # that the order is the same in every checkout.
+        return sorted(entries.values(), key=lambda entry: (-entry.started, entry.name, entry.key))
 
     @work(thread=True, exclusive=True, group="runs")
     def rescan(self) -> None:
