@@ -206,6 +206,8 @@ async def test_J_opens_the_jobs_screen_and_q_quits_from_there(shared_cache, tmp_
         await pilot.press("J")
         await pilot.pause()
         assert isinstance(app.screen, JobsScreen)
+        await pilot.pause(0.4)  # a redraw
+        assert "No jobs or runs yet" in str(app.screen.query_one("#job-header").render())
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0  # q quit the app from the jobs screen

@@ -248,6 +248,14 @@ class JobsScreen(Screen[None]):
         selected = next((entry for entry in entries if entry.key == self._selected), None)
         if selected is not None:
             self._draw_detail(selected)
+        elif not entries:
+            self.query_one("#job-header", Static).update(
+                Text(
+                    "No jobs or runs yet: t (train) or e (evaluate) in the explorer starts one.\n"
+                    f"Runs started from a shell show here too (watching {shown_path(explorer_app(self).runs_dir)}/).",
+                    style="italic",
+                )
+            )
 
     def _row_cells(self, entry: Entry) -> dict[str, str | Text]:
         """The row's cells at their natural width; recomputed only when the run moved on."""
