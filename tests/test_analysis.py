@@ -250,3 +250,18 @@ def test_the_receptive_field_mode_leaves_tensors_with_values_to_their_kernels():
     with ReceptiveFieldMode():
         got = forward(x)
     assert torch.equal(got, expected)
+
+
+def test_a_models_own_forward_hooks_stay_traced_and_dispatch_is_left_on():
+    # torchinfo's hook runs with Python dispatch off (its `.data` reads need no tracing); a hook
+    # of the model's own, which can change the output, is traced like the forward itself.
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
+    model[0].register_forward_hook(lambda module, inputs, output: torch.nn.functional.max_pool2d(output, 2))
+    analysis = analyze_module(model, (3, 16, 16))
+    assert analysis.node("0").output_shape == (1, 4, 8, 8)
+    # conv 3x3 (3), pool 2x2 stride 2 (4, jump 2), conv 3x3 (4 + 2 x 2 = 8)
+    assert (analysis.node("2").field.size, analysis.node("2").field.jump) == ((8, 8), (2, 2))
+    with pytest.raises(UsageError):
+        analyze(AnalysisRequest.of("alexnet-2012", (3, 32, 32)))
+    assert not torch._C._dispatch_tls_is_dispatch_key_excluded(torch._C.DispatchKey.Python)
