@@ -354,12 +354,6 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self._fields[id(tensor)] = field
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is aten.detach.default:  # torchinfo reads every module's input through `.data`
-            out = func(*args)
-            field = self._fields.get(id(args[0]))
-            if field is not None and _is_spatial(out):
-                self._set(out, field)
-            return out
         kwargs = kwargs or {}
         out = _shape_only(func, args, kwargs)  # this mode is off while it runs: no re-entry
         if out is None:
