@@ -63,6 +63,14 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+async def wait_for_screen(pilot, screen_type) -> None:
+    """Wait (up to 5 s) until the screen in front is a ``screen_type``, e.g. after a worker opens it."""
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, screen_type):
+            return
+
+
 def run_cli(*args: str, env: dict | None = None):
     """``python -m cnnexplorer ARGS`` as a user runs it, in an 80-column terminal."""
     environment = {**os.environ, "COLUMNS": "80", **(env or {})}

@@ -7,7 +7,7 @@ import pytest
 from cnnexplorer import zoo
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.errors import UsageError
-from tests.conftest import assert_usage_error, run_cli
+from tests.conftest import assert_usage_error, run_cli, wait_for_screen
 
 SMALL_CNN = '''\
 from torch import nn
@@ -309,20 +309,14 @@ async def test_the_diff_picker_finds_the_others_and_takes_a_typed_user_model(sha
         await pilot.press("d")
         await pilot.pause()
         await pilot.press(*f"{user_file}:SmallNet", "enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DiffScreen):
-                break
+        await wait_for_screen(pilot, DiffScreen)
         assert isinstance(app.screen, DiffScreen)
         assert app.screen.diff.right.name == f"{user_file}:SmallNet"
         await pilot.press("escape")
         await pilot.press("d")
         await pilot.pause()
         await pilot.press(*"shufflenet_v2_x0_5", "enter")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DiffScreen):
-                break
+        await wait_for_screen(pilot, DiffScreen)
         assert app.screen.diff.right.name == "shufflenet_v2_x0_5"
 
 

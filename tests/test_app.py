@@ -6,7 +6,7 @@ from rich.style import Style
 from cnnexplorer.app import make_app
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
-from tests.conftest import settle
+from tests.conftest import settle, wait_for_screen
 
 SIZE = (130, 40)
 
@@ -155,10 +155,7 @@ async def test_d_picks_a_second_architecture_and_opens_the_diff(shared_cache):
         await pilot.press("d")
         await pilot.pause()
         await pilot.press(*"vgg19", "down", "enter")  # the filter leaves vgg19 then vgg19_bn
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DiffScreen):
-                break
+        await wait_for_screen(pilot, DiffScreen)
         assert isinstance(app.screen, DiffScreen)
         diff = app.screen.diff
         assert (diff.left.name, diff.right.name) == ("vgg16", "vgg19_bn")

@@ -20,7 +20,7 @@ from cnnexplorer.app.screens.diff_screen import (
     row_cells,
 )
 from cnnexplorer.diff import diff_analyses, visible_rows
-from tests.conftest import analysed, settle
+from tests.conftest import analysed, settle, wait_for_screen
 
 SIZE = (120, 40)
 SIZES = [(80, 24), (120, 40), (200, 60)]
@@ -85,10 +85,7 @@ async def test_d_then_alexnet_2012_diffs_each_side_at_its_own_input(shared_cache
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("d", *"alexnet-2012", "enter")  # the filter leaves alexnet-2012, then its 2gpu twin
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DiffScreen):
-                break
+        await wait_for_screen(pilot, DiffScreen)
         assert isinstance(app.screen, DiffScreen)
         diff = app.screen.diff
         assert (diff.left.name, diff.right.name) == ("alexnet", "alexnet-2012")
