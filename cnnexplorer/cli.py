@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         help="every architecture: family, year, params, GMACs, published accuracy",
         description="One row per architecture of the zoo, analysed at its default input size. "
-        "Published top-1/top-5 are torchvision's ImageNet figures for the original recipe (IMAGENET1K_V1).",
+        "Published top-1/top-5 are torchvision's ImageNet figures for the model's first weights "
+        "(the original recipe, IMAGENET1K_V1, where torchvision has it; the caption names any other).",
     )
     listing.add_argument(
         "--all", action="store_true", help="every torchvision classifier too, not only the curated zoo"

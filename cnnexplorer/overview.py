@@ -26,6 +26,7 @@ class ZooRow:
     acc5: float | None
     cifar10_error: float | None = None  # the paper's CIFAR-10 test error, in % (CIFAR variants)
     cifar10_source: str | None = None  # the paper and its table
+    weights: str | None = None  # the torchvision weights acc1/acc5 belong to, e.g. "IMAGENET1K_V1"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +74,7 @@ def _row(arch: Architecture, params: int, macs: int) -> ZooRow:
         acc5=reference.acc5 if reference else None,
         cifar10_error=paper.top1_error if paper else None,
         cifar10_source=paper.source if paper else None,
+        weights=reference.weights if reference else None,
     )
 
 

@@ -84,6 +84,40 @@ def test_list_shows_the_cifar_figures_beside_the_imagenet_ones():
     assert "91.25* -" in text and "CIFAR-10 top-1 accuracy" in text and "He et al. 2015 Table 6" in text
 
 
+def test_list_fits_80_columns_and_names_the_weights_each_accuracy_belongs_to():
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from cnnexplorer.overview import ZooRow
+    from cnnexplorer.render.overview import render_overview
+
+    resnet = ZooRow(
+        "resnet50",
+        "ResNet",
+        2015,
+        "ImageNet",
+        (3, 224, 224),
+        25_557_032,
+        4_089_184_256,
+        76.13,
+        92.862,
+        weights="IMAGENET1K_V1",
+    )
+    # vit_h_14's first (and only) weights are SWAG's, at 518x518: 1016.7 GMACs (torchvision's _ops: 1016.717)
+    vit = ZooRow(
+        "vit_h_14", "torchvision", 0, "ImageNet", (3, 518, 518), 632_045_800, 1_016_717_000_000, 88.552, 98.694
+    )
+    vit = replace(vit, name="mobilenet_v3_large", weights="IMAGENET1K_SWAG_E2E_V1")  # the longest name there is
+    console = Console(width=80, record=True)
+    console.print(render_overview([resnet, vit]))
+    lines = console.export_text().splitlines()
+    assert "…" not in "".join(lines) and max(map(len, lines)) <= 80
+    assert "1017" in lines[3] and "e+" not in lines[3]
+    legend = " ".join(" ".join(lines[4:]).split())
+    assert "(weights IMAGENET1K_V1; mobilenet_v3_large: IMAGENET1K_SWAG_E2E_V1)" in legend
+
+
 def test_summary_and_the_app_header_show_the_papers_figure(analysis_of):
     from cnnexplorer.app.widgets.model_header import published_phrase
     from cnnexplorer.render.summary import render_markdown, to_dict

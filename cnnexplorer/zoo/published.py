@@ -81,7 +81,8 @@ def _stored_weights(document: dict | None) -> tuple[Published, ...] | None:
 
 
 def published(arch: Architecture) -> Published | None:
-    """The original-recipe weights' figures (``IMAGENET1K_V1``), closest to the paper's."""
+    """The figures of the first weights torchvision lists: the original recipe (``IMAGENET1K_V1``),
+    closest to the paper's, for all but the models first published with other weights (SWAG)."""
     found = weights_of(arch)
     return found[0] if found else None
 
