@@ -282,7 +282,35 @@ async def test_the_palette_offers_the_others_and_opens_one_under_more(shared_cac
         assert app.screen.analysis.name == "mobilenet_v3_small"
         zoo_list = app.screen.query_one(ZooList)
         assert zoo_list.cursor_node.data == "mobilenet_v3_small"
-        assert str(zoo_list.cursor_node.parent.label) == "more"
+        assert str(zoo_list.cursor_node.parent.label).startswith("more (")
+        assert zoo_list.cursor_node.parent.is_expanded
+
+
+async def test_the_zoo_list_folds_every_other_classifier_under_more_and_keys_open_one(shared_cache):
+    from torchvision.models import get_model_weights
+
+    from cnnexplorer import units
+    from cnnexplorer.app import make_app
+    from cnnexplorer.app.widgets.zoo_list import ZooList
+    from tests.conftest import settle
+
+    others = zoo.more_names()
+    app = make_app("alexnet", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        zoo_list = app.screen.query_one(ZooList)
+        more = zoo_list.cursor_node.parent.parent.children[-1]
+        assert str(more.label) == f"more ({len(others)}: ctrl+p finds one)" and not more.is_expanded
+        assert [leaf.data for leaf in more.children] == others
+        await pilot.press("shift+left", *["shift+down"] * len(zoo.by_family()))
+        assert zoo_list.cursor_node is more
+        await pilot.press("space", "down")  # unfold, then the first of them
+        await settle(pilot)
+        first = others[0]
+        assert app.screen.analysis.name == first
+        # its figures beside it once analysed at its default input: params as torchvision publishes them
+        published = next(iter(get_model_weights(first))).meta["num_params"]
+        assert units.count(published) in str(zoo_list.cursor_node.label)
 
 
 async def test_a_bad_name_from_the_palette_is_a_notification(shared_cache, user_file):

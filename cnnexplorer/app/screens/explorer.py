@@ -28,7 +28,7 @@ from cnnexplorer.app.widgets.stage_plots import StagePlots
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.app.widgets.zoo_list import ZooList
 from cnnexplorer.errors import UsageError
-from cnnexplorer.zoo import ARCHITECTURES, get
+from cnnexplorer.zoo import ARCHITECTURES, get, more_names
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
@@ -163,6 +163,7 @@ class ExplorerScreen(Screen[None]):
         cache.load_stored(self.request)  # request_analysis finds it in memory: no debounce
         self.cache = cache
         self.app.call_from_thread(self._engine_ready)
+        self.app.call_from_thread(self.query_one(ZooList).add_more, more_names())
         from cnnexplorer.train.devices import list_device_choices  # imports torch
 
         self.devices = list_device_choices()
@@ -182,6 +183,10 @@ class ExplorerScreen(Screen[None]):
             return
         if not get_current_worker().is_cancelled:
             self.post_message(AnalysisReady(request, analysis=analysis))
+        if request == AnalysisRequest.of(request.model):  # its default input: the zoo list's figures
+            from cnnexplorer.overview import overview_row
+
+            self.post_message(ZooRowReady(overview_row(get(request.model), analysis)))
 
     @work(thread=True, group="zoo")
     def analyse_zoo(self) -> None:
@@ -189,10 +194,12 @@ class ExplorerScreen(Screen[None]):
         the totals the disk cache holds (torch-free), then each analysis into memory (from the
         disk cache, or computed and stored for next time)."""
         from cnnexplorer.overview import overview_row, stored_row
+        from cnnexplorer.zoo.resolve import resolve
 
         assert self.cache is not None
         shown = set()
-        for arch in ARCHITECTURES:
+        more = [arch for name in more_names() if (arch := resolve(name)) is not None]
+        for arch in [*ARCHITECTURES, *more]:  # "more" only from the disk cache: not analysed here
             if get_current_worker().is_cancelled:
                 return
             row = stored_row(arch)

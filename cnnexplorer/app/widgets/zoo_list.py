@@ -1,5 +1,6 @@
-"""The zoo, grouped by family, with each architecture's params and GMACs once known; a
-model opened from outside the zoo (palette, command line) is added under "more"."""
+"""The zoo, grouped by family, with each architecture's params and GMACs once known; under
+"more" (folded), every other torchvision classifier and any model opened by name (palette,
+command line)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from cnnexplorer.zoo import by_family
 
 if TYPE_CHECKING:
     from cnnexplorer.overview import ZooRow
+
+NAME_WIDTH = 17  # the pane is 33 columns: guide, name, params and MACs
 
 
 class ZooList(Tree[str]):
@@ -40,7 +43,8 @@ class ZooList(Tree[str]):
 
     @staticmethod
     def _label(name: str, row: ZooRow | None) -> Text:
-        text = Text(f"{name:<17}", no_wrap=True, overflow="ellipsis")
+        shown = name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+        text = Text(f"{shown:<{NAME_WIDTH}}", no_wrap=True)
         if row is None:
             text.append("     ·      ·", style="dim")
         else:
@@ -49,14 +53,27 @@ class ZooList(Tree[str]):
 
     def set_stats(self, row: ZooRow) -> None:
         """Show an overview row's params and GMACs beside its architecture."""
-        self._leaves[row.name].set_label(self._label(row.name, row))
+        node = self._leaves.get(row.name)
+        if node is not None:
+            node.set_label(self._label(row.name, row))
+
+    def add_more(self, names: list[str]) -> None:
+        """List models beyond the zoo under "more", folded (the palette, ctrl+p, finds them too)."""
+        for name in names:
+            if name not in self._leaves:
+                self._add_more(name)
+        if self.cursor_node is not None:  # the list grew under it: keep the cursor in view
+            self.call_after_refresh(self.scroll_to_node, self.cursor_node, animate=False)
 
     def select_architecture(self, name: str) -> None:
         """Move the cursor to an architecture (without re-announcing it); one outside the
-        zoo is added under "more" first."""
-        node = self._leaves.get(name)
-        if node is None:  # a new leaf has its line once the tree has redrawn
-            self.call_after_refresh(self._move_quietly, self._add_more(name))
+        zoo is added under "more" first, and its branch unfolded."""
+        node = self._leaves.get(name) or self._add_more(name)
+        branch = node.parent
+        if branch is not None and not branch.is_expanded:
+            branch.expand()
+        if node.line < 0:  # a new or unfolded leaf has its line once the tree has redrawn
+            self.call_after_refresh(self._move_quietly, node)
         else:
             self._move_quietly(node)
 
@@ -66,8 +83,9 @@ class ZooList(Tree[str]):
 
     def _add_more(self, name: str) -> TreeNode[str]:
         if self._more is None:
-            self._more = self.root.add("more", expand=True)
+            self._more = self.root.add("more", expand=False)
         self._leaves[name] = self._more.add_leaf(self._label(name, None), data=name)
+        self._more.set_label(f"more ({len(self._more.children)}: ctrl+p finds one)")
         return self._leaves[name]
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
