@@ -43,7 +43,8 @@ class ZooList(Tree[str]):
 
     @staticmethod
     def _label(name: str, row: ZooRow | None) -> Text:
-        shown = name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
+        half = (NAME_WIDTH - 1) // 2  # cut in the middle: both ends tell shufflenet_v2_x1_0 from x1_5
+        shown = name if len(name) <= NAME_WIDTH else f"{name[:half]}…{name[-half:]}"
         text = Text(f"{shown:<{NAME_WIDTH}}", no_wrap=True)
         if row is None:
             text.append("     ·      ·", style="dim")
@@ -59,9 +60,10 @@ class ZooList(Tree[str]):
 
     def add_more(self, names: list[str]) -> None:
         """List models beyond the zoo under "more", folded (the palette, ctrl+p, finds them too)."""
+        opened = {leaf.data: leaf for leaf in self._more.children} if self._more is not None else {}
         for name in names:
-            if name not in self._leaves:
-                self._add_more(name)
+            if name not in self._leaves:  # in order, around those opened already
+                self._add_more(name, before=next((leaf for data, leaf in sorted(opened.items()) if data > name), None))
         if self.cursor_node is not None:  # the list grew under it: keep the cursor in view
             self.call_after_refresh(self.scroll_to_node, self.cursor_node, animate=False)
 
@@ -81,10 +83,10 @@ class ZooList(Tree[str]):
         with self.prevent(Tree.NodeHighlighted):
             self.move_cursor(node)
 
-    def _add_more(self, name: str) -> TreeNode[str]:
+    def _add_more(self, name: str, before: TreeNode[str] | None = None) -> TreeNode[str]:
         if self._more is None:
             self._more = self.root.add("more", expand=False)
-        self._leaves[name] = self._more.add_leaf(self._label(name, None), data=name)
+        self._leaves[name] = self._more.add_leaf(self._label(name, None), data=name, before=before)
         self._more.set_label(f"more ({len(self._more.children)}: ctrl+p finds one)")
         return self._leaves[name]
 
