@@ -253,8 +253,8 @@ def test_the_receptive_field_mode_leaves_tensors_with_values_to_their_kernels():
 
 
 def test_a_models_own_forward_hooks_stay_traced_and_dispatch_is_left_on():
-    # torchinfo's hook runs with Python dispatch off (its `.data` reads need no tracing); a hook
-    # of the model's own, which can change the output, is traced like the forward itself.
+    # A hook of the model's own, which can change the output, is traced like the forward itself,
+    # and the layer's output is the one its hooks leave (the engine's own hooks run before them).
     with torch.device("meta"):
         model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))
     model[0].register_forward_hook(lambda module, inputs, output: torch.nn.functional.max_pool2d(output, 2))

@@ -3,7 +3,7 @@ field for a model, computed on the meta device (no weights, no real forward pass
 
 Method, per node of the module tree:
 
-- shapes and execution order come from torchinfo's layer records (one per call);
+- shapes and execution order come from two global module hooks (one record per call);
 - parameters and buffers are counted from each module's own tensors;
 - MACs are counted by formula for convolutions (output elements x input channels per
   group x kernel area) and linear layers (output elements x input features), biases
@@ -12,7 +12,7 @@ Method, per node of the module tree:
   cross-checked against FlopCounterMode's count of the same pass (its formulas,
   ``torch.utils.flop_counter.flop_registry``, applied by the receptive-field mode to
   every aten op; a test compares it with a real ``FlopCounterMode`` run);
-- containers never use torchinfo's own container figures: they sum their descendants;
+- containers sum their descendants;
 - the pass runs in training mode with autograd on, so that training-only heads get
   shapes and the tensors autograd saves for the backward pass can be counted (the
   training-memory estimate); receptive fields follow every aten op of the same pass.
@@ -26,16 +26,15 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-import torchinfo
 from torch import nn
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.utils._device import DeviceContext  # torch.device's context mode (torch 2.0 on)
 from torch.utils.hooks import RemovableHandle
 
 from cnnexplorer import units
+from cnnexplorer.analysis import meta_shortcuts
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
@@ -166,10 +165,10 @@ def _analyze(
             raise _input_error(request, eval_failure) from None
 
     nodes = _build_tree(model, training_only)
-    _record_calls(nodes, trace, paths, DTYPE_BYTES[request.dtype])
+    _record_calls(nodes, trace, DTYPE_BYTES[request.dtype])
     root = nodes[""]
     _aggregate(root)
-    layers = _execution_order(nodes, trace.summary.summary_list, paths)
+    layers = _execution_order(nodes, trace.calls)
     totals = _totals(root, [nodes[p] for p in training_only if p in nodes], request.dtype)
     input_bytes = x.numel() * x.element_size()
     memory = estimate_memory(root, totals, input_bytes + trace.saved_bytes, request.dtype)
@@ -186,12 +185,21 @@ def _analyze(
 
 
 @dataclass
+class _Call:
+    """One call of a module of the model, in the order the calls began."""
+
+    path: str
+    input_shape: tuple[int, ...] | None = None  # of its first argument (a DenseNet layer's list: concatenated)
+    output_shape: tuple[int, ...] = ()
+    executed: bool = False  # it returned
+
+
+@dataclass
 class _Trace:
     """What one pass records."""
 
-    summary: Any  # torchinfo's ModelStatistics
+    calls: list[_Call]
     fields: dict[str, ReceptiveField | None]  # of each module's output (first call), by path
-    input_shapes: dict[str, tuple[int, ...] | None]
     flops: int  # FlopCounterMode's formulas over the pass
     own_flops: dict[str, int]  # the part each module runs itself (matmuls, attention, ...), by path
     training_only_flops: int  # the part of it inside training-only heads
@@ -204,132 +212,105 @@ class _PassError(Exception):
 
     def __init__(self, cause: Exception, running: list[tuple[str, nn.Module, tuple]]) -> None:
         super().__init__(str(cause))
-        self.cause = cause.__cause__ or cause
+        self.cause = cause
         self.running = running
 
 
 class _Recorder:
-    """The module hooks of one pass: each module's input shape and output field, the modules
-    the pass is inside (to name a failing layer), autograd switched on inside the model, and
-    the training-only heads kept apart (their FLOPs; their pooling is not the network's)."""
+    """The module hooks of one pass: each call's input and output shapes, each module's
+    output field, the modules the pass is inside (to name a failing layer), and the
+    training-only heads kept apart (their FLOPs; their pooling is not the network's).
+
+    ``pre`` and ``post`` are global module hooks: two registrations instead of two per
+    module (each costs ~50 us). Global hooks run before a module's own, which can replace
+    its output: a module with hooks of its own gets one more, after them, that records
+    the output they leave.
+    """
 
     def __init__(self, paths: dict[int, str], training_only: tuple[str, ...], tracker: ReceptiveFieldMode) -> None:
         self.paths, self.training_only, self.tracker = paths, training_only, tracker
+        self.calls: list[_Call] = []
         self.fields: dict[str, ReceptiveField | None] = {}
-        self.input_shapes: dict[str, tuple[int, ...] | None] = {}
         self.running: list[tuple[str, nn.Module, tuple]] = []
         self.head_flops = 0
         self.own_flops: dict[str, int] = {}  # FLOPs of the ops each module runs itself, not in a child
         self._frames: list[list[int]] = []  # per running module: [FLOPs at its start, its children's FLOPs]
+        self._open: list[_Call] = []  # the calls running, innermost last
+        self._after_own_hooks: dict[int, RemovableHandle] = {}  # by module id
+        self._awaiting_own_hooks: list[_Call] = []  # returned calls whose module's own hooks run next
         self._heads: dict[str, tuple[int, int]] = {}  # head -> (FLOPs, final fields) at its start
-        self._grad_mode: list[bool] = []
 
     def pre(self, module: nn.Module, inputs: tuple) -> None:
-        path = self.paths[id(module)]
+        path = self.paths.get(id(module))
+        if path is None:  # a module of another model, run meanwhile, is not ours
+            return
+        if module._forward_hooks and id(module) not in self._after_own_hooks:
+            self._after_own_hooks[id(module)] = module.register_forward_hook(self._after_own)
+        call = _Call(path, _input_shape(inputs) or _output_shape(inputs))
+        self.calls.append(call)
+        self._open.append(call)
         self.running.append((path, module, inputs))
         self._frames.append([self.tracker.flops, 0])
-        self.input_shapes.setdefault(path, _input_shape(inputs))
-        if path == "":  # torchinfo runs the model under no_grad: autograd on, to see what it saves
-            self._grad_mode.append(torch.is_grad_enabled())
-            torch.set_grad_enabled(True)
         if path in self.training_only:
             self._heads[path] = (self.tracker.flops, len(self.tracker.final))
 
     def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        if id(module) not in self.paths:
+            return
+        call = self._open.pop()
+        if id(module) in self._after_own_hooks:
+            self._awaiting_own_hooks.append(call)
+        else:
+            self._returned(call, output)
         path, _, _ = self.running.pop()
         start, in_children = self._frames.pop()
         inclusive = self.tracker.flops - start
         self.own_flops[path] = self.own_flops.get(path, 0) + inclusive - in_children
         if self._frames:
             self._frames[-1][1] += inclusive
-        self.fields.setdefault(path, self.tracker.field(output))
         if path in self._heads:
             flops_before, finals_before = self._heads.pop(path)
             self.head_flops += self.tracker.flops - flops_before
             del self.tracker.final[finals_before:]
-        if path == "":
-            torch.set_grad_enabled(self._grad_mode.pop())
 
+    def _after_own(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        self._returned(self._awaiting_own_hooks.pop(), output)
 
-class _TorchinfoHookUntraced:
-    """torchinfo's hook after each module, run outside the receptive-field mode.
+    def _returned(self, call: _Call, output: object) -> None:
+        call.output_shape, call.executed = _output_shape(output), True
+        self.fields.setdefault(call.path, self.tracker.field(output))
 
-    The hook reads the module's input through ``.data`` four times, and under a dispatch
-    mode each read is an aten ``detach`` through Python that nothing uses (3,000 of them on
-    a DenseNet, 5-9% of its analysis). Python dispatch is switched off from the end of our
-    global forward hook (global hooks run before a module's own) to a hook of ours added
-    after torchinfo's: only while torchinfo's hook runs, on modules whose one hook is its.
-    """
-
-    def __init__(self) -> None:
-        self._resumers: dict[int, RemovableHandle | None] = {}  # by module id; None: left traced
-        self._guard: Any = None
-
-    def watch(self, module: nn.Module) -> None:
-        """At a module's first call: add our hook after torchinfo's, if its is the only one."""
-        if id(module) not in self._resumers:
-            hooks = list(module._forward_hooks.values())
-            alone = len(hooks) == 1 and getattr(hooks[0], "__module__", None) == torchinfo.torchinfo.__name__
-            self._resumers[id(module)] = module.register_forward_hook(self._resume) if alone else None
-
-    def pause(self, module: nn.Module) -> None:
-        if self._resumers.get(id(module)) is not None:
-            self._guard = torch._C._DisableTorchDispatch()
-            self._guard.__enter__()
-
-    def _resume(self, module: nn.Module, inputs: tuple, output: object) -> None:
-        self.resume()
-
-    def resume(self) -> None:
-        if self._guard is not None:
-            self._guard.__exit__(None, None, None)
-            self._guard = None
-
-    def remove(self) -> None:
-        """Dispatch on again (a hook that raised leaves it off) and our hooks removed."""
-        self.resume()
-        for handle in self._resumers.values():
-            if handle is not None:
-                handle.remove()
+    def remove_hooks(self) -> None:
+        for handle in self._after_own_hooks.values():
+            handle.remove()
 
 
 def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, training_only: tuple[str, ...]):
-    """One meta-device pass under torchinfo, the receptive-field mode (which also counts
-    FLOPs) and a saved-tensor hook."""
+    """One meta-device pass, in training or inference mode, with autograd on (to see what it
+    saves), under the receptive-field mode (which also counts FLOPs), a saved-tensor hook and
+    two global module hooks that record every call."""
     tracker = ReceptiveFieldMode()
     saved = SavedTensors(excluded=[x, *model.parameters(), *model.buffers()])
-    recorder, untraced = _Recorder(paths, training_only, tracker), _TorchinfoHookUntraced()
-
-    def pre(module: nn.Module, inputs: tuple) -> None:
-        if id(module) in paths:  # a module of another model, run meanwhile, is not ours
-            untraced.watch(module)
-            recorder.pre(module, inputs)
-
-    def post(module: nn.Module, inputs: tuple, output: object) -> None:
-        if id(module) in paths:
-            recorder.post(module, inputs, output)
-            untraced.pause(module)
-
+    recorder = _Recorder(paths, training_only, tracker)
+    was_training = model.training
     with _TRACE_LOCK:
-        # Global module hooks: two registrations instead of two per module (each costs ~50 us);
-        # they are removed below.
-        handles = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
+        handles = [register_module_forward_pre_hook(recorder.pre), register_module_forward_hook(recorder.post)]
         tracker.mark_input(x)
         try:
-            with tracker, torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
-                # No device: model and input are on the meta device already (with one, torchinfo
-                # would move both again, a walk over every module).
-                summary = torchinfo.summary(model, input_data=x, mode=mode, depth=10_000, verbose=0)
+            model.train(mode == "train")
+            with tracker, meta_shortcuts.recording(), torch.enable_grad():
+                with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
+                    model(x)
         except Exception as error:  # the pass failed: keep where, to name the layer
             raise _PassError(error, recorder.running) from None
         finally:
-            untraced.remove()
+            model.train(was_training)
+            recorder.remove_hooks()
             for handle in handles:
                 handle.remove()
     return _Trace(
-        summary=summary,
+        calls=recorder.calls,
         fields=recorder.fields,
-        input_shapes=recorder.input_shapes,
         flops=int(tracker.flops),
         own_flops=recorder.own_flops,
         training_only_flops=recorder.head_flops,
@@ -433,14 +414,27 @@ def _input_shape(inputs: tuple) -> tuple[int, ...] | None:
     return None
 
 
-def _record_calls(nodes, trace: _Trace, paths, element_bytes: int) -> None:
-    for record in trace.summary.summary_list:
-        if not record.executed:
+def _output_shape(value: object) -> tuple[int, ...]:
+    """The shape of a module's output as torchinfo gives it: a tensor's; of a list or tuple
+    (GoogLeNet's training outputs, attention's output and weights), its first item's; of a
+    dict, its last value's; () for anything else."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)) and value:
+        return _output_shape(value[0])
+    if isinstance(value, dict) and value:
+        return _output_shape(list(value.values())[-1])
+    return ()
+
+
+def _record_calls(nodes, trace: _Trace, element_bytes: int) -> None:
+    for call in trace.calls:
+        if not call.executed:
             continue
-        node = nodes[paths[record.layer_id]]
-        output_shape = tuple(record.output_size)
+        node = nodes[call.path]
+        output_shape = call.output_shape
         if node.calls == 0:
-            node.input_shape = trace.input_shapes.get(node.path) or tuple(record.input_size)
+            node.input_shape = call.input_shape or ()
             node.output_shape = output_shape
             node.input_bytes = math.prod(node.input_shape) * element_bytes
             node.output_bytes = math.prod(output_shape) * element_bytes
@@ -466,12 +460,11 @@ def _aggregate(node: LayerNode) -> None:
             node.activation_bytes += child.activation_bytes
 
 
-def _execution_order(nodes, summary_list, paths) -> list[LayerNode]:
+def _execution_order(nodes, calls: list[_Call]) -> list[LayerNode]:
     seen: dict[str, LayerNode] = {}
-    for record in summary_list:
-        if record.executed:
-            path = paths[record.layer_id]
-            seen.setdefault(path, nodes[path])
+    for call in calls:
+        if call.executed:
+            seen.setdefault(call.path, nodes[call.path])
     return list(seen.values())
 
 

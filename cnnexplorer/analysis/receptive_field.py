@@ -34,6 +34,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry, shape_wrapper
 
 from cnnexplorer import units
+from cnnexplorer.analysis import meta_shortcuts
 from cnnexplorer.analysis.results import ReceptiveField
 
 aten = torch.ops.aten
@@ -357,7 +358,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         kwargs = kwargs or {}
         out = _shape_only(func, args, kwargs)  # this mode is off while it runs: no re-entry
         if out is None:
-            out = func(*args, **kwargs)
+            out = meta_shortcuts.output(func, args, kwargs)
         formula = flop_registry.get(func.overloadpacket)
         if formula is not None:
             self.flops += _flops(formula, args, kwargs, out)
