@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -55,8 +56,51 @@ _ADAPTIVE_POOL = {
     aten._adaptive_avg_pool3d.default,
     aten.adaptive_max_pool3d.default,
 }
-_REDUCE = {aten.mean.dim, aten.sum.dim_IntList, aten.amax.default, aten.amin.default}
-_PAD = {aten.constant_pad_nd.default, aten.reflection_pad2d.default, aten.replication_pad2d.default}
+_REDUCE = {
+    aten.mean.dim,
+    aten.sum.dim_IntList,
+    aten.amax.default,
+    aten.amin.default,
+    aten.var.correction,
+    aten.std.correction,
+    aten.linalg_vector_norm.default,
+    aten.max.dim,
+    aten.min.dim,
+    aten.logsumexp.default,
+}
+_PAD = {
+    aten.constant_pad_nd.default,
+    aten.reflection_pad1d.default,
+    aten.reflection_pad2d.default,
+    aten.reflection_pad3d.default,
+    aten.replication_pad1d.default,
+    aten.replication_pad2d.default,
+    aten.replication_pad3d.default,
+}
+# Each unit depends on every entry along the axes these normalize over.
+_NORMALIZING = {
+    aten._softmax.default,
+    aten._safe_softmax.default,
+    aten._log_softmax.default,
+    aten.native_layer_norm.default,
+    aten.native_group_norm.default,
+}
+_PRODUCTS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
+_ATTENTION = {
+    aten._scaled_dot_product_flash_attention_for_cpu.default,
+    aten._scaled_dot_product_efficient_attention.default,
+    aten._scaled_dot_product_flash_attention.default,
+    aten._scaled_dot_product_cudnn_attention.default,
+    aten._native_multi_head_attention.default,
+}
+# New tensors whose values do not depend on the input's (Swin's attention mask).
+_FRESH = {
+    aten.new_zeros.default,
+    aten.new_empty.default,
+    aten.new_ones.default,
+    aten.new_full.default,
+    aten.new_empty_strided.default,
+}
 _BATCH_NORM = {
     aten._native_batch_norm_legit_no_training.default,
     aten._native_batch_norm_legit.default,
@@ -76,9 +120,15 @@ _POSITIONWISE = _BATCH_NORM | {
     aten.empty_like.default,
     aten.zeros_like.default,
     aten.ones_like.default,
+    aten.hardswish.default,
+    aten.hardswish_.default,
+    aten.masked_fill.Tensor,
+    aten.where.self,
+    aten.where.ScalarOther,
+    aten.where.ScalarSelf,
 }
-# Ops that rearrange a tensor's memory: exact while the spatial axes stay the last two, unchanged.
-_RESHAPE = {
+# Views whose result reads the input's entries in order (row-major): a regrouping of its runs.
+_REGROUP = {
     aten.view.default,
     aten._unsafe_view.default,
     aten.reshape.default,
@@ -86,15 +136,20 @@ _RESHAPE = {
     aten.squeeze.dim,
     aten.squeeze.dims,
     aten.squeeze.default,
+}
+# Ops that move entries around without combining them.
+_REARRANGE = _REGROUP | {
     aten.expand.default,
     aten.permute.default,
     aten.transpose.int,
+    aten.t.default,
+    aten.select.int,
+    aten.unbind.int,
     aten.split.Tensor,
     aten.split_with_sizes.default,
     aten.narrow.default,
     aten.slice.Tensor,
-    aten.select.int,
-    aten.clone.default,
+    aten.roll.default,
 }
 
 _IN_PLACE = {aten.relu_.default, aten.add_.Tensor, aten.mul_.Tensor, aten.hardtanh_.default}
@@ -215,11 +270,6 @@ def _shapes(value: object) -> object:
     return value
 
 
-def _is_spatial(tensor: object) -> bool:
-    """Whether a tensor has spatial axes: (N, C, ..., H, W), the last two."""
-    return isinstance(tensor, torch.Tensor) and tensor.dim() >= 4
-
-
 def _tensors(args: tuple) -> list[torch.Tensor]:
     """Tensor arguments of an aten op, one level of lists deep (as in ``cat``)."""
     found = []
@@ -251,16 +301,6 @@ _NO_DEFAULT = object()
 def _schema(func) -> tuple[tuple[str, object], ...]:
     """An op's argument names and defaults (its schema's objects are made anew at each read)."""
     return tuple((a.name, a.default_value if a.has_default_value() else _NO_DEFAULT) for a in func._schema.arguments)
-
-
-def _pair(value: object, default: int) -> tuple[int, int]:
-    """A kernel, stride, padding or dilation argument for the last two axes."""
-    if value is None or (isinstance(value, (list, tuple)) and not value):
-        return (default, default)
-    if isinstance(value, int):
-        return (value, value)
-    values = [int(v) for v in value]  # type: ignore[union-attr]
-    return (values[-2], values[-1]) if len(values) > 1 else (values[0], values[0])
 
 
 def _window(
@@ -310,6 +350,189 @@ def _op_name(func) -> str:
     return f"aten.{func.overloadpacket.__name__}"
 
 
+# Positions ------------------------------------------------------------------------------------
+
+H, W, TOKENS, BATCH, CHANNEL = 0, 1, 2, 3, 4
+
+
+class _Run(NamedTuple):
+    """A run of entries of one tensor axis (an axis holds one or more runs, outermost first).
+
+    Along the height or width (``axis`` H or W), entry ``i`` is position ``i * step`` of the
+    map; a token run is a grid (``parts``, its own runs) with ``before`` and ``after`` tokens
+    that are no position (ViT's class token); batch and channel runs hold no positions.
+    """
+
+    axis: int
+    count: int
+    step: int = 1
+    before: int = 0
+    after: int = 0
+    parts: tuple = ()
+
+
+class _Positions(NamedTuple):
+    """Where a tensor keeps the map's positions: the runs of each of its axes, the map's
+    positions per spatial axis, and the windows ``(axis, extent)`` its field already spans
+    (so that the two products of one window attention grow the field once)."""
+
+    dims: tuple[tuple[_Run, ...], ...]
+    grid: tuple[int, int]
+    windows: frozenset = frozenset()
+
+    def but(self, dims=None, grid=None, windows=None) -> _Positions:
+        return _Positions(
+            self.dims if dims is None else tuple(dims),
+            self.grid if grid is None else tuple(grid),  # type: ignore[arg-type]
+            self.windows if windows is None else windows,
+        )
+
+
+def _grid_runs(dim: tuple[_Run, ...]) -> list[_Run]:
+    """The height and width runs of one tensor axis, a token run's grid included."""
+    found: list[_Run] = []
+    for run in dim:
+        if run.axis == TOKENS:
+            found.extend(run.parts)
+        elif run.axis <= W:
+            found.append(run)
+    return found
+
+
+def _has_positions(positions: _Positions | None) -> bool:
+    return positions is not None and any(run.axis <= TOKENS for dim in positions.dims for run in dim)
+
+
+def _plain(dim: tuple[_Run, ...]) -> _Run | None:
+    """The axis's one height or width run at step 1, if that is all the axis holds."""
+    return dim[0] if len(dim) == 1 and dim[0].axis <= W and dim[0].step == 1 else None
+
+
+def _channels(size: int) -> tuple[_Run, ...]:
+    return (_Run(CHANNEL, size),) if size != 1 else ()
+
+
+def _dims_of(tensor: torch.Tensor, positions: _Positions | None) -> tuple[tuple[_Run, ...], ...]:
+    """A tensor's axis runs; those of an untracked tensor are channels."""
+    return positions.dims if positions is not None else tuple(_channels(n) for n in tensor.shape)
+
+
+def _regroup(dims: tuple[tuple[_Run, ...], ...], shape: tuple[int, ...]) -> tuple[tuple[_Run, ...], ...] | None:
+    """The runs of a reshaped tensor's axes (row-major, as view and reshape read memory):
+    the input's runs in order, split or merged to the new sizes; None where a run would be
+    split unevenly or a token run split at all."""
+    queue = [run for dim in dims for run in dim]
+    out = []
+    for size in shape:
+        taken = []
+        if size == 1 and queue and queue[0].count == 1:
+            taken.append(queue.pop(0))  # a collapsed axis (1x1 after global pooling) stays one
+        need = size
+        while need > 1:
+            if not queue:
+                return None
+            run = queue.pop(0)
+            if run.count == 1:
+                continue
+            if need % run.count == 0:
+                taken.append(run)
+                need //= run.count
+            elif run.count % need == 0 and run.axis != TOKENS:
+                inner = run.count // need
+                taken.append(run._replace(count=need, step=run.step * inner))
+                queue.insert(0, run._replace(count=inner))
+                need = 1
+            else:
+                return None
+        out.append(_joined(taken))
+    if any(run.count != 1 for run in queue):
+        return None
+    return tuple(out)
+
+
+def _joined(runs: list[_Run]) -> tuple[_Run, ...]:
+    """Neighbouring runs merged where they read as one: channels with channels, and a
+    height or width run with the run just inside it (a window's rows back into the map's)."""
+    joined: list[_Run] = []
+    for run in runs:
+        last = joined[-1] if joined else None
+        if last is not None and last.axis == run.axis and run.axis in (BATCH, CHANNEL):
+            joined[-1] = last._replace(count=last.count * run.count)
+        elif last is not None and last.axis == run.axis <= W and last.step == run.step * run.count:
+            joined[-1] = run._replace(count=last.count * run.count)
+        else:
+            joined.append(run)
+    return tuple(joined)
+
+
+def _mixed_runs(positions: _Positions, dims: list[int]) -> dict[int, list[_Run]]:
+    """Per spatial axis, the runs held by the tensor axes ``dims``."""
+    runs: dict[int, list[_Run]] = {H: [], W: []}
+    for d in dims:
+        for run in _grid_runs(positions.dims[d]):
+            runs[run.axis].append(run)
+    return runs
+
+
+def _extent(runs: list[_Run]) -> tuple[int, bool]:
+    """How many neighbouring positions along one axis some runs span, and whether they
+    are one block (a window) rather than positions spread over the map (a grid)."""
+    ordered = sorted(runs, key=lambda run: run.step)
+    block = ordered[0].step == 1 and all(b.step == a.step * a.count for a, b in zip(ordered, ordered[1:]))
+    return sum((run.count - 1) * run.step for run in ordered) + 1, block
+
+
+def _whole(field: ReceptiveField, input_hw: tuple[int, int]) -> ReceptiveField:
+    """Every unit sees the whole input: exact, whatever came before."""
+    return ReceptiveField(input_hw, (1, 1), (0, 0), (), whole=True)
+
+
+def _per_dim(value: object, count: int, default: int) -> list[int] | None:
+    """A kernel, stride, padding or dilation argument, one int per axis it covers."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return [default] * count
+    return _per_axis(value, count)
+
+
+def _dim_list(value: object, ndim: int) -> list[int]:
+    """A dim argument (an int, a list, or none for all axes) as axis indices."""
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return list(range(ndim))
+    return sorted({d % ndim for d in ([value] if isinstance(value, int) else value)})  # type: ignore[union-attr]
+
+
+def _fitted(positions: _Positions | None, shape: torch.Size) -> _Positions | None:
+    """``positions`` with the batch and channel axes sized to the tensor (a convolution's new
+    channels); an axis whose positions do not fit its size holds none."""
+    if positions is None or len(positions.dims) != len(shape):
+        return None
+    if all(_size(dim) == n for dim, n in zip(positions.dims, shape)):
+        return positions
+    return positions.but([dim if _size(dim) == n else _channels(n) for dim, n in zip(positions.dims, shape)])
+
+
+def _size(dim: tuple[_Run, ...]) -> int:
+    return math.prod(run.count for run in dim)
+
+
+def _tokens(dim: tuple[_Run, ...], before: int, after: int) -> _Run:
+    """A token axis: the grid's runs with ``before`` and ``after`` tokens that are no position."""
+    if len(dim) == 1 and dim[0].axis == TOKENS:
+        run = dim[0]
+        return run._replace(count=run.count + before + after, before=run.before + before, after=run.after + after)
+    return _Run(TOKENS, _size(dim) + before + after, before=before, after=after, parts=dim)
+
+
+def _grid_count(tokens: _Run) -> int:
+    return tokens.count - tokens.before - tokens.after
+
+
+def _same(outputs: tuple | list, field: ReceptiveField, positions: _Positions) -> list:
+    """``(field, positions)`` for each output shaped like the first (the others: None)."""
+    shape = outputs[0].shape
+    return [(field, positions) if isinstance(t, torch.Tensor) and t.shape == shape else None for t in outputs]
+
+
 class ReceptiveFieldMode(TorchDispatchMode):
     """Dispatch mode that follows receptive fields through a (meta-device) forward pass,
     and counts its FLOPs.
@@ -330,6 +553,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         super().__init__()
         self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
+        self._positions: dict[int, _Positions | None] = {}  # where each tracked tensor keeps the map
         # Keep every tensor with an entry alive so that ids are never reused within one pass;
         # on the meta device these hold no storage.
         self._alive: list[torch.Tensor] = []
@@ -340,7 +564,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def mark_input(self, tensor: torch.Tensor) -> None:
         """Declare ``tensor`` as the network input: field 1, jump 1, starting at pixel 0."""
         self._input_hw = (int(tensor.shape[-2]), int(tensor.shape[-1])) if tensor.dim() >= 2 else (1, 1)
-        self._set(tensor, INPUT_FIELD)
+        positions = None
+        if tensor.dim() >= 4:  # (N, C, ..., H, W)
+            h, w = self._input_hw
+            middle = tuple(_channels(n) for n in tensor.shape[1:-2])
+            positions = _Positions(((_Run(BATCH, tensor.shape[0]),), *middle, (_Run(H, h),), (_Run(W, w),)), (h, w))
+        self._set(tensor, INPUT_FIELD, positions)
 
     def field(self, tensor: object) -> ReceptiveField | None:
         """The field of a tensor produced in the pass (``None`` if not spatial or unknown)."""
@@ -350,9 +579,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
             tensor = tensor.logits
         return self._fields.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
 
-    def _set(self, tensor: torch.Tensor, field: ReceptiveField | None) -> None:
+    def _set(self, tensor: torch.Tensor, field: ReceptiveField | None, positions: _Positions | None) -> None:
         self._alive.append(tensor)
         self._fields[id(tensor)] = field
+        self._positions[id(tensor)] = positions
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -362,129 +592,469 @@ class ReceptiveFieldMode(TorchDispatchMode):
         formula = flop_registry.get(func.overloadpacket)
         if formula is not None:
             self.flops += _flops(formula, args, kwargs, out)
-        outputs = out if isinstance(out, (tuple, list)) else (out,)
-        inputs = [(t, f) for t in _tensors(args) if (f := self._fields.get(id(t))) is not None]
-        result = next((t for t in outputs if isinstance(t, torch.Tensor)), None)
-        field = self._output_field(func, args, kwargs, inputs, result) if inputs and result is not None else None
-        for tensor in outputs:
-            if isinstance(tensor, torch.Tensor):
-                value = field if _is_spatial(tensor) else None
-                if value is not None or id(tensor) in self._fields:  # no entry reads as no field
-                    self._set(tensor, value)
+        self._follow(func, args, kwargs, out)
         return out
 
-    def _output_field(self, func, args, kwargs, inputs, result: torch.Tensor) -> ReceptiveField | None:
-        source, field = inputs[0]
-        if not _is_spatial(result):
-            # The spatial axes are gone (flatten, a mean over H and W): if this is where the
-            # feature map ends, its field is the network's (unless global pooling recorded it).
-            if _is_spatial(source) and id(source) not in self._pooled:
-                self.final.append(field)
-            return None
-        whole = next((f for _, f in inputs if f.whole), None)
-        if whole is not None:  # past an op that mixed all positions, every unit sees everything
-            return whole
-        if func in _CONV:
-            return self._convolution(func, args, kwargs, field)
-        if func in _POOL:
-            bound = _arguments(func, args, kwargs)
-            kernel = _pair(bound["kernel_size"], 1)
-            stride = _pair(bound["stride"], 0)
-            return _window(
-                field,
-                kernel,
-                stride if stride != (0, 0) else kernel,
-                _pair(bound["padding"], 0),
-                _pair(bound.get("dilation"), 1),
-            )
-        if func in _ADAPTIVE_POOL or func in _REDUCE:
-            return self._whole_windows(func, args, kwargs, source, field, result)
-        if func in _PAD:
-            return self._padded(func, args, kwargs, field)
-        if func is aten.slice.Tensor:
-            return self._sliced(func, args, kwargs, source, field)
-        fields = [f for _, f in inputs]
-        if func is aten.cat.default:
-            dim = _arguments(func, args, kwargs)["dim"] % result.dim()
-            merged = _union(fields, "a concatenation")
-            along_space = dim >= result.dim() - 2
-            return _approximate(merged, "a concatenation along H or W is not modelled") if along_space else merged
-        same_map = all(t.shape[-2:] == result.shape[-2:] for t, _ in inputs if _is_spatial(t))
-        if func in _RESHAPE:
-            if _is_spatial(source) and source.shape[-2:] == result.shape[-2:]:
-                return _union(fields, _op_name(func))
-            return _approximate(_union(fields, _op_name(func)), f"{_op_name(func)} reshapes the spatial axes")
-        if (torch.Tag.pointwise in func.tags or func in _POSITIONWISE) and same_map:
-            return _union(fields, "an addition" if func.overloadpacket in (aten.add, aten.add_) else _op_name(func))
-        return self._unknown(func, source, _union(fields, _op_name(func)), result)
-
-    def _convolution(self, func, args, kwargs, field: ReceptiveField) -> ReceptiveField:
-        bound = _arguments(func, args, kwargs)
-        kernel = _pair(tuple(bound["weight"].shape[2:]), 1)
-        window = _window(
-            field, kernel, _pair(bound["stride"], 1), _pair(bound["padding"], 0), _pair(bound["dilation"], 1)
-        )
-        return _approximate(window, "a transposed convolution is not modelled") if bound["transposed"] else window
-
-    def _whole_windows(self, func, args, kwargs, source, field, result) -> ReceptiveField:
-        """Adaptive pooling and reductions: windows that tile each axis (the whole axis for
-        global pooling); uneven windows are approximate."""
-        sizes_in, sizes_out = tuple(source.shape[-2:]), tuple(result.shape[-2:])
-        if func in _REDUCE:
-            bound = _arguments(func, args, kwargs)
-            dims = bound.get("dim") or list(range(source.dim()))
-            reduced = {d % source.dim() - (source.dim() - 2) for d in ([dims] if isinstance(dims, int) else dims)}
-            sizes_out = tuple(1 if axis in reduced else n for axis, n in enumerate(sizes_in))
-        kernel, stride, note = [], [], None
-        for n_in, n_out in zip(sizes_in, sizes_out):
-            if n_in % n_out == 0:
-                kernel.append(n_in // n_out)
-                stride.append(n_in // n_out)
+    def _follow(self, func, args, kwargs, out: object) -> None:
+        """Record the field and the positions of each tensor an op returns."""
+        outputs = out if isinstance(out, (tuple, list)) else (out,)
+        inputs = [t for t in _tensors(args) if self._positions.get(id(t)) is not None]
+        results = self._results(func, args, kwargs, inputs, outputs) if inputs and func not in _FRESH else []
+        source_field = self._fields.get(id(inputs[0])) if inputs else None
+        whole = next((f for t in inputs if (f := self._fields[id(t)]).whole), None)
+        pooled = bool(inputs) and all(id(t) in self._pooled for t in inputs)
+        kept = False
+        for index, tensor in enumerate(outputs):
+            if not isinstance(tensor, torch.Tensor):
                 continue
-            # Window i covers floor(i * in / out) to ceil((i + 1) * in / out): not all alike.
-            kernel.append(max(-(-(i + 1) * n_in // n_out) - i * n_in // n_out for i in range(n_out)))
-            stride.append(max(1, n_in // n_out))
-            what = "repeats units" if n_out > n_in else "has uneven windows"
-            note = f"adaptive pooling {units.dims(sizes_in)} to {units.dims(sizes_out)} {what}"
-        pooled = _window(field, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note)
-        if all(n == 1 for n in sizes_out):  # global pooling: the feature map ends here
-            self.final.append(field)
-            self._pooled.add(id(result))
-            return ReceptiveField(self._input_hw, (1, 1), (0, 0), field.approximations, whole=True)
-        return pooled
+            result = results[index] if index < len(results) else None
+            field, positions = result if result is not None else (None, None)
+            positions = _fitted(positions, tensor.shape)
+            field = field if _has_positions(positions) else None
+            if field is not None:
+                kept = True
+                field = whole if whole is not None else field  # past an op that mixed all positions
+                if pooled:
+                    self._pooled.add(id(tensor))
+            if field is not None or id(tensor) in self._fields:  # no entry reads as no field
+                self._set(tensor, field, positions)
+        if inputs and not kept and func not in _FRESH and id(inputs[0]) not in self._pooled:
+            # The positions are gone (flatten, a mean over H and W, the class token picked):
+            # if this is where the feature map ends, its field is the network's.
+            self.final.append(source_field)
 
-    def _padded(self, func, args, kwargs, field: ReceptiveField) -> ReceptiveField:
-        pad = list(_arguments(func, args, kwargs).get("pad") or _arguments(func, args, kwargs).get("padding"))
-        before_w = pad[0] if len(pad) > 0 else 0
-        before_h = pad[2] if len(pad) > 2 else 0
-        start = (field.start[0] - before_h * field.jump[0], field.start[1] - before_w * field.jump[1])
-        return ReceptiveField(field.size, field.jump, start, field.approximations)
+    def _results(self, func, args, kwargs, inputs, outputs) -> list:
+        """Per output, its field and positions (None: no positions)."""
+        source = inputs[0]
+        field, positions = self._fields[id(source)], self._positions[id(source)]
+        op = _op_name(func)
+        if func in _CONV:
+            found = self._convolution(func, args, kwargs, field, positions, outputs)
+        elif func in _POOL:
+            found = self._pooling(func, args, kwargs, field, positions, outputs)
+        elif func in _ADAPTIVE_POOL:
+            found = self._adaptive(func, args, kwargs, source, field, positions, outputs)
+        elif func in _REDUCE:
+            found = self._reduction(func, args, kwargs, source, field, positions, outputs)
+        elif func in _NORMALIZING:
+            found = self._normalizing(func, args, kwargs, source, field, positions, outputs)
+        elif func in _PRODUCTS:
+            found = self._product(func, args, outputs)
+        elif func in _ATTENTION:
+            found = self._attention(args, outputs)
+        elif func in _PAD:
+            found = self._padded(func, args, kwargs, field, positions, outputs)
+        elif func in _REARRANGE:
+            found = self._rearranged(func, args, kwargs, source, field, positions, outputs)
+        elif func in (aten.cat.default, aten.stack.default):
+            found = self._joined(func, args, kwargs, outputs)
+        elif torch.Tag.pointwise in func.tags or func in _POSITIONWISE:
+            found = self._pointwise(func, inputs, outputs)
+        else:
+            found = None
+        if found is None:
+            merged = _union([self._fields[id(t)] for t in inputs], op)
+            found = self._unknown(func, source, positions, merged, outputs)
+        return found
 
-    def _sliced(self, func, args, kwargs, source: torch.Tensor, field: ReceptiveField) -> ReceptiveField:
+    def _convolution(self, func, args, kwargs, field, positions, outputs) -> list | None:
         bound = _arguments(func, args, kwargs)
-        axis = bound["dim"] % source.dim() - (source.dim() - 2)
-        if axis < 0:
-            return field
-        length = source.shape[source.dim() - 2 + axis]
-        first = bound["start"] or 0
-        first = min(max(first + length if first < 0 else first, 0), length)
-        step = bound["step"] or 1
-        start, jump = list(field.start), list(field.jump)
-        start[axis] += first * jump[axis]
-        jump[axis] *= step
-        return ReceptiveField(field.size, (jump[0], jump[1]), (start[0], start[1]), field.approximations)
+        spatial = bound["weight"].dim() - 2
+        defaults = (("stride", 1), ("padding", 0), ("dilation", 1))
+        per = [_per_dim(bound[name], spatial, default) for name, default in defaults]
+        if None in per:
+            return None
+        note = "a transposed convolution is not modelled" if bound["transposed"] else None
+        return self._sliding(field, positions, outputs, list(bound["weight"].shape[2:]), *per, note=note)  # type: ignore[misc]
 
-    def _unknown(self, func, source, merged: ReceptiveField, result: torch.Tensor) -> ReceptiveField:
+    def _pooling(self, func, args, kwargs, field, positions, outputs) -> list | None:
+        bound = _arguments(func, args, kwargs)
+        count = 3 if func.overloadpacket.__name__.endswith(("3d", "3d_with_indices")) else 2
+        kernel = _per_dim(bound["kernel_size"], count, 1)
+        stride = _per_dim(bound["stride"], count, 0)
+        padding = _per_dim(bound["padding"], count, 0)
+        dilation = _per_dim(bound.get("dilation"), count, 1)
+        if kernel is None or stride is None or padding is None or dilation is None:
+            return None
+        stride = kernel if not any(stride) else stride
+        return self._sliding(field, positions, outputs, kernel, stride, padding, dilation)
+
+    def _sliding(self, field, positions, outputs, kernel, stride, padding, dilation, note=None) -> list | None:
+        """A window sliding over the last ``len(kernel)`` axes: each that holds a height or
+        width run grows that axis's field; others (a video's time) hold no positions."""
+        result = outputs[0]
+        first = result.dim() - len(kernel)
+        k, s, p, d = [1, 1], [1, 1], [0, 0], [1, 1]
+        dims, grid = list(positions.dims), list(positions.grid)
+        for i in range(len(kernel)):
+            dim, size = positions.dims[first + i], result.shape[first + i]
+            run = _plain(dim)
+            if run is None:
+                if _grid_runs(dim):
+                    return None  # positions merged into one axis: not a window of the map
+                dims[first + i] = _channels(size)
+                continue
+            k[run.axis], s[run.axis], p[run.axis], d[run.axis] = kernel[i], stride[i], padding[i], dilation[i]
+            dims[first + i] = (run._replace(count=size),)
+            grid[run.axis] = size
+        window = _window(field, (k[0], k[1]), (s[0], s[1]), (p[0], p[1]), (d[0], d[1]), note)
+        return _same(outputs, window, positions.but(dims, grid, frozenset()))
+
+    def _adaptive(self, func, args, kwargs, source, field, positions, outputs) -> list | None:
+        """Adaptive pooling: windows that tile each axis (the whole axis for global pooling);
+        uneven windows are approximate."""
+        result = outputs[0]
+        pooled = len(_arguments(func, args, kwargs)["output_size"])
+        first = result.dim() - pooled
+        kernel, stride, sizes_in, sizes_out = [1, 1], [1, 1], [], []
+        dims, grid = list(positions.dims), list(positions.grid)
+        for i in range(first, result.dim()):
+            run, n_in, n_out = _plain(positions.dims[i]), source.shape[i], result.shape[i]
+            if run is None:
+                if _grid_runs(positions.dims[i]):
+                    return None
+                dims[i] = _channels(n_out)
+                continue
+            if n_in % n_out == 0:
+                kernel[run.axis] = stride[run.axis] = n_in // n_out
+            else:
+                # Window i covers floor(i * in / out) to ceil((i + 1) * in / out): not all alike.
+                kernel[run.axis] = max(-(-(j + 1) * n_in // n_out) - j * n_in // n_out for j in range(n_out))
+                stride[run.axis] = max(1, n_in // n_out)
+            sizes_in.append(n_in)
+            sizes_out.append(n_out)
+            dims[i] = (run._replace(count=n_out),)
+            grid[run.axis] = n_out
+        uneven = [i for i, (n_in, n_out) in enumerate(zip(sizes_in, sizes_out)) if n_in % n_out]
+        note = None
+        if uneven:
+            what = "repeats units" if any(sizes_out[i] > sizes_in[i] for i in uneven) else "has uneven windows"
+            note = f"adaptive pooling {units.dims(tuple(sizes_in))} to {units.dims(tuple(sizes_out))} {what}"
+        after = positions.but(dims, grid, frozenset())
+        if sizes_out and grid == [1, 1]:  # global pooling: the feature map ends here
+            return self._pooled_globally(field, result, outputs, after)
+        return _same(outputs, _window(field, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note), after)
+
+    def _pooled_globally(self, field, result, outputs, positions) -> list:
+        self.final.append(field)
+        self._pooled.add(id(result))
+        return _same(outputs, _whole(field, self._input_hw), positions)
+
+    def _reduction(self, func, args, kwargs, source, field, positions, outputs) -> list:
+        """A mean, sum, maximum or norm over some axes: the positions those axes hold are mixed
+        (all of them: global pooling) and leave (or stay as one, with ``keepdim``)."""
+        bound = _arguments(func, args, kwargs)
+        reduced = _dim_list(bound.get("dim"), source.dim())
+        keep = bool(bound.get("keepdim"))
+        mixed = _mixed_runs(positions, reduced)
+        grown, windows = self._mix(field, positions, reduced, _op_name(func), collapse=True)
+        dims = []
+        for i, dim in enumerate(positions.dims):
+            if i not in reduced:
+                dims.append(dim)
+            elif keep:
+                dims.append(tuple(_Run(axis, 1) for axis in (H, W) if any(r in mixed[axis] for r in _grid_runs(dim))))
+        grid = [1 if mixed[axis] else positions.grid[axis] for axis in (H, W)]
+        after = positions.but(dims, grid, windows)
+        if grown.whole and not field.whole:
+            return self._pooled_globally(field, outputs[0], outputs, after)
+        return _same(outputs, grown, after)
+
+    def _normalizing(self, func, args, kwargs, source, field, positions, outputs) -> list:
+        """Softmax and normalization layers: each unit depends on every entry of the axes the
+        op normalizes over (layer norm: the last ones; group norm: the map)."""
+        bound = _arguments(func, args, kwargs)
+        if func is aten.native_layer_norm.default:
+            dims = list(range(source.dim() - len(bound["normalized_shape"]), source.dim()))
+        elif func is aten.native_group_norm.default:
+            dims = list(range(2, source.dim()))
+        else:
+            dims = [bound["dim"] % source.dim()]
+        grown, windows = self._mix(field, positions, dims, _op_name(func))
+        return [(grown, positions.but(windows=windows))] + [None] * (len(outputs) - 1)
+
+    def _mix(self, field, positions, dims, op, collapse=False) -> tuple[ReceptiveField, frozenset]:
+        """A unit's field once an op combined every entry along the axes ``dims``: the field
+        spans the positions those axes hold (``whole`` where they are all the map's)."""
+        runs = _mixed_runs(positions, dims)
+        if field.whole or not (runs[H] or runs[W]):
+            return field, positions.windows
+        full = {a: bool(runs[a]) and math.prod(r.count for r in runs[a]) >= positions.grid[a] for a in (H, W)}
+        if all(full[a] or positions.grid[a] <= 1 for a in (H, W)):
+            return _whole(field, self._input_hw), positions.windows
+        size, spans, kinds, windows = list(field.size), [1, 1], set(), set(positions.windows)
+        for a in (H, W):
+            if not runs[a]:
+                continue
+            extent, block = (positions.grid[a], True) if full[a] else _extent(runs[a])
+            if (a, extent) in windows:
+                continue  # the field already spans this window (attention's second product)
+            if not full[a]:
+                windows.add((a, extent))
+            size[a] += (extent - 1) * field.jump[a]
+            spans[a] = extent
+            kinds.add("axis" if full[a] else "window" if block else "grid")
+        notes = field.approximations
+        span = units.dims((spans[0], spans[1]))
+        if "window" in kinds:
+            notes = _with(notes, f"mixing within {span} windows (window attention) is modelled as a sliding window")
+        if "grid" in kinds:
+            notes = _with(notes, f"mixing positions spread over the map (grid attention) is modelled as {span}")
+        if "axis" in kinds and not collapse:
+            notes = _with(notes, f"{op} mixes a whole axis: modelled as a window of that axis")
+        return ReceptiveField((size[0], size[1]), field.jump, field.start, notes), frozenset(windows)
+
+    def _product(self, func, args, outputs) -> list:
+        """Matrix products (linear layers, attention): each operand's field mixed over the axis
+        the product sums along; an output axis keeps its operand's runs."""
+        batched = func in (aten.bmm.default, aten.baddbmm.default)
+        a, b = args[-2], args[-1]
+        if func in (aten.addmm.default, aten.baddbmm.default):
+            a, b = args[1], args[2]
+        dims_a, dims_b = self._dims(a), self._dims(b)
+        if batched:
+            lead = dims_a[0] if _grid_runs(dims_a[0]) or not _grid_runs(dims_b[0]) else dims_b[0]
+            dims = (lead, dims_a[1], dims_b[2])
+            operands = [(a, [2]), (b, [1])]
+        else:
+            dims = (dims_a[0], dims_b[1])
+            operands = [(a, [1]), (b, [0])]
+        if func in (aten.addmm.default, aten.baddbmm.default):
+            operands.append((args[0], []))
+        return self._combined(_op_name(func), operands, dims, outputs)
+
+    def _attention(self, args, outputs) -> list:
+        """Fused attention: every query sees the keys and values it attends to (all positions
+        along their token axis)."""
+        query, key, value = args[0], args[1], args[2]
+        dims = (*self._dims(query)[:-1], _channels(value.shape[-1]))
+        operands = [(query, [query.dim() - 1]), (key, [key.dim() - 2, key.dim() - 1]), (value, [value.dim() - 2])]
+        return self._combined("attention", operands, dims, outputs)[:1] + [None] * (len(outputs) - 1)
+
+    def _combined(self, op, operands, dims, outputs) -> list:
+        """The union of the operands' fields, each mixed over its axes."""
+        fields, windows, grid = [], [], None
+        for tensor, mixed in operands:
+            positions = self._positions.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
+            if positions is None:
+                continue
+            field, spanned = self._mix(self._fields[id(tensor)], positions, mixed, op)
+            fields.append(field)
+            windows.append(spanned)
+            grid = grid or positions.grid
+        whole = next((f for f in fields if f.whole), None)
+        field = whole if whole is not None else _union(fields, op)
+        return _same(outputs, field, _Positions(tuple(dims), grid, frozenset.intersection(*windows)))
+
+    def _dims(self, tensor: object) -> tuple[tuple[_Run, ...], ...]:
+        return _dims_of(tensor, self._positions.get(id(tensor)))  # type: ignore[arg-type]
+
+    def _pointwise(self, func, inputs, outputs) -> list:
+        """Ops on each position alone (activations, batch norm, the residual addition): the
+        union of the inputs' fields; an axis broadcast keeps the runs of the input that fills it."""
+        result = outputs[0]
+        op = "an addition" if func.overloadpacket in (aten.add, aten.add_) else _op_name(func)
+        field = _union([self._fields[id(t)] for t in inputs], op)
+        tracked = [(t, self._positions[id(t)]) for t in inputs]
+        windows = frozenset.intersection(*(p.windows for _, p in tracked))
+        first = tracked[0][1]
+        if all(t.shape == result.shape for t in inputs):
+            return _same(outputs, field, first.but(windows=windows))
+        dims = []
+        for j, size in enumerate(result.shape):
+            found = []
+            for tensor, positions in tracked:
+                i = j - (result.dim() - tensor.dim())
+                if i >= 0 and tensor.shape[i] == size:
+                    found.append(positions.dims[i])
+                elif i >= 0 and _grid_runs(positions.dims[i]) and not self._fields[id(tensor)].whole:
+                    field = _approximate(field, f"{op} broadcasts one position over the map")
+            dims.append(next((d for d in found if _grid_runs(d)), found[0] if found else _channels(size)))
+        return _same(outputs, field, first.but(dims, windows=windows))
+
+    def _rearranged(self, func, args, kwargs, source, field, positions, outputs) -> list | None:
+        """Views and copies that move entries around without combining them."""
+        result, op = outputs[0], _op_name(func)
+        ndim = source.dim()
+        if func in _REGROUP:
+            dims = _regroup(positions.dims, tuple(result.shape))
+            return None if dims is None else _same(outputs, field, positions.but(dims))
+        if func is aten.permute.default:
+            return _same(outputs, field, positions.but([positions.dims[d % ndim] for d in args[1]]))
+        if func in (aten.transpose.int, aten.t.default):
+            first, second = (args[1] % ndim, args[2] % ndim) if func is aten.transpose.int else (0, ndim - 1)
+            dims = list(positions.dims)
+            dims[first], dims[second] = dims[second], dims[first]
+            return _same(outputs, field, positions.but(dims))
+        if func is aten.expand.default:
+            lead = result.dim() - ndim
+            dims = [_channels(n) for n in result.shape[:lead]]
+            for i, dim in enumerate(positions.dims):
+                dims.append(dim if source.shape[i] == result.shape[lead + i] else _channels(result.shape[lead + i]))
+            return _same(outputs, field, positions.but(dims))
+        bound = _arguments(func, args, kwargs)
+        if func is aten.select.int:
+            return [self._selected(op, field, positions, bound["dim"] % ndim, bound["index"], source)]
+        if func is aten.unbind.int:
+            d = bound["dim"] % ndim
+            return [self._selected(op, field, positions, d, i, source) for i in range(len(outputs))]
+        if func is aten.slice.Tensor:
+            d = bound["dim"] % ndim
+            first = bound["start"] or 0
+            first = min(max(first + source.shape[d] if first < 0 else first, 0), source.shape[d])
+            return _same(outputs, *self._sliced(op, field, positions, d, first, bound["step"] or 1, result.shape[d]))
+        if func is aten.narrow.default:
+            d = bound["dim"] % ndim
+            first = bound["start"] % source.shape[d] if bound["start"] < 0 else bound["start"]
+            return _same(outputs, *self._sliced(op, field, positions, d, first, 1, result.shape[d]))
+        if func in (aten.split.Tensor, aten.split_with_sizes.default):
+            d, offset, found = bound["dim"] % ndim, 0, []
+            for part in outputs:
+                found.append(self._sliced(op, field, positions, d, offset, 1, part.shape[d]))
+                offset += part.shape[d]
+            return found
+        if func is aten.roll.default:
+            rolled = _dim_list(bound["dims"], ndim) if bound["dims"] else list(range(ndim))
+            axes = {run.axis for d in rolled for run in _grid_runs(positions.dims[d])}
+            if not axes:
+                return _same(outputs, field, positions)
+            windows = frozenset(w for w in positions.windows if w[0] not in axes)
+            shifted = _approximate(field, "aten.roll shifts positions cyclically (shifted windows)")
+            return _same(outputs, shifted, positions.but(windows=windows))
+        return None
+
+    def _selected(self, op, field, positions, d, index, source) -> tuple | None:
+        """One entry of an axis picked: a row or column of the map (the field moves to it), a
+        class token, or a channel."""
+        dim = positions.dims[d]
+        dims = positions.dims[:d] + positions.dims[d + 1 :]
+        index = index + source.shape[d] if index < 0 else index
+        run = _plain(dim)
+        if run is not None:
+            start, grid = list(field.start), list(positions.grid)
+            start[run.axis] += index * field.jump[run.axis]
+            grid[run.axis] = 1
+            return ReceptiveField(field.size, field.jump, (start[0], start[1]), field.approximations), positions.but(
+                dims, grid
+            )
+        tokens = dim[0] if len(dim) == 1 and dim[0].axis == TOKENS else None
+        if tokens is not None and (index < tokens.before or index >= tokens.count - tokens.after):
+            return field, positions.but(dims)  # a class token
+        if _grid_runs(dim):
+            return _approximate(field, f"{op} picks positions it cannot follow"), positions.but(dims)
+        return field, positions.but(dims)
+
+    def _sliced(self, op, field, positions, d, first, step, length) -> tuple:
+        """Part of an axis: a map's rows or columns from ``first`` in steps of ``step``
+        (``start += first * jump``, ``jump *= step``), or the grid of a token axis without its
+        class tokens."""
+        dim = positions.dims[d]
+        if step == 1 and first == 0 and length == _size(dim):
+            return field, positions
+        dims = list(positions.dims)
+        run = _plain(dim)
+        if run is not None:
+            start, jump, grid = list(field.start), list(field.jump), list(positions.grid)
+            start[run.axis] += first * jump[run.axis]
+            jump[run.axis] *= step
+            grid[run.axis] = length
+            dims[d] = (run._replace(count=length),)
+            windows = frozenset(w for w in positions.windows if w[0] != run.axis)
+            moved = ReceptiveField(field.size, (jump[0], jump[1]), (start[0], start[1]), field.approximations)
+            return moved, positions.but(dims, grid, windows)
+        tokens = dim[0] if len(dim) == 1 and dim[0].axis == TOKENS else None
+        if tokens is not None and step == 1 and first == tokens.before and length == _grid_count(tokens):
+            dims[d] = tokens.parts
+            return field, positions.but(dims)
+        dims[d] = _channels(length)
+        if _grid_runs(dim):
+            return _approximate(field, f"{op} cuts positions it cannot follow"), positions.but(dims)
+        return field, positions.but(dims)
+
+    def _padded(self, func, args, kwargs, field, positions, outputs) -> list | None:
+        """Padding: ``p`` positions before an axis start the field ``p * jump`` earlier."""
+        bound = _arguments(func, args, kwargs)
+        pad = list(bound.get("pad") or bound.get("padding") or [])
+        result = outputs[0]
+        start, grid, dims = list(field.start), list(positions.grid), list(positions.dims)
+        windows = set(positions.windows)
+        for i in range(len(pad) // 2):
+            d = result.dim() - 1 - i
+            before, after = pad[2 * i], pad[2 * i + 1]
+            if before == after == 0:
+                continue
+            run = _plain(positions.dims[d])
+            if run is None:
+                if _grid_runs(positions.dims[d]):
+                    return None
+                dims[d] = _channels(result.shape[d])
+                continue
+            start[run.axis] -= before * field.jump[run.axis]
+            grid[run.axis] = result.shape[d]
+            dims[d] = (run._replace(count=result.shape[d]),)
+            if before:
+                windows = {w for w in windows if w[0] != run.axis}
+        moved = ReceptiveField(field.size, field.jump, (start[0], start[1]), field.approximations)
+        return _same(outputs, moved, positions.but(dims, grid, frozenset(windows)))
+
+    def _joined(self, func, args, kwargs, outputs) -> list:
+        """Concatenation: along the channels the union of the fields (exact); along a token axis
+        the class tokens join the grid; along the map's own axes, approximate."""
+        result = outputs[0]
+        tensors = [t for t in args[0] if t.dim() > 1 or t.numel() > 0]
+        d = _arguments(func, args, kwargs)["dim"] % result.dim()
+        tracked = [t for t in tensors if self._positions.get(id(t)) is not None]
+        fields = [self._fields[id(t)] for t in tracked]
+        base = self._positions[id(tracked[0])]
+        windows = frozenset.intersection(*(self._positions[id(t)].windows for t in tracked))
+        if func is aten.stack.default:
+            dims = (*base.dims[:d], _channels(len(tensors)), *base.dims[d:])
+            return _same(outputs, _union(fields, "a stack"), base.but(dims, windows=windows))
+        dims = list(base.dims)
+        along = [t for t in tracked if _grid_runs(self._positions[id(t)].dims[d])]
+        merged = _union(fields, "a concatenation")
+        if not along:
+            dims[d] = _channels(result.shape[d])
+            return _same(outputs, merged, base.but(dims, windows=windows))
+        if len(along) == 1:
+            grid_tensor = along[0]
+            position = next(i for i, t in enumerate(tensors) if t is grid_tensor)
+            before = sum(t.shape[d] for t in tensors[:position])
+            after = sum(t.shape[d] for t in tensors[position + 1 :])
+            own = self._positions[id(grid_tensor)]
+            dims = list(own.dims)
+            dims[d] = (_tokens(own.dims[d], before, after),)
+            return _same(outputs, merged, own.but(dims, windows=windows))
+        dims[d] = _channels(result.shape[d])
+        return _same(outputs, _approximate(merged, "a concatenation along H or W is not modelled"), base.but(dims))
+
+    def _unknown(self, func, source, positions, merged: ReceptiveField, outputs) -> list:
         """An op this tracker does not model: its inputs' field, grown like a pooling window
-        if it shrinks the map, marked approximate."""
+        where it shrinks the map, marked approximate; the positions stay where the axes keep
+        their sizes or are the map's own."""
         note = f"{_op_name(func)} is not modelled"
-        if _is_spatial(source):
-            sizes_in, sizes_out = source.shape[-2:], result.shape[-2:]
-            if any(o < i for i, o in zip(sizes_in, sizes_out)) and all(o > 0 for o in sizes_out):
-                kernel = tuple(math.ceil(i / o) for i, o in zip(sizes_in, sizes_out))
-                stride = tuple(max(1, i // o) for i, o in zip(sizes_in, sizes_out))
-                return _window(merged, kernel, stride, note=note)  # type: ignore[arg-type]
-        return _approximate(merged, note)
+        result = outputs[0]
+        if not isinstance(result, torch.Tensor) or result.dim() != source.dim():
+            return [None] * len(outputs)
+        dims, grid = list(positions.dims), list(positions.grid)
+        kernel, stride = [1, 1], [1, 1]
+        for i, dim in enumerate(positions.dims):
+            n_in, n_out = source.shape[i], result.shape[i]
+            if n_in == n_out:
+                continue
+            run = _plain(dim)
+            if run is None:
+                dims[i] = _channels(n_out)
+                continue
+            dims[i] = (run._replace(count=n_out),)
+            grid[run.axis] = n_out
+            if 0 < n_out < n_in:
+                kernel[run.axis], stride[run.axis] = math.ceil(n_in / n_out), max(1, n_in // n_out)
+        if kernel != [1, 1]:
+            grown = _window(merged, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note)
+        else:
+            grown = _approximate(merged, note)
+        return _same(outputs, grown, positions.but(dims, grid, frozenset()))
 
 
 def _approximate(field: ReceptiveField, note: str) -> ReceptiveField:
