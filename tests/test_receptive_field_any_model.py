@@ -230,3 +230,12 @@ def test_models_without_an_op_that_mixes_all_positions_keep_a_number(name, analy
     analysis = analysis_of(name)
     assert not analysis.receptive_field.whole and analysis.receptive_field_exact
     assert rf_cell(analysis.receptive_field).isdigit()
+
+
+def test_group_norm_mixes_every_position():
+    # Its statistics are taken over each group's whole map: every output sees every pixel.
+    build = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.GroupNorm(2, 4), nn.Conv2d(4, 4, 3))  # noqa: E731
+    analysis = engine_fields(build, (3, 24, 24))
+    assert analysis.node("0").field.size == (3, 3) and not analysis.node("0").field.whole
+    assert analysis.node("1").field.whole and analysis.node("2").field.whole
+    assert seen_pixels(build, (3, 24, 24), "1", lambda out: out[0, :, 11, 11]).all()

@@ -3,25 +3,54 @@
 A :class:`ReceptiveFieldMode` sits under the forward pass as a torch dispatch mode and
 sees every aten operation, including those a model calls outside any module (the
 residual ``+``, DenseNet's ``torch.cat``, ``x[:, :, ::2, ::2]``, ``torch.flatten``). For
-each output tensor with spatial axes (the last two of a tensor of 4 or more dimensions)
-it records a :class:`~cnnexplorer.analysis.results.ReceptiveField`: per axis, the field
+each output tensor that holds the map's positions it records a
+:class:`~cnnexplorer.analysis.results.ReceptiveField`: per axis (height, width), the field
 size, the jump and where unit 0's field starts.
 
-- convolution and pooling of kernel k, stride s, padding p, dilation d (per axis):
+Which tensor axes hold the positions is followed, not assumed: the input's last two axes
+are the height and width, and each op moves them. An axis holds runs (outermost first):
+the height or the width at some step, a token grid with class tokens beside it, or batch
+and channels. ``permute`` and ``transpose`` move runs; ``view`` and ``reshape`` split and
+merge them (a Swin window partition is height = windows x rows in a window; ViT's
+``flatten(2)`` merges height and width into one token axis; ``cat`` of a class token
+along that axis puts a token beside the grid).
+
+Exact:
+
+- convolution (grouped and depthwise alike) and pooling of kernel k, stride s, padding p,
+  dilation d over the axes that hold the height and width:
   ``size += (k - 1) * d * jump``, ``start -= p * jump``, ``jump *= s``;
 - slicing an axis from ``a`` in steps of ``m``: ``start += a * jump``, ``jump *= m``;
   padding an axis by ``p`` before it: ``start -= p * jump``;
 - adaptive pooling whose windows tile the map evenly (``in % out == 0``) is a pooling
-  window of ``in / out``; a global mean or adaptive pooling to 1x1 sees the whole map;
-- ops that act on each position alone (activations, batch norm, dropout, the residual
-  addition, concatenation along the channels, reshapes that keep the spatial axes) take
-  the union of their inputs' intervals: exact, whatever the paths' offsets;
-- anything else is approximate and says so: an op this tracker does not model, adaptive
-  pooling with uneven windows, paths with different jumps meeting at a merge;
-- once a tensor loses its spatial axes (flatten, a linear layer) it has no field (``None``).
+  window of ``in / out``;
+- ops that act on each position alone take the union of their inputs' intervals, whatever
+  the paths' offsets: activations, batch norm, dropout, the residual addition,
+  concatenation along the channels, layer norm and linear layers over the channels (as in
+  ConvNeXt's and Swin's channels-last blocks), views and permutes.
 
-:attr:`ReceptiveFieldMode.final` lists, in order, the fields of the feature maps that
-global pooling or flattening consumed: the last one is the network's headline field.
+Global (``whole``: every unit sees the whole input, exact whatever came before): an op that
+combines every position of the map. Global pooling and means over the map (and whatever
+multiplies them back: squeeze-excitation); softmax over all tokens and the products of
+attention that sum over them (ViT; a Swin stage whose window covers its map); fused
+attention; group norm.
+
+Approximate, and says so:
+
+- window attention (a softmax or product over the positions of a window, not the map): a
+  unit sees its own window, not a sliding one; it is modelled as a sliding window of the
+  window's size, once per attention (right for one window block, smaller than the truth
+  once shifted windows follow);
+- positions spread over the map (MaxViT's grid attention): modelled as a window of their span;
+- ``roll`` (Swin's shifted windows) shifts positions cyclically: the field is kept;
+- an op this tracker does not model (its inputs' field, grown like a pooling window if it
+  shrinks the map), adaptive pooling with uneven windows, paths with different jumps
+  meeting at a merge, a concatenation along the height or width.
+
+Once no axis holds a position (a mean over the map, the class token picked, a linear
+layer over a flattened map) a tensor has no field (``None``). :attr:`ReceptiveFieldMode.final`
+lists, in order, the fields of the feature maps that global pooling or such an op
+consumed: the last one is the network's headline field.
 """
 
 from __future__ import annotations
@@ -628,6 +657,17 @@ class ReceptiveFieldMode(TorchDispatchMode):
         source = inputs[0]
         field, positions = self._fields[id(source)], self._positions[id(source)]
         op = _op_name(func)
+        try:
+            found = self._modelled(func, args, kwargs, inputs, outputs, source, field, positions)
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+            found = None  # an argument this tracker did not expect: an op it does not model
+        if found is None:
+            merged = _union([self._fields[id(t)] for t in inputs], op)
+            found = self._unknown(func, source, positions, merged, outputs)
+        return found
+
+    def _modelled(self, func, args, kwargs, inputs, outputs, source, field, positions) -> list | None:
+        """The results of an op this tracker models; None for any other."""
         if func in _CONV:
             found = self._convolution(func, args, kwargs, field, positions, outputs)
         elif func in _POOL:
@@ -652,9 +692,6 @@ class ReceptiveFieldMode(TorchDispatchMode):
             found = self._pointwise(func, inputs, outputs)
         else:
             found = None
-        if found is None:
-            merged = _union([self._fields[id(t)] for t in inputs], op)
-            found = self._unknown(func, source, positions, merged, outputs)
         return found
 
     def _convolution(self, func, args, kwargs, field, positions, outputs) -> list | None:
