@@ -211,26 +211,28 @@ def test_flop_totals_equal_a_real_flop_counter_mode_run(name, analysis_of):
 def test_convolution_shapes_made_without_the_meta_kernel_equal_its_own(
     input_shape, weight_shape, stride, padding, dilation, groups
 ):
-    from cnnexplorer.analysis.receptive_field import _convolution_output
+    from cnnexplorer.analysis.meta_shortcuts import _by_rule
 
     x, weight = torch.empty(input_shape, device="meta"), torch.empty(weight_shape, device="meta")
     args = (x, weight, None, stride, padding, dilation, False, [0], groups)
-    made, kernel = _convolution_output(*args), torch.ops.aten.convolution.default(*args)
+    convolution = torch.ops.aten.convolution.default
+    made, kernel = _by_rule(convolution, args, {}), convolution(*args)
     assert (made.shape, made.stride(), made.dtype) == (kernel.shape, kernel.stride(), kernel.dtype)
 
 
 def test_convolutions_the_shortcut_does_not_model_are_left_to_the_meta_kernel():
-    from cnnexplorer.analysis.receptive_field import _convolution_output
+    from cnnexplorer.analysis.meta_shortcuts import _by_rule
 
     x, weight = torch.empty((1, 3, 8, 8), device="meta"), torch.empty((4, 3, 3, 3), device="meta")
     plain = (x, weight, None, [1, 1], [0, 0], [1, 1], False, [0], 1)
-    assert _convolution_output(*plain) is not None
+    convolution = torch.ops.aten.convolution.default
+    assert _by_rule(convolution, plain, {}) is not None
     too_small = (torch.empty((1, 3, 2, 2), device="meta"), *plain[1:])
     wrong_channels = (torch.empty((1, 1, 8, 8), device="meta"), *plain[1:])
     channels_last = (x.to(memory_format=torch.channels_last), *plain[1:])
     transposed = (*plain[:6], True, *plain[7:])
     for args in (too_small, wrong_channels, channels_last, transposed):
-        assert _convolution_output(*args) is None
+        assert _by_rule(convolution, args, {}) is None
 
 
 def test_the_receptive_field_mode_leaves_tensors_with_values_to_their_kernels():

@@ -70,8 +70,8 @@ def test_an_output_in_its_inputs_storage_is_left_to_the_kernel():
 def test_an_in_place_op_returns_its_argument_and_resize_is_left_to_the_kernel():
     x = _meta(2, 3)
     with meta_shortcuts.recording():
-        assert meta_shortcuts.output(aten.silu_.default, (x,), {}) is x
-        assert meta_shortcuts.output(aten.silu_.default, (x,), {}) is x
+        assert meta_shortcuts.output(aten.tanh_.default, (x,), {}) is x
+        assert meta_shortcuts.output(aten.tanh_.default, (x,), {}) is x
         assert meta_shortcuts.hits == 1
         for tensor in (_meta(2, 3), _meta(2, 3)):  # same signature; resize_ changes the tensor's shape
             assert tuple(meta_shortcuts.output(aten.resize_.default, (tensor, [7]), {}).shape) == (7,)
@@ -86,6 +86,18 @@ def test_views_and_tensors_with_values_run_their_kernels():
         assert meta_shortcuts.hits == 0
     assert all(v._base is x for v in views)
     assert all(torch.equal(s, values * 2) for s in sums)
+
+
+def test_element_wise_results_keep_a_permuted_layout_as_the_kernel_does(monkeypatch):
+    # A residual addition of channels-last maps (ConvNeXt, Swin): the kernel's result is
+    # channels-last too, not contiguous (a view of it would fail where a contiguous one would not).
+    monkeypatch.setattr(meta_shortcuts, "CHECK", True)
+    x, y = (_meta(1, 7, 7, 96).permute(0, 3, 1, 2) for _ in "xy")
+    with meta_shortcuts.recording():
+        sums = [meta_shortcuts.output(aten.add.Tensor, (x, y), {}) for _ in "ab"]
+        plain = meta_shortcuts.output(aten.add.Tensor, (x.contiguous(), y.contiguous()), {})
+    assert sums[0].stride() == sums[1].stride() == x.stride() == (4704, 1, 672, 96)
+    assert plain.stride() == (4704, 49, 7, 1)
 
 
 def test_outside_a_pass_every_op_runs_its_kernel():

@@ -26,6 +26,7 @@ import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -139,9 +140,11 @@ def _analyze(
     model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...], device: str = "meta"
 ) -> Analysis:
     torch_dtype = getattr(torch, request.dtype)
-    model = model.to(device=device, dtype=torch_dtype)
-
-    paths = {id(module): path for path, module in model.named_modules()}
+    modules = _build_tree(model, training_only)
+    if not _already_on(modules.tensors, device, torch_dtype):
+        model.to(device=device, dtype=torch_dtype)
+        modules = _build_tree(model, training_only)
+    nodes = modules.nodes
     try:
         shape = (request.batch, *request.input_size)
         real = device != "meta"
@@ -153,18 +156,17 @@ def _analyze(
         ) from None
     try:
         # Training mode: the training-only heads run, and autograd saves what a training step saves.
-        trace = _trace(model, x, paths, "train", training_only)
+        trace = _trace(model, x, modules, "train", training_only)
     except _PassError as failure:
         if "more than 1 value per channel" not in str(failure.cause):
             raise _input_error(request, failure) from None
         # Batch norm cannot train on one value per channel (a tiny input at batch 1):
         # analyse the inference graph; the training-only heads stay without shapes.
         try:
-            trace = _trace(model, x, paths, "eval", training_only)
+            trace = _trace(model, x, modules, "eval", training_only)
         except _PassError as eval_failure:
             raise _input_error(request, eval_failure) from None
 
-    nodes = _build_tree(model, training_only)
     _record_calls(nodes, trace, DTYPE_BYTES[request.dtype])
     root = nodes[""]
     _aggregate(root)
@@ -285,26 +287,29 @@ class _Recorder:
             handle.remove()
 
 
-def _trace(model: nn.Module, x: torch.Tensor, paths: dict[int, str], mode: str, training_only: tuple[str, ...]):
+def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, training_only: tuple[str, ...]):
     """One meta-device pass, in training or inference mode, with autograd on (to see what it
     saves), under the receptive-field mode (which also counts FLOPs), a saved-tensor hook and
     two global module hooks that record every call."""
     tracker = ReceptiveFieldMode()
-    saved = SavedTensors(excluded=[x, *model.parameters(), *model.buffers()])
-    recorder = _Recorder(paths, training_only, tracker)
+    saved = SavedTensors(excluded=[x, *modules.tensors])
+    recorder = _Recorder(modules.paths, training_only, tracker)
     was_training = model.training
+    switch = modules.training != {mode == "train"}  # train() is a walk that sets every module
     with _TRACE_LOCK:
         handles = [register_module_forward_pre_hook(recorder.pre), register_module_forward_hook(recorder.post)]
         tracker.mark_input(x)
         try:
-            model.train(mode == "train")
+            if switch:
+                model.train(mode == "train")
             with tracker, meta_shortcuts.recording(), torch.enable_grad():
                 with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
                     model(x)
         except Exception as error:  # the pass failed: keep where, to name the layer
             raise _PassError(error, recorder.running) from None
         finally:
-            model.train(was_training)
+            if switch:
+                model.train(was_training)
             recorder.remove_hooks()
             for handle in handles:
                 handle.remove()
@@ -366,17 +371,35 @@ def _tuple(value: object, spatial_dims: int) -> tuple[int, ...] | str | None:
     return tuple(value)  # type: ignore[arg-type]
 
 
-def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, LayerNode]:
+class _Modules(NamedTuple):
+    """What one walk over a model's modules gathers."""
+
+    nodes: dict[str, LayerNode]  # the layer tree, each module with its own figures, by path
+    paths: dict[int, str]  # by module id
+    tensors: list[torch.Tensor]  # every parameter and buffer
+    training: set[bool]  # the modules' training flags
+
+
+def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> _Modules:
+    """The layer tree, paths, tensors and modes in one walk over the modules (each of
+    ``parameters()``, ``buffers()``, ``children()`` and ``train()`` is a walk of its own,
+    2-5 ms each on a model of 1,400 modules)."""
     nodes: dict[str, LayerNode] = {}
+    paths: dict[int, str] = {}
+    tensors: list[torch.Tensor] = []
+    training: set[bool] = set()
     for path, module in model.named_modules():
-        is_leaf = not any(True for _ in module.children())
-        own = list(module.parameters(recurse=False))
-        own_buffers = list(module.buffers(recurse=False))
+        paths[id(module)] = path
+        training.add(module.training)
+        # A module's own tensors as parameters(recurse=False) and buffers(recurse=False) give them.
+        own = list({id(p): p for p in module._parameters.values() if p is not None}.values())
+        own_buffers = list({id(b): b for b in module._buffers.values() if b is not None}.values())
+        tensors += own + own_buffers
         node = LayerNode(
             path=path,
             type=type(module).__name__,
             depth=path.count(".") + 1 if path else 0,
-            is_leaf=is_leaf,
+            is_leaf=all(child is None for child in module._modules.values()),
             params=sum(p.numel() for p in own),
             trainable_params=sum(p.numel() for p in own if p.requires_grad),
             buffers=sum(b.numel() for b in own_buffers),
@@ -397,7 +420,17 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> dict[str, L
         if path:
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             nodes[parent].children.append(node)
-    return nodes
+    return _Modules(nodes, paths, tensors, training)
+
+
+def _already_on(tensors: list[torch.Tensor], device: str, dtype: torch.dtype) -> bool:
+    """Whether ``Module.to(device, dtype)`` would leave every parameter and buffer as it is (a
+    meta model built at float32, the usual case: then the walk that moves nothing is skipped)."""
+    target = torch.device(device)
+    return all(
+        t.device == target and (t.dtype == dtype or not (t.is_floating_point() or t.is_complex())) and t.grad is None
+        for t in tensors
+    )
 
 
 def _input_shape(inputs: tuple) -> tuple[int, ...] | None:

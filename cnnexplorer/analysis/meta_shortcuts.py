@@ -2,31 +2,33 @@
 
 On the meta device many aten kernels are Python decompositions (torch/_refs, torch/_prims):
 broadcasting, type promotion and stride rules worked out in Python, 0.2-1 ms a call for
-``native_layer_norm``, ``addmm``, ``gelu``, a reduction. A network repeats its blocks, so
-the same op meets inputs of the same shapes, strides and dtypes again and again; on the
-meta device the result's metadata is a function of exactly those (there are no values).
+``native_layer_norm``, ``addmm``, ``gelu``, a reduction. :func:`output` answers an op in one
+of three ways:
 
-:func:`output` runs each op's kernel the first time it meets a given signature (the op,
-each tensor argument's shape, strides, storage offset, dtype and device, every other
-argument by type and value) and keeps a recipe of the result; later calls with that
-signature re-make the result from the recipe:
-
-- an op that returns new tensors (no alias in its schema): ``torch.empty_strided`` of
-  each output's shape, strides and dtype. Kept only where the re-made tensor is the same
-  in every respect the pass reads: shape, strides, dtype, storage offset 0, storage size
-  (the training-memory estimate counts storages), and a storage of its own (an op whose
-  output shares an input's storage, ``_unsafe_view``, is not re-made);
-- an in-place op (it writes its first argument and returns it): that argument, where
-  the kernel returned it with its shape and strides unchanged (``resize_`` is not re-made).
-
-Every other op (views, ``out=`` variants, ops with a tensor argument off the meta device,
-whose values a meta kernel may read) runs its kernel each time. Recipes live for one pass
-(:func:`recording`), so global state a kernel may read (the default dtype) cannot go stale.
+- by a rule, for the ops every network runs many times (convolution, batch norm,
+  element-wise arithmetic, concatenation) or whose first call is slow (``addmm``, layer
+  norm, GELU): the result's shape from the arguments' shapes, for plain inputs only (meta
+  tensors of one dtype with the strides ``torch.empty`` gives, whose results are plain too);
+- from a recipe: a network repeats its blocks, so an op meets arguments of the same
+  signature again and again (each tensor's shape, strides, storage offset and dtype, every
+  other argument by type and value), and on the meta device the result's metadata is a
+  function of exactly that. The first call runs the kernel and keeps a recipe of its
+  result; later calls re-make it. An op that returns new tensors gets ``torch.empty_strided``
+  of each output's shape, strides and dtype, kept only where the re-made tensor equals the
+  kernel's in all the pass reads: shape, strides, dtype, offset 0, storage size (the
+  training-memory estimate counts storages) and a storage of its own (``_unsafe_view``'s
+  result shares its input's: not re-made). An in-place op (it writes its first argument and
+  returns it) gets that argument back, where the kernel returned it unchanged in shape and
+  strides (``resize_`` is not re-made). Recipes live for one pass (:func:`recording`), so
+  global state a kernel may read (the default dtype) cannot go stale;
+- by the kernel: views, ``out=`` variants, a tensor argument off the meta device (its values
+  may count), a first call.
 
 With ``CHECK`` set (the ``CNNEXPLORER_CHECK_META_SHORTCUTS`` environment variable, or the
-attribute in a test) every re-made result is compared with the kernel's own: the oracle is
-torch's meta kernel. Private torch API used: none (``OpOverload._schema`` is torch's
-documented op-schema accessor; ``untyped_storage()._cdata`` tells storages apart, as the
+attribute in a test) every result made by a rule or a recipe is compared with the kernel's
+own: the oracle is torch's meta kernel (tests/test_meta_shortcuts.py runs every model so).
+Private torch API used: none beyond ``OpOverload._schema`` (the op's schema, to tell views
+and in-place ops apart) and ``untyped_storage()._cdata`` (to tell storages apart, as the
 memory estimate does).
 """
 
@@ -40,7 +42,7 @@ from collections.abc import Iterator
 import torch
 
 CHECK = bool(os.environ.get("CNNEXPLORER_CHECK_META_SHORTCUTS"))
-ENABLED = True  # off: every op runs its kernel (the bench's baseline)
+ENABLED = True  # off: every op runs its kernel, rules and recipes alike (the bench's baseline)
 
 _FUNCTIONAL, _IN_PLACE = "functional", "in-place"
 _NOT_REMADE = object()  # the recipe of a result that cannot be re-made: run the kernel
@@ -65,6 +67,13 @@ def output(func, args: tuple, kwargs: dict) -> object:
     """``func(*args, **kwargs)``, re-made from a recipe where this pass has run the same op
     on the same signature already."""
     global hits
+    if not ENABLED:
+        return func(*args, **kwargs)
+    made = _by_rule(func, args, kwargs)
+    if made is not None:
+        if CHECK:
+            check_same(func, made, func(*args, **kwargs))
+        return made
     recipes = _recipes
     kind = _kind(func) if recipes is not None else None
     if kind is None:
@@ -218,3 +227,191 @@ def check_same(func, made: object, real: object) -> None:
     difference = _difference(made, real)
     if difference is not None:
         raise AssertionError(f"meta shortcut for {func}: {difference}")
+
+
+# Rules: results worked out from the arguments' shapes, for the ops every network runs many
+# times (convolution, batch norm, element-wise arithmetic) or whose first call is slow
+# (addmm, layer norm, GELU: 0.3-1 ms). Each holds for plain inputs only (on the meta device,
+# of one dtype, with the strides torch.empty gives); anything else goes to the recipes.
+
+aten = torch.ops.aten
+
+_BATCH_NORM = {
+    aten._native_batch_norm_legit_no_training.default,
+    aten._native_batch_norm_legit.default,
+    aten.native_batch_norm.default,
+}
+_IN_PLACE_OPS = {
+    aten.relu_.default, aten.hardtanh_.default, aten.silu_.default, aten.hardswish_.default, aten.sigmoid_.default,
+    aten.add_.Tensor, aten.mul_.Tensor, aten.sub_.Tensor, aten.div_.Tensor,
+}  # fmt: skip
+# Element-wise ops of one tensor whose float result has its input's dtype (scalar arguments aside).
+_UNARY = {
+    aten.relu.default, aten.sigmoid.default, aten.tanh.default, aten.gelu.default, aten.silu.default,
+    aten.hardswish.default, aten.hardsigmoid.default, aten.hardtanh.default, aten.clamp.default,
+    aten.clamp_min.default, aten.clamp_max.default, aten.exp.default, aten.neg.default, aten.abs.default,
+    aten.sqrt.default, aten.rsqrt.default, aten.mul.Scalar, aten.add.Scalar, aten.sub.Scalar, aten.div.Scalar,
+}  # fmt: skip
+_BINARY = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor}
+
+
+_ELEMENTWISE = _IN_PLACE_OPS | _UNARY | _BINARY
+_RULED = (
+    _ELEMENTWISE
+    | _BATCH_NORM
+    | {
+        aten.convolution.default,
+        aten.cat.default,
+        aten.addmm.default,
+        aten.native_layer_norm.default,
+    }
+)
+
+
+def _by_rule(func, args: tuple, kwargs: dict) -> object:
+    """The result by a shape rule, or None where no rule applies."""
+    if func not in _RULED:
+        return None
+    if func is aten.cat.default:
+        return _concatenation(args) if not kwargs else None
+    first = args[0] if args else None
+    if not (isinstance(first, torch.Tensor) and first.is_meta and _plain(first)):
+        return None
+    if func in _ELEMENTWISE:
+        return _elementwise(func, first, args, kwargs)
+    if func in _BATCH_NORM:
+        # Training-mode batch norm returns (and autograd saves) a mean and an inverse
+        # standard deviation per channel; inference returns empty ones.
+        stats = 0 if func is aten._native_batch_norm_legit_no_training.default else first.shape[1]
+        return (_empty(first.shape, first), _empty((stats,), first), _empty((stats,), first))
+    if kwargs:
+        return None
+    if func is aten.convolution.default:
+        return _convolution(*args)
+    if func is aten.addmm.default:
+        return _addmm(*args)
+    return _layer_norm(*args)
+
+
+def _elementwise(func, first: torch.Tensor, args: tuple, kwargs: dict) -> object:
+    """In place: the tensor written, where the others broadcast to its shape; otherwise a
+    float tensor of the broadcast shape, where every tensor is a plain one of one dtype."""
+    if not all(_scalar_or_like(value, first) for value in (*args[1:], *kwargs.values())):
+        return None
+    if func in _IN_PLACE_OPS:
+        others = [a for a in args[1:] if isinstance(a, torch.Tensor)]
+        return first if all(_broadcast(first.shape, o.shape) == tuple(first.shape) for o in others) else None
+    if not first.is_floating_point():
+        return None
+    if func in _UNARY:
+        return _empty(first.shape, first)
+    shape = _broadcast(first.shape, args[1].shape) if isinstance(args[1], torch.Tensor) else None
+    return _empty(shape, first) if shape is not None else None
+
+
+def _plain(tensor: torch.Tensor) -> bool:
+    """Contiguous with the strides ``torch.empty`` gives (a size-1 axis's stride included)."""
+    expected = 1
+    for size, stride in zip(reversed(tensor.shape), reversed(tensor.stride())):
+        if stride != expected:
+            return False
+        expected *= max(size, 1)
+    return True
+
+
+def _scalar_or_like(value: object, first: torch.Tensor) -> bool:
+    """A Python scalar, a string, None, or a plain meta tensor of ``first``'s dtype."""
+    if isinstance(value, torch.Tensor):
+        return value.is_meta and value.dtype == first.dtype and _plain(value)
+    return isinstance(value, (bool, int, float, str, type(None)))
+
+
+def _empty(shape, like: torch.Tensor) -> torch.Tensor:
+    return torch.empty(shape, dtype=like.dtype, device="meta")
+
+
+def _broadcast(a, b) -> tuple[int, ...] | None:
+    """The shape two shapes broadcast to, or None where they do not."""
+    if tuple(a) == tuple(b):
+        return tuple(a)
+    width = max(len(a), len(b))
+    a, b = (1,) * (width - len(a)) + tuple(a), (1,) * (width - len(b)) + tuple(b)
+    if any(x != y and 1 not in (x, y) for x, y in zip(a, b)):
+        return None
+    return tuple(y if x == 1 else x for x, y in zip(a, b))
+
+
+def _concatenation(args: tuple) -> torch.Tensor | None:
+    tensors = args[0] if args and isinstance(args[0], (list, tuple)) else ()
+    tensors = [t for t in tensors if not (isinstance(t, torch.Tensor) and t.dim() == 1 and t.numel() == 0)]
+    if not tensors or not all(isinstance(t, torch.Tensor) and t.is_meta and _plain(t) for t in tensors):
+        return None
+    first = tensors[0]
+    if any(t.dim() != first.dim() or t.dtype != first.dtype for t in tensors) or first.dim() == 0:
+        return None
+    dim = (args[1] if len(args) > 1 else 0) % first.dim()
+    if any(t.shape[:dim] != first.shape[:dim] or t.shape[dim + 1 :] != first.shape[dim + 1 :] for t in tensors):
+        return None
+    shape = list(first.shape)
+    shape[dim] = sum(t.shape[dim] for t in tensors)
+    return _empty(shape, first)
+
+
+def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
+    """Per spatial axis ``(size + 2p - d(k - 1) - 1) // s + 1``; None where the kernel should
+    run instead, to raise its error (channels that do not match, a map smaller than the
+    kernel) or to pick a memory format (a weight that is not plain)."""
+    spatial = weight.dim() - 2
+    per_axis = [_per_axis(value, spatial) for value in (stride, padding, dilation)]
+    if (
+        transposed
+        or x.dim() != weight.dim()
+        or spatial < 1
+        or None in per_axis
+        or x.shape[1] != weight.shape[1] * groups
+        or weight.shape[0] % groups
+        or x.dtype != weight.dtype
+        or not (weight.is_meta and _plain(weight))
+        or (bias is not None and (bias.dtype != x.dtype or tuple(bias.shape) != (weight.shape[0],)))
+    ):
+        return None
+    strides, paddings, dilations = per_axis
+    shape = [x.shape[0], weight.shape[0]]
+    for axis, kernel in enumerate(weight.shape[2:]):
+        size = (x.shape[2 + axis] + 2 * paddings[axis] - dilations[axis] * (kernel - 1) - 1) // strides[axis] + 1
+        if size < 1:
+            return None
+        shape.append(size)
+    return _empty(shape, x)
+
+
+def _per_axis(value: object, axes: int) -> list[int] | None:
+    """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
+    values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
+    if len(values) == 1:
+        values = values * axes
+    return values if len(values) == axes and all(isinstance(v, int) for v in values) else None
+
+
+def _addmm(bias, left, right, *scales) -> torch.Tensor | None:
+    """``bias + left @ right`` (a linear layer): (n, m) @ (m, p) is (n, p)."""
+    tensors = (bias, left, right)
+    if scales or not all(isinstance(t, torch.Tensor) and t.is_meta and t.dtype == left.dtype for t in tensors):
+        return None
+    if left.dim() != 2 or right.dim() != 2 or left.shape[1] != right.shape[0]:
+        return None
+    shape = (left.shape[0], right.shape[1])
+    return _empty(shape, left) if _broadcast(bias.shape, shape) == shape else None
+
+
+def _layer_norm(x, normalized_shape, weight, bias, eps) -> tuple | None:
+    """The normalised tensor, and a mean and an inverse standard deviation per normalised
+    group (float32 and float64 only: at lower precision the statistics' dtype varies)."""
+    axes = len(normalized_shape)
+    if x.dtype not in (torch.float32, torch.float64) or tuple(x.shape[x.dim() - axes :]) != tuple(normalized_shape):
+        return None
+    for affine in (weight, bias):
+        if affine is not None and not (affine.is_meta and tuple(affine.shape) == tuple(normalized_shape)):
+            return None
+    stats = (*x.shape[: x.dim() - axes], *(1,) * axes)
+    return (_empty(x.shape, x), _empty(stats, x), _empty(stats, x))

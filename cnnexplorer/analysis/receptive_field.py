@@ -181,89 +181,6 @@ _REARRANGE = _REGROUP | {
     aten.roll.default,
 }
 
-_IN_PLACE = {aten.relu_.default, aten.add_.Tensor, aten.mul_.Tensor, aten.hardtanh_.default}
-_BINARY = {aten.add.Tensor, aten.mul.Tensor, aten.sub.Tensor, aten.div.Tensor}
-_UNARY = {aten.relu.default, aten.sigmoid.default, aten.tanh.default}
-
-
-def _shape_only(func, args: tuple, kwargs: dict) -> object:
-    """The result of a shape-preserving op, made without running its meta kernel.
-
-    On the meta device many kernels are Python decompositions costing 0.1-1 ms a call
-    (batch norm and convolution above all); only output shapes matter here. Returns None
-    for any other op, and for tensors that hold values (off the meta device), which then
-    run normally.
-    """
-    first = args[0] if args else None
-    probe = first[0] if isinstance(first, (list, tuple)) and first else first
-    if not (isinstance(probe, torch.Tensor) and probe.is_meta):
-        return None
-    if func in _CONV:
-        return _convolution_output(*args)
-    if func in _BATCH_NORM:
-        # Training-mode batch norm returns (and autograd saves) a mean and an inverse
-        # standard deviation per channel; inference returns empty ones.
-        stats = 0 if func is aten._native_batch_norm_legit_no_training.default else first.shape[1]
-        empty = torch.empty(stats, device=first.device, dtype=first.dtype)
-        out = (_empty_like(first), empty, _empty_like(empty))
-        if func is aten._native_batch_norm_legit_functional.default:
-            out = out + (args[3], args[4])  # running stats, returned unchanged
-        return out
-    if kwargs:
-        return None
-    if func in _IN_PLACE:
-        return first
-    if func in _UNARY:
-        return _empty_like(first)
-    if func in _BINARY and isinstance(args[1], torch.Tensor):
-        same = first.shape == args[1].shape  # a residual addition: no broadcasting to work out
-        shape = first.shape if same else torch.broadcast_shapes(first.shape, args[1].shape)
-        return torch.empty(shape, device=first.device, dtype=torch.promote_types(first.dtype, args[1].dtype))
-    if func is aten.cat.default:
-        tensors = [t for t in first if t.dim() > 1 or t.numel() > 0]
-        dim = (args[1] if len(args) > 1 else 0) % tensors[0].dim()
-        shape = list(tensors[0].shape)
-        shape[dim] = sum(t.shape[dim] for t in tensors)
-        return torch.empty(shape, device=tensors[0].device, dtype=tensors[0].dtype)
-    return None
-
-
-def _empty_like(tensor: torch.Tensor) -> torch.Tensor:
-    """``torch.empty_like`` (a Python decomposition on the meta device, 20 us a call) made
-    directly with the same strides where it would keep them: for a dense tensor."""
-    if not tensor.is_contiguous():
-        return torch.empty_like(tensor)
-    return torch.empty_strided(tensor.shape, tensor.stride(), dtype=tensor.dtype, device=tensor.device)
-
-
-def _convolution_output(x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
-    """A convolution's output: per spatial axis ``(size + 2p - d(k - 1) - 1) // s + 1``; None
-    where the meta kernel should run instead, to raise its error (channels that do not
-    match, a map smaller than the kernel) or to pick a memory format (a non-contiguous input)."""
-    spatial = weight.dim() - 2
-    per_axis = [_per_axis(value, spatial) for value in (stride, padding, dilation)]
-    if (
-        transposed
-        or x.dim() != weight.dim()
-        or spatial < 1
-        or None in per_axis
-        or x.shape[1] != weight.shape[1] * groups
-        or weight.shape[0] % groups
-        or x.dtype != weight.dtype
-        or (bias is not None and (bias.dtype != x.dtype or tuple(bias.shape) != (weight.shape[0],)))
-        or not x.is_contiguous()
-    ):
-        return None
-    strides, paddings, dilations = per_axis
-    shape = [x.shape[0], weight.shape[0]]
-    for axis, kernel in enumerate(weight.shape[2:]):
-        size = (x.shape[2 + axis] + 2 * paddings[axis] - dilations[axis] * (kernel - 1) - 1) // strides[axis] + 1
-        if size < 1:
-            return None
-        shape.append(size)
-    return torch.empty(shape, device=x.device, dtype=x.dtype)
-
-
 def _per_axis(value: object, axes: int) -> list[int] | None:
     """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
     values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
@@ -615,9 +532,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = _shape_only(func, args, kwargs)  # this mode is off while it runs: no re-entry
-        if out is None:
-            out = meta_shortcuts.output(func, args, kwargs)
+        out = meta_shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
         formula = flop_registry.get(func.overloadpacket)
         if formula is not None:
             self.flops += _flops(formula, args, kwargs, out)
