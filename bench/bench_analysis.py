@@ -3,6 +3,7 @@ usage (real weights on the CPU, real forward pass), over the whole zoo, in one r
 
     python bench/bench_analysis.py [--repeats 3] [--models resnet50,vgg16]
     python bench/bench_analysis.py --all    every torchvision classifier too (engine only)
+    python bench/bench_analysis.py --shortcuts    the meta shortcuts on and off, slow models
 
 Per model: the engine cold (its first analysis in this process, after one warm-up analysis
 of another model for the lazy imports) and the median of ``--repeats`` more, both without
@@ -46,8 +47,15 @@ def main() -> None:
         action="store_true",
         help="the zoo and every other torchvision classifier, engine only",
     )
+    parser.add_argument(
+        "--shortcuts",
+        action="store_true",
+        help="the engine with its meta shortcuts (rules and recipes) on and off, in turn, on six slow models",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.shortcuts:
+        return shortcuts_on_and_off(args.repeats)
     if args.all:
         return engine_over_everything(args.repeats)
     archs = [zoo.get(n) for n in args.models.split(",")] if args.models else list(zoo.ARCHITECTURES)
@@ -111,6 +119,35 @@ def engine_over_everything(repeats: int) -> None:
     print(f"\n{len(cold)} models: cold median {median:.0f} ms, total {sum(cold.values()):.1f} s")
     print(f"models over 150 ms cold: {len(over)} of {len(cold)}: {', '.join(over) or 'none'}")
     print(f"peak RSS: {_peak_rss_mb():.0f} MB")
+
+
+SLOW = ("swin_v2_b", "efficientnet_v2_l", "vit_l_16", "regnet_y_128gf", "maxvit_t", "convnext_large")
+
+
+def shortcuts_on_and_off(repeats: int) -> None:
+    """Each slow model analysed with the meta shortcuts off (every aten op runs its meta
+    kernel) and on, alternately in one process, ``repeats`` rounds: the median of each and
+    their ratio. Every analysis is a model's build and pass (recipes live for one pass)."""
+    import warnings
+
+    from cnnexplorer.analysis import meta_shortcuts
+
+    warnings.simplefilter("ignore")
+    analyze(AnalysisRequest.of("resnet20"))  # warm-up
+    times: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(repeats):
+        for name in SLOW:
+            for enabled in (False, True):
+                meta_shortcuts.ENABLED = enabled
+                request = AnalysisRequest.of(name)
+                seconds = median_seconds(lambda request=request: analyze(request), 1)
+                times.setdefault((name, enabled), []).append(seconds)
+    meta_shortcuts.ENABLED = True
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {repeats}, shortcuts off and on")
+    print(f"\n{'model':20s} {'off ms':>8s} {'on ms':>8s} {'ratio':>6s}")
+    for name in SLOW:
+        off, on = (statistics.median(times[(name, enabled)]) * 1000 for enabled in (False, True))
+        print(f"{name:20s} {off:8.0f} {on:8.0f} {off / on:5.2f}x")
 
 
 if __name__ == "__main__":
