@@ -222,6 +222,35 @@ def test_every_dataset_makes_a_command_line_the_cli_takes(tmp_path):
     ]
 
 
+async def test_precision_is_auto_by_default_and_a_choice_becomes_its_flag(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = await _open(pilot)
+        precision = form.query_one("#field-precision")
+        assert precision.value == "auto"
+        assert "--precision" not in str(form.query_one("#command-preview").render())
+        precision.focus()
+        await pilot.press("enter", "down", "down", "enter")  # auto -> fp32 -> bf16
+        await pilot.pause()
+        assert "--precision bf16" in str(form.query_one("#command-preview").render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [argv] = launched
+        assert argv[argv.index("--precision") + 1] == "bf16" and "--amp" not in argv
+
+
+def test_each_precision_is_a_command_line_the_cli_takes():
+    from cnnexplorer.cli import build_parser
+
+    for precision in ("auto", "fp32", "bf16", "fp16"):
+        form = TrainForm("resnet20", precision=precision)
+        assert validate(form) == {}
+        args = build_parser().parse_args(command(form)[3:])
+        assert args.precision == (None if precision == "auto" else precision)
+    assert "invalid choice" in validate(TrainForm("resnet20", precision="fp8"))["precision"]
+
+
 # Snapshots of the train form for resnet20 (the explorer behind it).
 
 
@@ -235,3 +264,7 @@ def test_train_form_at_80x24(snap_compare, shared_cache):
 
 def test_train_form_at_120x40(snap_compare, shared_cache):
     assert snap_compare(_app(shared_cache), terminal_size=(120, 40), run_before=_open_train_form)
+
+
+def test_train_form_at_200x60(snap_compare, shared_cache):
+    assert snap_compare(_app(shared_cache), terminal_size=(200, 60), run_before=_open_train_form)

@@ -35,13 +35,17 @@ devices:
                              python -m torch.distributed.run --standalone --nproc-per-node N
   multi-node: add --nnodes, --node-rank, --rdzv-endpoint HOST:PORT, --rdzv-id on every node;
   or start it yourself: torchrun --nproc-per-node 8 -m cnnexplorer train resnet50 --data DIR
+speed (on a GPU):
+  bf16 autocast + channels-last by default where the GPU has bf16 (--precision fp32 for full
+  precision); JPEG folders are decoded and augmented on the GPU (--decode cpu: in the workers);
+  loader workers persist across epochs; --dataset fake makes its images on the device.
 faults:
   Ctrl-C / SIGTERM finish the current step, write last.pt and exit 130 / 143;
   --resume RUN/last.pt continues exactly where it stopped (same losses with --seed).
   A NaN or infinite loss stops the run (exit 1) before it touches the weights.
 examples:
   cnnexplorer train resnet20 --dataset cifar10 --data ~/data --download
-  cnnexplorer train resnet50 --data /data/imagenet --gpus 0,1,2,3 --amp --channels-last
+  cnnexplorer train resnet50 --data /data/imagenet --gpus 0,1,2,3 --precision bf16
   cnnexplorer train vgg16 --data /data/imagenet --gpu 0 --max-steps 300
   cnnexplorer train resnet20 --resume runs/20250101-120000-resnet20/last.pt --epochs 200"""
 
@@ -237,14 +241,29 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="fix every random choice (also makes cuDNN deterministic); default: a random seed, recorded",
     )
     run.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto (default): bf16 autocast and channels-last on a GPU that has bf16, else fp32; "
+        "fp16 uses a gradient scaler. An execution detail: the recipe stays the paper's",
+    )
+    run.add_argument(
         "--amp",
         nargs="?",
         const="bf16",
         choices=("bf16", "fp16"),
-        help="mixed precision (--amp alone: bf16; fp16 uses a gradient scaler)",
+        help="the same as --precision bf16|fp16 (--amp alone: bf16)",
     )
     run.add_argument(
-        "--channels-last", action="store_true", help="NHWC memory format (faster convolutions with --amp on GPUs)"
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC memory format (default: on with bf16/fp16 on a GPU, else off)",
+    )
+    run.add_argument(
+        "--decode",
+        choices=("auto", "cpu", "gpu"),
+        help="where images are decoded and augmented: cpu (the loader's workers), gpu (on the device, JPEGs, "
+        "batched), auto (default: gpu for a folder of JPEGs on a GPU)",
     )
     run.add_argument("--compile", action="store_true", help="torch.compile the model")
     run.add_argument("--output", metavar="DIR", help="where run directories go (default runs/)")
@@ -291,8 +310,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "--batch-size", type=_positive_int, default=64, metavar="N", help="global batch (default 64)"
     )
     evaluation.add_argument(
-        "--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="mixed precision inference"
+        "--precision", choices=("fp32", "bf16", "fp16"), help="autocast dtype of the inference (default fp32)"
     )
+    evaluation.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="--precision bf16|fp16")
     evaluation.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     evaluation.add_argument("--per-class", metavar="CSV", help="write each class's top-1 accuracy to this CSV file")
     evaluation.add_argument(
@@ -474,7 +494,7 @@ def resolve_train_config(args: argparse.Namespace):
         aux_weight=chosen.aux_weight,
         seed=args.seed if args.seed is not None else random.randrange(2**31),
         deterministic=args.seed is not None,
-        amp=args.amp,
+        precision=args.precision or "auto",
         channels_last=args.channels_last,
         compile=args.compile,
         workers=args.workers if args.workers is not None else default_workers(),
@@ -484,6 +504,7 @@ def resolve_train_config(args: argparse.Namespace):
         download=args.download,
         recipe=recipe.source + (" (with overrides)" if overridden else ""),
         run_dir=str(_run_dir(args.output, arch.name)),
+        decode=args.decode or "auto",
     )
 
 
@@ -547,6 +568,8 @@ def _changed_settings(parser: argparse.ArgumentParser, args: argparse.Namespace,
             continue
         value = getattr(args, action.dest, None)
         given = value is True if isinstance(action, argparse._StoreTrueAction) else value is not None
+        if action.dest in ("precision", "decode") and value == "auto":
+            continue  # auto was resolved when the run started: the recorded choice stands
         recorded = getattr(config, action.dest)
         if given and value != recorded:
             flag = action.option_strings[0]
@@ -586,6 +609,7 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
     if args.gpu is not None and args.device is not None:
         raise UsageError("--gpu N and --device both pick the device: pass one")
     devices.check_device_flag(args.device)
+    merge_amp_into_precision(args)
     if args.resume:
         args.resume = resume_path(args.resume)
     # Resolved (and so checked) before any relaunch, so that bad input fails once, in one line.
@@ -598,11 +622,21 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
     return run_training(config, args.gpu, args.device, Path(args.resume) if args.resume else None, args.events == "-")
 
 
+def merge_amp_into_precision(args: argparse.Namespace) -> None:
+    """--amp X is --precision X (old commands and forms keep working); both, differing, is an error."""
+    if args.amp is None:
+        return
+    if args.precision not in (None, args.amp):
+        raise UsageError(f"--amp {args.amp} and --precision {args.precision} disagree: pass --precision alone")
+    args.precision, args.amp = args.amp, None
+
+
 def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from cnnexplorer import zoo
     from cnnexplorer.train import devices
 
     zoo.get(args.model)
+    merge_amp_into_precision(args)
     if args.gpu is not None and args.device is not None:
         raise UsageError("--gpu N and --device both pick the device: pass one")
     devices.check_device_flag(args.device)
@@ -634,7 +668,7 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             gpu=args.gpu,
             device=args.device,
             batch_size=args.batch_size,
-            amp=args.amp,
+            amp=None if args.precision in (None, "fp32") else args.precision,
             workers=args.workers if args.workers is not None else default_workers(),
             image_size=args.image_size,
             channels_last=args.channels_last,

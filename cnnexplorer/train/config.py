@@ -6,6 +6,9 @@ import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+DECODERS = ("cpu", "gpu")  # where JPEGs are decoded and augmented: in the loader's workers, or on the device
+
 # The least value of the config's counts that the loop can run with.
 _AT_LEAST = {
     "image_size": 8,
@@ -25,7 +28,8 @@ _CHOICES = {
     "dataset": ("imagefolder", "cifar10", "cifar100", "fake"),
     "optimizer": ("sgd", "adamw"),
     "schedule": ("step", "cosine", "plateau"),
-    "amp": (None, "bf16", "fp16"),
+    "precision": PRECISIONS,
+    "decode": DECODERS,
 }
 
 
@@ -73,8 +77,8 @@ class TrainConfig:
     aux_weight: float
     seed: int
     deterministic: bool
-    amp: str | None  # None, "bf16" or "fp16"
-    channels_last: bool
+    precision: str  # fp32, bf16 or fp16 (autocast); "auto" until resolve_precision
+    channels_last: bool | None  # None until resolve_precision
     compile: bool
     workers: int
     max_steps: int | None
@@ -84,6 +88,12 @@ class TrainConfig:
     recipe: str  # where the defaults came from
     run_dir: str = ""
     world_size: int = 1
+    decode: str = "cpu"  # cpu or gpu; "auto" until the trainer resolves it (runs before it: cpu)
+
+    @property
+    def amp(self) -> str | None:
+        """The autocast dtype's name, None for fp32 (what --amp used to record)."""
+        return None if self.precision == "fp32" else self.precision
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +104,8 @@ class TrainConfig:
         missing or not of its type (a damaged or crafted file)."""
         known = {f.name: f for f in fields(cls)}
         chosen = {key: value for key, value in values.items() if key in known}
+        if "precision" not in chosen and "amp" in values:  # a run from before --precision
+            chosen["precision"] = values["amp"] or "fp32"
         for name, spec in known.items():
             if name not in chosen:
                 if spec.default is MISSING:
@@ -102,12 +114,29 @@ class TrainConfig:
             if not _has_type(chosen[name], str(spec.type)):
                 raise ValueError(f"its config's {name} is {chosen[name]!r:.40}, not {spec.type}")
         for name, choices in _CHOICES.items():
-            if chosen.get(name) not in choices:
+            if name in chosen and chosen[name] not in choices:
                 raise ValueError(f"its config's {name} is {chosen.get(name)!r:.40}, not one of {choices}")
         for name, least in _AT_LEAST.items():
             if chosen.get(name) is not None and chosen[name] < least:
                 raise ValueError(f"its config's {name} is {chosen[name]}, below {least}")
         return cls(**chosen)
+
+    def resolve_precision(self, device_type: str, bf16_supported: bool) -> str:
+        """Turn "auto" into the concrete precision (bf16 where a CUDA device supports it, else
+        fp32) and channels-last None into on (with bf16/fp16 on CUDA) or off; the line that
+        says so at the start of a run."""
+        chosen = self.precision == "auto"
+        if chosen:
+            self.precision = "bf16" if device_type == "cuda" and bf16_supported else "fp32"
+        if self.channels_last is None:
+            self.channels_last = device_type == "cuda" and self.precision != "fp32"
+        layout = " + channels-last" if self.channels_last else ""
+        if not chosen:
+            return f"precision {self.precision}{layout} (as asked)"
+        if self.precision == "bf16":
+            return f"precision bf16{layout} (default on this GPU; --precision fp32 for full precision)"
+        where = "the CPU" if device_type == "cpu" else "this GPU (no bf16)"
+        return f"precision fp32{layout} (default on {where}; --precision bf16 for autocast)"
 
     def summary_lines(self) -> list[str]:
         """The recipe as printed at the start of a run."""
@@ -121,8 +150,7 @@ class TrainConfig:
             schedule += f" x{self.gamma:g} after {self.plateau_patience} epochs without a better val top-1"
         if self.warmup_epochs:
             schedule += f", warmup {self.warmup_epochs:g} epochs"
-        extras = [f"amp {self.amp}"] if self.amp else []
-        extras += ["channels-last"] * self.channels_last + ["compile"] * self.compile
+        extras = ["compile"] * self.compile  # precision and memory format: a line of their own
         if self.label_smoothing:
             extras.append(f"label smoothing {self.label_smoothing:g}")
         if self.aux_weight:

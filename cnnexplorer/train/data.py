@@ -52,7 +52,10 @@ def _load_rgb(path: str) -> Any:
 
 def train_transform(image_size: int) -> Callable:
     """Paper-style augmentation: random-resized crop, flip and colour jitter for ImageNet-size
-    inputs; 4-pixel pad-and-crop and flip for CIFAR-size inputs."""
+    inputs; 4-pixel pad-and-crop and flip for CIFAR-size inputs. The output is a uint8 CHW
+    tensor: the conversion to float and the normalisation happen on the device
+    (:func:`cnnexplorer.train.gpu_input.normalize`), with the same functions, so the same
+    numbers. Colour jitter works on uint8 here as it always did (v2 keeps the dtype)."""
     from torchvision.transforms import v2
 
     if image_size <= SMALL_IMAGE:
@@ -68,29 +71,35 @@ def train_transform(image_size: int) -> Callable:
             v2.RandomHorizontalFlip(),
             v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4),
         ]
-    return v2.Compose([v2.ToImage(), *geometry, *_to_normalized_float()])
+    return v2.Compose([v2.ToImage(), *geometry])
 
 
 def eval_transform(image_size: int) -> Callable:
-    """Resize (to image_size / 0.875 for ImageNet-size inputs) and centre crop."""
+    """Resize (to image_size / 0.875 for ImageNet-size inputs) and centre crop; uint8 out."""
     from torchvision.transforms import v2
 
     resize = image_size if image_size <= SMALL_IMAGE else round(image_size / 0.875)
-    return v2.Compose(
-        [v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size), *_to_normalized_float()]
-    )
+    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size)])
 
 
-def _to_normalized_float() -> list:
-    from torchvision.transforms import v2
+def image_seed(seed: int, epoch: int, index: int) -> int:
+    """The seed of one image's augmentation in one epoch."""
+    return (seed * 1_000_003 + epoch * 100_003 + index) % (2**63)
 
-    return [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+
+def epoch_and_index(key: int | tuple[int, int], epoch: int) -> tuple[int, int]:
+    """A sample key from :class:`ResumableSampler` is (epoch, index): the epoch travels with
+    the index, so that loader workers that persist across epochs (each with its own copy of
+    the dataset, which never sees an attribute set later in the main process) seed by the
+    right epoch. A plain index takes ``epoch``."""
+    return (int(key[0]), int(key[1])) if isinstance(key, tuple) else (epoch, int(key))
 
 
 class SeededTransform(Dataset):
     """Applies a random transform with a seed derived from (seed, epoch, index), so that the
     augmentation of every image is the same whatever the worker count, the rank, or where
-    a run was interrupted and resumed. Set ``epoch`` before iterating."""
+    a run was interrupted and resumed. Keys are (epoch, index) pairs (or an index, with
+    ``epoch``)."""
 
     def __init__(self, base: Dataset, transform: Callable, seed: int) -> None:
         self.base = base
@@ -101,15 +110,19 @@ class SeededTransform(Dataset):
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        epoch, index = epoch_and_index(key, self.epoch)
         image, target = self.base[index]
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 100_003 + index) % (2**63))
+            torch.manual_seed(image_seed(self.seed, epoch, index))
             return self.transform(image), target
 
 
 class SyntheticImages(Dataset):
-    """Random normalised images with random labels, made on the fly (for speed runs)."""
+    """Random images with random labels (for speed runs). An item is the image's seed and its
+    label: the pixels are made a batch at a time on the device
+    (:func:`cnnexplorer.train.gpu_input.synthetic_batch`), so a speed run measures the model,
+    not the generator."""
 
     def __init__(self, size: int, image_size: int, num_classes: int, seed: int = 0) -> None:
         self.size, self.image_size, self.num_classes, self.seed = size, image_size, num_classes, seed
@@ -117,20 +130,24 @@ class SyntheticImages(Dataset):
     def __len__(self) -> int:
         return self.size
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        image = torch.randn(3, self.image_size, self.image_size, generator=generator)
-        return image, int(torch.randint(self.num_classes, (1,), generator=generator))
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int]:
+        _epoch, index = epoch_and_index(key, 0)  # the same images every epoch
+        image_seed = self.seed * 1_000_003 + index
+        label = int(torch.randint(self.num_classes, (1,), generator=torch.Generator().manual_seed(image_seed)))
+        return torch.tensor(image_seed, dtype=torch.int64), label
 
 
 @dataclass
 class Datasets:
-    """The train and val sets of a run (train is None for eval)."""
+    """The train and val sets of a run (train is None for eval); where its JPEGs are decoded
+    (``decode``: cpu in the loader's workers, gpu on the device) and why."""
 
     kind: str
     train: Dataset | None
     val: Dataset
     classes: list[str]
+    decode: str = "cpu"
+    decode_note: str = ""
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -153,20 +170,37 @@ def build_datasets(
     fake_classes: int = 1000,
     val_transform: Callable | None = None,
     split: str = "val",
+    decode: str = "cpu",
+    device: torch.device | None = None,
 ) -> Datasets:
-    """Open the data of a run; every problem with it is a one-line UsageError."""
+    """Open the data of a run; every problem with it is a one-line UsageError. ``decode``:
+    cpu, gpu or auto (see :func:`cnnexplorer.train.gpu_input.choose_decoder`)."""
+    from cnnexplorer.train.gpu_input import choose_decoder
+
+    device = device or torch.device("cpu")
+    if val_transform is not None:  # torchvision's own preprocessing: on PIL images, in the workers
+        decode = "cpu"
+    if kind != "imagefolder":
+        decode, note = choose_decoder(decode, kind, device, None)
     val_tf = val_transform or eval_transform(image_size)
     if kind == "fake":
         classes = [str(i) for i in range(fake_classes)]
         train = SyntheticImages(fake_size, image_size, fake_classes, seed) if want_train else None
         return Datasets(
-            kind, train, SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1), classes
+            kind,
+            train,
+            SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1),
+            classes,
+            "cpu",
+            note,
         )
     if root is None:
         raise UsageError(f"--dataset {kind} needs --data DIR")
     if kind in ("cifar10", "cifar100"):
-        return _cifar(kind, Path(root), image_size, seed, want_train, download, val_tf)
-    return _image_folder(Path(root), image_size, seed, want_train, val_tf, split)
+        cifar = _cifar(kind, Path(root), image_size, seed, want_train, download, val_tf)
+        cifar.decode_note = note
+        return cifar
+    return _image_folder(Path(root), image_size, seed, want_train, val_tf, split, decode, device)
 
 
 def _cifar(
@@ -327,18 +361,35 @@ def check_image_folder(root: Path, want_train: bool = True, split: str = "val") 
     return folders[split]
 
 
-def _image_folder(root: Path, image_size: int, seed: int, want_train: bool, val_tf: Callable, split: str) -> Datasets:
+def _image_folder(
+    root: Path,
+    image_size: int,
+    seed: int,
+    want_train: bool,
+    val_tf: Callable,
+    split: str,
+    decode: str,
+    device: torch.device,
+) -> Datasets:
+    from cnnexplorer.train.gpu_input import EncodedImages, choose_decoder
+
     classes = check_image_folder(root, want_train, split)
-    val = ImageFiles(root / split, classes, val_tf)
-    train = None
-    if want_train:
-        train = SeededTransform(ImageFiles(root / "train", classes), train_transform(image_size), seed)
-    return Datasets("imagefolder", train, val, list(classes))
+    train_files = ImageFiles(root / "train", classes) if want_train else None
+    val_files = ImageFiles(root / split, classes)
+    listed = [path for path, _ in (train_files or val_files).samples]
+    decode, note = choose_decoder(decode, "imagefolder", device, listed)
+    if decode == "gpu":
+        train = EncodedImages(train_files, train_transform(image_size), seed) if train_files else None
+        return Datasets("imagefolder", train, EncodedImages(val_files, val_tf, seed), list(classes), decode, note)
+    val_files.transform = val_tf
+    train = SeededTransform(train_files, train_transform(image_size), seed) if train_files else None
+    return Datasets("imagefolder", train, val_files, list(classes), decode, note)
 
 
-class ResumableSampler(Sampler[int]):
+class ResumableSampler(Sampler[tuple[int, int]]):
     """The epoch's shuffled order (torch's DistributedSampler, also for one process), less the
-    samples of the batches already done when a run resumes mid-epoch."""
+    samples of the batches already done when a run resumes mid-epoch; as (epoch, index) keys
+    (see :func:`epoch_and_index`)."""
 
     def __init__(self, dataset: Dataset, world_size: int, rank: int, seed: int, batch_size: int) -> None:
         self.order = DistributedSampler(
@@ -351,8 +402,9 @@ class ResumableSampler(Sampler[int]):
         self.order.set_epoch(epoch)
         self.skip_batches = skip_batches
 
-    def __iter__(self) -> Iterator[int]:
-        return islice(iter(self.order), self.skip_batches * self.batch_size, None)
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.order.epoch
+        return ((epoch, index) for index in islice(iter(self.order), self.skip_batches * self.batch_size, None))
 
     def __len__(self) -> int:
         return max(len(self.order) - self.skip_batches * self.batch_size, 0)
@@ -383,12 +435,22 @@ def _ignore_interrupts(_worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+PREFETCH_BATCHES = 4  # per worker: a slow image or two does not starve the step
+
+
 def make_loader(
-    dataset: Dataset, sampler: Sampler, batch_size: int, workers: int, pin_memory: bool, seed: int = 0
+    dataset: Dataset,
+    sampler: Sampler,
+    batch_size: int,
+    workers: int,
+    pin_memory: bool,
+    seed: int = 0,
+    collate_fn: Callable | None = None,
 ) -> DataLoader:
     """A loader with its own random generator: each ``iter()`` draws a base seed for the
     workers, and from torch's global RNG that draw would shift dropout's numbers (and a
-    resumed run would draw after restoring that RNG, so it would not match the original)."""
+    resumed run would draw after restoring that RNG, so it would not match the original).
+    Its workers persist across epochs (no start-up stall at each epoch's first step)."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -396,8 +458,11 @@ def make_loader(
         num_workers=workers,
         pin_memory=pin_memory,
         drop_last=False,
+        collate_fn=collate_fn,
         worker_init_fn=_ignore_interrupts if workers else None,
         generator=torch.Generator().manual_seed(_generator_seed(seed, 0)),
+        persistent_workers=workers > 0,
+        prefetch_factor=PREFETCH_BATCHES if workers > 0 else None,
     )
 
 

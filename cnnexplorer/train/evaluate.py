@@ -52,10 +52,10 @@ def autocast_for(device: torch.device, amp: str | None):
 def to_device(
     images: torch.Tensor, targets: torch.Tensor, device: torch.device, channels_last: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    images = images.to(device, non_blocking=True)
-    if channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images, targets.to(device, non_blocking=True)
+    """A batch of images (uint8: normalised on the device) and targets onto the device."""
+    from cnnexplorer.train.gpu_input import images_to_device
+
+    return images_to_device(images, device, channels_last), targets.to(device, non_blocking=True)
 
 
 @torch.inference_mode()
@@ -70,6 +70,8 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` (not DDP-wrapped) on this rank's shard of ``loader`` and sum the
     counts over all ranks; ``on_batch(done, total)`` reports progress."""
+    from cnnexplorer.train.gpu_input import PrefetchedBatches, preparer_for
+
     was_training = model.training
     model.eval()
     device = placement.device
@@ -78,24 +80,27 @@ def evaluate(
     class_correct = torch.zeros(num_classes, dtype=torch.float64, device=device)
     class_total = torch.zeros(num_classes, dtype=torch.float64, device=device)
     started = time.perf_counter()
-    for index, (images, targets) in enumerate(loader):
-        images, targets = to_device(images, targets, device, channels_last)
-        with autocast_for(device, amp):
-            logits = model(images)
-        logits = logits.float()
-        correct = topk_correct(logits, targets, (1, 5))
-        sums += torch.stack(
-            [
-                torch.tensor(float(targets.numel()), dtype=torch.float64, device=device),
-                F.cross_entropy(logits, targets, reduction="sum").double(),
-                correct[:, 0].sum().double(),
-            ]
-        )
-        correct5 += correct[:, 1].sum()
-        class_total += torch.bincount(targets, minlength=num_classes).double()
-        class_correct += torch.bincount(targets[correct[:, 0]], minlength=num_classes).double()
-        if on_batch is not None:
-            on_batch(index + 1, len(loader))
+    batches = PrefetchedBatches(iter(loader), preparer_for(loader.dataset, device, channels_last), device)
+    try:
+        for index, (images, targets) in enumerate(batches):
+            with autocast_for(device, amp):
+                logits = model(images)
+            logits = logits.float()
+            correct = topk_correct(logits, targets, (1, 5))
+            sums += torch.stack(
+                [
+                    torch.tensor(float(targets.numel()), dtype=torch.float64, device=device),
+                    F.cross_entropy(logits, targets, reduction="sum").double(),
+                    correct[:, 0].sum().double(),
+                ]
+            )
+            correct5 += correct[:, 1].sum()
+            class_total += torch.bincount(targets, minlength=num_classes).double()
+            class_correct += torch.bincount(targets[correct[:, 0]], minlength=num_classes).double()
+            if on_batch is not None:
+                on_batch(index + 1, len(loader))
+    finally:
+        batches.close()
     totals = torch.cat([sums, correct5.view(1), class_correct, class_total])
     if placement.distributed:
         import torch.distributed as dist

@@ -40,8 +40,9 @@ class TrainForm:
     lr: str = ""  # empty: the recipe's
     optimizer: str = "sgd"
     device: str = "cpu"
-    amp: str = ""  # "", "bf16" or "fp16"
-    channels_last: bool = False
+    precision: str = "auto"  # auto, fp32, bf16 or fp16 (eval: auto is fp32)
+    amp: str = ""  # "", "bf16" or "fp16": --amp, the old name of --precision (the form shows precision)
+    channels_last: bool = False  # False: the default (train: on with bf16/fp16 on a GPU)
     seed: str = "0"
     output: str = "runs"
     max_steps: str = ""
@@ -73,6 +74,7 @@ def _arguments(form: TrainForm) -> dict[str, list[str]]:
         "download": ["--download"] if form.download and form.dataset in CIFAR_DATASETS else [],
         "batch_size": ["--batch-size", form.batch_size],
         "device": devices.device_flags(form.device),
+        "precision": [] if form.precision == "auto" else ["--precision", form.precision],
         "amp": ["--amp", form.amp] if form.amp else [],
         "channels_last": ["--channels-last"] if form.channels_last else [],
     }

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
 from cnnexplorer.events import EventWriter, silence_broken_pipe
-from cnnexplorer.train import checkpoints, data, rundir
+from cnnexplorer.train import checkpoints, data, gpu_input, rundir
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
-from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate, to_device
+from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate
 from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
 
 EXIT_FAILED = 1  # a crash or a non-finite loss or weights
@@ -105,6 +105,8 @@ class EpochOutcome:
     seconds: float = 0.0
     lr: float = 0.0
     failure: dict[str, Any] = field(default_factory=dict)
+    loss_sum: float = 0.0
+    loss_count: int = 0
 
 
 @dataclass
@@ -122,6 +124,8 @@ class Trainer:
     train_sampler: data.ResumableSampler
     train_loader: torch.utils.data.DataLoader
     val_loader: torch.utils.data.DataLoader
+    prepare: gpu_input.BatchPreparer  # the train loader's batches onto the device
+    notes: list[str] = field(default_factory=list)  # how it runs: precision, decoding (printed at the start)
 
 
 def lr_factor(
@@ -191,7 +195,10 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
         download=config.download and placement.is_main,
         fake_size=config.fake_size,
         fake_classes=config.num_classes,
+        decode=config.decode,
+        device=placement.device,
     )
+    config.decode = datasets.decode
     if config.download and placement.distributed and placement.is_main:
         import torch.distributed as dist
 
@@ -206,8 +213,12 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
     )
     val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
     pin = placement.device.type == "cuda"
-    train_loader = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed)
-    val_loader = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin, config.seed)
+    collate = gpu_input.collate_encoded if datasets.decode == "gpu" else None
+    train_loader = data.make_loader(
+        datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed, collate
+    )
+    val_loader = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin, config.seed, collate)
+    prepare = gpu_input.preparer_for(datasets.train, placement.device, bool(config.channels_last))
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     raw_model = arch.build(num_classes=config.num_classes).to(placement.device)
@@ -236,6 +247,8 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
         train_sampler,
         train_loader,
         val_loader,
+        prepare,
+        [datasets.decode_note] if datasets.decode_note else [],
     )
 
 
@@ -272,16 +285,36 @@ def train_epoch(
     loss (before that step touches the weights) or ``--max-steps``."""
     config, placement = trainer.config, trainer.placement
     steps_per_epoch = trainer.train_sampler.batches_per_epoch()
-    trainer.train_sampler.set_epoch(epoch, skip_batches=position.epoch_step)
-    trainer.datasets.train.epoch = epoch
+    trainer.train_sampler.set_epoch(epoch, skip_batches=position.epoch_step)  # its keys carry the epoch
     trainer.model.train()
     reporter.begin_epoch(epoch, config.epochs, steps_per_epoch, position.epoch_step)
     outcome = EpochOutcome()
-    loss_sum, loss_count = 0.0, 0
-    window = StepWindow()
     epoch_start = time.perf_counter()
     data.reseed_loader(trainer.train_loader, config.seed, epoch)
-    batches = iter(trainer.train_loader)
+    batches = gpu_input.PrefetchedBatches(iter(trainer.train_loader), trainer.prepare, placement.device)
+    try:
+        _train_steps(trainer, epoch, position, stop, events, reporter, batches, outcome)
+    finally:
+        batches.close()
+    outcome.mean_loss = outcome.loss_sum / outcome.loss_count if outcome.loss_count else float("nan")
+    outcome.seconds = time.perf_counter() - epoch_start
+    outcome.lr = current_lr(trainer)
+    return outcome
+
+
+def _train_steps(
+    trainer: Trainer,
+    epoch: int,
+    position: Position,
+    stop: StopSignals,
+    events: EventWriter,
+    reporter: PlainReporter,
+    batches: gpu_input.PrefetchedBatches,
+    outcome: EpochOutcome,
+) -> None:
+    config, placement = trainer.config, trainer.placement
+    steps_per_epoch = trainer.train_sampler.batches_per_epoch()
+    window = StepWindow()
     while position.epoch_step < steps_per_epoch:
         waited = time.perf_counter()
         try:
@@ -289,7 +322,6 @@ def train_epoch(
         except StopIteration:
             break
         data_time = time.perf_counter() - waited
-        images, targets = to_device(images, targets, placement.device, config.channels_last)
         lr = current_lr(trainer)
         with autocast_for(placement.device, config.amp):
             output = trainer.model(images)
@@ -310,7 +342,7 @@ def train_epoch(
             trainer.scheduler.step()
         position.step += 1
         position.epoch_step += 1
-        loss_sum, loss_count = loss_sum + loss_value, loss_count + 1
+        outcome.loss_sum, outcome.loss_count = outcome.loss_sum + loss_value, outcome.loss_count + 1
         window.loss_sum += loss_value
         window.steps += 1
         window.images += int(batch_images)
@@ -348,10 +380,6 @@ def train_epoch(
         if config.max_steps is not None and position.step >= config.max_steps:
             outcome.stopped_by = "max_steps"
             break
-    outcome.mean_loss = loss_sum / loss_count if loss_count else float("nan")
-    outcome.seconds = time.perf_counter() - epoch_start
-    outcome.lr = current_lr(trainer)
-    return outcome
 
 
 def checkpoint_state(trainer: Trainer, position: Position) -> dict[str, Any]:
@@ -465,6 +493,8 @@ def run_training(
     params, macs = model_totals(config.model, config.num_classes, config.image_size)
     placement = resolve_placement(gpu, device)
     try:
+        bf16 = placement.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        precision_note = config.resolve_precision(placement.device.type, bf16)
         if config.batch_size % placement.world_size:
             raise UsageError(
                 f"--batch-size {config.batch_size} does not split over {placement.world_size} processes: "
@@ -484,7 +514,7 @@ def run_training(
         human = sys.stderr if events_to_stdout else sys.stdout
         reporter = make_reporter(human, config.log_every, placement.is_main)
         try:
-            return _train(config, placement, resume_path, events_to_stdout, reporter, params, macs)
+            return _train(config, placement, resume_path, events_to_stdout, reporter, params, macs, precision_note)
         finally:
             reporter.close()
     finally:
@@ -499,8 +529,10 @@ def _train(
     reporter: PlainReporter,
     params: int,
     macs: int | None,
+    precision_note: str = "",
 ) -> int:
     trainer = build_trainer(config, placement)
+    trainer.notes.insert(0, precision_note)
     position = Position()
     if resume_path is not None:
         position = restore(trainer, checkpoints.load_checkpoint(resume_path), resume_path)
@@ -642,8 +674,11 @@ def _announce(
         resumed_from=str(resume_path) if resume_path else None,
         start_epoch=position.epoch + 1,
         start_step=position.step,
+        precision=config.precision,
+        channels_last=config.channels_last,
+        decode=config.decode,
     )
-    for line in config.summary_lines():
+    for line in config.summary_lines() + [note for note in trainer.notes if note]:
         reporter.message(line)
     reporter.message(
         f"{params:,} parameters; {placement.world_size} x {placement.device}; "

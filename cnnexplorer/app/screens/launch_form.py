@@ -35,6 +35,13 @@ DATA_PLACEHOLDERS = {
     "cifar100": "DIR holding (or to receive) the CIFAR-100 files",
     "fake": "none: the images are made up",
 }
+# The train form's precision choices (the CLI's --precision).
+TRAIN_PRECISIONS = {
+    "auto": "auto: bf16 on a GPU with bf16, else fp32",
+    "fp32": "fp32",
+    "bf16": "bf16 autocast",
+    "fp16": "fp16 autocast (gradient scaler)",
+}
 # Text fields: name, label, placeholder.
 _TRAIN_TEXT = [
     ("epochs", "Epochs", ""),
@@ -131,9 +138,15 @@ class LaunchForm(ModalScreen[TrainForm | None]):
 
     def _device_fields(self) -> ComposeResult:
         yield from self._row("device", "Device", self._select("device", self.devices))
-        precisions = [("off", ""), ("bf16", "bf16"), ("fp16", "fp16")]
-        yield from self._row("amp", "Mixed precision", self._select("amp", precisions))
-        channels_last = Checkbox("NHWC memory format", self.form.channels_last, id="field-channels_last")
+        if self.form.kind == "train":
+            precisions = [(TRAIN_PRECISIONS[p], p) for p in TRAIN_PRECISIONS]
+            nhwc = "NHWC (default: on with bf16/fp16 on a GPU)"
+        else:  # eval's default is fp32 (figures comparable with published ones)
+            precisions = [(p, p) for p in ("fp32", "bf16", "fp16")]
+            self.form = replace(self.form, precision="fp32") if self.form.precision == "auto" else self.form
+            nhwc = "NHWC memory format"
+        yield from self._row("precision", "Precision", self._select("precision", precisions))
+        channels_last = Checkbox(nhwc, self.form.channels_last, id="field-channels_last")
         channels_last.compact = True
         yield from self._row("channels_last", "Channels-last", channels_last)
 
