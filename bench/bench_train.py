@@ -4,8 +4,12 @@ cost of the event stream (a step event every step, to a file, against none).
 
     python bench/bench_train.py [--model resnet18] [--batch 16] [--steps 10] [--warmup 2] [--rounds 2]
     python bench/bench_train.py --device cuda --model vgg16 --batch 64 --amp bf16 --channels-last
+    python bench/bench_train.py --device cuda --model resnet50 --batch 256 --precision-compare
 
 Goals (issue 5): ratio (ours / minimal) >= 1.0 and event-stream overhead < 2%.
+--precision-compare (issue 14): only our loop, fp32 against the default precision of the device
+(bf16 + channels-last on a GPU with bf16; fp32 on the CPU, so a ratio of 1.00), alternating;
+goal on the GPU >= 1.8x.
 The runs alternate (minimal, ours with events, ours without; the order rotates each round).
 Each step is timed (from the end of the previous step, so data loading is included) and the
 figure of a loop is the median over all its timed steps: bursts of load from other
@@ -25,7 +29,6 @@ import torch.nn.functional as F
 
 from cnnexplorer import zoo
 from cnnexplorer.events import EventWriter
-from cnnexplorer.train import data
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement
 from cnnexplorer.train.evaluate import autocast_for
@@ -47,15 +50,14 @@ def minimal_loop(args: argparse.Namespace, device: torch.device) -> list[float]:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     scaler = torch.amp.GradScaler(device.type, enabled=args.amp == "fp16")
-    dataset = data.SyntheticImages(args.batch * (args.steps + args.warmup), args.image_size, 1000)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_size=args.batch, shuffle=True, num_workers=args.workers, pin_memory=device.type == "cuda"
-    )
     model.train()
     rates: list[float] = []
     previous = time.perf_counter()
-    for index, (images, targets) in enumerate(loader):
-        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+    generator = torch.Generator(device=device).manual_seed(0)
+    shape = (args.batch, 3, args.image_size, args.image_size)
+    for index in range(args.steps + args.warmup):  # images made on the device, as --dataset fake makes them
+        images = torch.randn(shape, generator=generator, device=device)
+        targets = torch.randint(1000, (args.batch,), generator=generator, device=device)
         if args.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with autocast_for(device, args.amp):
@@ -84,10 +86,12 @@ class StepRates(SilentReporter):
         self.rates.append(stats.img_per_s)
 
 
-def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) -> list[float]:
+def our_loop(
+    args: argparse.Namespace, device: torch.device, with_events: bool, precision: str | None = None
+) -> list[float]:
     """cnnexplorer's ``train_epoch`` (the loop ``cnnexplorer train`` runs) on the same data,
     images per second of each timed step; with events: a step event every step, appended
-    and flushed to events.jsonl."""
+    and flushed to events.jsonl. ``precision``: auto, fp32, ... (default: --amp's)."""
     arch = zoo.get(args.model)
     config = TrainConfig(
         model=arch.name,
@@ -111,8 +115,8 @@ def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) 
         aux_weight=0.0,
         seed=0,
         deterministic=False,
-        amp=args.amp,
-        channels_last=args.channels_last,
+        precision=precision or args.amp or "fp32",
+        channels_last=None if precision else args.channels_last,
         compile=False,
         workers=args.workers,
         max_steps=args.warmup + args.steps,
@@ -121,6 +125,7 @@ def our_loop(args: argparse.Namespace, device: torch.device, with_events: bool) 
         download=False,
         recipe="bench",
     )
+    config.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
     trainer = build_trainer(config, Placement(device))
     reporter = StepRates()
     position = Position()
@@ -164,8 +169,14 @@ def main() -> None:
     parser.add_argument("--amp", choices=("bf16", "fp16"))
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--precision-compare", action="store_true", help="our loop in fp32 against the device's default precision"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.precision_compare:
+        compare_precisions(args, device)
+        return
     where = (
         f" ({torch.cuda.get_device_name(device)})"
         if device.type == "cuda"
@@ -205,6 +216,37 @@ def main() -> None:
         f"one step event costs {per_event:.1f} us = {100 * per_event * 1e-6 / step_seconds:.4f}% of a "
         f"{step_seconds * 1000:.0f} ms step"
     )
+
+
+def compare_precisions(args: argparse.Namespace, device: torch.device) -> None:
+    """Our loop in fp32 and in the device's default (--precision auto), alternating, medians."""
+    probe = TrainConfig.__new__(TrainConfig)
+    probe.precision, probe.channels_last = "auto", None
+    note = probe.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(
+        f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data made on the device, "
+        f"{device} ({name}), torch {torch.__version__}; default: {note}; "
+        f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds",
+        flush=True,
+    )
+    same = probe.precision == "fp32" and not probe.channels_last
+    variants = ("fp32",) if same else ("fp32", "auto")  # on the CPU the default is fp32: one run to time
+    results: dict[str, list[float]] = {variant: [] for variant in variants}
+    for round_ in range(args.rounds):
+        for precision in variants if round_ % 2 == 0 else variants[::-1]:
+            results[precision] += our_loop(args, device, with_events=False, precision=precision)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+        medians = ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in results.items())
+        print(f"  after round {round_ + 1}: {medians} img/s", flush=True)
+    fp32 = statistics.median(results["fp32"])
+    default = statistics.median(results["auto"]) if not same else fp32
+    label = f"default ({probe.precision}{' + channels-last' if probe.channels_last else ''}):"
+    print(f"{'fp32:':32} {fp32:9.1f} img/s")
+    print(f"{label:32} {default:9.1f} img/s")
+    suffix = f" (default is fp32 on {device.type})" if same else "   (goal >= 1.8 on a GPU)"
+    print(f"ratio {default / fp32:.2f}{suffix}")
 
 
 if __name__ == "__main__":
