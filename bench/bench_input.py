@@ -38,15 +38,18 @@ from cnnexplorer.train.progress import SilentReporter
 CLASSES = 10
 
 
-def _write_jpeg(job: tuple[Path, int, int, int]) -> None:
-    """A photo-like image: smooth random colour fields (a small random grid scaled up) plus
-    grain, so the JPEG is of ImageNet's size (tens of KiB) and every decode does real work."""
+def _write_jpeg(job: tuple[Path, int, int, int, int]) -> None:
+    """A photo-like image: smooth random colour fields (a small random grid scaled up), tinted
+    by its class (so a model can learn the classes), plus grain, so the JPEG is of ImageNet's
+    size (tens of KiB) and every decode does real work."""
     import numpy as np
     from PIL import Image
 
-    path, width, height, seed = job
+    path, width, height, seed, label = job
     rng = np.random.default_rng(seed)
-    coarse = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    tint = np.random.default_rng(1000 + label).integers(0, 256, 3)
+    grid = (rng.integers(0, 256, (6, 8, 3)) + tint) // 2
+    coarse = Image.fromarray(grid.astype(np.uint8)).resize((width, height), Image.BICUBIC)
     pixels = np.asarray(coarse, dtype=np.int16) + rng.integers(-12, 13, (height, width, 3), dtype=np.int16)
     Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=90)
 
@@ -60,7 +63,9 @@ def make_image_folder(root: Path, images: int, width: int, height: int, workers:
             folder = root / split / f"c{index % CLASSES}"
             folder.mkdir(parents=True, exist_ok=True)
             scale = 0.8 + 0.4 * ((index * 7919) % 1000) / 1000
-            jobs.append((folder / f"{index:06d}.jpg", round(width * scale), round(height * scale), index))
+            jobs.append(
+                (folder / f"{index:06d}.jpg", round(width * scale), round(height * scale), index, index % CLASSES)
+            )
     with Pool(max(1, workers)) as pool:
         pool.map(_write_jpeg, jobs, chunksize=64)
     return root
