@@ -35,7 +35,6 @@ from torch.utils._device import DeviceContext  # torch.device's context mode (to
 from torch.utils.hooks import RemovableHandle
 
 from cnnexplorer import units
-from cnnexplorer.analysis import meta_shortcuts
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_input_memory
 from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
@@ -302,7 +301,7 @@ def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, trai
         try:
             if switch:
                 model.train(mode == "train")
-            with tracker, meta_shortcuts.recording(), torch.enable_grad():
+            with tracker, torch.enable_grad():
                 with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
                     model(x)
         except Exception as error:  # the pass failed: keep where, to name the layer

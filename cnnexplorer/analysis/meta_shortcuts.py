@@ -19,80 +19,71 @@ of three ways:
   training-memory estimate counts storages) and a storage of its own (``_unsafe_view``'s
   result shares its input's: not re-made). An in-place op (it writes its first argument and
   returns it) gets that argument back, where the kernel returned it unchanged in shape and
-  strides (``resize_`` is not re-made). Recipes live for one pass (:func:`recording`), so
-  global state a kernel may read (the default dtype) cannot go stale;
+  strides (``resize_`` is not re-made). Recipes live for one pass (a :class:`MetaShortcuts`
+  each), so global state a kernel may read (the default dtype) cannot go stale;
 - by the kernel: views, ``out=`` variants, a tensor argument off the meta device (its values
   may count), a first call.
 
-With ``CHECK`` set (the ``CNNEXPLORER_CHECK_META_SHORTCUTS`` environment variable, or the
-attribute in a test) every result made by a rule or a recipe is compared with the kernel's
-own: the oracle is torch's meta kernel (tests/test_meta_shortcuts.py runs every model so).
-Private torch API used: none beyond ``OpOverload._schema`` (the op's schema, to tell views
-and in-place ops apart) and ``untyped_storage()._cdata`` (to tell storages apart, as the
-memory estimate does).
+With ``check`` set (the ``CNNEXPLORER_CHECK_META_SHORTCUTS`` environment variable) every
+result made by a rule or a recipe is compared with the kernel's own: the oracle is torch's
+meta kernel (tests/test_meta_shortcuts.py runs every model so). Private torch API used: none
+beyond ``OpOverload._schema`` (the op's schema, to tell views and in-place ops apart) and
+``untyped_storage()._cdata`` (to tell storages apart, as the memory estimate does).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-from collections.abc import Iterator
 
 import torch
-
-CHECK = bool(os.environ.get("CNNEXPLORER_CHECK_META_SHORTCUTS"))
-ENABLED = True  # off: every op runs its kernel, rules and recipes alike (the bench's baseline)
 
 _FUNCTIONAL, _IN_PLACE = "functional", "in-place"
 _NOT_REMADE = object()  # the recipe of a result that cannot be re-made: run the kernel
 _UNKEYABLE = object()
 
-_recipes: dict | None = None  # None: no pass is recording
-hits = 0  # re-made results since the last recording began (for the bench and tests)
 
+class MetaShortcuts:
+    """The shortcuts of one pass: its recipes, and how many results they re-made.
 
-@contextlib.contextmanager
-def recording() -> Iterator[None]:
-    """Keep recipes for the duration of one pass (one pass at a time: the engine's lock)."""
-    global _recipes, hits
-    _recipes, hits = ({} if ENABLED else None), 0
-    try:
-        yield
-    finally:
-        _recipes = None
+    ``enabled`` off: every op runs its kernel (the bench's baseline; the
+    ``CNNEXPLORER_META_SHORTCUTS=0`` environment variable). ``check`` on: every result made
+    by a rule or a recipe is compared with the kernel's (``CNNEXPLORER_CHECK_META_SHORTCUTS``).
+    A new instance per pass, so that nothing a kernel read (the default dtype) goes stale.
+    """
 
+    def __init__(self, enabled: bool | None = None, check: bool | None = None) -> None:
+        self.enabled = os.environ.get("CNNEXPLORER_META_SHORTCUTS", "1") != "0" if enabled is None else enabled
+        self.check = bool(os.environ.get("CNNEXPLORER_CHECK_META_SHORTCUTS")) if check is None else check
+        self.recipes: dict = {}
+        self.hits = 0  # results re-made from a recipe
 
-def output(func, args: tuple, kwargs: dict) -> object:
-    """``func(*args, **kwargs)``, re-made from a recipe where this pass has run the same op
-    on the same signature already."""
-    global hits
-    if not ENABLED:
-        return func(*args, **kwargs)
-    made = _by_rule(func, args, kwargs)
-    if made is not None:
-        if CHECK:
+    def output(self, func, args: tuple, kwargs: dict) -> object:
+        """``func(*args, **kwargs)``, by a rule, or re-made from a recipe where this pass has
+        run the same op on the same signature already."""
+        if not self.enabled:
+            return func(*args, **kwargs)
+        made = _by_rule(func, args, kwargs)
+        if made is not None:
+            if self.check:
+                check_same(func, made, func(*args, **kwargs))
+            return made
+        kind = _kind(func)
+        key = _key(func, args, kwargs) if kind is not None else _UNKEYABLE
+        if key is _UNKEYABLE:
+            return func(*args, **kwargs)
+        recipe = self.recipes.get(key)
+        if recipe is None:
+            out = func(*args, **kwargs)
+            self.recipes[key] = _recipe(kind, key, args, kwargs, out)
+            return out
+        if recipe is _NOT_REMADE:
+            return func(*args, **kwargs)
+        self.hits += 1
+        made = args[0] if kind == _IN_PLACE else _make(recipe)
+        if self.check:
             check_same(func, made, func(*args, **kwargs))
         return made
-    recipes = _recipes
-    kind = _kind(func) if recipes is not None else None
-    if kind is None:
-        return func(*args, **kwargs)
-    key = _key(func, args, kwargs)
-    if key is _UNKEYABLE:
-        return func(*args, **kwargs)
-    recipe = recipes.get(key)
-    if recipe is None:
-        out = func(*args, **kwargs)
-        recipes[key] = _recipe(kind, key, args, kwargs, out)
-        return out
-    if recipe is _NOT_REMADE:
-        return func(*args, **kwargs)
-    hits += 1
-    made = args[0] if kind == _IN_PLACE else _make(recipe)
-    if CHECK:
-        check_same(func, made, func(*args, **kwargs))
-    return made
 
 
 @functools.cache

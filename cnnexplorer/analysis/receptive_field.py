@@ -181,6 +181,7 @@ _REARRANGE = _REGROUP | {
     aten.roll.default,
 }
 
+
 def _per_axis(value: object, axes: int) -> list[int] | None:
     """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
     values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
@@ -497,6 +498,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __init__(self) -> None:
         super().__init__()
+        self.shortcuts = meta_shortcuts.MetaShortcuts()  # its recipes live as long as this pass
         self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
         self._positions: dict[int, _Positions | None] = {}  # where each tracked tensor keeps the map
@@ -532,7 +534,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = meta_shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
+        out = self.shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
         formula = flop_registry.get(func.overloadpacket)
         if formula is not None:
             self.flops += _flops(formula, args, kwargs, out)
