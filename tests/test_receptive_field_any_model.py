@@ -18,7 +18,7 @@ from torchvision.models.swin_transformer import SwinTransformer
 from torchvision.models.vision_transformer import VisionTransformer
 
 from cnnexplorer.analysis import analyze_module
-from cnnexplorer.render.summary import rf_cell
+from cnnexplorer.render.summary import rf_cell, to_dict
 from tests.test_receptive_field import measured_field
 
 
@@ -152,6 +152,9 @@ def test_vit_b_16(analysis_of):
     assert rf_cell(analysis.node("conv_proj").field) == "16"
     assert rf_cell(analysis.node("encoder.layers.encoder_layer_0").field) == "global"
     assert rf_cell(analysis.receptive_field) == "global" and analysis.receptive_field_exact
+    layers = {record["path"]: record for record in to_dict(analysis)["layers"]}  # JSON says it too
+    assert layers["encoder.layers.encoder_layer_0"]["receptive_field_global"] is True
+    assert layers["conv_proj"]["receptive_field_global"] is False
 
 
 # Swin: channels-last maps, window attention, shifted windows ------------------------------------

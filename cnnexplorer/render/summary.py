@@ -52,7 +52,7 @@ def _pixels(sizes: tuple[int, int]) -> str:
 def field_summary(field: ReceptiveField) -> str:
     """``81px, jump 4px (exact)``, the axes apart where they differ and what is approximate."""
     if field.whole:
-        return "global: every unit sees the whole input (an op before it mixed all positions)"
+        return "global (every unit sees the whole input)"
     quality = "exact" if field.exact else f"approximate: {field.note}"
     return f"{_pixels(field.size)}px, jump {_pixels(field.jump)}px ({quality})"
 
@@ -105,6 +105,7 @@ def _field_axes(field: ReceptiveField | None) -> dict[str, Any]:
         "jump_hw": list(field.jump) if field else None,
         "receptive_field_centre": list(field.centre) if field else None,
         "receptive_field_note": field.note if field else None,
+        "receptive_field_global": field.whole if field else False,
     }
 
 
@@ -150,6 +151,7 @@ def to_dict(analysis: Analysis, depth: int | None = None) -> dict[str, Any]:
             "jump_hw": list(field.jump) if field else None,
             "centre": list(field.centre) if field else None,
             "note": field.note if field else None,
+            "global": field.whole if field else False,
         },
         "memory_estimate": {
             "inference_bytes": memory.inference_bytes,
@@ -237,7 +239,7 @@ def _headline(analysis: Analysis) -> list[str]:
 
 def render_table(analysis: Analysis, depth: int | None = None) -> Group:
     """A rich renderable: headline figures, then one row per layer down to ``depth``."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     for column in _COLUMNS:
         table.add_column(
             column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer"
