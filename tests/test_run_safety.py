@@ -385,7 +385,7 @@ def test_a_named_pipe_with_an_image_name_is_refused_not_waited_on(small_shapes, 
 
 
 def test_the_same_folder_reached_twice_counts_its_images_once(small_shapes):
-    from cnnexplorer.train.data import build_datasets
+    from cnnexplorer.train.run_data import build_datasets
 
     (small_shapes / "train" / "circle" / "again").symlink_to(small_shapes / "train" / "square")
     (small_shapes / "train" / "circle" / "twice").symlink_to(small_shapes / "train" / "square")

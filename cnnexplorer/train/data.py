@@ -158,54 +158,10 @@ class Datasets:
         }
 
 
-def build_datasets(
-    kind: str,
-    root: str | None,
-    image_size: int,
-    seed: int,
-    *,
-    want_train: bool = True,
-    download: bool = False,
-    fake_size: int = 1280,
-    fake_classes: int = 1000,
-    val_transform: Callable | None = None,
-    split: str = "val",
-    decode: str = "cpu",
-    device: torch.device | None = None,
-) -> Datasets:
-    """Open the data of a run; every problem with it is a one-line UsageError. ``decode``:
-    cpu, gpu or auto (see :func:`cnnexplorer.train.gpu_input.choose_decoder`)."""
-    from cnnexplorer.train.gpu_input import choose_decoder
-
-    device = device or torch.device("cpu")
-    if val_transform is not None:  # torchvision's own preprocessing: on PIL images, in the workers
-        decode = "cpu"
-    if kind != "imagefolder":
-        decode, note = choose_decoder(decode, kind, device, None)
-    val_tf = val_transform or eval_transform(image_size)
-    if kind == "fake":
-        classes = [str(i) for i in range(fake_classes)]
-        train = SyntheticImages(fake_size, image_size, fake_classes, seed) if want_train else None
-        return Datasets(
-            kind,
-            train,
-            SyntheticImages(max(fake_size // 10, 1), image_size, fake_classes, seed + 1),
-            classes,
-            "cpu",
-            note,
-        )
-    if root is None:
-        raise UsageError(f"--dataset {kind} needs --data DIR")
-    if kind in ("cifar10", "cifar100"):
-        cifar = _cifar(kind, Path(root), image_size, seed, want_train, download, val_tf)
-        cifar.decode_note = note
-        return cifar
-    return _image_folder(Path(root), image_size, seed, want_train, val_tf, split, decode, device)
-
-
-def _cifar(
+def cifar_datasets(
     kind: str, root: Path, image_size: int, seed: int, want_train: bool, download: bool, val_tf: Callable
 ) -> Datasets:
+    """CIFAR-10 or CIFAR-100 from torchvision's files in ``root`` (fetched only with ``download``)."""
     from torchvision import datasets
 
     reader = datasets.CIFAR10 if kind == "cifar10" else datasets.CIFAR100
@@ -359,31 +315,6 @@ def check_image_folder(root: Path, want_train: bool = True, split: str = "val") 
                     f"class folder {root / name / class_name} has no images ({', '.join(IMAGE_EXTENSIONS[:4])}, ...)"
                 )
     return folders[split]
-
-
-def _image_folder(
-    root: Path,
-    image_size: int,
-    seed: int,
-    want_train: bool,
-    val_tf: Callable,
-    split: str,
-    decode: str,
-    device: torch.device,
-) -> Datasets:
-    from cnnexplorer.train.gpu_input import EncodedImages, choose_decoder
-
-    classes = check_image_folder(root, want_train, split)
-    train_files = ImageFiles(root / "train", classes) if want_train else None
-    val_files = ImageFiles(root / split, classes)
-    listed = [path for path, _ in (train_files or val_files).samples]
-    decode, note = choose_decoder(decode, "imagefolder", device, listed)
-    if decode == "gpu":
-        train = EncodedImages(train_files, train_transform(image_size), seed) if train_files else None
-        return Datasets("imagefolder", train, EncodedImages(val_files, val_tf, seed), list(classes), decode, note)
-    val_files.transform = val_tf
-    train = SeededTransform(train_files, train_transform(image_size), seed) if train_files else None
-    return Datasets("imagefolder", train, val_files, list(classes), decode, note)
 
 
 class ResumableSampler(Sampler[tuple[int, int]]):

@@ -16,7 +16,7 @@ import torch
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
 from cnnexplorer.events import EventWriter
-from cnnexplorer.train import checkpoints, data, rundir
+from cnnexplorer.train import checkpoints, data, run_data, rundir
 from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
 from cnnexplorer.train.evaluate import EvalResult, evaluate
 from cnnexplorer.train.progress import make_reporter
@@ -155,7 +155,7 @@ def run_eval(options: EvalOptions) -> int:
     fake_size = options.fake_size or (trained.fake_size if trained else 1280)
     placement = resolve_placement(options.gpu, options.device)
     try:
-        datasets = data.build_datasets(
+        datasets = run_data.build_datasets(
             options.dataset,
             options.data,
             image_size,

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
 from cnnexplorer.events import EventWriter, silence_broken_pipe
-from cnnexplorer.train import checkpoints, data, gpu_input, rundir
+from cnnexplorer.train import checkpoints, data, gpu_input, run_data, rundir
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate
@@ -187,7 +187,7 @@ def build_trainer(config: TrainConfig, placement: Placement) -> Trainer:
         import torch.distributed as dist
 
         dist.barrier()
-    datasets = data.build_datasets(
+    datasets = run_data.build_datasets(
         config.dataset,
         config.data,
         config.image_size,

@@ -183,10 +183,6 @@ class ExplorerScreen(Screen[None]):
             return
         if not get_current_worker().is_cancelled:
             self.post_message(AnalysisReady(request, analysis=analysis))
-        if request == AnalysisRequest.of(request.model):  # its default input: the zoo list's figures
-            from cnnexplorer.overview import overview_row
-
-            self.post_message(ZooRowReady(overview_row(get(request.model), analysis)))
 
     @work(thread=True, group="zoo")
     def analyse_zoo(self) -> None:
@@ -270,6 +266,9 @@ class ExplorerScreen(Screen[None]):
         tree = self.query_one(LayerTree)
         # After an input change the user keeps their place (the same layer path).
         keep = tree.highlighted_path if previous is not None and previous.name == analysis.name else None
+        request, arch = analysis.request, analysis.arch
+        if arch is not None and (request.input_size, request.batch) == (arch.input_size, 1):  # the list's setting
+            self.query_one(ZooList).set_figures(analysis.name, analysis.totals.params, analysis.totals.macs)
         with self.app.batch_update():  # one repaint for header, tree, details and plots
             self.query_one(ModelHeader).show(analysis)
             tree.loading = False
@@ -303,7 +302,7 @@ class ExplorerScreen(Screen[None]):
 
     def on_zoo_row_ready(self, message: ZooRowReady) -> None:
         self.zoo_rows[message.row.name] = message.row
-        self.query_one(ZooList).set_stats(message.row)
+        self.query_one(ZooList).set_figures(message.row.name, message.row.params, message.row.macs)
 
     @on(Tree.NodeHighlighted, "#layers")
     def show_details(self, event: Tree.NodeHighlighted) -> None:

@@ -4,8 +4,6 @@ command line)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import Tree
@@ -14,9 +12,6 @@ from textual.widgets.tree import TreeNode
 from cnnexplorer import units
 from cnnexplorer.app.messages import ArchitectureChosen
 from cnnexplorer.zoo import by_family
-
-if TYPE_CHECKING:
-    from cnnexplorer.overview import ZooRow
 
 NAME_WIDTH = 17  # the pane is 33 columns: guide, name, params and MACs
 
@@ -39,24 +34,24 @@ class ZooList(Tree[str]):
         for family, archs in by_family().items():
             branch = self.root.add(family, expand=True)
             for arch in archs:
-                self._leaves[arch.name] = branch.add_leaf(self._label(arch.name, None), data=arch.name)
+                self._leaves[arch.name] = branch.add_leaf(self._label(arch.name), data=arch.name)
 
     @staticmethod
-    def _label(name: str, row: ZooRow | None) -> Text:
+    def _label(name: str, figures: tuple[int, int] | None = None) -> Text:
         half = (NAME_WIDTH - 1) // 2  # cut in the middle: both ends tell shufflenet_v2_x1_0 from x1_5
         shown = name if len(name) <= NAME_WIDTH else f"{name[:half]}…{name[-half:]}"
         text = Text(f"{shown:<{NAME_WIDTH}}", no_wrap=True)
-        if row is None:
+        if figures is None:
             text.append("     ·      ·", style="dim")
         else:
-            text.append(f"{units.count(row.params):>6} {units.count(row.macs):>6}", style="dim")
+            text.append(" ".join(f"{units.count(figure):>6}" for figure in figures), style="dim")
         return text
 
-    def set_stats(self, row: ZooRow) -> None:
-        """Show an overview row's params and GMACs beside its architecture."""
-        node = self._leaves.get(row.name)
+    def set_figures(self, name: str, params: int, macs: int) -> None:
+        """Show a model's params and MACs (at its default input, batch 1) beside it."""
+        node = self._leaves.get(name)
         if node is not None:
-            node.set_label(self._label(row.name, row))
+            node.set_label(self._label(name, (params, macs)))
 
     def add_more(self, names: list[str]) -> None:
         """List models beyond the zoo under "more", folded (the palette, ctrl+p, finds them too)."""
@@ -86,7 +81,7 @@ class ZooList(Tree[str]):
     def _add_more(self, name: str, before: TreeNode[str] | None = None) -> TreeNode[str]:
         if self._more is None:
             self._more = self.root.add("more", expand=False)
-        self._leaves[name] = self._more.add_leaf(self._label(name, None), data=name, before=before)
+        self._leaves[name] = self._more.add_leaf(self._label(name), data=name, before=before)
         self._more.set_label(f"more ({len(self._more.children)}: ctrl+p finds one)")
         return self._leaves[name]
 
