@@ -251,6 +251,34 @@ def test_each_precision_is_a_command_line_the_cli_takes():
     assert "invalid choice" in validate(TrainForm("resnet20", precision="fp8"))["precision"]
 
 
+async def test_channels_last_is_auto_by_default_and_can_be_forced_off(shared_cache):
+    app = _app(shared_cache)
+    launched = _recording_launches(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        form = await _open(pilot)
+        memory_format = form.query_one("#field-channels_last")
+        assert memory_format.value == "auto"
+        assert "channels-last" not in str(form.query_one("#command-preview").render())
+        memory_format.focus()
+        await pilot.press("enter", "down", "down", "enter")  # auto -> on -> off
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        [argv] = launched
+        assert "--no-channels-last" in argv and "--channels-last" not in argv
+
+
+def test_each_memory_format_is_a_command_line_the_cli_takes():
+    from cnnexplorer.cli import build_parser
+
+    train = {"auto": None, "on": True, "off": False}  # None: the command's default (on with bf16 on a GPU)
+    for choice in ("auto", "on", "off"):
+        args = build_parser().parse_args(command(TrainForm("resnet20", channels_last=choice))[3:])
+        assert args.channels_last is train[choice]
+        evaluation = TrainForm("resnet20", kind="eval", channels_last=choice, checkpoint="x.pt")
+        assert build_parser().parse_args(command(evaluation)[3:]).channels_last is (choice == "on")  # eval: off
+
+
 # Snapshots of the train form for resnet20 (the explorer behind it).
 
 

@@ -42,7 +42,7 @@ class TrainForm:
     device: str = "cpu"
     precision: str = "auto"  # auto, fp32, bf16 or fp16 (eval: auto is fp32)
     amp: str = ""  # "", "bf16" or "fp16": --amp, the old name of --precision (the form shows precision)
-    channels_last: bool = False  # False: the default (train: on with bf16/fp16 on a GPU)
+    channels_last: str = "auto"  # auto (train: on with bf16/fp16 on a GPU; eval: off), on or off
     seed: str = "0"
     output: str = "runs"
     max_steps: str = ""
@@ -76,7 +76,7 @@ def _arguments(form: TrainForm) -> dict[str, list[str]]:
         "device": devices.device_flags(form.device),
         "precision": [] if form.precision == "auto" else ["--precision", form.precision],
         "amp": ["--amp", form.amp] if form.amp else [],
-        "channels_last": ["--channels-last"] if form.channels_last else [],
+        "channels_last": _memory_format_flags(form),
     }
     if form.kind == "eval":
         return arguments | {"checkpoint": ["--checkpoint", form.checkpoint]}
@@ -89,6 +89,13 @@ def _arguments(form: TrainForm) -> dict[str, list[str]]:
         "lr": ["--lr", lr] if lr else [],
         "max_steps": ["--max-steps", max_steps] if max_steps else [],
     }
+
+
+def _memory_format_flags(form: TrainForm) -> list[str]:
+    """Channels-last forced on or off; auto is the command's own default (eval: off)."""
+    if form.channels_last == "on":
+        return ["--channels-last"]
+    return ["--no-channels-last"] if form.channels_last == "off" and form.kind == "train" else []
 
 
 def command(form: TrainForm, python: str = sys.executable) -> list[str]:

@@ -36,6 +36,11 @@ DATA_PLACEHOLDERS = {
     "fake": "none: the images are made up",
 }
 # The train form's precision choices (the CLI's --precision).
+TRAIN_MEMORY_FORMATS = {
+    "auto": "auto: on with bf16/fp16 on a GPU, else off",
+    "on": "on: NHWC",
+    "off": "off: NCHW",
+}
 TRAIN_PRECISIONS = {
     "auto": "auto: bf16 on a GPU with bf16, else fp32",
     "fp32": "fp32",
@@ -140,15 +145,15 @@ class LaunchForm(ModalScreen[TrainForm | None]):
         yield from self._row("device", "Device", self._select("device", self.devices))
         if self.form.kind == "train":
             precisions = [(TRAIN_PRECISIONS[p], p) for p in TRAIN_PRECISIONS]
-            nhwc = "NHWC (default: on with bf16/fp16 on a GPU)"
-        else:  # eval's default is fp32 (figures comparable with published ones)
+            formats = [(label, value) for value, label in TRAIN_MEMORY_FORMATS.items()]
+        else:  # eval's defaults: fp32 (figures comparable with published ones), NCHW
             precisions = [(p, p) for p in ("fp32", "bf16", "fp16")]
-            self.form = replace(self.form, precision="fp32") if self.form.precision == "auto" else self.form
-            nhwc = "NHWC memory format"
+            formats = [(TRAIN_MEMORY_FORMATS[value], value) for value in ("off", "on")]
+            precision = "fp32" if self.form.precision == "auto" else self.form.precision
+            channels_last = "off" if self.form.channels_last == "auto" else self.form.channels_last
+            self.form = replace(self.form, precision=precision, channels_last=channels_last)
         yield from self._row("precision", "Precision", self._select("precision", precisions))
-        channels_last = Checkbox(nhwc, self.form.channels_last, id="field-channels_last")
-        channels_last.compact = True
-        yield from self._row("channels_last", "Channels-last", channels_last)
+        yield from self._row("channels_last", "Channels-last", self._select("channels_last", formats))
 
     def on_mount(self) -> None:
         self._follow_dataset()
