@@ -130,3 +130,14 @@ def test_summary_and_the_app_header_show_the_papers_figure(analysis_of):
     assert published_phrase(zoo.get("resnet20")) == " · published error 8.75%"
     assert published_phrase(zoo.get("resnet50")) == " · published top-1 76.13%"
     assert published_phrase(zoo.get("alexnet-2012")) == ""
+
+
+def test_the_published_figures_name_the_size_the_weights_were_trained_at(analysis_of):
+    from torchvision.models import EfficientNet_B1_Weights
+
+    from cnnexplorer.render.summary import render_markdown
+
+    crop = EfficientNet_B1_Weights.IMAGENET1K_V1.transforms.keywords["crop_size"]  # 240, not 224
+    assert f"published (torchvision IMAGENET1K_V1, {crop}x{crop}): top-1 78.64%" in render_markdown(
+        analysis_of("efficientnet_b1")
+    )

@@ -208,29 +208,32 @@ def _headline(analysis: Analysis) -> list[str]:
     size = units.dims(analysis.input_size)
     lines = [
         f"{analysis.name}  input {size}  batch {analysis.batch}  {analysis.dtype}",
-        f"params {t.params:,} ({units.size(t.params * DTYPE_BYTES['float32'])} float32, "
-        f"{units.size(t.params * DTYPE_BYTES['bfloat16'])} bfloat16/float16)  "
-        f"trainable {t.trainable_params:,}",
+        f"params {t.params:,} ({units.size(t.params * DTYPE_BYTES['float32'])} in float32, "
+        f"{units.size(t.params * DTYPE_BYTES['bfloat16'])} in bf16/fp16)  "
+        + ("all trainable" if t.trainable_params == t.params else f"trainable {t.trainable_params:,}"),
         f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
     ]
     if t.training_only_params:
         macs = f"+{units.count(t.training_only_macs)} MACs" if t.training_only_macs else "not run at this input"
         lines.append(
-            f"training-only heads: +{t.training_only_params:,} params, {macs} "
-            f"(with them: {t.params_with_training_only:,} params)"
+            f"training-only heads: +{t.training_only_params:,} params ({t.params_with_training_only:,} with them), "
+            f"{macs}"
         )
     if analysis.receptive_field is not None:
         lines.append(f"receptive field {field_summary(analysis.receptive_field)}")
-    lines.append(
-        f"memory (estimate): inference {units.size(m.inference_bytes)}, training "
-        f"{units.size(m.training_bytes('sgd'))} with SGD-momentum / {units.size(m.training_bytes('adam'))} with Adam"
-    )
+    lines += [
+        f"memory (estimate): inference {units.size(m.inference_bytes)}",
+        f"  training {units.size(m.training_bytes('sgd'))} with SGD-momentum, "
+        f"{units.size(m.training_bytes('adam'))} with Adam",
+    ]
     reference = published(analysis.arch) if analysis.arch else None
     if reference is not None:
-        lines.append(
-            f"published (torchvision {reference.weights}, 224x224): {reference.num_params:,} params, "
-            f"{reference.gmacs} GMACs, top-1 {reference.acc1:.2f}%, top-5 {reference.acc5:.2f}%"
-        )
+        assert analysis.arch is not None
+        lines += [
+            f"published (torchvision {reference.weights}, {units.dims(analysis.arch.input_size[1:])}): "
+            f"top-1 {reference.acc1:.2f}%, top-5 {reference.acc5:.2f}%",
+            f"  {reference.num_params:,} params, {reference.gmacs} GMACs",
+        ]
     paper = paper_result(analysis.arch) if analysis.arch else None
     if paper is not None:
         lines.append(f"published ({paper.source}): {paper.dataset} test error {paper.top1_error:.2f}%, {paper.detail}")
