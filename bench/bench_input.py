@@ -26,8 +26,8 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import torch
+from speed_config import speed_run_config
 
-from cnnexplorer import zoo
 from cnnexplorer.events import EventWriter
 from cnnexplorer.train import gpu_input
 from cnnexplorer.train.config import TrainConfig
@@ -72,37 +72,19 @@ def make_image_folder(root: Path, images: int, width: int, height: int, workers:
 
 
 def bench_config(args: argparse.Namespace, model: str, dataset: str, folder: str | None, epochs: int) -> TrainConfig:
-    return TrainConfig(
-        model=zoo.get(model).name,
+    return speed_run_config(
+        model,
         dataset=dataset,
         data=folder,
         image_size=args.image_size,
         num_classes=CLASSES,
         epochs=epochs,
         batch_size=args.batch,
-        optimizer="sgd",
-        lr=0.01,
-        momentum=0.9,
-        nesterov=False,
-        weight_decay=1e-4,
-        schedule="step",
-        milestones=[],
-        gamma=0.1,
-        plateau_patience=2,
-        warmup_epochs=0.0,
-        label_smoothing=0.0,
-        aux_weight=0.0,
-        seed=0,
-        deterministic=False,
         precision=args.precision,
         channels_last=None,
-        compile=False,
         workers=args.workers,
         max_steps=None,
-        log_every=1,
         fake_size=args.batch * (args.steps + WARMUP),
-        download=False,
-        recipe="bench",
         decode=args.decode,
     )
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from speed_config import speed_run_config
 
 from cnnexplorer import zoo
 from cnnexplorer.events import EventWriter
@@ -93,37 +94,19 @@ def our_loop(
     images per second of each timed step; with events: a step event every step, appended
     and flushed to events.jsonl. ``precision``: auto, fp32, ... (default: --amp's)."""
     arch = zoo.get(args.model)
-    config = TrainConfig(
-        model=arch.name,
+    config = speed_run_config(
+        arch.name,
         dataset="fake",
         data=None,
         image_size=args.image_size,
         num_classes=1000,
         epochs=1,
         batch_size=args.batch,
-        optimizer="sgd",
-        lr=0.01,
-        momentum=0.9,
-        nesterov=False,
-        weight_decay=1e-4,
-        schedule="step",
-        milestones=[],
-        gamma=0.1,
-        plateau_patience=2,
-        warmup_epochs=0.0,
-        label_smoothing=0.0,
-        aux_weight=0.0,
-        seed=0,
-        deterministic=False,
         precision=precision or args.amp or "fp32",
         channels_last=None if precision else args.channels_last,
-        compile=False,
         workers=args.workers,
         max_steps=args.warmup + args.steps,
-        log_every=1,
         fake_size=args.batch * (args.steps + args.warmup),
-        download=False,
-        recipe="bench",
     )
     config.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
     trainer = build_trainer(config, Placement(device))
