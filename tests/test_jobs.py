@@ -229,7 +229,7 @@ def test_form_validation_names_each_bad_field(tmp_path):
 
 def test_the_command_is_the_headless_command_line():
     argv = command(
-        TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last=True, lr="0.02")
+        TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last="on", lr="0.02")
     )
     assert argv[:5] == [sys.executable, "-m", "cnnexplorer", "train", "vgg16"]
     joined = " ".join(argv)
@@ -258,7 +258,7 @@ def test_every_valid_form_is_a_command_line_the_cli_takes(tmp_path):
         TrainForm(model="resnet20"),
         TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "best.pt")),
         TrainForm(model="vgg16", dataset="imagefolder", data=str(tmp_path), lr="0.02", max_steps="5",
-                  optimizer="adamw", device="gpus:0,1", amp="fp16", channels_last=True),
+                  optimizer="adamw", device="gpus:0,1", amp="fp16", channels_last="on"),
     ]  # fmt: skip
     for form in forms:
         assert validate(form) == {}
