@@ -141,7 +141,7 @@ def _recipe(kind: str, key: tuple, args: tuple, kwargs: dict, out: object) -> ob
         return _NOT_REMADE
     specs = tuple(None if t is None else (t.shape, t.stride(), t.dtype) for t in outputs)
     recipe = (type(out) if isinstance(out, (tuple, list)) else None, specs)
-    inputs = {t.untyped_storage()._cdata for t in _tensors(args) + _tensors(tuple(kwargs.values()))}
+    inputs = {t.untyped_storage()._cdata for t in tensor_arguments(args) + tensor_arguments(tuple(kwargs.values()))}
     storages = set()
     for tensor, made in zip(outputs, _made(recipe)):
         if tensor is None:
@@ -166,13 +166,14 @@ def _made(recipe) -> list:
     ]
 
 
-def _tensors(values: tuple) -> list[torch.Tensor]:
+def tensor_arguments(args: tuple) -> list[torch.Tensor]:
+    """Tensor arguments of an aten op, one level of lists deep (as in ``cat``): aten takes no deeper."""
     found = []
-    for value in values:
-        if isinstance(value, torch.Tensor):
-            found.append(value)
-        elif isinstance(value, (tuple, list)):
-            found.extend(_tensors(tuple(value)))
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            found.append(arg)
+        elif isinstance(arg, (list, tuple)):
+            found.extend(a for a in arg if isinstance(a, torch.Tensor))
     return found
 
 
@@ -353,12 +354,12 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     run instead, to raise its error (channels that do not match, a map smaller than the
     kernel) or to pick a memory format (a weight that is not plain)."""
     spatial = weight.dim() - 2
-    per_axis = [_per_axis(value, spatial) for value in (stride, padding, dilation)]
+    settings = [per_axis(value, spatial) for value in (stride, padding, dilation)]
     if (
         transposed
         or x.dim() != weight.dim()
         or spatial < 1
-        or None in per_axis
+        or None in settings
         or x.shape[1] != weight.shape[1] * groups
         or weight.shape[0] % groups
         or x.dtype != weight.dtype
@@ -366,7 +367,7 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
         or (bias is not None and (bias.dtype != x.dtype or tuple(bias.shape) != (weight.shape[0],)))
     ):
         return None
-    strides, paddings, dilations = per_axis
+    strides, paddings, dilations = settings
     shape = [x.shape[0], weight.shape[0]]
     for axis, kernel in enumerate(weight.shape[2:]):
         size = (x.shape[2 + axis] + 2 * paddings[axis] - dilations[axis] * (kernel - 1) - 1) // strides[axis] + 1
@@ -376,7 +377,7 @@ def _convolution(x, weight, bias, stride, padding, dilation, transposed, output_
     return _empty(shape, x)
 
 
-def _per_axis(value: object, axes: int) -> list[int] | None:
+def per_axis(value: object, axes: int) -> list[int] | None:
     """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
     values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
     if len(values) == 1:

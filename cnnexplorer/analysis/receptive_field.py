@@ -65,6 +65,7 @@ from torch.utils.flop_counter import flop_registry, shape_wrapper
 
 from cnnexplorer import units
 from cnnexplorer.analysis import meta_shortcuts
+from cnnexplorer.analysis.meta_shortcuts import per_axis, tensor_arguments
 from cnnexplorer.analysis.results import ReceptiveField
 
 aten = torch.ops.aten
@@ -182,14 +183,6 @@ _REARRANGE = _REGROUP | {
 }
 
 
-def _per_axis(value: object, axes: int) -> list[int] | None:
-    """A convolution's stride, padding or dilation, one int per spatial axis (None if malformed)."""
-    values = [value] if isinstance(value, int) else list(value)  # type: ignore[call-overload]
-    if len(values) == 1:
-        values = values * axes
-    return values if len(values) == axes and all(isinstance(v, int) for v in values) else None
-
-
 _SHAPE_WRAPPED = shape_wrapper(lambda: None).__code__
 
 
@@ -215,17 +208,6 @@ def _shapes(value: object) -> object:
     if isinstance(value, tuple):
         return tuple(_shapes(item) for item in value)
     return value
-
-
-def _tensors(args: tuple) -> list[torch.Tensor]:
-    """Tensor arguments of an aten op, one level of lists deep (as in ``cat``)."""
-    found = []
-    for arg in args:
-        if isinstance(arg, torch.Tensor):
-            found.append(arg)
-        elif isinstance(arg, (list, tuple)):
-            found.extend(a for a in arg if isinstance(a, torch.Tensor))
-    return found
 
 
 def _arguments(func, args: tuple, kwargs: dict) -> dict:
@@ -438,7 +420,7 @@ def _per_dim(value: object, count: int, default: int) -> list[int] | None:
     """A kernel, stride, padding or dilation argument, one int per axis it covers."""
     if value is None or (isinstance(value, (list, tuple)) and not value):
         return [default] * count
-    return _per_axis(value, count)
+    return per_axis(value, count)
 
 
 def _dim_list(value: object, ndim: int) -> list[int]:
@@ -544,7 +526,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def _follow(self, func, args, kwargs, out: object) -> None:
         """Record the field and the positions of each tensor an op returns."""
         outputs = out if isinstance(out, (tuple, list)) else (out,)
-        inputs = [t for t in _tensors(args) if self._positions.get(id(t)) is not None]
+        inputs = [t for t in tensor_arguments(args) if self._positions.get(id(t)) is not None]
         results = self._results(func, args, kwargs, inputs, outputs) if inputs and func not in _FRESH else []
         source_field = self._fields.get(id(inputs[0])) if inputs else None
         whole = next((f for t in inputs if (f := self._fields[id(t)]).whole), None)
