@@ -37,6 +37,7 @@ import functools
 import os
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 _FUNCTIONAL, _IN_PLACE = "functional", "in-place"
 _NOT_REMADE = object()  # the recipe of a result that cannot be re-made: run the kernel
@@ -84,6 +85,23 @@ class MetaShortcuts:
         if self.check:
             check_same(func, made, func(*args, **kwargs))
         return made
+
+
+class MetaShortcutsMode(TorchDispatchMode):
+    """Every aten op run inside it answered by :meth:`MetaShortcuts.output`: for building a
+    model on the meta device, whose repeated blocks compute the same buffers in Python
+    decompositions (Swin V2's relative-position tables: a quarter of its build)."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # never under torch.compile: no wrapper around each dispatch
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shortcuts = MetaShortcuts()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return self.shortcuts.output(func, args, kwargs or {})
 
 
 @functools.cache

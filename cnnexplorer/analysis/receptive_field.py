@@ -183,7 +183,30 @@ _REARRANGE = _REGROUP | {
 }
 
 
+_JOIN = {aten.cat.default, aten.stack.default}
+_POINTWISE = _POSITIONWISE  # and every op tagged pointwise: see _kind
+
+
+@functools.cache
+def _kind(func) -> object:
+    """The set of ops ``func`` belongs to (each op once: one hash of it instead of one per set)."""
+    for kind in (_CONV, _POOL, _ADAPTIVE_POOL, _REDUCE, _NORMALIZING, _PRODUCTS, _ATTENTION, _PAD, _REARRANGE, _JOIN):
+        if func in kind:
+            return kind
+    if func in _FRESH:
+        return _FRESH
+    if torch.Tag.pointwise in func.tags or func in _POSITIONWISE:
+        return _POINTWISE
+    return None
+
+
 _SHAPE_WRAPPED = shape_wrapper(lambda: None).__code__
+
+
+# torch's addmm and baddbmm formulas are mm's and bmm's of the two products' operands, called
+# through the shape wrapper again (a pytree map of the shapes: 15 us a call, a linear layer's
+# every call): those formulas, called here on those operands.
+_PRODUCT_OF = {aten.addmm: aten.mm, aten.baddbmm: aten.bmm}
 
 
 def _flops(formula, args: tuple, kwargs: dict, out: object) -> int:
@@ -310,6 +333,8 @@ class _Positions(NamedTuple):
     windows: frozenset = frozenset()
 
     def but(self, dims=None, grid=None, windows=None) -> _Positions:
+        if dims is None and grid is None and (windows is None or windows == self.windows):
+            return self
         return _Positions(
             self.dims if dims is None else tuple(dims),
             self.grid if grid is None else tuple(grid),  # type: ignore[arg-type]
@@ -329,7 +354,12 @@ def _grid_runs(dim: tuple[_Run, ...]) -> list[_Run]:
 
 
 def _has_positions(positions: _Positions | None) -> bool:
-    return positions is not None and any(run.axis <= TOKENS for dim in positions.dims for run in dim)
+    return positions is not None and _holds_positions(positions.dims)
+
+
+@functools.lru_cache(maxsize=4096)
+def _holds_positions(dims: tuple[tuple[_Run, ...], ...]) -> bool:
+    return any(run.axis <= TOKENS for dim in dims for run in dim)
 
 
 def _plain(dim: tuple[_Run, ...]) -> _Run | None:
@@ -435,9 +465,15 @@ def _fitted(positions: _Positions | None, shape: torch.Size) -> _Positions | Non
     channels); an axis whose positions do not fit its size holds none."""
     if positions is None or len(positions.dims) != len(shape):
         return None
-    if all(_size(dim) == n for dim, n in zip(positions.dims, shape)):
+    if _sizes(positions.dims) == shape:
         return positions
     return positions.but([dim if _size(dim) == n else _channels(n) for dim, n in zip(positions.dims, shape)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _sizes(dims: tuple[tuple[_Run, ...], ...]) -> tuple[int, ...]:
+    """Each axis's size (a pass meets the same few dims again and again: kept)."""
+    return tuple(_size(dim) for dim in dims)
 
 
 def _size(dim: tuple[_Run, ...]) -> int:
@@ -517,8 +553,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = self.shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
-        formula = flop_registry.get(func.overloadpacket)
-        if formula is not None:
+        packet = func.overloadpacket
+        if packet in _PRODUCT_OF:
+            self.flops += _flops(flop_registry[_PRODUCT_OF[packet]], args[1:3], {}, out)
+        elif (formula := flop_registry.get(packet)) is not None:
             self.flops += _flops(formula, args, kwargs, out)
         self._follow(func, args, kwargs, out)
         return out
@@ -527,10 +565,16 @@ class ReceptiveFieldMode(TorchDispatchMode):
         """Record the field and the positions of each tensor an op returns."""
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         inputs = [t for t in tensor_arguments(args) if self._positions.get(id(t)) is not None]
-        results = self._results(func, args, kwargs, inputs, outputs) if inputs and func not in _FRESH else []
-        source_field = self._fields.get(id(inputs[0])) if inputs else None
-        whole = next((f for t in inputs if (f := self._fields[id(t)]).whole), None)
-        pooled = bool(inputs) and all(id(t) in self._pooled for t in inputs)
+        if not inputs:
+            for tensor in outputs:  # no field; an entry left from an earlier tensor with this id goes
+                if isinstance(tensor, torch.Tensor) and id(tensor) in self._fields:
+                    self._set(tensor, None, None)
+            return
+        fresh = _kind(func) is _FRESH
+        results = [] if fresh else self._results(func, args, kwargs, inputs, outputs)
+        fields = [self._fields[id(t)] for t in inputs]
+        whole = next((f for f in fields if f.whole), None)
+        pooled = all(id(t) in self._pooled for t in inputs)
         kept = False
         for index, tensor in enumerate(outputs):
             if not isinstance(tensor, torch.Tensor):
@@ -546,10 +590,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
                     self._pooled.add(id(tensor))
             if field is not None or id(tensor) in self._fields:  # no entry reads as no field
                 self._set(tensor, field, positions)
-        if inputs and not kept and func not in _FRESH and id(inputs[0]) not in self._pooled:
+        if not kept and not fresh and id(inputs[0]) not in self._pooled:
             # The positions are gone (flatten, a mean over H and W, the class token picked):
             # if this is where the feature map ends, its field is the network's.
-            self.final.append(source_field)
+            self.final.append(fields[0])
 
     def _results(self, func, args, kwargs, inputs, outputs) -> list:
         """Per output, its field and positions (None: no positions)."""
@@ -567,31 +611,30 @@ class ReceptiveFieldMode(TorchDispatchMode):
 
     def _modelled(self, func, args, kwargs, inputs, outputs, source, field, positions) -> list | None:
         """The results of an op this tracker models; None for any other."""
-        if func in _CONV:
-            found = self._convolution(func, args, kwargs, field, positions, outputs)
-        elif func in _POOL:
-            found = self._pooling(func, args, kwargs, field, positions, outputs)
-        elif func in _ADAPTIVE_POOL:
-            found = self._adaptive(func, args, kwargs, source, field, positions, outputs)
-        elif func in _REDUCE:
-            found = self._reduction(func, args, kwargs, source, field, positions, outputs)
-        elif func in _NORMALIZING:
-            found = self._normalizing(func, args, kwargs, source, field, positions, outputs)
-        elif func in _PRODUCTS:
-            found = self._product(func, args, outputs)
-        elif func in _ATTENTION:
-            found = self._attention(args, outputs)
-        elif func in _PAD:
-            found = self._padded(func, args, kwargs, field, positions, outputs)
-        elif func in _REARRANGE:
-            found = self._rearranged(func, args, kwargs, source, field, positions, outputs)
-        elif func in (aten.cat.default, aten.stack.default):
-            found = self._joined(func, args, kwargs, outputs)
-        elif torch.Tag.pointwise in func.tags or func in _POSITIONWISE:
-            found = self._pointwise(func, inputs, outputs)
-        else:
-            found = None
-        return found
+        kind = _kind(func)
+        if kind is _CONV:
+            return self._convolution(func, args, kwargs, field, positions, outputs)
+        if kind is _POOL:
+            return self._pooling(func, args, kwargs, field, positions, outputs)
+        if kind is _ADAPTIVE_POOL:
+            return self._adaptive(func, args, kwargs, source, field, positions, outputs)
+        if kind is _REDUCE:
+            return self._reduction(func, args, kwargs, source, field, positions, outputs)
+        if kind is _NORMALIZING:
+            return self._normalizing(func, args, kwargs, source, field, positions, outputs)
+        if kind is _PRODUCTS:
+            return self._product(func, args, outputs)
+        if kind is _ATTENTION:
+            return self._attention(args, outputs)
+        if kind is _PAD:
+            return self._padded(func, args, kwargs, field, positions, outputs)
+        if kind is _REARRANGE:
+            return self._rearranged(func, args, kwargs, source, field, positions, outputs)
+        if kind is _JOIN:
+            return self._joined(func, args, kwargs, outputs)
+        if kind is _POINTWISE:
+            return self._pointwise(func, inputs, outputs)
+        return None
 
     def _convolution(self, func, args, kwargs, field, positions, outputs) -> list | None:
         bound = _arguments(func, args, kwargs)
@@ -789,6 +832,8 @@ class ReceptiveFieldMode(TorchDispatchMode):
         """Ops on each position alone (activations, batch norm, the residual addition): the
         union of the inputs' fields; an axis broadcast keeps the runs of the input that fills it."""
         result = outputs[0]
+        if len(inputs) == 1 and inputs[0].shape == result.shape:  # an activation: the common case
+            return _same(outputs, self._fields[id(inputs[0])], self._positions[id(inputs[0])])
         op = "an addition" if func.overloadpacket in (aten.add, aten.add_) else _op_name(func)
         field = _union([self._fields[id(t)] for t in inputs], op)
         tracked = [(t, self._positions[id(t)]) for t in inputs]
