@@ -180,7 +180,7 @@ def _make(recipe) -> object:
 def _made(recipe) -> list:
     _, specs = recipe
     return [
-        None if spec is None else torch.empty_strided(spec[0], spec[1], dtype=spec[2], device="meta") for spec in specs
+        None if spec is None else torch.empty_strided(spec[0], spec[1], dtype=spec[2], device=_META) for spec in specs
     ]
 
 
@@ -321,12 +321,16 @@ def _elementwise(func, first: torch.Tensor, args: tuple, kwargs: dict) -> object
 
 def _plain(tensor: torch.Tensor) -> bool:
     """Contiguous with the strides ``torch.empty`` gives (a size-1 axis's stride included)."""
-    expected = 1
-    for size, stride in zip(reversed(tensor.shape), reversed(tensor.stride())):
-        if stride != expected:
-            return False
+    return tensor.stride() == _empty_strides(tensor.shape)
+
+
+@functools.lru_cache(maxsize=4096)
+def _empty_strides(shape: torch.Size) -> tuple[int, ...]:
+    strides, expected = [], 1
+    for size in reversed(shape):
+        strides.append(expected)
         expected *= max(size, 1)
-    return True
+    return tuple(reversed(strides))
 
 
 def _scalar_or_like(value: object, first: torch.Tensor) -> bool:
@@ -337,7 +341,10 @@ def _scalar_or_like(value: object, first: torch.Tensor) -> bool:
 
 
 def _empty(shape, like: torch.Tensor) -> torch.Tensor:
-    return torch.empty(shape, dtype=like.dtype, device="meta")
+    return torch.empty(shape, dtype=like.dtype, device=_META)
+
+
+_META = torch.device("meta")
 
 
 def _broadcast(a, b) -> tuple[int, ...] | None:

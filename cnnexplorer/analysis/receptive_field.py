@@ -264,11 +264,11 @@ def _window(
     note: str | None = None,
 ) -> ReceptiveField:
     """The field after a sliding window, axis by axis."""
-    axes = range(2)
+    (size_h, size_w), (jump_h, jump_w), (start_h, start_w) = field.size, field.jump, field.start
     return ReceptiveField(
-        size=tuple(field.size[a] + (kernel[a] - 1) * dilation[a] * field.jump[a] for a in axes),  # type: ignore[arg-type]
-        jump=tuple(field.jump[a] * stride[a] for a in axes),  # type: ignore[arg-type]
-        start=tuple(field.start[a] - padding[a] * field.jump[a] for a in axes),  # type: ignore[arg-type]
+        size=(size_h + (kernel[0] - 1) * dilation[0] * jump_h, size_w + (kernel[1] - 1) * dilation[1] * jump_w),
+        jump=(jump_h * stride[0], jump_w * stride[1]),
+        start=(start_h - padding[0] * jump_h, start_w - padding[1] * jump_w),
         approximations=_with(field.approximations, note),
     )
 
