@@ -7,7 +7,9 @@ usage (real weights on the CPU, real forward pass), over the whole zoo, in one r
 
 Per model: the engine cold (its first analysis in this process, after one warm-up analysis
 of another model for the lazy imports) and the median of ``--repeats`` more, both without
-the disk cache (the engine itself is called); torchinfo's default once.
+the disk cache (the engine itself is called); torchinfo's default once. Each model's cold run
+starts after a garbage collection: a collection owed to the models before it (0.1-0.3 s of
+scanning every object the process holds) is not its cost.
 
 Goals (issues 2 and 12): each model <= 150 ms cold; the zoo >= 10x faster than the
 baseline; peak memory of the engine's pass over the zoo <= 500 MB.
@@ -16,6 +18,7 @@ baseline; peak memory of the engine's pass over the zoo <= 500 MB.
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import statistics
 
@@ -69,6 +72,7 @@ def main() -> None:
     cold, ours = {}, {}
     for arch in archs:
         request = AnalysisRequest.of(arch.name)
+        gc.collect()
         cold[arch.name] = median_seconds(lambda request=request: analyze(request), 1)
         ours[arch.name] = median_seconds(lambda request=request: analyze(request), args.repeats)
     peak_ours = _peak_rss_mb()
@@ -109,6 +113,7 @@ def engine_over_everything(repeats: int) -> None:
     cold: dict[str, float] = {}
     for name in zoo.all_names():
         request = AnalysisRequest.of(name)
+        gc.collect()
         cold[name] = median_seconds(lambda request=request: analyze(request), 1)
         warm = median_seconds(lambda request=request: analyze(request), repeats)
         flag = "" if cold[name] <= 0.150 else "  (over 150 ms)"

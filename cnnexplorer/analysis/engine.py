@@ -57,8 +57,8 @@ def analyze(request: AnalysisRequest, device: str = "meta") -> Analysis:
     """Analyse the architecture a request names, at its input, batch and dtype: on the meta
     device (no weights, no arithmetic), or with ``device="cpu"`` for real (random weights and
     input), for a model whose forward needs values (``.item()``, data-dependent branches)."""
-    arch = get(request.model)
     with _cyclic_gc_paused():
+        arch = get(request.model)
         if device == "meta":
             with _MetaBuild(), MetaShortcutsMode():
                 model = arch.build()

@@ -190,7 +190,7 @@ def tensor_arguments(args: tuple) -> list[torch.Tensor]:
     for arg in args:
         if isinstance(arg, torch.Tensor):
             found.append(arg)
-        elif isinstance(arg, (list, tuple)):
+        elif isinstance(arg, (list, tuple)) and arg and type(arg[0]) is not int:  # not an int[] (sizes)
             found.extend(a for a in arg if isinstance(a, torch.Tensor))
     return found
 

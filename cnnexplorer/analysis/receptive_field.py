@@ -526,6 +526,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self._pooled: set[int] = set()  # tensors made by global pooling
         self._input_hw: tuple[int, int] = (1, 1)
         self.final: list[ReceptiveField] = []
+        # One object per distinct positions, so that an id names them; the results of ops past
+        # a global mix, by what they depend on (see _results).
+        self._interned: dict[_Positions, _Positions] = {}
+        self._past_whole: dict[tuple, list] = {}
 
     def mark_input(self, tensor: torch.Tensor) -> None:
         """Declare ``tensor`` as the network input: field 1, jump 1, starting at pixel 0."""
@@ -541,11 +545,13 @@ class ReceptiveFieldMode(TorchDispatchMode):
         """The field of a tensor produced in the pass (``None`` if not spatial or unknown)."""
         if isinstance(tensor, (tuple, list)) and tensor:
             tensor = tensor[0]
-        if hasattr(tensor, "logits"):  # GoogLeNet's training-mode output tuple
-            tensor = tensor.logits
+        if not isinstance(tensor, torch.Tensor):
+            tensor = getattr(tensor, "logits", None)  # GoogLeNet's training-mode outputs
         return self._fields.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
 
     def _set(self, tensor: torch.Tensor, field: ReceptiveField | None, positions: _Positions | None) -> None:
+        if positions is not None:
+            positions = self._interned.setdefault(positions, positions)
         self._alive.append(tensor)
         self._fields[id(tensor)] = field
         self._positions[id(tensor)] = positions
@@ -596,7 +602,44 @@ class ReceptiveFieldMode(TorchDispatchMode):
             self.final.append(fields[0])
 
     def _results(self, func, args, kwargs, inputs, outputs) -> list:
-        """Per output, its field and positions (None: no positions)."""
+        """Per output, its field and positions (None: no positions).
+
+        Past an op that mixed all positions (a squeeze-excitation: most of an EfficientNet),
+        every output's field is the whole input whatever an op does, so its results hang on
+        its arguments (shapes and values) and its tensors' positions alone; those repeat
+        block after block, and the results are kept. Not for pooling and reductions, which
+        mark where the feature map ends. A shortcut of the pass: off with the meta shortcuts.
+        """
+        if (
+            self.shortcuts.enabled
+            and _kind(func) not in (_ADAPTIVE_POOL, _REDUCE)
+            and any(self._fields[id(t)].whole for t in inputs)
+        ):
+            key = (func, self._brief(args), self._brief(tuple(kwargs.items())))
+            try:
+                found = self._past_whole.get(key)
+            except TypeError:  # an argument that cannot be a key
+                return self._computed(func, args, kwargs, inputs, outputs)
+            if found is None:
+                found = self._past_whole[key] = self._computed(func, args, kwargs, inputs, outputs)
+            return found
+        return self._computed(func, args, kwargs, inputs, outputs)
+
+    def _brief(self, value: object) -> object:
+        """What the tracker reads of an argument: a tensor's shape, its positions (interned:
+        by id) and whether its field is whole; lists item by item; anything else by type and value."""
+        if isinstance(value, torch.Tensor):
+            positions = self._positions.get(id(value))
+            if positions is None:
+                return value.shape
+            return value.shape, id(positions), self._fields[id(value)].whole
+        if isinstance(value, (list, tuple)):
+            if value and type(value[0]) is int:
+                return tuple(value) if all(type(item) is int for item in value) else tuple(map(self._brief, value))
+            return tuple(map(self._brief, value))
+        return type(value), value
+
+    def _computed(self, func, args, kwargs, inputs, outputs) -> list:
         source = inputs[0]
         field, positions = self._fields[id(source)], self._positions[id(source)]
         op = _op_name(func)
