@@ -550,8 +550,6 @@ class ReceptiveFieldMode(TorchDispatchMode):
         return self._fields.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
 
     def _set(self, tensor: torch.Tensor, field: ReceptiveField | None, positions: _Positions | None) -> None:
-        if positions is not None:
-            positions = self._interned.setdefault(positions, positions)
         self._alive.append(tensor)
         self._fields[id(tensor)] = field
         self._positions[id(tensor)] = positions
@@ -571,24 +569,16 @@ class ReceptiveFieldMode(TorchDispatchMode):
         """Record the field and the positions of each tensor an op returns."""
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         inputs = [t for t in tensor_arguments(args) if self._positions.get(id(t)) is not None]
-        if not inputs:
+        if not inputs or _kind(func) is _FRESH:
             for tensor in outputs:  # no field; an entry left from an earlier tensor with this id goes
                 if isinstance(tensor, torch.Tensor) and id(tensor) in self._fields:
                     self._set(tensor, None, None)
             return
-        fresh = _kind(func) is _FRESH
-        results = [] if fresh else self._results(func, args, kwargs, inputs, outputs)
         fields = [self._fields[id(t)] for t in inputs]
         whole = next((f for f in fields if f.whole), None)
         pooled = all(id(t) in self._pooled for t in inputs)
         kept = False
-        for index, tensor in enumerate(outputs):
-            if not isinstance(tensor, torch.Tensor):
-                continue
-            result = results[index] if index < len(results) else None
-            field, positions = result if result is not None else (None, None)
-            positions = _fitted(positions, tensor.shape)
-            field = field if _has_positions(positions) else None
+        for tensor, (field, positions) in zip(outputs, self._outcomes(func, args, kwargs, inputs, outputs, whole)):
             if field is not None:
                 kept = True
                 field = whole if whole is not None else field  # past an op that mixed all positions
@@ -596,34 +586,44 @@ class ReceptiveFieldMode(TorchDispatchMode):
                     self._pooled.add(id(tensor))
             if field is not None or id(tensor) in self._fields:  # no entry reads as no field
                 self._set(tensor, field, positions)
-        if not kept and not fresh and id(inputs[0]) not in self._pooled:
+        if not kept and id(inputs[0]) not in self._pooled:
             # The positions are gone (flatten, a mean over H and W, the class token picked):
             # if this is where the feature map ends, its field is the network's.
             self.final.append(fields[0])
 
-    def _results(self, func, args, kwargs, inputs, outputs) -> list:
-        """Per output, its field and positions (None: no positions).
+    def _outcomes(self, func, args, kwargs, inputs, outputs, whole) -> list:
+        """Per output, its field (None: no positions, or not a tensor) and its positions.
 
-        Past an op that mixed all positions (a squeeze-excitation: most of an EfficientNet),
-        every output's field is the whole input whatever an op does, so its results hang on
-        its arguments (shapes and values) and its tensors' positions alone; those repeat
-        block after block, and the results are kept. Not for pooling and reductions, which
-        mark where the feature map ends. A shortcut of the pass: off with the meta shortcuts.
+        Past an op that mixed all positions (``whole``: a squeeze-excitation, most of an
+        EfficientNet) every output's field is the whole input whatever the op does, so its
+        outcomes hang on its arguments (shapes and values) and its tensors' positions alone;
+        those repeat block after block, and the outcomes are kept. Not for pooling and
+        reductions, which mark where the feature map ends. A shortcut of the pass: off with
+        the meta shortcuts.
         """
-        if (
-            self.shortcuts.enabled
-            and _kind(func) not in (_ADAPTIVE_POOL, _REDUCE)
-            and any(self._fields[id(t)].whole for t in inputs)
-        ):
-            key = (func, self._brief(args), self._brief(tuple(kwargs.items())))
-            try:
-                found = self._past_whole.get(key)
-            except TypeError:  # an argument that cannot be a key
-                return self._computed(func, args, kwargs, inputs, outputs)
-            if found is None:
-                found = self._past_whole[key] = self._computed(func, args, kwargs, inputs, outputs)
-            return found
-        return self._computed(func, args, kwargs, inputs, outputs)
+        if whole is None or not self.shortcuts.enabled or _kind(func) in (_ADAPTIVE_POOL, _REDUCE):
+            return self._fitted_results(func, args, kwargs, inputs, outputs)
+        key = (func, self._brief(args), self._brief(tuple(kwargs.items())))
+        try:
+            found = self._past_whole.get(key)
+        except TypeError:  # an argument that cannot be a key
+            return self._fitted_results(func, args, kwargs, inputs, outputs)
+        if found is None:
+            found = self._past_whole[key] = self._fitted_results(func, args, kwargs, inputs, outputs)
+        return found
+
+    def _fitted_results(self, func, args, kwargs, inputs, outputs) -> list:
+        """:meth:`_results` fitted to each output tensor, its positions interned (ids name them)."""
+        found = []
+        results = self._results(func, args, kwargs, inputs, outputs)
+        for index, tensor in enumerate(outputs):
+            result = results[index] if index < len(results) and isinstance(tensor, torch.Tensor) else None
+            field, positions = result if result is not None else (None, None)
+            positions = _fitted(positions, tensor.shape) if positions is not None else None
+            if positions is not None:
+                positions = self._interned.setdefault(positions, positions)
+            found.append((field if _has_positions(positions) else None, positions))
+        return found
 
     def _brief(self, value: object) -> object:
         """What the tracker reads of an argument: a tensor's shape, its positions (interned:
@@ -639,7 +639,8 @@ class ReceptiveFieldMode(TorchDispatchMode):
             return tuple(map(self._brief, value))
         return type(value), value
 
-    def _computed(self, func, args, kwargs, inputs, outputs) -> list:
+    def _results(self, func, args, kwargs, inputs, outputs) -> list:
+        """Per output, its field and positions (None: no positions)."""
         source = inputs[0]
         field, positions = self._fields[id(source)], self._positions[id(source)]
         op = _op_name(func)
