@@ -50,9 +50,10 @@ class SavedTensors:
         self._kept: list[Any] = []
 
     def pack(self, tensor: Any) -> Any:
-        key = _storage_key(tensor)
+        storage = tensor.untyped_storage()
+        key = storage._cdata
         if key not in self._excluded and key not in self._bytes:
-            self._bytes[key] = tensor.untyped_storage().nbytes()
+            self._bytes[key] = storage.nbytes()
             self._kept.append(tensor)
         return tensor
 

@@ -376,10 +376,11 @@ def _dims_of(tensor: torch.Tensor, positions: _Positions | None) -> tuple[tuple[
     return positions.dims if positions is not None else tuple(_channels(n) for n in tensor.shape)
 
 
+@functools.lru_cache(maxsize=4096)
 def _regroup(dims: tuple[tuple[_Run, ...], ...], shape: tuple[int, ...]) -> tuple[tuple[_Run, ...], ...] | None:
     """The runs of a reshaped tensor's axes (row-major, as view and reshape read memory):
     the input's runs in order, split or merged to the new sizes; None where a run would be
-    split unevenly or a token run split at all."""
+    split unevenly or a token run split at all. (Kept: a network reshapes alike block after block.)"""
     queue = [run for dim in dims for run in dim]
     out = []
     for size in shape:
