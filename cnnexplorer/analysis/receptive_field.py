@@ -226,10 +226,9 @@ def _shapes(value: object) -> object:
     """``value`` with each tensor, in it or in its lists and tuples, replaced by its shape."""
     if isinstance(value, torch.Tensor):
         return value.shape
-    if isinstance(value, list):
-        return [_shapes(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_shapes(item) for item in value)
+    if isinstance(value, (list, tuple)) and not (value and type(value[0]) is int):  # not sizes or strides
+        shapes = [_shapes(item) for item in value]
+        return shapes if isinstance(value, list) else tuple(shapes)
     return value
 
 
