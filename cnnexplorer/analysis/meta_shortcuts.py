@@ -241,8 +241,9 @@ def check_same(func, made: object, real: object) -> None:
 
 # Rules: results worked out from the arguments' shapes, for the ops every network runs many
 # times (convolution, batch norm, element-wise arithmetic) or whose first call is slow
-# (addmm, layer norm, GELU, roll: 0.3-1 ms). Each holds for plain inputs only (on the meta device,
-# of one dtype, with the strides torch.empty gives); anything else goes to the recipes.
+# (addmm, layer norm, GELU, roll, mean: 0.3-1 ms). Each holds for plain inputs only (on the
+# meta device, of one dtype, with the strides torch.empty gives); anything else goes to the
+# recipes.
 
 aten = torch.ops.aten
 
@@ -275,6 +276,7 @@ _RULED = (
         aten.addmm.default,
         aten.native_layer_norm.default,
         aten.roll.default,
+        aten.mean.dim,
     }
 )
 
@@ -303,6 +305,8 @@ def _by_rule(func, args: tuple, kwargs: dict) -> object:
         return _addmm(*args)
     if func is aten.roll.default:  # Swin's shifted windows: the entries move, the shape stays
         return _empty(first.shape, first)
+    if func is aten.mean.dim:  # squeeze-excitation's pooling
+        return _mean(*args)
     return _layer_norm(*args)
 
 
@@ -422,6 +426,14 @@ def _addmm(bias, left, right, *scales) -> torch.Tensor | None:
         return None
     shape = (left.shape[0], right.shape[1])
     return _empty(shape, left) if _broadcast(bias.shape, shape) == shape else None
+
+
+def _mean(x, dim, keepdim=False, dtype=None) -> torch.Tensor | None:
+    """A mean over the axes ``dim`` (all of them: None or empty), of ``x``'s float dtype."""
+    if dtype is not None or not x.is_floating_point() or x.dim() == 0:
+        return None
+    reduced = {d % x.dim() for d in ([dim] if isinstance(dim, int) else dim or range(x.dim()))}
+    return _empty([1 if i in reduced else n for i, n in enumerate(x.shape) if keepdim or i not in reduced], x)
 
 
 def _layer_norm(x, normalized_shape, weight, bias, eps) -> tuple | None:
