@@ -110,6 +110,7 @@ class _MetaBuild(DeviceContext):
             torch.Tensor.zero_,
         }
     )
+    _CONSTRUCTORS = _device_constructors()  # the functions torch.device's mode gives a device
     _PARAMETER_FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full})
     _PYTHON_DISPATCH = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
         torch._C.DispatchKey.PythonTLSSnapshot
@@ -124,7 +125,7 @@ class _MetaBuild(DeviceContext):
             tensor = args[0] if args else kwargs.get("tensor")  # nn.init passes it by name
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
                 return tensor
-        if func in _device_constructors() and kwargs.get("device") is None:
+        if func in self._CONSTRUCTORS and kwargs.get("device") is None:
             kwargs["device"] = self.device
         if func in self._PARAMETER_FACTORIES:
             with torch._C._ExcludeDispatchKeyGuard(self._PYTHON_DISPATCH):
@@ -407,19 +408,19 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> _Modules:
         paths[id(module)] = path
         training.add(module.training)
         # A module's own tensors as parameters(recurse=False) and buffers(recurse=False) give them.
-        own = list({id(p): p for p in module._parameters.values() if p is not None}.values())
-        own_buffers = list({id(b): b for b in module._buffers.values() if b is not None}.values())
+        own = _distinct(module._parameters)
+        own_buffers = _distinct(module._buffers)
         tensors += own + own_buffers
         node = LayerNode(
             path=path,
             type=type(module).__name__,
             depth=path.count(".") + 1 if path else 0,
             is_leaf=all(child is None for child in module._modules.values()),
-            params=sum(p.numel() for p in own),
-            trainable_params=sum(p.numel() for p in own if p.requires_grad),
-            buffers=sum(b.numel() for b in own_buffers),
+            params=sum([p.numel() for p in own]),
+            trainable_params=sum([p.numel() for p in own if p.requires_grad]),
+            buffers=sum([b.numel() for b in own_buffers]),
             # Each buffer at its own dtype: batch norm's num_batches_tracked is int64 at any dtype.
-            buffer_bytes=sum(b.numel() * b.element_size() for b in own_buffers),
+            buffer_bytes=sum([b.numel() * b.element_size() for b in own_buffers]),
             training_only=any(path == p or path.startswith(p + ".") for p in training_only),
             # From the instance's own attributes: Module.__getattr__ raises for a missing one (slow).
             inplace=bool(vars(module).get("inplace", False)),
@@ -437,6 +438,13 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> _Modules:
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             nodes[parent].children.append(node)
     return _Modules(nodes, paths, tensors, training)
+
+
+def _distinct(registered: dict) -> list[torch.Tensor]:
+    """A module's registered tensors, each once (one registered under two names counts once)."""
+    if not registered:
+        return []
+    return list({id(t): t for t in registered.values() if t is not None}.values())
 
 
 def _already_on(tensors: list[torch.Tensor], device: str, dtype: torch.dtype) -> bool:

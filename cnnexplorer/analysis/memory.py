@@ -46,10 +46,13 @@ class SavedTensors:
 
     def __init__(self, excluded: list[Any]) -> None:
         self._excluded = {_storage_key(t) for t in excluded}
+        self._excluded_tensors = {id(t) for t in excluded}  # saved as themselves: found without their storage
         self._bytes: dict[int, int] = {}
         self._kept: list[Any] = []
 
     def pack(self, tensor: Any) -> Any:
+        if id(tensor) in self._excluded_tensors:
+            return tensor
         storage = tensor.untyped_storage()
         key = storage._cdata
         if key not in self._excluded and key not in self._bytes:
