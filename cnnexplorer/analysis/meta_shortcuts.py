@@ -254,7 +254,8 @@ _BATCH_NORM = {
 }
 _IN_PLACE_OPS = {
     aten.relu_.default, aten.hardtanh_.default, aten.silu_.default, aten.hardswish_.default, aten.sigmoid_.default,
-    aten.add_.Tensor, aten.mul_.Tensor, aten.sub_.Tensor, aten.div_.Tensor,
+    aten.add_.Tensor, aten.mul_.Tensor, aten.sub_.Tensor, aten.div_.Tensor, aten.mul_.Scalar, aten.div_.Scalar,
+    aten.bernoulli_.float,  # stochastic depth's mask
 }  # fmt: skip
 # Element-wise ops of one tensor whose float result has its input's dtype (scalar arguments aside).
 _UNARY = {
