@@ -625,19 +625,22 @@ class ReceptiveFieldMode(TorchDispatchMode):
             found.append((field if _has_positions(positions) else None, positions))
         return found
 
-    def _brief(self, value: object) -> object:
-        """What the tracker reads of an argument: a tensor's shape, its positions (interned:
-        by id) and whether its field is whole; lists item by item; anything else by type and value."""
-        if isinstance(value, torch.Tensor):
-            positions = self._positions.get(id(value))
-            if positions is None:
-                return value.shape
-            return value.shape, id(positions), self._fields[id(value)].whole
-        if isinstance(value, (list, tuple)):
-            if value and type(value[0]) is int:
-                return tuple(value) if all(type(item) is int for item in value) else tuple(map(self._brief, value))
-            return tuple(map(self._brief, value))
-        return type(value), value
+    def _brief(self, values: tuple | list) -> tuple:
+        """What the tracker reads of an op's arguments: a tensor's shape, its positions
+        (interned: by id) and whether its field is whole; lists item by item (sizes as they
+        are); anything else by type and value."""
+        brief = []
+        for value in values:
+            if isinstance(value, torch.Tensor):
+                positions = self._positions.get(id(value))
+                tracked = positions is not None
+                brief.append((value.shape, id(positions), self._fields[id(value)].whole) if tracked else value.shape)
+            elif isinstance(value, (list, tuple)):
+                sizes = value and type(value[0]) is int and all(type(item) is int for item in value)
+                brief.append(tuple(value) if sizes else self._brief(value))
+            else:
+                brief.append((type(value), value))
+        return tuple(brief)
 
     def _results(self, func, args, kwargs, inputs, outputs) -> list:
         """Per output, its field and positions (None: no positions)."""
