@@ -142,6 +142,8 @@ def _signature(value: object) -> object:
             raise _Unkeyable
         return (value.shape, value.stride(), value.storage_offset(), value.dtype)
     if isinstance(value, (tuple, list)):
+        if value and type(value[0]) is int and all(type(item) is int for item in value):
+            return (type(value), tuple(value))  # sizes, strides, axes: ints alone
         return (type(value), *(_signature(item) for item in value))
     if type(value) in _PLAIN:
         return (type(value), value)  # 1, 1.0 and True are equal as keys, not as arguments
