@@ -94,11 +94,11 @@ class _MetaBuild(DeviceContext):
     This is torch.device's own mode (every torch call of a constructor goes through it)
     with the skip added: one mode on the stack instead of two.
 
-    Under a dispatch mode (the build's :class:`MetaShortcutsMode`) the factories layers
-    make their parameters and buffers with run without it: a model of 1,400 modules makes
-    1,300 such tensors, at 1-5 us each alone and 8 us through a Python dispatch mode. Other
-    factories stay under it: their meta kernels are Python decompositions (``arange``,
-    ``eye``: 60-300 us) whose repeats the mode re-makes.
+    Under a dispatch mode (the build's :class:`MetaShortcutsMode`), the factories layers make
+    their parameters and buffers with (``empty``, ``zeros``, ``ones``, ``full``) run outside
+    it: a model of 1,400 modules makes 1,300 such tensors, at 1-5 us each alone and 8 us
+    through a Python dispatch mode. Other factories stay under it: their meta kernels are
+    Python decompositions (``arange``, ``eye``: 60-300 us) whose repeats the mode re-makes.
     """
 
     _INITIALISERS = frozenset(

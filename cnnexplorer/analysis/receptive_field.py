@@ -184,19 +184,19 @@ _REARRANGE = _REGROUP | {
 
 
 _JOIN = {aten.cat.default, aten.stack.default}
-_POINTWISE = _POSITIONWISE  # and every op tagged pointwise: see _kind
 
 
 @functools.cache
 def _kind(func) -> object:
-    """The set of ops ``func`` belongs to (each op once: one hash of it instead of one per set)."""
+    """The set of ops ``func`` belongs to (each op once: one hash of it instead of one per set);
+    ``_POSITIONWISE`` for every op tagged pointwise too."""
     for kind in (_CONV, _POOL, _ADAPTIVE_POOL, _REDUCE, _NORMALIZING, _PRODUCTS, _ATTENTION, _PAD, _REARRANGE, _JOIN):
         if func in kind:
             return kind
     if func in _FRESH:
         return _FRESH
     if torch.Tag.pointwise in func.tags or func in _POSITIONWISE:
-        return _POINTWISE
+        return _POSITIONWISE
     return None
 
 
@@ -526,8 +526,8 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self._pooled: set[int] = set()  # tensors made by global pooling
         self._input_hw: tuple[int, int] = (1, 1)
         self.final: list[ReceptiveField] = []
-        # One object per distinct positions, so that an id names them; the results of ops past
-        # a global mix, by what they depend on (see _results).
+        # One object per distinct positions, so that an id names them; the outcomes of ops past
+        # a global mix, by what they depend on (see _outcomes).
         self._interned: dict[_Positions, _Positions] = {}
         self._past_whole: dict[tuple, list] = {}
 
@@ -679,7 +679,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
             return self._rearranged(func, args, kwargs, source, field, positions, outputs)
         if kind is _JOIN:
             return self._joined(func, args, kwargs, outputs)
-        if kind is _POINTWISE:
+        if kind is _POSITIONWISE:
             return self._pointwise(func, inputs, outputs)
         return None
 
