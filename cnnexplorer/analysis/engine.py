@@ -112,6 +112,7 @@ class _MetaBuild(DeviceContext):
     )
     _CONSTRUCTORS = _device_constructors()  # the functions torch.device's mode gives a device
     _PARAMETER_FACTORIES = frozenset({torch.empty, torch.zeros, torch.ones, torch.full})
+    _SPECIAL = _INITIALISERS | _CONSTRUCTORS
     _PYTHON_DISPATCH = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
         torch._C.DispatchKey.PythonTLSSnapshot
     )
@@ -121,6 +122,8 @@ class _MetaBuild(DeviceContext):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if func not in self._SPECIAL:  # most calls: grad mode switches, sizes, attribute reads
+            return func(*args, **kwargs)
         if func in self._INITIALISERS:
             tensor = args[0] if args else kwargs.get("tensor")  # nn.init passes it by name
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
