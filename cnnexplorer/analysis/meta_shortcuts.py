@@ -129,6 +129,12 @@ def _key(func, args: tuple, kwargs: dict) -> object:
         return _UNKEYABLE
 
 
+def ints_alone(values: list | tuple) -> bool:
+    """Whether a list holds ints alone (sizes, strides, axes), so that it can stand in a key as
+    it is: one float or bool among them (``arange(0, 5, 1.0)``) makes another key."""
+    return bool(values) and type(values[0]) is int and all(type(item) is int for item in values)
+
+
 class _Unkeyable(Exception):
     pass
 
@@ -142,8 +148,8 @@ def _signature(value: object) -> object:
             raise _Unkeyable
         return (value.shape, value.stride(), value.storage_offset(), value.dtype)
     if isinstance(value, (tuple, list)):
-        if value and type(value[0]) is int and all(type(item) is int for item in value):
-            return (type(value), tuple(value))  # sizes, strides, axes: ints alone
+        if ints_alone(value):
+            return (type(value), tuple(value))
         return (type(value), *(_signature(item) for item in value))
     if type(value) in _PLAIN:
         return (type(value), value)  # 1, 1.0 and True are equal as keys, not as arguments

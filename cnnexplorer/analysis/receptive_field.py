@@ -65,7 +65,7 @@ from torch.utils.flop_counter import flop_registry, shape_wrapper
 
 from cnnexplorer import units
 from cnnexplorer.analysis import meta_shortcuts
-from cnnexplorer.analysis.meta_shortcuts import per_axis, tensor_arguments
+from cnnexplorer.analysis.meta_shortcuts import ints_alone, per_axis, tensor_arguments
 from cnnexplorer.analysis.results import ReceptiveField
 
 aten = torch.ops.aten
@@ -636,8 +636,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
                 tracked = positions is not None
                 brief.append((value.shape, id(positions), self._fields[id(value)].whole) if tracked else value.shape)
             elif isinstance(value, (list, tuple)):
-                sizes = value and type(value[0]) is int and all(type(item) is int for item in value)
-                brief.append(tuple(value) if sizes else self._brief(value))
+                brief.append(tuple(value) if ints_alone(value) else self._brief(value))
             else:
                 brief.append((type(value), value))
         return tuple(brief)
