@@ -222,22 +222,30 @@ def test_every_dataset_makes_a_command_line_the_cli_takes(tmp_path):
     ]
 
 
-async def test_precision_is_auto_by_default_and_a_choice_becomes_its_flag(shared_cache):
+async def _choose_and_launch(shared_cache, field: str, flag: str) -> tuple[str, list[str]]:
+    """Open the form; ``field`` starts at auto, with no ``flag`` in the command preview; pick the
+    choice two below auto with keys, and launch. The preview before launching, and the command."""
     app = _app(shared_cache)
     launched = _recording_launches(app)
     async with app.run_test(size=(120, 40)) as pilot:
         form = await _open(pilot)
-        precision = form.query_one("#field-precision")
-        assert precision.value == "auto"
-        assert "--precision" not in str(form.query_one("#command-preview").render())
-        precision.focus()
-        await pilot.press("enter", "down", "down", "enter")  # auto -> fp32 -> bf16
+        choice = form.query_one(f"#field-{field}")
+        assert choice.value == "auto"
+        assert flag not in str(form.query_one("#command-preview").render())
+        choice.focus()
+        await pilot.press("enter", "down", "down", "enter")
         await pilot.pause()
-        assert "--precision bf16" in str(form.query_one("#command-preview").render())
+        preview = str(form.query_one("#command-preview").render())
         await pilot.press("ctrl+s")
         await pilot.pause()
-        [argv] = launched
-        assert argv[argv.index("--precision") + 1] == "bf16" and "--amp" not in argv
+    [argv] = launched
+    return preview, argv
+
+
+async def test_precision_is_auto_by_default_and_a_choice_becomes_its_flag(shared_cache):
+    preview, argv = await _choose_and_launch(shared_cache, "precision", "--precision")  # auto -> fp32 -> bf16
+    assert "--precision bf16" in preview
+    assert argv[argv.index("--precision") + 1] == "bf16" and "--amp" not in argv
 
 
 def test_each_precision_is_a_command_line_the_cli_takes():
@@ -252,20 +260,9 @@ def test_each_precision_is_a_command_line_the_cli_takes():
 
 
 async def test_channels_last_is_auto_by_default_and_can_be_forced_off(shared_cache):
-    app = _app(shared_cache)
-    launched = _recording_launches(app)
-    async with app.run_test(size=(120, 40)) as pilot:
-        form = await _open(pilot)
-        memory_format = form.query_one("#field-channels_last")
-        assert memory_format.value == "auto"
-        assert "channels-last" not in str(form.query_one("#command-preview").render())
-        memory_format.focus()
-        await pilot.press("enter", "down", "down", "enter")  # auto -> on -> off
-        await pilot.pause()
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        [argv] = launched
-        assert "--no-channels-last" in argv and "--channels-last" not in argv
+    preview, argv = await _choose_and_launch(shared_cache, "channels_last", "channels-last")  # auto -> on -> off
+    assert "--no-channels-last" in preview
+    assert "--no-channels-last" in argv and "--channels-last" not in argv
 
 
 def test_each_memory_format_is_a_command_line_the_cli_takes():
