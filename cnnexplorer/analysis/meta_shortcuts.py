@@ -1,4 +1,4 @@
-"""Meta-kernel results without the meta kernel, for the analysis pass.
+"""Meta-kernel results without the meta kernel, for the analysis pass and the model's build.
 
 On the meta device many aten kernels are Python decompositions (torch/_refs, torch/_prims):
 broadcasting, type promotion and stride rules worked out in Python, 0.2-1 ms a call for
@@ -27,8 +27,10 @@ of three ways:
 With ``check`` set (the ``CNNEXPLORER_CHECK_META_SHORTCUTS`` environment variable) every
 result made by a rule or a recipe is compared with the kernel's own: the oracle is torch's
 meta kernel (tests/test_meta_shortcuts.py runs every model so). Private torch API used: none
-beyond ``OpOverload._schema`` (the op's schema, to tell views and in-place ops apart) and
-``untyped_storage()._cdata`` (to tell storages apart, as the memory estimate does).
+beyond ``OpOverload._schema`` (the op's schema, to tell views and in-place ops apart),
+``untyped_storage()._cdata`` (to tell storages apart, as the memory estimate does) and
+``torch.utils._python_dispatch.TorchDispatchMode`` (:class:`MetaShortcutsMode`, for the
+model's build, as the receptive-field mode is for the pass).
 """
 
 from __future__ import annotations
