@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 from speed_config import speed_run_config
 
-from cnnexplorer.events import EventWriter
+from cnnexplorer.runs.events import EventWriter
+from cnnexplorer.runs.progress import SilentReporter
 from cnnexplorer.train import gpu_input
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement
 from cnnexplorer.train.loop import Position, StopSignals, build_trainer, train_epoch
-from cnnexplorer.train.progress import SilentReporter
 
 CLASSES = 10
 

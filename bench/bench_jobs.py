@@ -47,7 +47,7 @@ async def press_keys(pilot, count: int) -> list[float]:
 
 async def main(events: int) -> None:
     from cnnexplorer.app import make_app
-    from cnnexplorer.jobs import Job
+    from cnnexplorer.runs.jobs import Job
 
     with tempfile.TemporaryDirectory() as runs:
         app = make_app("resnet20", zoo_stats=False, runs_dir=Path(runs))

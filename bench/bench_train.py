@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from speed_config import speed_run_config
 
 from cnnexplorer import zoo
-from cnnexplorer.events import EventWriter
+from cnnexplorer.runs.events import EventWriter
+from cnnexplorer.runs.progress import SilentReporter
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement
 from cnnexplorer.train.evaluate import autocast_for
 from cnnexplorer.train.loop import Position, StopSignals, build_trainer, train_epoch
-from cnnexplorer.train.progress import SilentReporter
 
 
 def _sync(device: torch.device) -> None:

@@ -5,11 +5,12 @@ Where: ``$CNNEXPLORER_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnnexplorer``, else
 the file ``K-<sha256 of k>.json``, and carries ``k`` itself under ``"cache"``, so that a
 file is only ever read back for the key it was written for.
 
-Writes go to a temporary file in the same folder, then ``os.replace``: a reader, or a
-second process writing the same entry, sees a whole document or none. A file that is
+Writes go through :func:`cnnexplorer.runs.atomic.write_atomic` (a temporary file in the same
+folder, fsync'd, renamed over the entry, the folder fsync'd): a reader, or a second process
+writing the same entry, sees a whole document or none. A file that is
 missing, unreadable, truncated or not for its key reads as absent; a folder that cannot be
 written leaves the cache off, silently. Nothing here imports torch or the rest of the
-package (the analysis store and the zoo's published figures both build on it).
+package but that helper (the analysis store and the zoo's published figures both build on it).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from cnnexplorer.runs.atomic import write_atomic
 
 CACHE_DIR_VARIABLE = "CNNEXPLORER_CACHE_DIR"
 _TEMPORARY_SUFFIX = ".tmp"
@@ -89,21 +91,10 @@ def save(kind: str, key: dict[str, Any], document: dict[str, Any]) -> bool:
     try:
         data = json.dumps({**document, "cache": {"key": key}}, separators=(",", ":")).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(path, data)
+        write_atomic(path, data)
     except (OSError, TypeError, ValueError):
         return False
     return True
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=_TEMPORARY_SUFFIX)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def files() -> list[Path]:

@@ -14,7 +14,7 @@ from cnnexplorer.app import make_app
 from cnnexplorer.app.screens.confirm_quit import ConfirmQuit, StoppingJobs
 from cnnexplorer.app.screens.input_dialog import InputDialog
 from cnnexplorer.app.screens.jobs import JobsScreen
-from cnnexplorer.train import rundir
+from cnnexplorer.runs import rundir
 from tests.conftest import settle
 from tests.test_events import HOSTILE_LINES
 from tests.test_jobs import resumed_run_events, write_run

@@ -21,6 +21,7 @@ from cnnexplorer.cli import main
 from cnnexplorer.diff import diff_analyses
 from cnnexplorer.render import diff as render_diff
 from cnnexplorer.render import summary as render_summary
+from cnnexplorer.runs import atomic
 from tests.conftest import CACHE_DIR, run_cli
 
 SMALL = "resnet20"  # a model of our own (CIFAR), quick to analyse
@@ -254,7 +255,8 @@ def test_a_folder_refusing_new_files_leaves_the_cache_off(private_cache, analysi
         raise PermissionError(13, "Permission denied")
 
     private_cache.mkdir()
-    monkeypatch.setattr(disk_cache.tempfile, "mkstemp", refuse)  # what a read-only folder does, even for root
+    # What a read-only folder does, even for root: the temporary file cannot be opened.
+    monkeypatch.setattr(atomic, "open", refuse, raising=False)
     analysis = analysis_of(SMALL)
     assert not store.save(analysis)
     assert store.analyze_cached(analysis.request) == analysis

@@ -7,7 +7,7 @@ import torch
 
 from cnnexplorer import zoo
 from cnnexplorer.cli import main
-from cnnexplorer.events import SCHEMA_VERSION, iter_events
+from cnnexplorer.runs.events import SCHEMA_VERSION, iter_events
 from cnnexplorer.zoo.published import weights_of
 
 

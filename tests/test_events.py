@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnexplorer import events
-from cnnexplorer.events import (
+from cnnexplorer.runs import events
+from cnnexplorer.runs.events import (
     EVENT_FIELDS,
     SCHEMA_VERSION,
     EventStreamError,
@@ -85,7 +85,7 @@ def test_events_module_does_not_import_torch_or_textual():
     import subprocess
     import sys
 
-    code = "import sys, cnnexplorer.events; print('torch' in sys.modules, 'textual' in sys.modules)"
+    code = "import sys, cnnexplorer.runs.events; print('torch' in sys.modules, 'textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == [
         "False",
         "False",

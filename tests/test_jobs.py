@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cnnexplorer.app.charts import Series, axis, caption, smooth, sparkline, thin
-from cnnexplorer.events import make_event, read_events
-from cnnexplorer.jobs import Job
-from cnnexplorer.runs import RunState, discover_runs, fold, load_run
+from cnnexplorer.runs.events import make_event, read_events
+from cnnexplorer.runs.jobs import Job
+from cnnexplorer.runs.state import RunState, discover_runs, fold, load_run
 from cnnexplorer.train.launch import TrainForm, command, validate
 
 RUNS = Path(__file__).parent / "data" / "runs"
@@ -327,7 +327,7 @@ def test_a_reader_survives_lines_that_are_not_events(tmp_path):
 def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
     import json
 
-    from cnnexplorer.runs import RunWatcher
+    from cnnexplorer.runs.state import RunWatcher
 
     events = read_events(RUNS / "finished-resnet20" / "events.jsonl")
     run = tmp_path / "20260101-000000-resnet20"
@@ -346,7 +346,7 @@ def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
 
 
 def test_a_watcher_reads_a_forgotten_run_again_from_its_first_event(tmp_path):
-    from cnnexplorer.runs import RunWatcher
+    from cnnexplorer.runs.state import RunWatcher
 
     run = write_run(tmp_path / "run", resumed_run_events(resumed=False))
     watcher = RunWatcher(tmp_path)

@@ -14,9 +14,9 @@ from rich.text import Text
 import cnnexplorer.app.screens.jobs as jobs_screen
 from cnnexplorer.app import make_app
 from cnnexplorer.app.screens.jobs import COLUMNS, JobsScreen, fit_columns
-from cnnexplorer.events import read_events
-from cnnexplorer.jobs import Job
-from cnnexplorer.runs import load_run
+from cnnexplorer.runs.events import read_events
+from cnnexplorer.runs.jobs import Job
+from cnnexplorer.runs.state import load_run
 from tests.conftest import settle
 from tests.test_jobs import RESUMED_AT_STEP, in_folder, resumed_run_events, write_run
 

@@ -110,3 +110,19 @@ def test_the_core_never_imports_the_app_or_textual():
         assert not any(name == "textual" or name.startswith(("textual.", "cnnexplorer.app")) for name in imported), (
             module
         )
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [("cnnexplorer.runs", "cnnexplorer.train")],
+    ids=["runs-never-imports-train"],
+)
+def test_a_lower_layer_never_imports_a_higher_one(package, forbidden):
+    graph = _graph(top_level_only=False)
+    lower = [module for module in graph if module == package or module.startswith(package + ".")]
+    assert lower, package  # the walk found the package
+    offenders = {
+        module: sorted(name for name in graph[module] if name == forbidden or name.startswith(forbidden + "."))
+        for module in lower
+    }
+    assert not {module: names for module, names in offenders.items() if names}

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from cnnexplorer.cli import main
-from cnnexplorer.events import read_event_log, read_events
-from cnnexplorer.runs import load_run
-from cnnexplorer.train import checkpoints, rundir
+from cnnexplorer.runs import atomic, rundir
+from cnnexplorer.runs.events import read_event_log, read_events
+from cnnexplorer.runs.state import load_run
+from cnnexplorer.train import checkpoints
 from tests.train_shapes import cli_env, only_run_dir, popen_cli
 
 TINY = ["--dataset", "fake", "--fake-size", "32", "--device", "cpu", "--workers", "0", "--batch-size", "16"]
@@ -217,7 +218,7 @@ def test_an_output_that_is_a_file_or_read_only_is_one_line(tmp_path, capsys, mon
 
 
 def test_a_full_disk_at_the_start_leaves_no_half_written_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(rundir, "os", _OsWith(fsync=_failing(errno.ENOSPC)))
+    monkeypatch.setattr(atomic, "os", _OsWith(fsync=_failing(errno.ENOSPC)))
     err = _one_line(capsys, ["train", "resnet20", "--epochs", "1", "--output", str(tmp_path), *TINY])
     assert "cannot write" in err and "config.json: the disk is full (No space left on device)" in err
     assert list(tmp_path.iterdir()) == []  # no folder with an empty config.json
@@ -263,7 +264,7 @@ def test_eval_prints_its_result_before_a_per_class_file_it_cannot_write(fake_run
     out, err = capsys.readouterr()
     assert code == 2 and "top-1 accuracy" in out
     assert len(err.strip().splitlines()) == 1 and "No such file or directory" in err and "result above" in err
-    monkeypatch.setattr(rundir, "os", _OsWith(fsync=_failing(errno.EROFS)))
+    monkeypatch.setattr(atomic, "os", _OsWith(fsync=_failing(errno.EROFS)))
     code = main([*argv, "--per-class", str(tmp_path / "per_class.csv")])
     out, err = capsys.readouterr()
     assert code == 2 and "top-1 accuracy" in out and "the disk is read-only" in err
@@ -324,8 +325,8 @@ def test_a_payload_calling_os_system_is_refused_naming_the_blocked_global(tmp_pa
 def test_a_third_signal_is_ignored_while_the_run_writes_how_it_ended():
     import io
 
+    from cnnexplorer.runs.progress import PlainReporter
     from cnnexplorer.train.loop import StopNow, StopSignals
-    from cnnexplorer.train.progress import PlainReporter
 
     with StopSignals(PlainReporter(io.StringIO(), 1)) as stop:
         os.kill(os.getpid(), signal.SIGINT)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
+from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli, shapes_dir  # noqa: F401 (fixture)
 

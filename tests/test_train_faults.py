@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cnnexplorer.cli import main
-from cnnexplorer.events import read_events
+from cnnexplorer.runs.events import read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import TRAIN_ARGS, only_run_dir, run_cli, shapes_dir, trained_run, write_shapes  # noqa: F401
 

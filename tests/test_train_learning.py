@@ -6,7 +6,7 @@ import json
 import torch
 
 from cnnexplorer.cli import main
-from cnnexplorer.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
+from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import CLASSES, VAL_PER_CLASS, shapes_dir, trained_run  # noqa: F401 (fixtures)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from cnnexplorer.events import read_events
+from cnnexplorer.runs.events import read_events
 from cnnexplorer.train.config import TrainConfig
 from tests.conftest import assert_usage_error
 from tests.train_shapes import only_run_dir, run_cli

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from cnnexplorer.events import read_events
+from cnnexplorer.runs.events import read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import (
     TRAIN_ARGS,
@@ -148,8 +148,8 @@ def test_a_second_signal_stops_at_once():
     """The first SIGINT is recorded (the step finishes, last.pt is written); the second raises StopNow at once."""
     import io
 
+    from cnnexplorer.runs.progress import PlainReporter
     from cnnexplorer.train.loop import StopNow, StopSignals
-    from cnnexplorer.train.progress import PlainReporter
 
     out = io.StringIO()
     with StopSignals(PlainReporter(out, 1)) as stop:

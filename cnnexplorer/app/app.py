@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from cnnexplorer.app.screens.explorer import ExplorerScreen
-from cnnexplorer.jobs import Job
+from cnnexplorer.runs.jobs import Job
 from cnnexplorer.zoo import ARCHITECTURES, more_names
 
 if TYPE_CHECKING:

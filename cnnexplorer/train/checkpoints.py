@@ -12,7 +12,6 @@ Plain ``state_dict`` files (torchvision's, or ``torch.save(model.state_dict())``
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 
 from cnnexplorer.errors import UsageError
+from cnnexplorer.runs.atomic import remove_stale_temp_files, write_atomic
 
 FORMAT = "cnnexplorer-checkpoint"
 VERSION = 1
@@ -46,60 +46,7 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         raise NonFiniteWeightsError(f"not writing {path}: non-finite values in {', '.join(bad[:3])}")
     path = Path(path)
     remove_stale_temp_files(path)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as stream:
-            torch.save(checkpoint, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
-
-
-def remove_stale_temp_files(path: Path) -> list[Path]:
-    """Remove the temporary files that writers of ``path`` killed mid-write left behind
-    (``.NAME.<pid>.tmp`` of a process no longer alive); returns them."""
-    removed = []
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
-    try:
-        candidates = list(path.parent.iterdir())
-    except OSError:
-        return removed
-    for candidate in candidates:
-        found = pattern.fullmatch(candidate.name)
-        if found is None or _process_alive(int(found.group(1))):
-            continue
-        try:
-            candidate.unlink()
-            removed.append(candidate)
-        except OSError:
-            pass
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a file of this process is not being written now
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # not possible on every platform; the rename is still atomic
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_atomic(path, lambda stream: torch.save(checkpoint, stream))
 
 
 def load_checkpoint(path: Path | str) -> Any:

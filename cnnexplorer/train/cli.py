@@ -417,7 +417,7 @@ def child_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def _run_dir(output: str | None, model: str) -> Path:
     """The folder a new run asks for; the run claims it (or a suffixed name) when it starts."""
-    from cnnexplorer.train.rundir import new_run_name
+    from cnnexplorer.runs.rundir import new_run_name
 
     return Path(output or "runs") / new_run_name(model)
 
@@ -513,7 +513,8 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
     the recipe and run that equal the checkpoint's are welcome (the command that started
     the run, with --resume added); different ones are refused."""
     from cnnexplorer import zoo
-    from cnnexplorer.train import checkpoints, devices, rundir
+    from cnnexplorer.runs import rundir
+    from cnnexplorer.train import checkpoints, devices
     from cnnexplorer.train.config import TrainConfig
 
     saved = checkpoints.load_checkpoint(args.resume)

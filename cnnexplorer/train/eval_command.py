@@ -15,11 +15,13 @@ import torch
 
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
-from cnnexplorer.events import EventWriter
-from cnnexplorer.train import checkpoints, data, run_data, rundir
+from cnnexplorer.runs import rundir
+from cnnexplorer.runs.atomic import write_text_atomic
+from cnnexplorer.runs.events import EventWriter
+from cnnexplorer.runs.progress import make_reporter
+from cnnexplorer.train import checkpoints, data, run_data
 from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
 from cnnexplorer.train.evaluate import EvalResult, evaluate
-from cnnexplorer.train.progress import make_reporter
 
 
 @dataclass
@@ -260,7 +262,7 @@ def _write_per_class(path: Path, classes: list[str], result: EvalResult) -> None
     for name, correct, total in zip(classes, result.per_class_correct, result.per_class_total):
         writer.writerow([name, total, correct, f"{100.0 * correct / total:.4f}" if total else ""])
     try:
-        rundir.write_text_atomic(path, rows.getvalue())
+        write_text_atomic(path, rows.getvalue())
     except OSError as error:
         raise UsageError(
             f"cannot write the per-class accuracy to {path}: {rundir.os_error_text(error)} "

@@ -17,7 +17,7 @@ from cnnexplorer.train.cli import DATASETS, add_eval_parser, add_train_parser
 from cnnexplorer.zoo.registry import CIFAR10
 
 if TYPE_CHECKING:
-    from cnnexplorer.runs import RunState
+    from cnnexplorer.runs.state import RunState
 
 # Every job of the app: events on stdout, images loaded in the job's own process.
 _JOB_FLAGS = ("--events", "-", "--workers", "0")
@@ -58,7 +58,7 @@ def dataset_choices(model: str) -> tuple[str, ...]:
 
 def known_checkpoints(runs_dir: Path, model: str) -> list[Path]:
     """The ``best.pt`` and ``last.pt`` files of the model's runs under ``runs_dir``, newest run first."""
-    from cnnexplorer.runs import discover_runs
+    from cnnexplorer.runs.state import discover_runs
 
     found = [run.run_dir for run in discover_runs(runs_dir) if run.model == model and run.run_dir is not None]
     return [folder / name for folder in found for name in ("best.pt", "last.pt") if (folder / name).is_file()]
@@ -204,7 +204,7 @@ def resume_command(state: RunState, python: str = sys.executable) -> list[str]:
     """Resume a stopped run from its ``last.pt`` with the configuration it was started with.
     ValueError, in one line, when it cannot be: no last.pt, or the run is still going in
     another process (one started headless, or by another app), which holds its folder."""
-    from cnnexplorer.train.rundir import lock_holder
+    from cnnexplorer.runs.rundir import lock_holder
 
     if state.run_dir is None or not (state.run_dir / "last.pt").is_file():
         raise ValueError("this run has no last.pt to resume from")

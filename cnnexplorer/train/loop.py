@@ -23,12 +23,14 @@ import torch.nn.functional as F
 
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
-from cnnexplorer.events import EventWriter, silence_broken_pipe
-from cnnexplorer.train import checkpoints, data, gpu_input, run_data, rundir
+from cnnexplorer.runs import rundir
+from cnnexplorer.runs.atomic import write_text_atomic
+from cnnexplorer.runs.events import EventWriter, silence_broken_pipe
+from cnnexplorer.runs.progress import PlainReporter, StepStats, make_reporter
+from cnnexplorer.train import checkpoints, data, gpu_input, run_data
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate
-from cnnexplorer.train.progress import PlainReporter, StepStats, make_reporter
 
 EXIT_FAILED = 1  # a crash or a non-finite loss or weights
 METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
@@ -582,7 +584,7 @@ def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter
     run_dir = Path(config.run_dir)
     path = run_dir / "config.json"
     try:
-        rundir.write_text_atomic(path, _json(config.as_dict()) + "\n")
+        write_text_atomic(path, _json(config.as_dict()) + "\n")
     except OSError as error:
         raise rundir.file_error("write", path, error) from None
     try:

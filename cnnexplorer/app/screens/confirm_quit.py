@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
-from cnnexplorer.jobs import Job
+from cnnexplorer.runs.jobs import Job
 
 LEAVE, STOP = "leave", "stop"
 CHECK_SECONDS = 0.5  # how often the stopping dialog looks at its jobs

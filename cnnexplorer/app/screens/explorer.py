@@ -467,7 +467,7 @@ class ExplorerScreen(Screen[None]):
 
     def _open_form(self, kind: str) -> None:
         from cnnexplorer.app.screens.launch_form import LaunchForm
-        from cnnexplorer.runs import shown_path
+        from cnnexplorer.runs.state import shown_path
         from cnnexplorer.train.launch import TrainForm, command
         from cnnexplorer.train.recipes import recipe_for
 

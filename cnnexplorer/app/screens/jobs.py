@@ -26,9 +26,9 @@ from textual.widgets import DataTable, Footer, Log, Static
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
-from cnnexplorer.events import EventStreamError
-from cnnexplorer.jobs import Job
-from cnnexplorer.runs import RunState, RunWatcher, load_run, shown_path
+from cnnexplorer.runs.events import EventStreamError
+from cnnexplorer.runs.jobs import Job
+from cnnexplorer.runs.state import RunState, RunWatcher, load_run, shown_path
 
 REDRAW_SECONDS = 0.3
 DETAIL_DELAY = 0.08

@@ -193,7 +193,7 @@ class LaunchForm(ModalScreen[TrainForm | None]):
             download.disabled = dataset not in CIFAR_DATASETS
 
     def _refresh_preview(self) -> None:
-        from cnnexplorer.jobs import Job
+        from cnnexplorer.runs.jobs import Job
 
         self.query_one("#command-preview", Static).update("$ " + Job(command(self._read())).command_line)
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnexplorer.events import EventStreamError, EventTail, read_events
-from cnnexplorer.train.rundir import lock_holder
+from cnnexplorer.runs.events import EventStreamError, EventTail, read_events
+from cnnexplorer.runs.rundir import lock_holder
 
 
 @dataclass

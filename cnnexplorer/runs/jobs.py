@@ -3,7 +3,7 @@
 A job runs the same command line a user would type (``python -m cnnexplorer train ...``,
 or torchrun for several GPUs, which ``train --gpus`` launches itself) with ``--events -``:
 events arrive on the child's stdout, its human-readable lines on stderr. Textual-free: the
-app's jobs screen polls each job's :class:`~cnnexplorer.runs.RunState` and log.
+app's jobs screen polls each job's :class:`~cnnexplorer.runs.state.RunState` and log.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from cnnexplorer.events import EventStreamError, parse_event
-from cnnexplorer.runs import RunState
+from cnnexplorer.runs.events import EventStreamError, parse_event
+from cnnexplorer.runs.state import RunState
 
 
 class Job:

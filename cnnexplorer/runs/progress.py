@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
-from cnnexplorer.events import silence_broken_pipe
+from cnnexplorer.runs.events import silence_broken_pipe
 
 
 @dataclass
