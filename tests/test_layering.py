@@ -114,8 +114,8 @@ def test_the_core_never_imports_the_app_or_textual():
 
 @pytest.mark.parametrize(
     ("package", "forbidden"),
-    [("cnnexplorer.runs", "cnnexplorer.train")],
-    ids=["runs-never-imports-train"],
+    [("cnnexplorer.runs", "cnnexplorer.train"), ("cnnexplorer.analysis", "cnnexplorer.render")],
+    ids=["runs-never-imports-train", "analysis-never-imports-render"],
 )
 def test_a_lower_layer_never_imports_a_higher_one(package, forbidden):
     graph = _graph(top_level_only=False)

@@ -119,8 +119,9 @@ def test_list_fits_80_columns_and_names_the_weights_each_accuracy_belongs_to():
 
 
 def test_summary_and_the_app_header_show_the_papers_figure(analysis_of):
+    from cnnexplorer.analysis.schema import to_dict
     from cnnexplorer.app.widgets.model_header import published_phrase
-    from cnnexplorer.render.summary import render_markdown, to_dict
+    from cnnexplorer.render.summary import render_markdown
 
     analysis = analysis_of("resnet20")
     assert "published (He et al. 2015, Table 6): CIFAR-10 test error 8.75%" in render_markdown(analysis)

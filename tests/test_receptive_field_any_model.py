@@ -18,7 +18,8 @@ from torchvision.models.swin_transformer import SwinTransformer
 from torchvision.models.vision_transformer import VisionTransformer
 
 from cnnexplorer.analysis import analyze_module
-from cnnexplorer.render.summary import rf_cell, to_dict
+from cnnexplorer.analysis.schema import to_dict
+from cnnexplorer.render.summary import rf_cell
 from tests.test_receptive_field import measured_field
 
 

@@ -342,7 +342,7 @@ def save(analysis: Analysis) -> bool:
     """Store ``analysis``; False (and nothing written) where the cache is off or unwritable."""
     if not disk_cache.is_enabled() or not cacheable(analysis.request):
         return False
-    from cnnexplorer.render.summary import to_dict
+    from cnnexplorer.analysis.schema import to_dict
 
     try:
         document = {**to_dict(analysis), "analysis": encode_analysis(analysis)}
