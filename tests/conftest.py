@@ -9,8 +9,10 @@ import tempfile
 
 import pytest
 import pytest_textual_snapshot
+from filelock import FileLock
 
 from cnnexplorer.analysis import AnalysisRequest, analyze
+from tests.train_shapes import TRAIN_ARGS, only_run_dir, write_shapes
 
 # The disk cache (cnnexplorer.disk_cache): one empty folder for the whole session, inherited
 # by every subprocess, so that tests never read or fill the user's cache nor see an entry
@@ -18,6 +20,27 @@ from cnnexplorer.analysis import AnalysisRequest, analyze
 CACHE_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-cache-")
 os.environ["CNNEXPLORER_CACHE_DIR"] = CACHE_DIR
 atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
+
+
+# The subprocess tier: modules whose tests train or evaluate models end to end (most of them
+# in child processes or under torchrun), and single tests elsewhere that do. They are marked
+# `slow`; `pytest -m "not slow"` runs the rest in a fraction of the time.
+SLOW_MODULES = {
+    "test_jobs_app.py",
+    "test_run_safety.py",
+    "test_train_ddp.py",
+    "test_train_faults.py",
+    "test_train_learning.py",
+    "test_train_precision.py",
+    "test_train_resume.py",
+}
+SLOW_TESTS = {"test_a_user_model_trains_a_few_steps_with_the_generic_recipe"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 @functools.cache
@@ -86,3 +109,41 @@ def assert_usage_error(result, needle: str) -> None:
     assert len(lines) == 1, result.stderr
     assert needle in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make) -> pathlib.Path:
+    """The folder ``make(folder)`` fills, made once per test session: under pytest-xdist the
+    first worker makes it in the session's shared temporary folder and the others wait for it
+    and read it (a session-scoped fixture alone runs once per worker)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, above every worker's own
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed half-way left
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """The shapes data set (tests/train_shapes.py) in the ImageFolder layout."""
+    return made_once(tmp_path_factory, "shapes", write_shapes)
+
+
+@pytest.fixture(scope="session")
+def trained_run(shapes_dir: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """resnet20 trained for 6 epochs on the shapes (in-process, once per session); its run
+    folder, which tests only read."""
+    from cnnexplorer.cli import main
+
+    def train(output: pathlib.Path) -> None:
+        argv = ["train", "resnet20", "--data", str(shapes_dir), "--epochs", "6", "--output", str(output), *TRAIN_ARGS]
+        assert main(argv) == 0
+
+    return only_run_dir(made_once(tmp_path_factory, "trained-run", train))

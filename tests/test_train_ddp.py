@@ -8,7 +8,7 @@ import pytest
 
 from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli, shapes_dir  # noqa: F401 (fixture)
+from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli
 
 DDP_TRAIN = ["--epochs", "2", "--log-every", "1", "--nproc", "2", *TRAIN_ARGS]
 

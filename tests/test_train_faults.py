@@ -8,7 +8,7 @@ import torch
 from cnnexplorer.cli import main
 from cnnexplorer.runs.events import read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import TRAIN_ARGS, only_run_dir, run_cli, shapes_dir, trained_run, write_shapes  # noqa: F401
+from tests.train_shapes import TRAIN_ARGS, only_run_dir, run_cli, write_shapes
 
 FAST = ["--device", "cpu", "--workers", "0", "--batch-size", "16", "--epochs", "1"]
 

@@ -8,7 +8,7 @@ import torch
 from cnnexplorer.cli import main
 from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import CLASSES, VAL_PER_CLASS, shapes_dir, trained_run  # noqa: F401 (fixtures)
+from tests.train_shapes import CLASSES, VAL_PER_CLASS
 
 
 def test_training_reaches_far_above_chance(trained_run):

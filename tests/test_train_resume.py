@@ -18,7 +18,6 @@ from tests.train_shapes import (
     only_run_dir,
     popen_cli,
     run_cli,
-    shapes_dir,  # noqa: F401 (fixture)
     write_shapes,
 )
 
@@ -149,7 +148,7 @@ def test_a_second_signal_stops_at_once():
     import io
 
     from cnnexplorer.runs.progress import PlainReporter
-    from cnnexplorer.train.loop import StopNow, StopSignals
+    from cnnexplorer.train.failures import StopNow, StopSignals
 
     out = io.StringIO()
     with StopSignals(PlainReporter(out, 1)) as stop:

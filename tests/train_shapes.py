@@ -1,5 +1,6 @@
 """A small learnable data set for the training tests: coloured shapes as PNGs in the
-ImageFolder layout, and helpers to run the CLI (in-process or as a real process)."""
+ImageFolder layout, and helpers to run the CLI (in-process or as a real process). The
+fixtures built from them (``shapes_dir``, ``trained_run``) are in conftest.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image, ImageDraw
 
 CLASSES = ("circle", "square", "triangle", "cross")
@@ -53,11 +53,6 @@ def write_shapes(
     return root
 
 
-@pytest.fixture(scope="session")
-def shapes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_shapes(tmp_path_factory.mktemp("shapes"))
-
-
 def cli_env() -> dict[str, str]:
     """Environment for child processes: no network access to weights, quiet threads."""
     env = dict(os.environ)
@@ -98,14 +93,3 @@ def only_run_dir(output: Path) -> Path:
 
 
 TRAIN_ARGS = ["--device", "cpu", "--batch-size", "16", "--lr", "0.05", "--workers", "0", "--seed", "0"]
-
-
-@pytest.fixture(scope="session")
-def trained_run(shapes_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """resnet20 trained for 6 epochs on the shapes (in this process); its run directory."""
-    from cnnexplorer.cli import main
-
-    output = tmp_path_factory.mktemp("runs")
-    code = main(["train", "resnet20", "--data", str(shapes_dir), "--epochs", "6", "--output", str(output), *TRAIN_ARGS])
-    assert code == 0
-    return only_run_dir(output)
