@@ -7,9 +7,12 @@ file is only ever read back for the key it was written for.
 
 Writes go through :func:`cnnexplorer.runs.atomic.write_atomic` (a temporary file in the same
 folder, fsync'd, renamed over the entry, the folder fsync'd): a reader, or a second process
-writing the same entry, sees a whole document or none. A file that is
-missing, unreadable, truncated or not for its key reads as absent; a folder that cannot be
-written leaves the cache off, silently. Nothing here imports torch or the rest of the
+writing the same entry, sees a whole document or none. Stored data is only ever data: a
+document is read back as the type its reader declares (msgspec checks every value against
+it; JSON's NaN, as torchvision publishes a missing accuracy, survives), and a file that is
+missing, not a regular file, larger than :data:`MAX_ENTRY_BYTES`, unreadable, truncated,
+nested too deep, of another shape or not for its key reads as absent; a folder that cannot
+be written leaves the cache off, silently. Nothing here imports torch or the rest of the
 package but that helper (the analysis store and the zoo's published figures both build on it).
 """
 
@@ -20,8 +23,11 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from cnnexplorer.runs.atomic import write_atomic
 
@@ -29,6 +35,8 @@ CACHE_DIR_VARIABLE = "CNNEXPLORER_CACHE_DIR"
 _TEMPORARY_SUFFIX = ".tmp"
 # Entries and the temporary files of a killed writer; nothing else in the folder is ours.
 _OURS = re.compile(r"^\.?[a-z]+-[0-9a-f]{64}(\.json|\..+\.tmp)$")
+# Far above the largest analysis (a few MB for the biggest torchvision classifier).
+MAX_ENTRY_BYTES = 64 * 2**20
 
 _enabled = True
 
@@ -69,27 +77,52 @@ def entry_path(kind: str, key: dict[str, Any]) -> Path:
     return cache_dir() / f"{kind}-{digest}.json"
 
 
-def load(kind: str, key: dict[str, Any]) -> dict[str, Any] | None:
-    """The document stored for ``key``, or None (absent, unreadable, damaged, another key, cache off)."""
+def load(kind: str, key: dict[str, Any], type: Any = dict[str, Any]) -> Any:
+    """The document stored for ``key``, converted to ``type`` by msgspec (a dataclass takes
+    its fields from the document's keys, other keys ignored); None where it is absent,
+    damaged, of another shape, for another key, or the cache is off."""
     if not _enabled:
         return None
+    data = _read_entry(entry_path(kind, key))
+    if data is None:
+        return None
     try:
-        document = json.loads(entry_path(kind, key).read_bytes())
-    except (OSError, ValueError):
+        document = json.loads(data)
+        if not isinstance(document, dict) or document.get("cache") != {"key": key}:
+            return None
+        return msgspec.convert(document, type=type)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
         return None
-    if not isinstance(document, dict) or document.get("cache") != {"key": key}:
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of a regular file of at most MAX_ENTRY_BYTES; None for anything else (a FIFO
+    is opened without blocking and never read)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         return None
-    return document
+    try:
+        with os.fdopen(descriptor, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_ENTRY_BYTES:
+                return None
+            data = stream.read(MAX_ENTRY_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_ENTRY_BYTES else None
 
 
 def save(kind: str, key: dict[str, Any], document: dict[str, Any]) -> bool:
-    """Store ``document`` (a ``"cache"`` entry holding the key is added) atomically; False
-    where the cache is off or the folder cannot be written."""
+    """Store ``document`` (builtins and dataclasses, as msgspec turns them into JSON values; a
+    ``"cache"`` entry holding the key is added) atomically; False where the cache is off or
+    the folder cannot be written."""
     if not _enabled:
         return False
     path = entry_path(kind, key)
     try:
-        data = json.dumps({**document, "cache": {"key": key}}, separators=(",", ":")).encode()
+        values = msgspec.to_builtins({**document, "cache": {"key": key}})
+        data = json.dumps(values, separators=(",", ":")).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, data)
     except (OSError, TypeError, ValueError):

@@ -3,6 +3,7 @@ that are damaged, foreign or unwritable costing a recomputation, never a crash o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -10,13 +11,14 @@ import pathlib
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
 
+import msgspec
 import pytest
 
 from cnnexplorer import disk_cache, zoo
-from cnnexplorer.analysis import AnalysisRequest, LayerNode, store
+from cnnexplorer.analysis import AnalysisRequest, store
 from cnnexplorer.analysis.cache import AnalysisCache
+from cnnexplorer.analysis.schema import to_dict
 from cnnexplorer.cli import main
 from cnnexplorer.diff import diff_analyses
 from cnnexplorer.render import diff as render_diff
@@ -66,56 +68,14 @@ def test_every_zoo_model_reads_back_equal_field_by_field(name, analysis_of, priv
     assert loaded.arch is analysis.arch
     in_tree = {id(node) for node in loaded.root.walk()}
     assert all(id(node) in in_tree for node in loaded.layers)  # the same objects as the tree's nodes
-    document = json.loads(store_path(analysis.request).read_text())
-    schema_1 = json.loads(render_summary.render_json(analysis))
-    assert {key: document[key] for key in schema_1} == schema_1  # a superset of summary --format json
+    text = store_path(analysis.request).read_text()
+    assert set(json.loads(text)) == {"cache", "analysis", "layers"}
+    for node in analysis.root.walk():  # one encoding: every layer written once
+        assert text.count(f'"path":{json.dumps(node.path)},') == 1, node.path
 
 
 def store_path(request: AnalysisRequest):
     return disk_cache.entry_path(store.KIND, store.entry_key(request))
-
-
-@dataclass(frozen=True)
-class Nested:
-    size: tuple[int, int]
-    notes: tuple[str, ...] = ()
-
-
-@dataclass
-class Record:
-    name: str
-    shape: tuple[int, ...] | str | None
-    nested: Nested | None
-    by_name: dict[str, int] = field(default_factory=dict)
-    ratio: float = 0.5
-    children: list[Nested] = field(default_factory=list)
-
-
-def test_any_dataclass_round_trips_by_its_declared_types():
-    # What a new result field can look like: tuples of fixed and variable length, unions,
-    # nested frozen dataclasses, dicts, floats.
-    for record in (
-        Record("a", (1, 2, 3), Nested((4, 5), ("x", "y")), {"sgd": 1}, 0.25, [Nested((1, 1))]),
-        Record("b", "same", None),
-        Record("c", None, Nested((0, 0))),
-    ):
-        assert store.decode(Record, json.loads(json.dumps(store.encode(record)))) == record
-
-
-@pytest.mark.parametrize(
-    "hint, value",
-    [
-        (Nested, {"size": [1, 2, 3]}),  # a field missing
-        (Nested, {"size": [1, 2], "notes": [], "extra": 1}),  # a field too many
-        (Nested, {"size": [1, "2"], "notes": []}),  # a wrong type inside
-        (Record, {"name": "a", "shape": 3, "nested": None, "by_name": {}, "ratio": 1.0, "children": []}),
-        (LayerNode, {"path": "x"}),
-        (int, True),  # JSON's true is not a count
-    ],
-)
-def test_a_value_that_does_not_fit_its_type_is_refused(hint, value):
-    with pytest.raises(ValueError):
-        store.decode(hint, value)
 
 
 # Torch-free answers on a hit -------------------------------------------------------------
@@ -203,18 +163,129 @@ def test_a_truncated_entry_is_a_miss(private_cache, analysis_of):
         assert store.load_totals(analysis.request) is None
 
 
-def test_an_entry_whose_figures_were_altered_is_a_miss(private_cache, analysis_of):
+def _altered(document: dict, change: str) -> object:
+    """The stored document with one thing off."""
+    analysis, tree = document["analysis"], document["analysis"]["root"]
+    if change == "a count as a string":
+        tree["children"][0]["params"] = "464"
+    elif change == "a count as true":
+        analysis["totals"]["macs"] = True
+    elif change == "a field missing":
+        del analysis["totals"]["weight_layers"]
+    elif change == "a tuple too short":
+        tree["children"][0]["field"]["size"] = [3]  # a (height, width) pair
+    elif change == "a layer outside the tree":
+        document["layers"][-1] = len(document["layers"]) + 1000
+    elif change == "a negative layer index":
+        document["layers"][0] = -1
+    elif change == "another batch":
+        analysis["request"]["batch"] = 2
+    elif change == "a request failing its checks":
+        analysis["request"]["batch"] = 0
+    elif change == "no analysis":
+        return {"cache": document["cache"]}
+    elif change == "a list":
+        return [document]
+    return document
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "a count as a string",
+        "a count as true",
+        "a field missing",
+        "a tuple too short",
+        "a layer outside the tree",
+        "a negative layer index",
+        "another batch",
+        "a request failing its checks",
+        "no analysis",
+        "a list",
+    ],
+)
+def test_an_entry_that_does_not_decode_as_the_results_types_is_a_miss(change, private_cache, analysis_of):
     analysis, path = stored_small(analysis_of)
-    good = json.loads(path.read_text())
-    wrong_type = json.loads(path.read_text())
-    wrong_type["analysis"]["root"]["children"][0]["params"] = "464"
-    inconsistent = json.loads(path.read_text())
-    inconsistent["totals"]["macs"] += 1
-    missing = json.loads(path.read_text())
-    del missing["analysis"]["totals"]["weight_layers"]
-    for document in (wrong_type, inconsistent, missing, [], {"cache": good["cache"]}):
-        path.write_text(json.dumps(document))
+    path.write_text(json.dumps(_altered(json.loads(path.read_text()), change)))
+    assert store.load(analysis.request) is None
+    assert store.analyze_cached(analysis.request) == analysis
+    assert store.load(analysis.request) == analysis  # written again
+
+
+def test_a_stored_total_of_the_wrong_type_is_no_total(private_cache, analysis_of):
+    analysis, path = stored_small(analysis_of)
+    assert store.load_totals(analysis.request) == (analysis.totals.params, analysis.totals.macs)
+    document = json.loads(path.read_text())
+    document["analysis"]["totals"]["params"] = 272474.0
+    path.write_text(json.dumps(document))
+    assert store.load_totals(analysis.request) is None
+
+
+def test_an_entry_of_the_previous_format_reads_as_absent(private_cache, analysis_of):
+    # What format 1 wrote: the summary JSON document, then the analysis field by field, its
+    # layers as indices into the tree and its architecture by name.
+    analysis = analysis_of(SMALL)
+    index = {id(node): i for i, node in enumerate(analysis.root.walk())}
+    fields = msgspec.to_builtins(dataclasses.replace(analysis, layers=[], arch=None))
+    fields.update(layers=[index[id(node)] for node in analysis.layers], arch=analysis.arch.name)
+    document = {**to_dict(analysis), "analysis": fields}
+    key = store.entry_key(analysis.request)
+    old_key = {**key, "format": 1}
+    assert disk_cache.save(store.KIND, old_key, document)
+    assert store.load(analysis.request) is None  # never looked for: the format is in the key
+    assert store.load_totals(analysis.request) is None
+    assert disk_cache.save(store.KIND, key, document)  # nor read under the current key
+    assert store.load(analysis.request) is None
+
+
+def test_a_stored_model_name_is_data_never_resolved(private_cache, analysis_of, tmp_path):
+    # A model file that leaves a mark when imported: decoding an entry naming it must not import it.
+    marker = tmp_path / "imported"
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('')\ndef net(): pass\n")
+    analysis, path = stored_small(analysis_of)
+    document = json.loads(path.read_text())
+    document["analysis"]["arch"] = {
+        **dataclasses.asdict(analysis.arch),
+        "name": f"{evil}:net",
+        "builder": f"{evil}:net",
+    }
+    path.write_text(json.dumps(document))
+    loaded = store.load(analysis.request)
+    assert loaded == analysis and loaded.arch is zoo.get(SMALL)  # the request's architecture, not the stored one
+    document["analysis"]["request"]["model"] = f"{evil}:net"
+    path.write_text(json.dumps(document))
+    assert store.load(analysis.request) is None
+    assert not marker.exists()
+
+
+def test_an_entry_nested_too_deep_is_a_miss_not_a_recursion_error(private_cache, analysis_of):
+    analysis, path = stored_small(analysis_of)
+    key = json.loads(path.read_text())["cache"]
+    deep = "[" * 100_000 + "]" * 100_000
+    for nested in (f'{{"cache":{json.dumps(key)},"analysis":{deep}}}', f'{{"analysis":{deep},"cache":1}}'):
+        path.write_text(nested)
         assert store.load(analysis.request) is None
+        assert store.load_totals(analysis.request) is None
+
+
+def test_an_entry_over_the_size_limit_is_a_miss(private_cache, analysis_of, monkeypatch):
+    analysis, path = stored_small(analysis_of)
+    monkeypatch.setattr(disk_cache, "MAX_ENTRY_BYTES", path.stat().st_size)
+    assert store.load(analysis.request) == analysis  # at the limit
+    monkeypatch.setattr(disk_cache, "MAX_ENTRY_BYTES", path.stat().st_size - 1)
+    assert store.load(analysis.request) is None
+    assert store.load_totals(analysis.request) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_an_entry_that_is_not_a_regular_file_is_a_miss_and_never_blocks(private_cache, analysis_of):
+    analysis = analysis_of(SMALL)
+    path = store_path(analysis.request)
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # opening a pipe to read would wait for a writer
+    assert store.load(analysis.request) is None
+    assert store.load_totals(analysis.request) is None
 
 
 def test_an_entry_of_other_versions_is_never_read(private_cache, analysis_of, monkeypatch):

@@ -4,7 +4,7 @@ each with its table)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 
 from cnnexplorer import disk_cache
@@ -39,12 +39,19 @@ def weights_of(arch: Architecture) -> tuple[Published, ...]:
     if arch.torchvision_name is None:
         return ()
     key = {"model": arch.torchvision_name, "torchvision": disk_cache.package_version("torchvision")}
-    stored = _stored_weights(disk_cache.load("weights", key))
-    if stored is not None:
-        return stored
+    stored = disk_cache.load("weights", key, type=_StoredWeights)
+    if stored is not None and stored.weights:
+        return stored.weights
     found = _torchvision_weights(arch.torchvision_name)
-    disk_cache.save("weights", key, {"weights": [asdict(p) for p in found]})
+    disk_cache.save("weights", key, {"weights": found})
     return found
+
+
+@dataclass
+class _StoredWeights:
+    """A stored ``weights`` document, read back field by field with the types above."""
+
+    weights: tuple[Published, ...]
 
 
 def _torchvision_weights(name: str) -> tuple[Published, ...]:
@@ -56,28 +63,6 @@ def _torchvision_weights(name: str) -> tuple[Published, ...]:
         metrics = meta["_metrics"]["ImageNet-1K"]
         found.append(Published(weights.name, meta["num_params"], meta["_ops"], metrics["acc@1"], metrics["acc@5"]))
     return tuple(found)
-
-
-_FIELD_TYPES = {
-    "weights": (str,),
-    "num_params": (int,),
-    "gmacs": (int, float),
-    "acc1": (int, float),
-    "acc5": (int, float),
-}
-
-
-def _stored_weights(document: dict | None) -> tuple[Published, ...] | None:
-    """The weight sets of a stored document; None unless every field has its type."""
-    entries = document.get("weights") if document is not None else None
-    if not isinstance(entries, list) or not entries:
-        return None
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.keys() != _FIELD_TYPES.keys():
-            return None
-        if any(not isinstance(entry[n], t) or isinstance(entry[n], bool) for n, t in _FIELD_TYPES.items()):
-            return None
-    return tuple(Published(**entry) for entry in entries)
 
 
 def published(arch: Architecture) -> Published | None:
