@@ -48,19 +48,30 @@ async def press_keys(pilot, count: int) -> list[float]:
 async def main(events: int) -> None:
     from cnnexplorer.app import make_app
     from cnnexplorer.runs.jobs import Job
+    from cnnexplorer.train.request import LaunchRequest
+
+    class ScriptJob(Job):
+        """A job of resnet20 whose child is a Python script (its events made up)."""
+
+        def __init__(self, *script: str) -> None:
+            super().__init__(LaunchRequest("train", "resnet20"))
+            self.script = [sys.executable, "-c", *script]
+
+        @property
+        def argv(self) -> list[str]:
+            return self.script
 
     with tempfile.TemporaryDirectory() as runs:
         app = make_app("resnet20", zoo_stats=False, runs_dir=Path(runs))
         async with app.run_test(size=(150, 44)) as pilot:
             while app.explorer.analysis is None:
                 await asyncio.sleep(0.01)
-            idle_job = Job([sys.executable, "-c", "pass", "train", "resnet20"])
-            app.add_job(idle_job)
-            app.add_job(Job([sys.executable, "-c", "pass", "train", "resnet20"]))
+            app.add_job(ScriptJob("pass"))
+            app.add_job(ScriptJob("pass"))
             await pilot.pause()
             baseline = await press_keys(pilot, 40)
 
-            job = Job([sys.executable, "-c", REPLAY, str(events)])
+            job = ScriptJob(REPLAY, str(events))
             start = time.perf_counter()
             job.start()
             app.add_job(job)

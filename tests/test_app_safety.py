@@ -4,7 +4,6 @@ jobs offers to leave them running or stops them, saying what it waits for."""
 
 import asyncio
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from cnnexplorer.app.screens.jobs import JobsScreen
 from cnnexplorer.runs import rundir
 from tests.conftest import settle
 from tests.test_events import HOSTILE_LINES
-from tests.test_jobs import resumed_run_events, write_run
+from tests.test_jobs import resumed_run_events, start_script_job, write_run
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SIZE = (120, 40)
@@ -47,7 +46,8 @@ def _hostile_runs(root: Path) -> Path:
     os.mkfifo(runs / "a-pipe" / "events.jsonl")
     (runs / "a-folder" / "events.jsonl").mkdir(parents=True)
     start = good[: good.index(b"\n") + 1]
-    val = b'{"schema":1,"event":"val","time":1,"epoch":1,"step":8,"loss":null,"top1":null,"top5":null,"images":0}\n'
+    val = b'{"schema":1,"event":"val","time":1,"epoch":1,"step":8,"loss":null,"top1":null,"top5":null,"images":0,'
+    val += b'"best_top1":null}\n'
     for count in (1, 2):  # non-finite figures are written as null: a single result, and a chart
         (runs / f"null-figures-{count}").mkdir()
         (runs / f"null-figures-{count}" / "events.jsonl").write_bytes(start + val * count)
@@ -129,7 +129,7 @@ SLEEPER = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nti
 
 
 async def _quit_with_a_running_job(pilot, child: str):
-    job = pilot.app.launch([sys.executable, "-c", child, "train", "resnet20"])
+    job = start_script_job(pilot.app, child)
     await pilot.pause()
     await pilot.press("escape")  # back to the explorer
     await pilot.press("q")

@@ -1,4 +1,4 @@
-"""The Textual-free job core: folding events, forms, command lines, sparklines, chart ticks."""
+"""The Textual-free job core: folding events, launch requests, command lines, sparklines, chart ticks."""
 
 import json
 import math
@@ -9,16 +9,63 @@ from pathlib import Path
 
 import pytest
 
+from cnnexplorer import zoo
 from cnnexplorer.app.charts import Series, axis, caption, smooth, sparkline, thin
-from cnnexplorer.runs.events import make_event, read_events
+from cnnexplorer.runs.events import AnyEvent, encode, make_event, parse_event, read_events
 from cnnexplorer.runs.jobs import Job
 from cnnexplorer.runs.state import RunState, discover_runs, fold, load_run
-from cnnexplorer.train.launch import TrainForm, command, validate
+from cnnexplorer.train.form import field_problems, new_request, read_fields
+from cnnexplorer.train.recipes import recipe_for
+from cnnexplorer.train.request import LaunchRequest
 
 RUNS = Path(__file__).parent / "data" / "runs"
 DAY, HOUR = 86400.0, 3600.0
 RESUMED_AT_STEP = 20  # the recorded run, cancelled in epoch 3 and resumed an hour later
 RECORDED_RUN = read_events(RUNS / "finished-resnet20" / "events.jsonl")
+
+
+def read_back(event: dict) -> AnyEvent:
+    """The typed event a reader gets for ``event`` (a record as ``read_events`` gives it)."""
+    return parse_event(encode(event))
+
+
+def recorded(event_type: str, /, **fields) -> AnyEvent:
+    """The recorded run's first event of the type with ``fields`` in place of its own, as a reader gets it."""
+    return read_back(next(event for event in RECORDED_RUN if event["event"] == event_type) | fields)
+
+
+SCRIPT_REQUEST = LaunchRequest("train", "resnet20")
+
+
+class ScriptJob(Job):
+    """A job whose child is a Python script (with ``args``) in place of ``cnnexplorer``,
+    for ``request``: its events are made up."""
+
+    def __init__(self, script: str, *args: str, request=SCRIPT_REQUEST, history=None) -> None:
+        super().__init__(request, history=history)
+        self.script = [sys.executable, "-c", script, *args]
+
+    @property
+    def argv(self) -> list[str]:
+        return self.script
+
+
+def start_script_job(app, script: str) -> Job:
+    """Start a script's job in ``app`` as its launch form would start one."""
+    job = ScriptJob(script)
+    job.start()
+    app.add_job(job)
+    return job
+
+
+def form_request(model: str = "resnet20", kind: str = "train", **fields) -> LaunchRequest:
+    """The request of a new launch form for ``model`` on the CPU with ``fields`` typed in."""
+    return read_fields(new_request(kind, model, recipe_for(zoo.get(model)), "cpu", "runs"), fields)
+
+
+def child_argv(request: LaunchRequest) -> list[str]:
+    """The arguments after ``python -m cnnexplorer`` of the request's job."""
+    return Job(request).argv[3:]
 
 
 def resumed_run_events(resumed: bool = True) -> list[dict]:
@@ -59,7 +106,7 @@ def write_run(folder: Path, events: list[dict]) -> Path:
 
 def test_folding_a_finished_run():
     events = read_events(RUNS / "finished-resnet20" / "events.jsonl")
-    state = fold(events)
+    state = fold(map(read_back, events))
     assert (state.model, state.command, state.status) == ("resnet20", "train", "done")
     assert state.epochs == 4 and state.epoch == 4
     vals = [e for e in events if e["event"] == "val"]
@@ -85,8 +132,8 @@ def test_a_run_without_done_is_unfinished_and_a_cancel_is_resumable(tmp_path):
     (run / "last.pt").write_bytes(b"")
     assert load_run(run).resumable
     state = RunState()
-    state.apply(make_event("checkpoint", path="x/last.pt", kind="last", epoch=1, step=4))
-    state.apply(make_event("done", status="interrupted", summary={}))
+    state.apply(recorded("checkpoint", path="x/last.pt", kind="last", epoch=1, step=4))
+    state.apply(recorded("done", status="interrupted", summary={}))
     assert state.label == "cancelled, resumable"
 
 
@@ -103,8 +150,8 @@ def test_discover_runs_lists_newest_first_and_skips_broken(tmp_path):
 
 def test_eta_from_the_pace_so_far_counting_down_between_events():
     state = RunState()
-    state.apply({"event": "start", "time": 100.0, "config": {"epochs": 2}, "steps_per_epoch": 10, "model": "m"})
-    state.apply({"event": "step", "time": 110.0, "epoch": 1, "step": 5, "loss": 1.0, "steps_per_epoch": 10})
+    state.apply(recorded("start", time=100.0, config={"epochs": 2}, steps_per_epoch=10, model="m"))
+    state.apply(recorded("step", time=110.0, epoch=1, step=5, loss=1.0, steps_per_epoch=10))
     assert state.progress == 0.25
     assert state.eta_seconds(now=110.0) == pytest.approx(30.0)
     assert state.eta_seconds(now=120.0) == pytest.approx(20.0)
@@ -115,20 +162,20 @@ def test_the_eta_counts_only_the_current_segment():
     """50 slow steps (1000 s) before the resume, then 10 steps in 10 s: 40 steps left at the
     new pace are 40 s, not the 200 s the whole run's average would say."""
     state = RunState()
-    state.apply({"event": "start", "time": 0.0, "config": {"epochs": 1}, "steps_per_epoch": 100, "start_step": 0})
-    state.apply({"event": "step", "time": 1000.0, "epoch": 1, "step": 50, "loss": 1.0})
-    state.apply({"event": "done", "time": 1001.0, "status": "interrupted", "summary": {}})
+    state.apply(recorded("start", time=0.0, config={"epochs": 1}, steps_per_epoch=100, start_step=0))
+    state.apply(recorded("step", time=1000.0, epoch=1, step=50, loss=1.0, steps_per_epoch=100))
+    state.apply(recorded("done", time=1001.0, status="interrupted", summary={}))
     assert state.eta_seconds(now=1001.0) is None
-    state.apply({"event": "start", "time": 5000.0, "config": {"epochs": 1}, "steps_per_epoch": 100, "start_step": 50})
+    state.apply(recorded("start", time=5000.0, config={"epochs": 1}, steps_per_epoch=100, start_step=50))
     assert state.eta_seconds(now=5000.0) is None  # no step of this segment yet
-    state.apply({"event": "step", "time": 5010.0, "epoch": 1, "step": 60, "loss": 0.9})
+    state.apply(recorded("step", time=5010.0, epoch=1, step=60, loss=0.9, steps_per_epoch=100))
     assert state.eta_seconds(now=5010.0) == pytest.approx(40.0)
     assert state.eta_seconds(now=5015.0) == pytest.approx(35.0)
     assert state.duration_seconds(now=5015.0) == pytest.approx(1001.0 + 15.0)
 
 
 def test_a_resumed_run_is_one_run_with_its_curves_joined():
-    state = fold(resumed_run_events())
+    state = fold(map(read_back, resumed_run_events()))
     all_steps = [e for e in read_events(RUNS / "finished-resnet20" / "events.jsonl") if e["event"] == "step"]
     assert state.segments == 2 and state.status == "done" and state.label == "done"
     assert [step for step, _ in state.losses] == [e["step"] for e in all_steps]  # no gap, no repeat
@@ -143,25 +190,24 @@ def test_a_resume_from_an_earlier_checkpoint_redoes_the_steps_after_it():
     """A run that failed after its last checkpoint: the steps it logged past the checkpoint
     are replaced by the resumed segment's."""
     state = RunState()
-    state.apply({"event": "start", "time": 0.0, "config": {"epochs": 2}, "steps_per_epoch": 4})
+    state.apply(recorded("start", time=0.0, config={"epochs": 2}, steps_per_epoch=4))
     for step in range(1, 7):
-        state.apply({"event": "step", "time": float(step), "epoch": 1 + (step > 4), "step": step, "loss": 9.0})
-    state.apply({"event": "done", "time": 7.0, "status": "failed", "summary": {}})
-    state.apply({"event": "start", "time": 10.0, "config": {"epochs": 2}, "steps_per_epoch": 4, "start_step": 4,
-                 "start_epoch": 2})  # fmt: skip
+        state.apply(recorded("step", time=float(step), epoch=1 + (step > 4), step=step, loss=9.0, steps_per_epoch=4))
+    state.apply(recorded("done", time=7.0, status="failed", summary={}))
+    state.apply(recorded("start", time=10.0, config={"epochs": 2}, steps_per_epoch=4, start_step=4, start_epoch=2))
     assert [step for step, _ in state.losses] == [1, 2, 3, 4] and state.epoch == 2 and state.status == "running"
 
 
 def test_the_done_summary_fills_what_no_step_or_val_event_said():
     """A run shorter than --log-every: no step event, yet done with its epoch and best top-1."""
     state = RunState()
-    state.apply({"event": "start", "time": 0.0, "command": "train", "config": {"epochs": 1}, "start_epoch": 1})
+    state.apply(recorded("start", time=0.0, command="train", config={"epochs": 1}, start_epoch=1))
     summary = {"epochs": 1, "steps": 5, "best_top1": 12.5, "last_val": {"top1": 12.5, "top5": 50.0}}
-    state.apply({"event": "done", "time": 9.0, "status": "completed", "summary": summary})
+    state.apply(recorded("done", time=9.0, status="completed", summary=summary))
     assert (state.epoch, state.step, state.best_top1, state.best_top5) == (1, 5, 12.5, 50.0)
     evaluation = RunState()
-    evaluation.apply({"event": "start", "time": 0.0, "command": "eval", "config": {}, "start_epoch": 0})
-    evaluation.apply({"event": "done", "time": 1.0, "status": "completed", "summary": {"top1": 70.0, "top5": 90.0}})
+    evaluation.apply(recorded("start", time=0.0, command="eval", config={}, start_epoch=0))
+    evaluation.apply(recorded("done", time=1.0, status="completed", summary={"top1": 70.0, "top5": 90.0}))
     assert (evaluation.best_top1, evaluation.best_top5) == (70.0, 90.0)
 
 
@@ -218,35 +264,35 @@ def test_sparkline_scales_to_blocks():
 
 def test_form_validation_names_each_bad_field(tmp_path):
     missing = str(tmp_path / "missing")
-    form = TrainForm("resnet20", dataset="imagefolder", data=missing, epochs="0", batch_size="x", lr="fast", seed="-1")
-    errors = validate(form)
+    request = form_request(dataset="imagefolder", data=missing, epochs="0", batch_size="x", lr="fast", seed="-1")
+    errors = field_problems(request)
     assert set(errors) == {"data", "epochs", "batch_size", "lr", "seed"}
     (tmp_path / "train").mkdir()
-    assert validate(TrainForm(model="resnet20", dataset="imagefolder", data=str(tmp_path))) == {}
-    assert "checkpoint" in validate(TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "nope.pt")))
-    assert "device" in validate(TrainForm(model="resnet20", device="tpu"))
+    assert field_problems(form_request(dataset="imagefolder", data=str(tmp_path))) == {}
+    assert "checkpoint" in field_problems(form_request(kind="eval", checkpoint=str(tmp_path / "nope.pt")))
+    assert "device" in field_problems(form_request(device="tpu"))
 
 
 def test_the_command_is_the_headless_command_line():
-    argv = command(
-        TrainForm(model="vgg16", epochs="2", batch_size="8", device="cuda:1", amp="bf16", channels_last="on", lr="0.02")
+    request = form_request(
+        "vgg16", epochs="2", batch_size="8", device="cuda:1", precision="bf16", channels_last="on", lr="0.02"
     )
+    argv = Job(request).argv
     assert argv[:5] == [sys.executable, "-m", "cnnexplorer", "train", "vgg16"]
     joined = " ".join(argv)
     for part in (
         "--events -",
         "--dataset fake",
         "--device cuda:1",
-        "--amp bf16",
+        "--precision bf16",
         "--channels-last",
         "--epochs 2",
         "--lr 0.02",
     ):
         assert part in joined
-    ddp = command(TrainForm(model="resnet50", device="gpus:0,1"))
-    assert "--gpus 0,1" in " ".join(ddp)
-    evaluation = command(TrainForm(model="resnet20", kind="eval", checkpoint="best.pt"))
-    assert evaluation[3] == "eval" and evaluation[-2:] == ["--checkpoint", "best.pt"]
+    assert "--gpus 0,1" in " ".join(child_argv(form_request("resnet50", device="gpus:0,1")))
+    evaluation = child_argv(form_request(kind="eval", checkpoint="best.pt"))
+    assert evaluation[0] == "eval" and "--checkpoint best.pt" in " ".join(evaluation)
 
 
 def test_every_valid_form_is_a_command_line_the_cli_takes(tmp_path):
@@ -254,47 +300,50 @@ def test_every_valid_form_is_a_command_line_the_cli_takes(tmp_path):
 
     (tmp_path / "train").mkdir()
     (tmp_path / "best.pt").write_bytes(b"")
-    forms = [
-        TrainForm(model="resnet20"),
-        TrainForm(model="resnet20", kind="eval", checkpoint=str(tmp_path / "best.pt")),
-        TrainForm(model="vgg16", dataset="imagefolder", data=str(tmp_path), lr="0.02", max_steps="5",
-                  optimizer="adamw", device="gpus:0,1", amp="fp16", channels_last="on"),
+    requests = [
+        form_request(),
+        form_request(kind="eval", checkpoint=str(tmp_path / "best.pt")),
+        form_request("vgg16", dataset="imagefolder", data=str(tmp_path), lr="0.02", max_steps="5",
+                     optimizer="adamw", device="gpus:0,1", precision="fp16", channels_last="on"),
     ]  # fmt: skip
-    for form in forms:
-        assert validate(form) == {}
-        args = build_parser().parse_args(command(form)[3:])
-        assert args.model == form.model and args.events == "-"
+    for request in requests:
+        assert field_problems(request) == {}
+        args = build_parser().parse_args(child_argv(request))
+        assert args.model == request.model and args.events == "-"
 
 
-def test_the_parser_judges_what_the_form_has_no_words_for():
-    assert validate(TrainForm(model="resnet20", device="gpus:a")) == {"device": "cpu, cuda:N or gpus:0,1"}
-    assert "invalid choice" in validate(TrainForm(model="resnet20", amp="fp8"))["amp"]
+def test_the_request_names_a_bad_device_and_a_bad_choice():
+    assert field_problems(form_request(device="gpus:a")) == {"device": "cpu, cuda:N or gpus:0,1"}
+    assert "invalid choice" in LaunchRequest("train", "resnet20", amp="fp8").problems()["amp"]
 
 
-def test_device_choices_and_their_flags(monkeypatch):
+def test_device_choices_and_their_options(monkeypatch):
     import torch
 
-    from cnnexplorer.train.devices import device_flags, list_device_choices
+    from cnnexplorer.train.devices import list_device_choices
+    from cnnexplorer.train.form import device_options
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert list_device_choices() == ["cuda:0", "cuda:1", "gpus:0,1", "cpu"]
-    assert [device_flags(choice) for choice in ("cuda:1", "gpus:0,1", "cpu")] == [
-        ["--device", "cuda:1"],
-        ["--gpus", "0,1"],
-        ["--device", "cpu"],
+    assert [device_options(choice) for choice in ("cuda:1", "gpus:0,1", "cpu")] == [
+        {"gpus": None, "device": "cuda:1"},
+        {"gpus": (0, 1), "device": None},
+        {"gpus": None, "device": "cpu"},
     ]
 
 
 def test_the_launch_contract_does_not_import_torch():
-    code = "import sys; from cnnexplorer.train.launch import TrainForm, validate; validate(TrainForm('resnet20')); "
-    code += "print('torch' in sys.modules)"
+    code = "import sys; from cnnexplorer import zoo; from cnnexplorer.train.form import field_problems, new_request, "
+    code += "read_fields; from cnnexplorer.train.recipes import recipe_for; "
+    code += "start = new_request('train', 'resnet20', recipe_for(zoo.get('resnet20')), 'cpu', 'runs'); "
+    code += "field_problems(read_fields(start, {'epochs': '2'})); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
 
 def test_resume_puts_the_run_back_on_its_devices(tmp_path):
-    from cnnexplorer.train.launch import resume_command
+    from cnnexplorer.train.request import resume_request
 
     run = tmp_path / "run"
     run.mkdir()
@@ -303,17 +352,17 @@ def test_resume_puts_the_run_back_on_its_devices(tmp_path):
     for devices, flags in ((["cpu"], ["--device", "cpu"]), (["cuda:0", "cuda:1"], ["--gpus", "0,1"]),
                            (["cpu", "cpu"], ["--nproc", "2", "--device", "cpu"])):  # fmt: skip
         state = RunState(run_dir=run, devices=devices)
-        argv = resume_command(state)
-        assert argv[3:5] == ["train", "resnet20"]
-        assert " ".join(flags) in " ".join(argv) and argv[-2:] == ["--resume", str(run / "last.pt")]
+        argv = child_argv(resume_request(state))
+        assert argv[:2] == ["train", "resnet20"]
+        assert " ".join(flags) in " ".join(argv) and argv[-4:-2] == ["--resume", str(run / "last.pt")]
     with pytest.raises(ValueError):
-        resume_command(RunState(run_dir=tmp_path))
+        resume_request(RunState(run_dir=tmp_path))
 
 
 def test_a_reader_survives_lines_that_are_not_events(tmp_path):
     script = "import json,sys;print('not json');print(json.dumps([1]));print(json.dumps({'schema':1,'event':'step'}));"
-    script += "print(json.dumps({'schema':1,'event':'done','status':'completed','summary':{}}));sys.exit(0)"
-    job = Job([sys.executable, "-c", script])
+    script += "print(json.dumps({'schema':1,'event':'done','time':0,'status':'completed','summary':{}}));sys.exit(0)"
+    job = ScriptJob(script)
     job.start()
     assert job.wait(timeout=30) == 0
     for _ in range(100):

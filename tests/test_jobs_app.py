@@ -4,7 +4,6 @@ from the app."""
 
 import asyncio
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from cnnexplorer.app.screens.jobs import COLUMNS, JobsScreen, fit_columns
 from cnnexplorer.runs.events import read_events
 from cnnexplorer.runs.jobs import Job
 from cnnexplorer.runs.state import load_run
+from cnnexplorer.train.request import LaunchRequest
 from tests.conftest import settle
-from tests.test_jobs import RESUMED_AT_STEP, in_folder, resumed_run_events, write_run
+from tests.test_jobs import RESUMED_AT_STEP, ScriptJob, in_folder, resumed_run_events, start_script_job, write_run
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SIZE = (150, 44)
@@ -41,7 +41,7 @@ def fixed_clock(monkeypatch):
 def _replayed_job(lines: int, folder: str = FINISHED) -> Job:
     """A job whose first ``lines`` events come from a recorded run (no process started), as
     if written in runs/``folder``."""
-    job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-", "--dataset", "fake"])
+    job = Job(LaunchRequest("train", "resnet20", dataset="fake"))
     for event in in_folder(RECORDED[:lines], Path("/tmp/rec/runs", folder)):
         job.state.apply(event)
     job.log.extend(["epoch 1/4 step 2/8 loss 2.4040", "epoch 1/4 step 4/8 loss 2.3312"])
@@ -96,8 +96,7 @@ def _runs_folder(root: Path) -> Path:
 def _resumed_job(folder: Path, until_step: int) -> Job:
     """The app's job resuming the cancelled run, replayed up to ``until_step`` (no process)."""
     last = Path("runs", folder.name, "last.pt")  # as the app names it, under runs/
-    job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-", "--resume", str(last)],
-              history=load_run(folder))  # fmt: skip
+    job = Job(LaunchRequest("train", "resnet20", resume=str(last)), history=load_run(folder))
     second = resumed_run_events()[len(resumed_run_events(resumed=False)) :]
     for event in in_folder(second, folder):
         if event["event"] == "step" and event["step"] > until_step:
@@ -248,11 +247,14 @@ async def _until(condition, seconds: float = 30.0) -> None:
 async def test_resuming_a_cancelled_run_continues_its_row(shared_cache, tmp_path, monkeypatch):
     """After r on a cancelled run, its row (not a new one) shows the new job with the whole
     run's curve; while the job runs the run is not offered for resume again."""
-    from cnnexplorer.train import launch
-
     runs = _runs_folder(tmp_path)
     folder = runs / RESUMED
-    monkeypatch.setattr(launch, "resume_command", lambda state: [sys.executable, "-c", RESUMED_CHILD, str(folder)])
+
+    def resumed_job(request, history):  # the resume request of the run, with a script as its child
+        assert request.argv()[-2:] == ["--resume", str(folder / "last.pt")]
+        return ScriptJob(RESUMED_CHILD, str(folder), request=request, history=history)
+
+    monkeypatch.setattr(jobs_screen, "Job", resumed_job)
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=runs)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -288,7 +290,7 @@ async def test_the_eta_counts_down_from_the_current_segment(shared_cache, tmp_pa
     """4 steps in 10 s since the resume: 8 steps left are 20 s, whatever the first segment's
     pace; between events it counts down with the wall clock."""
     folder = write_run(tmp_path / "runs" / RESUMED, resumed_run_events(resumed=False))
-    job = Job([sys.executable, "-c", "pass"], history=load_run(folder))
+    job = Job(LaunchRequest("train", "resnet20"), history=load_run(folder))
     resumed_at = job.state.last_time + 600
     start = resumed_run_events()[len(resumed_run_events(resumed=False))]
     job.state.apply(start | {"time": resumed_at, "run_dir": str(folder)})
@@ -307,7 +309,7 @@ async def test_the_eta_counts_down_from_the_current_segment(shared_cache, tmp_pa
 
 
 async def test_a_first_step_gets_ticks_of_a_few_significant_digits(shared_cache):
-    job = Job([sys.executable, "-m", "cnnexplorer", "train", "resnet20", "--events", "-"])
+    job = Job(LaunchRequest("train", "resnet20"))
     job.state.apply(RECORDED[0])
     job.state.apply(RECORDED[1] | {"step": 1, "loss": 2.60192418098449751})
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=RUNS)
@@ -323,7 +325,7 @@ async def test_a_first_step_gets_ticks_of_a_few_significant_digits(shared_cache)
 
 
 async def test_an_evaluation_shows_its_one_result_not_an_empty_axis(shared_cache):
-    job = Job([sys.executable, "-m", "cnnexplorer", "eval", "resnet20", "--events", "-"])
+    job = Job(LaunchRequest("eval", "resnet20"))
     job.state.apply(RECORDED[0] | {"command": "eval", "config": {}, "run_dir": None, "start_epoch": 0})
     job.state.apply({"event": "val", "time": 1.0, "epoch": 0, "step": 0, "loss": 1.2345, "top1": 70.5, "top5": 89.9,
                      "images": 10000, "best_top1": 70.5})  # fmt: skip
@@ -369,7 +371,7 @@ async def test_quitting_with_a_running_job_asks_and_stops_it(shared_cache, tmp_p
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        job = app.launch([sys.executable, "-c", STOPPABLE_CHILD, "train", "resnet20"])
+        job = start_script_job(app, STOPPABLE_CHILD)
         for _ in range(100):
             await asyncio.sleep(0.05)
             if job.state.status == "running":

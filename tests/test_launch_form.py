@@ -1,5 +1,5 @@
 """The train/eval launch form: focus, keys, dataset choices by model, known checkpoints, and the
-launch contract behind it (train/launch.py). Snapshots under snapshots/test_launch_form/."""
+launch requests behind it (train/form.py, train/request.py). Snapshots under snapshots/test_launch_form/."""
 
 import shutil
 from pathlib import Path
@@ -9,8 +9,11 @@ from textual.widgets._select import SelectOverlay
 
 from cnnexplorer.app import make_app
 from cnnexplorer.app.screens.launch_form import LaunchForm
-from cnnexplorer.train.launch import TrainForm, command, dataset_choices, known_checkpoints, validate
+from cnnexplorer.runs.jobs import Job, known_checkpoints
+from cnnexplorer.train.form import field_problems
+from cnnexplorer.train.request import dataset_choices
 from tests.conftest import settle
+from tests.test_jobs import child_argv, form_request
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SIZE = (80, 24)
@@ -21,9 +24,9 @@ def _app(shared_cache, model="resnet20", runs_dir=RUNS):
 
 
 def _recording_launches(app) -> list[list[str]]:
-    """Record the argv the form launches instead of starting a process."""
+    """Record the command line of each request the form launches instead of starting a process."""
     launched: list[list[str]] = []
-    app.launch = launched.append
+    app.launch = lambda request: launched.append(Job(request).argv)
     return launched
 
 
@@ -165,11 +168,11 @@ async def test_the_eval_form_without_checkpoints_takes_a_path(shared_cache, tmp_
         assert launched == [] and "last.pt/best.pt" in str(form.query_one("#error-checkpoint").render())
 
 
-# The launch contract (train/launch.py).
+# The launch requests (train/form.py, train/request.py).
 
 
 def test_dataset_choices_are_the_clis_that_suit_the_model():
-    from cnnexplorer.train.cli import DATASETS
+    from cnnexplorer.train.choices import DATASETS
 
     for cifar_model in ("resnet20", "wrn-28-10", "densenet-bc-100"):
         assert dataset_choices(cifar_model) == DATASETS
@@ -187,32 +190,32 @@ def test_known_checkpoints_are_the_models_best_and_last(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("form", "field", "words"),
+    ("fields", "field", "words"),
     [
-        (TrainForm("resnet50", dataset="cifar10", data="x"), "dataset", "resnet50 takes imagefolder, fake"),
-        (TrainForm("resnet20", dataset="cifar10"), "data", "a folder for the CIFAR files"),
-        (TrainForm("resnet20", dataset="cifar100", data="/no/such"), "data", "tick download"),
-        (TrainForm("resnet20", dataset="imagefolder"), "data", "an ImageFolder root"),
+        ({"model": "resnet50", "dataset": "cifar10", "data": "x"}, "dataset", "resnet50 takes imagefolder, fake"),
+        ({"dataset": "cifar10"}, "data", "a folder for the CIFAR files"),
+        ({"dataset": "cifar100", "data": "/no/such"}, "data", "tick download"),
+        ({"dataset": "imagefolder"}, "data", "an ImageFolder root"),
     ],
 )
-def test_each_dataset_asks_for_its_own_folder(form, field, words):
-    assert words in validate(form)[field]
+def test_each_dataset_asks_for_its_own_folder(fields, field, words):
+    assert words in field_problems(form_request(**fields))[field]
 
 
 def test_every_dataset_makes_a_command_line_the_cli_takes(tmp_path):
     from cnnexplorer.cli import build_parser
 
     (tmp_path / "train").mkdir()
-    forms = [
-        TrainForm("resnet20", dataset="cifar10", data=str(tmp_path / "new"), download=True),
-        TrainForm("resnet20", dataset="cifar100", data=str(tmp_path)),
-        TrainForm("resnet20", dataset="imagefolder", data=str(tmp_path)),
-        TrainForm("resnet20", dataset="fake", data="left over", download=True),
+    requests = [
+        form_request(dataset="cifar10", data=str(tmp_path / "new"), download=True),
+        form_request(dataset="cifar100", data=str(tmp_path)),
+        form_request(dataset="imagefolder", data=str(tmp_path)),
+        form_request(dataset="fake", data="left over", download=True),
     ]
     datasets = []
-    for form in forms:
-        assert validate(form) == {}
-        args = build_parser().parse_args(command(form)[3:])
+    for request in requests:
+        assert field_problems(request) == {}
+        args = build_parser().parse_args(child_argv(request))
         datasets.append((args.dataset, args.data, args.download))
     assert datasets == [
         ("cifar10", str(tmp_path / "new"), True),
@@ -252,11 +255,11 @@ def test_each_precision_is_a_command_line_the_cli_takes():
     from cnnexplorer.cli import build_parser
 
     for precision in ("auto", "fp32", "bf16", "fp16"):
-        form = TrainForm("resnet20", precision=precision)
-        assert validate(form) == {}
-        args = build_parser().parse_args(command(form)[3:])
+        request = form_request(precision=precision)
+        assert field_problems(request) == {}
+        args = build_parser().parse_args(child_argv(request))
         assert args.precision == (None if precision == "auto" else precision)
-    assert "invalid choice" in validate(TrainForm("resnet20", precision="fp8"))["precision"]
+    assert "invalid choice" in field_problems(form_request(precision="fp8"))["precision"]
 
 
 async def test_channels_last_is_auto_by_default_and_can_be_forced_off(shared_cache):
@@ -270,10 +273,10 @@ def test_each_memory_format_is_a_command_line_the_cli_takes():
 
     train = {"auto": None, "on": True, "off": False}  # None: the command's default (on with bf16 on a GPU)
     for choice in ("auto", "on", "off"):
-        args = build_parser().parse_args(command(TrainForm("resnet20", channels_last=choice))[3:])
+        args = build_parser().parse_args(child_argv(form_request(channels_last=choice)))
         assert args.channels_last is train[choice]
-        evaluation = TrainForm("resnet20", kind="eval", channels_last=choice, checkpoint="x.pt")
-        assert build_parser().parse_args(command(evaluation)[3:]).channels_last is (choice == "on")  # eval: off
+        evaluation = form_request(kind="eval", channels_last=choice, checkpoint="x.pt")
+        assert build_parser().parse_args(child_argv(evaluation)).channels_last is (choice == "on")  # eval: off
 
 
 # Snapshots of the train form for resnet20 (the explorer behind it).

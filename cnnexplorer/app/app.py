@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from cnnexplorer.app.screens.explorer import ExplorerScreen
-from cnnexplorer.runs.jobs import Job
+from cnnexplorer.runs.jobs import Job, JobRequest
 from cnnexplorer.zoo import ARCHITECTURES, more_names
 
 if TYPE_CHECKING:
@@ -73,9 +73,9 @@ class CnnExplorerApp(App[None]):
             "Evaluate the current architecture…", "Open the evaluation form", self._explorer.action_evaluate
         )
 
-    def launch(self, argv: list[str]) -> Job:
+    def launch(self, request: JobRequest) -> Job:
         """Start a job (a child process running the headless command) and show the jobs screen."""
-        job = Job(argv)
+        job = Job(request)
         job.start()  # the jobs screen polls its state
         self.add_job(job)
         return job

@@ -1,24 +1,43 @@
-"""Training and evaluation jobs as child processes.
+"""Training and evaluation jobs as child processes, and the run folders they evaluate or resume.
 
-A job runs the same command line a user would type (``python -m cnnexplorer train ...``,
-or torchrun for several GPUs, which ``train --gpus`` launches itself) with ``--events -``:
-events arrive on the child's stdout, its human-readable lines on stderr. Textual-free: the
-app's jobs screen polls each job's :class:`~cnnexplorer.runs.state.RunState` and log.
+A job runs the command line of its request as a user would type it (``cnnexplorer train
+...``; torchrun for several GPUs, which ``train --gpus`` launches itself), under this
+Python, with ``--events -``: events arrive on the child's stdout, its human-readable lines
+on stderr. Textual-free: the app's jobs screen polls each job's
+:class:`~cnnexplorer.runs.state.RunState` and log.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Protocol
 
 from cnnexplorer.runs.events import EventStreamError, parse_event
-from cnnexplorer.runs.state import RunState
+from cnnexplorer.runs.rundir import lock_holder
+from cnnexplorer.runs.state import RunState, discover_runs
+
+
+class JobRequest(Protocol):
+    """What a job runs: ``cnnexplorer COMMAND MODEL ...``."""
+
+    @property
+    def command(self) -> str: ...  # train or eval
+
+    @property
+    def model(self) -> str: ...
+
+    def argv(self) -> list[str]:
+        """The arguments after ``cnnexplorer``, as a user would type them."""
+        ...
 
 
 class Job:
@@ -28,28 +47,26 @@ class Job:
     A job that resumes a run starts from that run's ``history`` (its state read from its
     folder): the child's events continue it, so the state holds the whole run."""
 
-    def __init__(self, argv: list[str], cwd: Path | None = None, history: RunState | None = None) -> None:
-        self.argv = argv
+    def __init__(self, request: JobRequest, cwd: Path | None = None, history: RunState | None = None) -> None:
+        self.request = request
         self.cwd = cwd
         self.launched_at = time.time()
-        # Until the start event says more: `python -m cnnexplorer COMMAND MODEL ...`.
-        ours = argv[1:3] == ["-m", "cnnexplorer"] and len(argv) > 4
-        self.state = history or RunState(command=argv[3] if ours else "train", model=argv[4] if ours else None)
+        self.state = history or RunState(command=request.command, model=request.model)  # until its start event
         self.log: deque[str] = deque(maxlen=200)
         self.returncode: int | None = None
         self._process: subprocess.Popen[str] | None = None
         self._log_reader: threading.Thread | None = None
 
     @property
+    def argv(self) -> list[str]:
+        """The child's command line: the request's, with its events on stdout."""
+        return [sys.executable, "-m", "cnnexplorer", *self.request.argv(), "--events", "-"]
+
+    @property
     def command_line(self) -> str:
-        """The command as one shell line, to copy into a terminal: without ``--events -``,
-        the app's own pipe to the job (in a shell the run folder keeps the events)."""
-        shown = ["cnnexplorer", *self.argv[3:]] if self.argv[1:3] == ["-m", "cnnexplorer"] else self.argv
-        for index in range(len(shown) - 1):
-            if shown[index : index + 2] == ["--events", "-"]:
-                shown = shown[:index] + shown[index + 2 :]
-                break
-        return shlex.join(shown)
+        """The request as one shell line, to copy into a terminal (where the run folder keeps
+        the events that come to the app on the child's stdout)."""
+        return shlex.join(["cnnexplorer", *self.request.argv()])
 
     @property
     def running(self) -> bool:
@@ -118,3 +135,35 @@ class Job:
             return self._process.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+
+
+def known_checkpoints(runs_dir: Path, model: str) -> list[Path]:
+    """The ``best.pt`` and ``last.pt`` files of the model's runs under ``runs_dir``, newest run first."""
+    found = [run.run_dir for run in discover_runs(runs_dir) if run.model == model and run.run_dir is not None]
+    return [folder / name for folder in found for name in ("best.pt", "last.pt") if (folder / name).is_file()]
+
+
+def run_to_resume(state: RunState) -> tuple[str, Path]:
+    """The model and ``last.pt`` of a stopped run, to resume; ValueError, in one line, when it
+    cannot be: no last.pt, or the run is still going in another process (one started
+    headless, or by another app), which holds its folder."""
+    if state.run_dir is None or not (state.run_dir / "last.pt").is_file():
+        raise ValueError("this run has no last.pt to resume from")
+    holder = lock_holder(state.run_dir)
+    if holder is not None:
+        who = f"process {holder}" if holder else "another process"
+        raise ValueError(f"it is still running in {who}: wait for it to end, or stop it first")
+    return _model_of(state), state.run_dir / "last.pt"
+
+
+def _model_of(state: RunState) -> str:
+    """The run's model as its config.json names it (else as its events do)."""
+    try:
+        config = json.loads((state.run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        config = None
+    model = config.get("model") if isinstance(config, dict) else None
+    model = model if isinstance(model, str) else state.model
+    if not model:
+        raise ValueError("its config.json does not name its model")
+    return model

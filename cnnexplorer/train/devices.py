@@ -243,15 +243,3 @@ def list_device_choices() -> list[str]:
     if count > 1:
         choices.append(DDP_CHOICE + ",".join(map(str, range(count))))
     return choices + ["cpu"]
-
-
-def is_device_choice(choice: str) -> bool:
-    """Whether ``choice`` has the form of a device choice: :data:`DEVICE_CHOICE_SYNTAX`."""
-    return choice == "cpu" or choice.startswith(("cuda:", DDP_CHOICE))
-
-
-def device_flags(choice: str) -> list[str]:
-    """The train/eval flags for a device choice: ``gpus:0,1`` -> ``--gpus 0,1``, else ``--device CHOICE``."""
-    if choice.startswith(DDP_CHOICE):
-        return ["--gpus", choice.removeprefix(DDP_CHOICE)]
-    return ["--device", choice]

@@ -468,25 +468,18 @@ class ExplorerScreen(Screen[None]):
     def _open_form(self, kind: str) -> None:
         from cnnexplorer.app.screens.launch_form import LaunchForm
         from cnnexplorer.runs.state import shown_path
-        from cnnexplorer.train.launch import TrainForm, command
+        from cnnexplorer.train.form import new_request
         from cnnexplorer.train.recipes import recipe_for
+        from cnnexplorer.train.request import LaunchRequest
 
         arch = get(self.model_name)
         recipe = recipe_for(arch)
         devices = self.devices or ["cpu"]
-        # The lr stays empty: the command then takes the recipe's for the chosen optimizer.
-        form = TrainForm(
-            model=arch.name,
-            kind=kind,
-            epochs=str(recipe.epochs),
-            batch_size=str(recipe.batch_size),
-            optimizer=recipe.optimizer,
-            device=devices[0],
-            output=shown_path(explorer_app(self).runs_dir),  # where the jobs screen looks for runs
-        )
+        # Runs go where the jobs screen looks for them; the lr is left to the recipe of the optimizer chosen.
+        request = new_request(kind, arch.name, recipe, devices[0], shown_path(explorer_app(self).runs_dir))
 
-        def launch(result: TrainForm | None) -> None:
+        def launch(result: LaunchRequest | None) -> None:
             if result is not None:
-                explorer_app(self).launch(command(result))
+                explorer_app(self).launch(result)
 
-        self.app.push_screen(LaunchForm(form, devices, recipe=f"recipe: {recipe.source}"), launch)
+        self.app.push_screen(LaunchForm(request, devices, recipe=f"recipe: {recipe.source}"), launch)

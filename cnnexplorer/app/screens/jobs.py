@@ -502,11 +502,10 @@ class JobsScreen(Screen[None]):
         if not state.resumable or state.run_dir is None:
             self.notify("Only a stopped run with a last.pt can be resumed.", severity="warning")
             return
-        from cnnexplorer.train.launch import resume_command
+        from cnnexplorer.train.request import resume_request
 
         try:
-            argv = resume_command(state)
-            resumed = Job(argv, history=load_run(state.run_dir))
+            resumed = Job(resume_request(state), history=load_run(state.run_dir))
             resumed.start()
         except (OSError, ValueError, KeyError, EventStreamError) as error:
             self.notify(f"Cannot resume {state.run_dir}: {error}", severity="error")

@@ -4,7 +4,6 @@ next field and only `ctrl+s` (or the Launch button) launches."""
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
 from pathlib import Path
 
 from textual import events, on
@@ -17,7 +16,10 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.widgets.text_input import TextInput
-from cnnexplorer.train.launch import CIFAR_DATASETS, TrainForm, command, dataset_choices, known_checkpoints, validate
+from cnnexplorer.runs.jobs import Job, known_checkpoints
+from cnnexplorer.train.choices import CIFAR_DATASETS, OPTIMIZERS, PRECISIONS, TRAIN_PRECISIONS
+from cnnexplorer.train.form import field_problems, field_values, read_fields
+from cnnexplorer.train.request import LaunchRequest, dataset_choices
 
 LAUNCH_KEY = "ctrl+s"  # free in Textual 8; Textual turns terminal flow control (XOFF) off
 HINT = f"{LAUNCH_KEY} launch · enter/tab next field · esc cancel"
@@ -35,13 +37,13 @@ DATA_PLACEHOLDERS = {
     "cifar100": "DIR holding (or to receive) the CIFAR-100 files",
     "fake": "none: the images are made up",
 }
-# The train form's precision choices (the CLI's --precision).
+# The train form's channels-last and precision choices (the CLI's --[no-]channels-last, --precision).
 TRAIN_MEMORY_FORMATS = {
     "auto": "auto: on with bf16/fp16 on a GPU, else off",
     "on": "on: NHWC",
     "off": "off: NCHW",
 }
-TRAIN_PRECISIONS = {
+PRECISION_LABELS = {
     "auto": "auto: bf16 on a GPU with bf16, else fp32",
     "fp32": "fp32",
     "bf16": "bf16 autocast",
@@ -60,36 +62,40 @@ _RUN_TEXT = [
 ]
 
 
-class LaunchForm(ModalScreen[TrainForm | None]):
-    """Returns the validated form, or None when cancelled. ``runs_dir`` (default: the app's)
-    is where the eval form looks for checkpoints."""
+class LaunchForm(ModalScreen[LaunchRequest | None]):
+    """Shows ``request`` (see :func:`~cnnexplorer.train.form.new_request`) field by field;
+    returns the request of the fields once it has no problems, or None when cancelled.
+    ``runs_dir`` (default: the app's) is where the eval form looks for checkpoints."""
 
     BINDINGS = [
         Binding(LAUNCH_KEY, "launch", "Launch the job"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, form: TrainForm, devices: list[str], recipe: str = "", runs_dir: Path | None = None) -> None:
+    def __init__(
+        self, request: LaunchRequest, devices: list[str], recipe: str = "", runs_dir: Path | None = None
+    ) -> None:
         super().__init__()
-        self.form = form
+        self.request = request
+        self.values = field_values(request)
         self.devices = devices
         self.recipe = recipe
         self.runs_dir = runs_dir
 
     def compose(self) -> ComposeResult:
-        verb = "Train" if self.form.kind == "train" else "Evaluate"
+        verb = "Train" if self.request.command == "train" else "Evaluate"
         with VerticalScroll(id="launch-form") as dialog:
             dialog.can_focus = False  # the fields take the focus; the dialog scrolls to them
-            dialog.border_title = f"{verb} {self.form.model}"
+            dialog.border_title = f"{verb} {self.request.model}"
             dialog.border_subtitle = HINT
             if self.recipe:
                 yield Static(self.recipe, classes="hint")
-            if self.form.kind == "eval":
+            if self.request.command == "eval":
                 yield from self._checkpoint_fields()
             yield from self._data_fields()
-            if self.form.kind == "train":
+            if self.request.command == "train":
                 yield from self._text_fields(_TRAIN_TEXT)
-                yield from self._row("optimizer", "Optimizer", self._select("optimizer", ["sgd", "adamw"]))
+                yield from self._row("optimizer", "Optimizer", self._select("optimizer", list(OPTIMIZERS)))
                 yield from self._text_fields(_RUN_TEXT)
             else:
                 yield from self._text_fields([("batch_size", "Batch size", "")])
@@ -108,17 +114,17 @@ class LaunchForm(ModalScreen[TrainForm | None]):
 
     def _text_fields(self, specs: list[tuple[str, str, str]]) -> ComposeResult:
         for name, label, placeholder in specs:
-            field = TextInput(str(getattr(self.form, name)), placeholder=placeholder, id=f"field-{name}", compact=True)
+            field = TextInput(str(self.values[name]), placeholder=placeholder, id=f"field-{name}", compact=True)
             yield from self._row(name, label, field)
 
     def _select(self, name: str, options: list[str] | list[tuple[str, str]]) -> Select:
         pairs = [(option, option) if isinstance(option, str) else option for option in options]
-        return Select(pairs, value=getattr(self.form, name), allow_blank=False, id=f"field-{name}", compact=True)
+        return Select(pairs, value=self.values[name], allow_blank=False, id=f"field-{name}", compact=True)
 
     def _checkpoint_fields(self) -> ComposeResult:
         runs_dir = self.runs_dir if self.runs_dir is not None else explorer_app(self).runs_dir
-        found = known_checkpoints(runs_dir, self.form.model)
-        checkpoint = self.form.checkpoint or (str(found[0]) if found else "")
+        found = known_checkpoints(runs_dir, self.request.model)
+        checkpoint = self.values["checkpoint"] or (str(found[0]) if found else "")
         picker = Select(
             [(_relative(path, runs_dir), str(path)) for path in found],
             value=checkpoint if checkpoint in map(str, found) else Select.NULL,
@@ -132,26 +138,23 @@ class LaunchForm(ModalScreen[TrainForm | None]):
         yield from self._row("checkpoint", "Checkpoint path", path)
 
     def _data_fields(self) -> ComposeResult:
-        choices = dataset_choices(self.form.model)
+        choices = dataset_choices(self.request.model)
         yield from self._row("dataset", "Dataset", self._select("dataset", [(DATASET_LABELS[d], d) for d in choices]))
-        data = TextInput(self.form.data, id="field-data", compact=True)
+        data = TextInput(str(self.values["data"]), id="field-data", compact=True)
         yield from self._row("data", "Data folder", data)
         if set(choices) & set(CIFAR_DATASETS):
-            download = Checkbox("fetch the CIFAR files if missing", self.form.download, id="field-download")
+            download = Checkbox("fetch the CIFAR files if missing", self.request.download, id="field-download")
             download.compact = True
             yield from self._row("download", "Download", download)
 
     def _device_fields(self) -> ComposeResult:
         yield from self._row("device", "Device", self._select("device", self.devices))
-        if self.form.kind == "train":
-            precisions = [(TRAIN_PRECISIONS[p], p) for p in TRAIN_PRECISIONS]
+        if self.request.command == "train":
+            precisions = [(PRECISION_LABELS[p], p) for p in TRAIN_PRECISIONS]
             formats = [(label, value) for value, label in TRAIN_MEMORY_FORMATS.items()]
-        else:  # eval's defaults: fp32 (figures comparable with published ones), NCHW
-            precisions = [(p, p) for p in ("fp32", "bf16", "fp16")]
+        else:  # eval: off, then on
+            precisions = [(p, p) for p in PRECISIONS]
             formats = [(TRAIN_MEMORY_FORMATS[value], value) for value in ("off", "on")]
-            precision = "fp32" if self.form.precision == "auto" else self.form.precision
-            channels_last = "off" if self.form.channels_last == "auto" else self.form.channels_last
-            self.form = replace(self.form, precision=precision, channels_last=channels_last)
         yield from self._row("precision", "Precision", self._select("precision", precisions))
         yield from self._row("channels_last", "Channels-last", self._select("channels_last", formats))
 
@@ -174,14 +177,13 @@ class LaunchForm(ModalScreen[TrainForm | None]):
         for row in self.query(".field"):
             row.set_class(row is event.widget.parent, "-current")
 
-    def _read(self) -> TrainForm:
+    def _read(self) -> LaunchRequest:
+        """The request of the fields as they are now."""
         values = {}
-        for item in fields(TrainForm):
-            widgets = self.query(f"#field-{item.name}")
-            if widgets:
-                value = widgets.first().value
-                values[item.name] = value if isinstance(value, bool) else str(value)
-        return replace(self.form, **values)
+        for name in self.values:
+            for widget in self.query(f"#field-{name}"):
+                values[name] = widget.value if isinstance(widget.value, bool) else str(widget.value)
+        return read_fields(self.request, values)
 
     def _follow_dataset(self) -> None:
         """The data folder and the download box apply to some datasets only."""
@@ -193,9 +195,7 @@ class LaunchForm(ModalScreen[TrainForm | None]):
             download.disabled = dataset not in CIFAR_DATASETS
 
     def _refresh_preview(self) -> None:
-        from cnnexplorer.runs.jobs import Job
-
-        self.query_one("#command-preview", Static).update("$ " + Job(command(self._read())).command_line)
+        self.query_one("#command-preview", Static).update("$ " + Job(self._read()).command_line)
 
     def on_input_changed(self) -> None:
         self._refresh_preview()
@@ -223,8 +223,8 @@ class LaunchForm(ModalScreen[TrainForm | None]):
         self.action_cancel()
 
     def action_launch(self) -> None:
-        form = self._read()
-        errors = validate(form)
+        request = self._read()
+        errors = field_problems(request)
         for label in self.query(".field-error").results(Label):
             message = errors.get(label.id.removeprefix("error-"), "")
             label.update(message)
@@ -232,7 +232,7 @@ class LaunchForm(ModalScreen[TrainForm | None]):
         if errors:
             self._first_field(errors).focus()
             return
-        self.dismiss(form)
+        self.dismiss(request)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
