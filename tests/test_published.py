@@ -1,6 +1,10 @@
 """Our counts against torchvision's published figures (weights.meta, offline data)."""
 
+import math
+
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from cnnexplorer import zoo
 from cnnexplorer.zoo.published import paper_result, published
@@ -18,13 +22,48 @@ def test_params_equal_and_macs_within_half_a_percent_of_torchvision(name, analys
     assert abs(analysis.totals.macs - published_macs) / published_macs < 0.005
 
 
-@pytest.mark.parametrize("name", zoo.names())
-def test_macs_agree_with_pytorch_flop_counter(name, analysis_of):
+# Small models whose real forward on the CPU is quick; GoogLeNet for its training-only heads.
+REAL_RUNS = ("resnet20", "densenet-bc-100", "wrn-16-8", "alexnet-2012-2gpu", "resnet18", "googlenet")
+
+
+@pytest.mark.parametrize("name", REAL_RUNS)
+def test_macs_are_half_the_flops_of_a_real_flop_counter_run_on_the_cpu(name, analysis_of):
+    # FlopCounterMode over a real forward (random weights and input, CPU tensors), in
+    # training mode so that GoogLeNet's auxiliary heads run; their count from the counter's
+    # own per-module figures.
+    arch = zoo.get(name)
+    torch.manual_seed(0)
+    model = arch.build().train()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, *arch.input_size))
+    per_module = counter.get_flop_counts()
+    heads = sum(sum(per_module.get(f"{type(model).__name__}.{path}", {}).values()) for path in arch.training_only)
     analysis = analysis_of(name)
-    # Each total against the counter's count of the same part: the inference path, and the
-    # training-only heads apart (GoogLeNet's auxiliary classifiers).
-    assert analysis.flop_counter_flops == analysis.totals.flops == 2 * analysis.totals.macs
-    assert analysis.training_only_flop_counter_flops == 2 * analysis.totals.training_only_macs
+    assert 2 * analysis.totals.macs == counter.get_total_flops() - heads
+    assert 2 * analysis.totals.training_only_macs == heads
+    assert heads > 0 or not arch.training_only
+
+
+def formula_macs(node) -> int | None:
+    """A convolution's or linear layer's MACs from its geometry: output elements x (input
+    channels per group x kernel area), or x input features; None for other layers."""
+    if node.type.startswith("Conv"):
+        return math.prod(node.output_shape) * node.input_shape[1] // node.groups * math.prod(node.kernel_size)
+    if node.type == "Linear":
+        return math.prod(node.output_shape) * node.input_shape[-1]
+    return None
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_macs_equal_the_convolution_and_linear_formulas_layer_by_layer(name, analysis_of):
+    # The zoo's multiply-accumulates are all in its convolutions and linear layers, each called once.
+    analysis = analysis_of(name)
+    leaves = [node for node in analysis.root.walk() if node.is_leaf and node.executed]
+    weighted = {node.path: formula_macs(node) for node in leaves if formula_macs(node) is not None}
+    assert weighted and all(analysis.node(path).calls == 1 for path in weighted)
+    assert {node.path: node.macs for node in leaves if node.macs} == weighted
+    inference = sum(macs for path, macs in weighted.items() if not analysis.node(path).training_only)
+    assert analysis.totals.macs == inference
 
 
 def test_googlenet_counts_with_and_without_auxiliary_heads(analysis_of):

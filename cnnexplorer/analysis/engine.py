@@ -5,13 +5,14 @@ Method, per node of the module tree:
 
 - shapes and execution order come from two global module hooks (one record per call);
 - parameters and buffers are counted from each module's own tensors;
-- MACs are counted by formula for convolutions (output elements x input channels per
-  group x kernel area) and linear layers (output elements x input features), biases
-  excluded, as in the papers and torchvision's published figures; pooling,
-  normalisation and activations count zero MACs. FLOPs = 2 x MACs. The total is
-  cross-checked against FlopCounterMode's count of the same pass (its formulas,
-  ``torch.utils.flop_counter.flop_registry``, applied by the receptive-field mode to
-  every aten op; a test compares it with a real ``FlopCounterMode`` run);
+- MACs are FlopCounterMode's FLOPs halved (FLOPs = 2 x MACs, the project's convention):
+  the receptive-field mode applies its formulas (``torch.utils.flop_counter.flop_registry``)
+  to every aten op of the pass, each op's count going to the innermost module running it.
+  They count convolutions (output elements x input channels per group x kernel area) and
+  matrix products (linear layers, matmuls, attention), biases excluded, as the papers and
+  torchvision's published figures do; pooling, normalisation and activations count zero.
+  The tests check them against independent counts: torchvision's published ``_ops``, a real
+  ``FlopCounterMode`` run, and the convolution and linear formulas layer by layer;
 - containers sum their descendants;
 - the pass runs in training mode with autograd on, so that training-only heads get
   shapes and the tensors autograd saves for the backward pass can be counted (the
