@@ -22,18 +22,21 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from multiprocessing import Pool
 from pathlib import Path
 
 import torch
-from speed_config import speed_run_config
+from speed_config import speed_run_config, speed_trainer
 
 from cnnexplorer.runs.events import EventWriter
 from cnnexplorer.runs.progress import SilentReporter
 from cnnexplorer.train import gpu_input
 from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.context import Position, Run
 from cnnexplorer.train.devices import Placement
-from cnnexplorer.train.loop import Position, StopSignals, build_trainer, train_epoch
+from cnnexplorer.train.failures import StopSignals
+from cnnexplorer.train.stepping import train_epoch
 
 CLASSES = 10
 
@@ -116,33 +119,30 @@ def train_rates(
     config: TrainConfig, device: torch.device, epochs: int, max_steps: int | None
 ) -> tuple[float, float, str]:
     """(img/s over the steps after warm-up, epoch-2 first step / median step, the start note)."""
-    note = config.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
-    config.max_steps = max_steps
-    trainer = build_trainer(config, Placement(device))
+    config, trainer, notes = speed_trainer(replace(config, max_steps=max_steps), device)
     reporter = StepTimes()
     position = Position()
     per_epoch = []
-    with tempfile.TemporaryDirectory() as folder, StopSignals(reporter) as stop, EventWriter() as events:
-        del folder
+    with StopSignals(reporter) as stop, EventWriter() as events:
+        run = Run(config, Placement(device), trainer, events, reporter, stop)
         for epoch in range(1, epochs + 1):
             before = len(reporter.times)
-            train_epoch(trainer, epoch, position, stop, events, reporter)
+            train_epoch(run, epoch, position)
             _sync(device)
             per_epoch.append(reporter.times[before:])
             position.epoch, position.epoch_step = epoch, 0
     timed = [t for t in per_epoch[0][WARMUP:]] + [t for e in per_epoch[1:] for t in e]
     rate = config.batch_size * len(timed) / sum(timed)
     stall = per_epoch[1][0] / statistics.median(timed) if epochs > 1 and per_epoch[1] else float("nan")
-    notes = [note, *trainer.notes]
     return rate, stall, "; ".join(n for n in notes if n)
 
 
 def loader_rate(config: TrainConfig, device: torch.device, steps: int) -> float:
     """img/s of the train loader with its device step (decode, augment, normalise), no model."""
-    config.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
-    trainer = build_trainer(config, Placement(device))
-    trainer.train_sampler.set_epoch(1)
-    batches = gpu_input.PrefetchedBatches(iter(trainer.train_loader), trainer.prepare, device)
+    _config, trainer, _notes = speed_trainer(config, device)
+    loaders = trainer.loaders
+    loaders.train_sampler.set_epoch(1)
+    batches = gpu_input.PrefetchedBatches(iter(loaders.train), loaders.prepare, device)
     images, started = 0, None
     try:
         for index, (batch, _targets) in enumerate(batches):

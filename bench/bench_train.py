@@ -26,15 +26,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from speed_config import speed_run_config
+from speed_config import speed_run_config, speed_trainer
 
 from cnnexplorer import zoo
 from cnnexplorer.runs.events import EventWriter
 from cnnexplorer.runs.progress import SilentReporter
-from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.config import resolve_precision
+from cnnexplorer.train.context import Position, Run
 from cnnexplorer.train.devices import Placement
 from cnnexplorer.train.evaluate import autocast_for
-from cnnexplorer.train.loop import Position, StopSignals, build_trainer, train_epoch
+from cnnexplorer.train.failures import StopSignals
+from cnnexplorer.train.stepping import train_epoch
 
 
 def _sync(device: torch.device) -> None:
@@ -108,14 +110,14 @@ def our_loop(
         max_steps=args.warmup + args.steps,
         fake_size=args.batch * (args.steps + args.warmup),
     )
-    config.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
-    trainer = build_trainer(config, Placement(device))
+    config, trainer, _notes = speed_trainer(config, device)
     reporter = StepRates()
     position = Position()
     with tempfile.TemporaryDirectory() as folder, StopSignals(reporter) as stop:
         events = EventWriter(Path(folder) / "events.jsonl") if with_events else EventWriter()
         with events:
-            outcome = train_epoch(trainer, 1, position, stop, events, reporter)
+            run = Run(config, Placement(device), trainer, events, reporter, stop)
+            outcome = train_epoch(run, 1, position)
     assert outcome.stopped_by == "max_steps" and position.step == args.warmup + args.steps, outcome
     return reporter.rates[args.warmup :]
 
@@ -203,9 +205,8 @@ def main() -> None:
 
 def compare_precisions(args: argparse.Namespace, device: torch.device) -> None:
     """Our loop in fp32 and in the device's default (--precision auto), alternating, medians."""
-    probe = TrainConfig.__new__(TrainConfig)
-    probe.precision, probe.channels_last = "auto", None
-    note = probe.resolve_precision(device.type, device.type == "cuda" and torch.cuda.is_bf16_supported())
+    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    precision, channels_last, note = resolve_precision("auto", None, device.type, bf16)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(
         f"{args.model} {args.image_size}x{args.image_size}, batch {args.batch}, synthetic data made on the device, "
@@ -213,7 +214,7 @@ def compare_precisions(args: argparse.Namespace, device: torch.device) -> None:
         f"{args.warmup} warm-up + {args.steps} timed steps x {args.rounds} rounds",
         flush=True,
     )
-    same = probe.precision == "fp32" and not probe.channels_last
+    same = precision == "fp32" and not channels_last
     variants = ("fp32",) if same else ("fp32", "auto")  # on the CPU the default is fp32: one run to time
     results: dict[str, list[float]] = {variant: [] for variant in variants}
     for round_ in range(args.rounds):
@@ -225,7 +226,7 @@ def compare_precisions(args: argparse.Namespace, device: torch.device) -> None:
         print(f"  after round {round_ + 1}: {medians} img/s", flush=True)
     fp32 = statistics.median(results["fp32"])
     default = statistics.median(results["auto"]) if not same else fp32
-    label = f"default ({probe.precision}{' + channels-last' if probe.channels_last else ''}):"
+    label = f"default ({precision}{' + channels-last' if channels_last else ''}):"
     print(f"{'fp32:':32} {fp32:9.1f} img/s")
     print(f"{label:32} {default:9.1f} img/s")
     suffix = f" (default is fp32 on {device.type})" if same else "   (goal >= 1.8 on a GPU)"

@@ -326,7 +326,7 @@ def test_a_third_signal_is_ignored_while_the_run_writes_how_it_ended():
     import io
 
     from cnnexplorer.runs.progress import PlainReporter
-    from cnnexplorer.train.loop import StopNow, StopSignals
+    from cnnexplorer.train.failures import StopNow, StopSignals
 
     with StopSignals(PlainReporter(io.StringIO(), 1)) as stop:
         os.kill(os.getpid(), signal.SIGINT)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from cnnexplorer.runs.events import read_events
-from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.config import TrainConfig, resolve_precision
 from tests.conftest import assert_usage_error
 from tests.train_shapes import only_run_dir, run_cli
 
@@ -42,10 +42,7 @@ def test_bf16_runs_on_the_cpu_and_amp_is_its_old_name(tmp_path):
 
 def test_auto_resolves_by_device():
     def resolved(device_type, bf16, precision="auto", channels_last=None):
-        config = TrainConfig.__new__(TrainConfig)
-        config.precision, config.channels_last = precision, channels_last
-        note = config.resolve_precision(device_type, bf16)
-        return config.precision, config.channels_last, note
+        return resolve_precision(precision, channels_last, device_type, bf16)
 
     assert resolved("cuda", True)[:2] == ("bf16", True)
     assert "default on this GPU" in resolved("cuda", True)[2]

@@ -6,9 +6,9 @@ import pytest
 
 from cnnexplorer import zoo
 from cnnexplorer.cli import build_parser
+from cnnexplorer.train.building import lr_factor
 from cnnexplorer.train.cli import child_arguments, resolve_train_config
 from cnnexplorer.train.devices import torchrun_command
-from cnnexplorer.train.loop import lr_factor
 from cnnexplorer.train.recipes import milestone_epochs, recipe_for
 
 

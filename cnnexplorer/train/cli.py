@@ -508,23 +508,24 @@ def resolve_train_config(args: argparse.Namespace):
     )
 
 
-def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
-    """The checkpoint's config, with only the settings a resumed run may change. Flags of
-    the recipe and run that equal the checkpoint's are welcome (the command that started
-    the run, with --resume added); different ones are refused."""
+def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace, resume):
+    """The config of the checkpoint ``resume`` (read once, by ``read_resume``), with only the
+    settings a resumed run may change. Flags of the recipe and run that equal the checkpoint's
+    are welcome (the command that started the run, with --resume added); different ones are refused."""
+    from dataclasses import replace
+
     from cnnexplorer import zoo
     from cnnexplorer.runs import rundir
-    from cnnexplorer.train import checkpoints, devices
+    from cnnexplorer.train import devices
     from cnnexplorer.train.config import TrainConfig
 
-    saved = checkpoints.load_checkpoint(args.resume)
-    checkpoints.check_training_checkpoint(saved, args.resume)
+    saved = resume.checkpoint
     try:
         config = TrainConfig.from_dict(saved["config"])
     except ValueError as error:
-        raise UsageError(f"{args.resume} is not a whole training checkpoint: {error}") from None
+        raise UsageError(f"{resume.path} is not a whole training checkpoint: {error}") from None
     if zoo.get(args.model).name != config.model:
-        raise UsageError(f"{args.resume} is a checkpoint of {config.model}, not {zoo.get(args.model).name}")
+        raise UsageError(f"{resume.path} is a checkpoint of {config.model}, not {zoo.get(args.model).name}")
     changed = _changed_settings(parser, args, config)
     if changed:
         raise UsageError(
@@ -532,21 +533,20 @@ def resume_config(parser: argparse.ArgumentParser, args: argparse.Namespace):
             "(only --epochs, --max-steps, --workers, --log-every, --data, --output may change); "
             "leave them out, or start a new run"
         )
-    for name in ("epochs", "max_steps", "workers", "log_every", "data"):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
-    run_dir = Path(args.resume).parent
+    overrides = {name: getattr(args, name) for name in ("epochs", "max_steps", "workers", "log_every", "data")}
+    config = replace(config, **{name: value for name, value in overrides.items() if value is not None})
+    run_dir = resume.path.parent
     in_place = args.output is None or _same_folder(Path(args.output), run_dir.parent)
-    config.run_dir = str(run_dir) if in_place else str(_run_dir(args.output, config.model))
+    config = replace(config, run_dir=str(run_dir) if in_place else str(_run_dir(args.output, config.model)))
     if in_place and not devices.under_torchrun():  # the launcher checked; rank 0 takes the lock
         holder = rundir.lock_holder(run_dir)
         if holder is not None:
             raise UsageError(rundir.held_by_message(run_dir, holder))
     if saved["epoch"] >= config.epochs and (config.max_steps is None or saved["step"] >= config.max_steps):
-        raise UsageError(f"{args.resume} has done all {config.epochs} epochs: raise --epochs to train on")
+        raise UsageError(f"{resume.path} has done all {config.epochs} epochs: raise --epochs to train on")
     if config.max_steps is not None and saved["step"] >= config.max_steps:
         raise UsageError(
-            f"{args.resume} is at step {saved['step']}, past --max-steps {config.max_steps}: "
+            f"{resume.path} is at step {saved['step']}, past --max-steps {config.max_steps}: "
             "raise --max-steps or leave it out"
         )
     return config
@@ -611,16 +611,20 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         raise UsageError("--gpu N and --device both pick the device: pass one")
     devices.check_device_flag(args.device)
     merge_amp_into_precision(args)
+    resume = None
     if args.resume:
+        from cnnexplorer.train.checkpointing import read_resume
+
         args.resume = resume_path(args.resume)
+        resume = read_resume(Path(args.resume))
     # Resolved (and so checked) before any relaunch, so that bad input fails once, in one line.
-    config = resume_config(parser, args) if args.resume else resolve_train_config(args)
+    config = resume_config(parser, args, resume) if resume else resolve_train_config(args)
     exit_code = _launch_if_asked(parser, args)
     if exit_code is not None:
         return exit_code
     from cnnexplorer.train.loop import run_training
 
-    return run_training(config, args.gpu, args.device, Path(args.resume) if args.resume else None, args.events == "-")
+    return run_training(config, args.gpu, args.device, resume, args.events == "-")
 
 
 def merge_amp_into_precision(args: argparse.Namespace) -> None:

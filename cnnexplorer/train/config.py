@@ -1,60 +1,20 @@
-"""The resolved settings of a training run (torch-free): recipe defaults plus flags."""
+"""The settings of a training run (torch-free): recipe defaults plus flags, frozen.
+
+The CLI builds a config with ``precision``/``decode`` "auto" and ``channels_last`` None; the
+run derives the resolved one with ``dataclasses.replace`` before it builds the trainer."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-DECODERS = ("cpu", "gpu")  # where JPEGs are decoded and augmented: in the loader's workers, or on the device
+import msgspec
 
-# The least value of the config's counts that the loop can run with.
-_AT_LEAST = {
-    "image_size": 8,
-    "num_classes": 1,
-    "epochs": 1,
-    "batch_size": 1,
-    "plateau_patience": 0,
-    "seed": 0,
-    "workers": 0,
-    "max_steps": 1,
-    "log_every": 1,
-    "fake_size": 1,
-    "world_size": 1,
-}
-
-_CHOICES = {
-    "dataset": ("imagefolder", "cifar10", "cifar100", "fake"),
-    "optimizer": ("sgd", "adamw"),
-    "schedule": ("step", "cosine", "plateau"),
-    "precision": PRECISIONS,
-    "decode": DECODERS,
-}
+from cnnexplorer.train.choices import AT_LEAST, CONFIG_CHOICES
 
 
-def _has_type(value: Any, annotation: str) -> bool:
-    """Whether a JSON-ish value fits a field's annotation (as written in this module)."""
-    options = [option.strip() for option in annotation.split("|")]
-    if value is None:
-        return "None" in options
-    for option in options:
-        if option == "bool" and isinstance(value, bool):
-            return True
-        if isinstance(value, bool):
-            continue
-        if option == "int" and isinstance(value, int):
-            return True
-        if option == "float" and isinstance(value, (int, float)) and math.isfinite(value):
-            return True
-        if option == "str" and isinstance(value, str):
-            return True
-        if option == "list[int]" and isinstance(value, list):
-            return all(isinstance(item, int) and not isinstance(item, bool) for item in value)
-    return False
-
-
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     model: str
     dataset: str  # imagefolder, cifar10, cifar100, fake
@@ -88,7 +48,7 @@ class TrainConfig:
     recipe: str  # where the defaults came from
     run_dir: str = ""
     world_size: int = 1
-    decode: str = "cpu"  # cpu or gpu; "auto" until the trainer resolves it (runs before it: cpu)
+    decode: str = "cpu"  # cpu or gpu; "auto" until the run opens its data (runs before it: cpu)
 
     @property
     def amp(self) -> str | None:
@@ -99,44 +59,28 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """The config a checkpoint recorded; ValueError naming the first entry that is
-        missing or not of its type (a damaged or crafted file)."""
-        known = {f.name: f for f in fields(cls)}
-        chosen = {key: value for key, value in values.items() if key in known}
-        if "precision" not in chosen and "amp" in values:  # a run from before --precision
-            chosen["precision"] = values["amp"] or "fp32"
-        for name, spec in known.items():
-            if name not in chosen:
-                if spec.default is MISSING:
-                    raise ValueError(f"its config has no {name}")
-                continue
-            if not _has_type(chosen[name], str(spec.type)):
-                raise ValueError(f"its config's {name} is {chosen[name]!r:.40}, not {spec.type}")
-        for name, choices in _CHOICES.items():
-            if name in chosen and chosen[name] not in choices:
-                raise ValueError(f"its config's {name} is {chosen.get(name)!r:.40}, not one of {choices}")
-        for name, least in _AT_LEAST.items():
-            if chosen.get(name) is not None and chosen[name] < least:
-                raise ValueError(f"its config's {name} is {chosen[name]}, below {least}")
-        return cls(**chosen)
-
-    def resolve_precision(self, device_type: str, bf16_supported: bool) -> str:
-        """Turn "auto" into the concrete precision (bf16 where a CUDA device supports it, else
-        fp32) and channels-last None into on (with bf16/fp16 on CUDA) or off; the line that
-        says so at the start of a run."""
-        chosen = self.precision == "auto"
-        if chosen:
-            self.precision = "bf16" if device_type == "cuda" and bf16_supported else "fp32"
-        if self.channels_last is None:
-            self.channels_last = device_type == "cuda" and self.precision != "fp32"
-        layout = " + channels-last" if self.channels_last else ""
-        if not chosen:
-            return f"precision {self.precision}{layout} (as asked)"
-        if self.precision == "bf16":
-            return f"precision bf16{layout} (default on this GPU; --precision fp32 for full precision)"
-        where = "the CPU" if device_type == "cpu" else "this GPU (no bf16)"
-        return f"precision fp32{layout} (default on {where}; --precision bf16 for autocast)"
+    def from_dict(cls, values: Any) -> TrainConfig:
+        """The config a run recorded (config.json, a checkpoint's); ValueError naming the first
+        entry that is missing, not of its type, not finite, not a choice or out of bounds (a
+        damaged or crafted file)."""
+        if isinstance(values, dict) and "precision" not in values and "amp" in values:  # from before --precision
+            values = {**values, "precision": values["amp"] or "fp32"}
+        try:
+            config = msgspec.convert(values, type=cls, strict=True)
+        except msgspec.ValidationError as error:
+            raise ValueError(f"its config: {error}") from None
+        for field in fields(config):
+            value = getattr(config, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"its config's {field.name} is {value}, not a finite number")
+        for name, choices in CONFIG_CHOICES.items():
+            if getattr(config, name) not in choices:
+                raise ValueError(f"its config's {name} is {getattr(config, name)!r:.40}, not one of {choices}")
+        for name, least in AT_LEAST.items():
+            value = getattr(config, name, None)  # the table also bounds flags that are no field here
+            if value is not None and value < least:
+                raise ValueError(f"its config's {name} is {value}, below {least}")
+        return config
 
     def summary_lines(self) -> list[str]:
         """The recipe as printed at the start of a run."""
@@ -162,3 +106,23 @@ class TrainConfig:
             f"{optimizer}, weight decay {self.weight_decay:g}, {schedule}"
             + (f"; {', '.join(extras)}" if extras else ""),
         ]
+
+
+def resolve_precision(
+    precision: str, channels_last: bool | None, device_type: str, bf16_supported: bool
+) -> tuple[str, bool, str]:
+    """(precision, channels_last, the line that says so) for ``--precision`` and
+    ``--[no-]channels-last`` as given on a device."""
+    chosen = precision == "auto"
+    if chosen:
+        precision = "bf16" if device_type == "cuda" and bf16_supported else "fp32"
+    if channels_last is None:
+        channels_last = device_type == "cuda" and precision != "fp32"
+    layout = " + channels-last" if channels_last else ""
+    if not chosen:
+        return precision, channels_last, f"precision {precision}{layout} (as asked)"
+    if precision == "bf16":
+        note = f"precision bf16{layout} (default on this GPU; --precision fp32 for full precision)"
+        return precision, channels_last, note
+    where = "the CPU" if device_type == "cpu" else "this GPU (no bf16)"
+    return precision, channels_last, f"precision fp32{layout} (default on {where}; --precision bf16 for autocast)"

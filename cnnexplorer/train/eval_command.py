@@ -107,7 +107,7 @@ def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:
     if checkpoints.is_training_checkpoint(loaded):
         try:
             config = TrainConfig.from_dict(loaded.get("config"))
-        except (ValueError, TypeError, AttributeError) as error:
+        except ValueError as error:
             raise UsageError(f"{path} is not a whole training checkpoint: {error}") from None
     if config is not None and zoo.get(config.model).name != arch.name:
         raise UsageError(f"{path} is a checkpoint of {config.model}, not {arch.name}")
@@ -147,7 +147,7 @@ def run_eval(options: EvalOptions) -> int:
         num_classes = source.num_classes or len(classes)
     else:
         num_classes = source.num_classes or {"cifar10": 10, "cifar100": 100}.get(options.dataset, arch.num_classes)
-    from cnnexplorer.train.loop import model_totals
+    from cnnexplorer.train.building import model_totals
 
     params, macs = model_totals(arch.name, num_classes, image_size)
     if not published_figures_apply(options, arch, num_classes, image_size):

@@ -1,0 +1,185 @@
+"""Building what a run trains with: its data loaders, the model (DDP- and/or compile-wrapped),
+the optimizer, the lr schedule and the gradient scaler."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+
+from cnnexplorer import zoo
+from cnnexplorer.errors import UsageError
+from cnnexplorer.train import data, gpu_input, run_data
+from cnnexplorer.train.config import TrainConfig
+from cnnexplorer.train.devices import Placement
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """A run's data as the loop reads it."""
+
+    datasets: data.Datasets
+    train_sampler: data.ResumableSampler
+    train: torch.utils.data.DataLoader
+    val: torch.utils.data.DataLoader
+    prepare: gpu_input.BatchPreparer  # the train loader's batches onto the device
+
+    def steps_per_epoch(self) -> int:
+        return self.train_sampler.batches_per_epoch()
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """The objects a run trains with (built once by ``build_trainer``)."""
+
+    raw_model: torch.nn.Module  # unwrapped: what is saved and evaluated
+    model: torch.nn.Module  # DDP- and/or compile-wrapped: what is trained
+    optimizer: torch.optim.Optimizer
+    scheduler: Any  # LambdaLR (stepped every step) or ReduceLROnPlateau (every epoch)
+    scaler: torch.amp.GradScaler
+    loaders: Loaders
+
+
+def lr_factor(
+    step: int,
+    steps_per_epoch: int,
+    epochs: int,
+    schedule: str,
+    milestones: tuple[int, ...],
+    gamma: float,
+    warmup_epochs: float,
+) -> float:
+    """The multiplier of the base lr for optimizer step ``step`` (0-based)."""
+    warmup_steps = round(warmup_epochs * steps_per_epoch)
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "cosine":
+        total = max(epochs * steps_per_epoch - warmup_steps, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup_steps, total) / total))
+    if schedule == "step":
+        epoch = step / steps_per_epoch
+        return gamma ** sum(1 for milestone in milestones if epoch >= milestone)
+    return 1.0
+
+
+def build_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=config.weight_decay,
+    )
+
+
+def build_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> Any:
+    """Per-step LambdaLR for step/cosine (with warmup); ReduceLROnPlateau on val top-1 otherwise."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=config.gamma, patience=config.plateau_patience
+        )
+    factor = partial(
+        lr_factor,
+        steps_per_epoch=steps_per_epoch,
+        epochs=config.epochs,
+        schedule=config.schedule,
+        milestones=tuple(config.milestones),
+        gamma=config.gamma,
+        warmup_epochs=config.warmup_epochs,
+    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def open_datasets(config: TrainConfig, placement: Placement) -> data.Datasets:
+    """The run's train and val sets, decoded where ``config.decode`` says (auto: chosen here,
+    see ``Datasets.decode``); with --download rank 0 downloads first, the others then read its files."""
+    downloading_elsewhere = config.download and placement.distributed and not placement.is_main
+    if downloading_elsewhere:
+        import torch.distributed as dist
+
+        dist.barrier()
+    datasets = run_data.build_datasets(
+        config.dataset,
+        config.data,
+        config.image_size,
+        config.seed,
+        download=config.download and placement.is_main,
+        fake_size=config.fake_size,
+        fake_classes=config.num_classes,
+        decode=config.decode,
+        device=placement.device,
+    )
+    if config.download and placement.distributed and placement.is_main:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if len(datasets.classes) != config.num_classes:
+        raise UsageError(
+            f"the data has {len(datasets.classes)} classes but the run is configured for {config.num_classes}"
+        )
+    return datasets
+
+
+def build_loaders(config: TrainConfig, placement: Placement, datasets: data.Datasets) -> Loaders:
+    """Each rank's shard of the data: the resumable train sampler and the two loaders."""
+    per_rank_batch = config.batch_size // placement.world_size
+    train_sampler = data.ResumableSampler(
+        datasets.train, placement.world_size, placement.rank, config.seed, per_rank_batch
+    )
+    val_sampler = data.ShardSampler(len(datasets.val), placement.world_size, placement.rank)
+    pin = placement.device.type == "cuda"
+    collate = gpu_input.collate_encoded if datasets.decode == "gpu" else None
+    train = data.make_loader(datasets.train, train_sampler, per_rank_batch, config.workers, pin, config.seed, collate)
+    val = data.make_loader(datasets.val, val_sampler, per_rank_batch, config.workers, pin, config.seed, collate)
+    prepare = gpu_input.preparer_for(datasets.train, placement.device, bool(config.channels_last))
+    return Loaders(datasets=datasets, train_sampler=train_sampler, train=train, val=val, prepare=prepare)
+
+
+def build_model(config: TrainConfig, placement: Placement) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(the model, what is trained: the model DDP- and/or compile-wrapped), with the same
+    initial weights on every rank."""
+    torch.manual_seed(config.seed)
+    raw_model = zoo.get(config.model).build(num_classes=config.num_classes).to(placement.device)
+    if config.channels_last:
+        raw_model = raw_model.to(memory_format=torch.channels_last)
+    model = raw_model
+    if placement.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [placement.device.index] if placement.device.type == "cuda" else None
+        model = DistributedDataParallel(raw_model, device_ids=device_ids)
+    if config.compile:
+        model = torch.compile(model)
+    return raw_model, model
+
+
+def build_trainer(config: TrainConfig, placement: Placement, datasets: data.Datasets) -> Trainer:
+    """Everything a resolved ``config`` trains with, on ``datasets`` (from ``open_datasets``)."""
+    loaders = build_loaders(config, placement, datasets)
+    raw_model, model = build_model(config, placement)
+    optimizer = build_optimizer(config, raw_model)
+    return Trainer(
+        raw_model=raw_model,
+        model=model,
+        optimizer=optimizer,
+        scheduler=build_scheduler(config, optimizer, loaders.steps_per_epoch()),
+        scaler=torch.amp.GradScaler(placement.device.type, enabled=config.precision == "fp16"),
+        loaders=loaders,
+    )
+
+
+def model_totals(model: str, num_classes: int, image_size: int) -> tuple[int, int]:
+    """Parameters and MACs of one forward pass at ``image_size`` (the analysis engine, on the
+    meta device); a UsageError if the image is too small for the model."""
+    from cnnexplorer.analysis import analyze_module
+
+    arch = zoo.get(model)
+    with torch.device("meta"):
+        built = arch.build(num_classes=num_classes)
+    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, training_only=arch.training_only)
+    return analysis.totals.params, analysis.totals.macs
