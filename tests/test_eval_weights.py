@@ -75,12 +75,10 @@ def test_eval_events_on_stdout_and_result_on_stderr(cached_resnet18, capsys):
     assert code == 0
     captured = capsys.readouterr()
     events = list(iter_events(iter(captured.out.splitlines(keepends=True))))
-    assert [e["event"] for e in events] == ["start", "val", "done"] and all(
-        e["schema"] == SCHEMA_VERSION for e in events
-    )
-    assert events[0]["params"] == 11_689_512 and events[0]["macs"] > 1e9  # ResNet-18 at 224
+    assert [e.event for e in events] == ["start", "val", "done"] and all(e.schema == SCHEMA_VERSION for e in events)
+    assert events[0].params == 11_689_512 and events[0].macs > 1e9  # ResNet-18 at 224
     result = json.loads(captured.err)
-    assert result["images"] == events[1]["images"] == 2 and result["top1"] == events[1]["top1"]
+    assert result["images"] == events[1].images == 2 and result["top1"] == events[1].top1
 
 
 def test_a_checkpoint_trained_on_other_data_gets_no_published_imagenet_figures(tmp_path, capsys):

@@ -10,10 +10,14 @@ from cnnexplorer.runs import events
 from cnnexplorer.runs.events import (
     EVENT_FIELDS,
     SCHEMA_VERSION,
+    Done,
     EventStreamError,
     EventWriter,
+    Start,
+    Step,
     iter_events,
     make_event,
+    parse_event,
     read_events,
 )
 
@@ -38,6 +42,28 @@ def test_every_event_type_round_trips_through_file_and_echo(tmp_path):
     assert echo.getvalue() == path.read_text()
     for event in read:
         assert set(EVENT_FIELDS[event["event"]]) <= set(event)
+    assert [event.event for event in events.read_event_log(path).events] == list(EVENT_FIELDS)
+
+
+def test_a_reader_gets_typed_events_and_the_dicts_keep_what_the_classes_leave_out(tmp_path):
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as writer:
+        writer.emit("start", **{**_sample("start"), "config": {"epochs": 4, "lr": 0.1}}, precision="bf16")
+        writer.emit("done", status="completed", summary={"steps": 8, "last_val": {"top1": 50.0}, "seconds": 1.5})
+    start, done = events.read_event_log(path).events
+    assert isinstance(start, Start) and (start.command, start.config.epochs, start.config.max_steps) == ("x", 4, None)
+    assert isinstance(done, Done) and (done.summary.steps, done.summary.last_val.top1) == (8, 50.0)
+    start_record, done_record = read_events(path)
+    assert start_record["config"] == {"epochs": 4, "lr": 0.1} and start_record["precision"] == "bf16"
+    assert done_record["summary"]["seconds"] == 1.5
+
+
+def test_paths_and_float_subclasses_are_written_as_text_and_numbers():
+    class Float(float):
+        pass
+
+    line = events.encode(make_event("checkpoint", path=Path("x/last.pt"), kind="last", epoch=1, step=Float(2.0)))
+    assert json.loads(line)["path"] == "x/last.pt" and json.loads(line)["step"] == 2.0
 
 
 def test_missing_fields_and_unknown_types_are_refused():
@@ -99,30 +125,42 @@ def test_tail_returns_only_new_complete_events(tmp_path):
     first = events.encode(make_event("step", **_sample("step"))) + "\n"
     second = events.encode(make_event("done", status="completed", summary={})) + "\n"
     path.write_text(first + second[:15])
-    assert [e["event"] for e in tail.poll()] == ["step"]
+    assert [e.event for e in tail.poll()] == ["step"]
     assert tail.poll() == []
     with open(path, "a") as stream:
         stream.write(second[15:])
-    assert [e["event"] for e in tail.poll()] == ["done"]
+    assert [e.event for e in tail.poll()] == ["done"]
 
 
 def _line(event_type, **fields):
     return events.encode(make_event(event_type, **{**_sample(event_type), **fields})) + "\n"
 
 
-# Lines that once made readers raise for the whole file (or the app crash): each is now one damaged line.
+def _step_line(**raw):
+    """A whole step event's line, with the JSON text of some fields replaced (or added; None: left out)."""
+    fields = {"schema": b"1", "event": b'"step"', "time": b"1", "epoch": b"1", "step": b"3", "epoch_step": b"1"}
+    fields |= {"steps_per_epoch": b"2", "loss": b"2.0", "lr": b"0.1", "img_per_s": b"10.0", "data_time": b"0.0"}
+    fields |= raw
+    text = b",".join(b'"%s":%s' % (name.encode(), value) for name, value in fields.items() if value is not None)
+    return b"{" + text + b"}\n"
+
+
+# Lines that once made readers raise for the whole file (or the app crash), and lines that
+# lack a field or have one of the wrong type: each is one damaged line.
 HOSTILE_LINES = {
-    "not UTF-8": b'{"schema":1,"event":"step","x":"\xff"}\n',
-    "nested 100,000 deep": b'{"schema":1,"event":"step","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
-    "a 5,000-digit integer": b'{"schema":1,"event":"step","step":' + b"9" * 5000 + b"}\n",
-    "NaN": b'{"schema":1,"event":"step","time":1,"loss":NaN}\n',
-    "a step that is text": b'{"schema":1,"event":"step","epoch":1,"step":"7","epoch_step":1}\n',
-    "a config that is a list": b'{"schema":1,"event":"start","command":"train","config":[1]}\n',
-    "epochs that are text": b'{"schema":1,"event":"start","command":"train","config":{"epochs":"4"}}\n',
-    "a time of 1e999": b'{"schema":1,"event":"done","time":1e999,"status":"completed"}\n',
-    "a summary whose steps are negative": b'{"schema":1,"event":"done","status":"completed","summary":{"steps":-1}}\n',
+    "not UTF-8": _step_line(x=b'"\xff"'),
+    "nested 100,000 deep": _step_line(x=b"[" * 100_000 + b"]" * 100_000),
+    "a 5,000-digit integer": _step_line(step=b"9" * 5000),
+    "NaN": _step_line(loss=b"NaN"),
+    "a step that is text": _step_line(step=b'"7"'),
+    "a step without its epoch": _step_line(epoch=None),
+    "an unknown type": _step_line(event=b'"progress"'),
+    "a config that is a list": _line("start", config=[1]).encode(),
+    "epochs that are text": _line("start", config={"epochs": "4"}).encode(),
+    "a time of 1e999": _step_line(time=b"1e999"),
+    "a summary whose steps are negative": _line("done", summary={"steps": -1}).encode(),
     "an array": b"[1, 2]\n",
-    "a schema that is true": b'{"schema":true,"event":"done"}\n',
+    "a schema that is true": _step_line(schema=b"true"),
 }
 
 
@@ -131,9 +169,9 @@ def test_lines_that_would_crash_a_reader_are_skipped_and_counted(tmp_path):
     good = _line("step", step=3).encode()
     path.write_bytes(good + b"".join(HOSTILE_LINES.values()) + good)
     log = events.read_event_log(path)
-    assert [event["step"] for event in log.events] == [3, 3]
+    assert [event.step for event in log.events] == [3, 3]
     assert log.damaged == list(range(2, 2 + len(HOSTILE_LINES)))
-    assert read_events(path) == log.events
+    assert [event["step"] for event in read_events(path)] == [3, 3]
 
 
 def test_a_tail_skips_and_counts_damaged_lines_and_reads_on(tmp_path):
@@ -142,10 +180,10 @@ def test_a_tail_skips_and_counts_damaged_lines_and_reads_on(tmp_path):
     path.write_bytes(
         _line("step", step=1).encode() + HOSTILE_LINES["not UTF-8"] + HOSTILE_LINES["a 5,000-digit integer"]
     )
-    assert [event["step"] for event in tail.poll()] == [1] and tail.damaged == 2
+    assert [event.step for event in tail.poll()] == [1] and tail.damaged == 2
     with open(path, "ab") as stream:
         stream.write(_line("step", step=2).encode())
-    assert [event["step"] for event in tail.poll()] == [2] and tail.damaged == 2
+    assert [event.step for event in tail.poll()] == [2] and tail.damaged == 2
 
 
 def test_a_named_pipe_called_events_jsonl_is_refused_not_waited_on(tmp_path):
@@ -167,7 +205,7 @@ def test_a_writer_ends_a_torn_last_line_before_it_appends(tmp_path):
     with EventWriter(path) as writer:
         writer.emit("start", **_sample("start"))
     log = events.read_event_log(path)
-    assert [event["event"] for event in log.events] == ["step", "start"] and log.damaged == [2]
+    assert [event.event for event in log.events] == ["step", "start"] and log.damaged == [2]
     assert path.read_text().endswith("\n")
 
 
@@ -190,11 +228,11 @@ def test_a_writer_whose_file_fails_raises_once_and_goes_on_with_its_stream(tmp_p
 
 def test_a_resumed_segment_supersedes_what_earlier_segments_logged_past_its_checkpoint():
     """Killed after step 5 with its checkpoint at step 3: the resume redoes steps 4 and 5."""
-    first = [make_event("step", **{**_sample("step"), "step": step}) for step in (1, 2, 3, 4, 5)]
-    checkpoint = make_event("checkpoint", path="last.pt", kind="last", epoch=1, step=3)
-    resumed = make_event("start", **{**_sample("start"), "resumed_from": "last.pt", "start_step": 3})
-    second = [make_event("step", **{**_sample("step"), "step": step}) for step in (4, 5, 6)]
+    first = [parse_event(_line("step", step=step)) for step in (1, 2, 3, 4, 5)]
+    checkpoint = parse_event(_line("checkpoint", path="last.pt", kind="last", epoch=1, step=3))
+    resumed = parse_event(_line("start", resumed_from="last.pt", start_step=3))
+    second = [parse_event(_line("step", step=step)) for step in (4, 5, 6)]
     history = events.one_history([*first[:3], checkpoint, *first[3:], resumed, *second])
-    steps = [event["step"] for event in history if event["event"] == "step"]
+    steps = [event.step for event in history if isinstance(event, Step)]
     assert steps == [1, 2, 3, 4, 5, 6]
-    assert history[3]["event"] == "checkpoint" and history[4] is resumed
+    assert history[3].event == "checkpoint" and history[4] is resumed

@@ -18,7 +18,16 @@ from cnnexplorer.runs.jobs import Job
 from cnnexplorer.runs.state import load_run
 from cnnexplorer.train.request import LaunchRequest
 from tests.conftest import settle
-from tests.test_jobs import RESUMED_AT_STEP, ScriptJob, in_folder, resumed_run_events, start_script_job, write_run
+from tests.test_jobs import (
+    RESUMED_AT_STEP,
+    ScriptJob,
+    in_folder,
+    read_back,
+    recorded,
+    resumed_run_events,
+    start_script_job,
+    write_run,
+)
 
 RUNS = Path(__file__).parent / "data" / "runs"
 SIZE = (150, 44)
@@ -43,7 +52,7 @@ def _replayed_job(lines: int, folder: str = FINISHED) -> Job:
     if written in runs/``folder``."""
     job = Job(LaunchRequest("train", "resnet20", dataset="fake"))
     for event in in_folder(RECORDED[:lines], Path("/tmp/rec/runs", folder)):
-        job.state.apply(event)
+        job.state.apply(read_back(event))
     job.log.extend(["epoch 1/4 step 2/8 loss 2.4040", "epoch 1/4 step 4/8 loss 2.3312"])
     return job
 
@@ -101,7 +110,7 @@ def _resumed_job(folder: Path, until_step: int) -> Job:
     for event in in_folder(second, folder):
         if event["event"] == "step" and event["step"] > until_step:
             break
-        job.state.apply(event)
+        job.state.apply(read_back(event))
     job.log.extend(["resuming from last.pt: epoch 3, step 20", "epoch 3/4 step 22/8 loss 2.0712"])
     return job
 
@@ -229,9 +238,11 @@ def stop(signum, frame):
     emit(event="done", status="interrupted", summary={"epochs": 2, "steps": 22})
     sys.exit(130)
 signal.signal(signal.SIGINT, stop)
-emit(event="start", command="train", model="resnet20", config={"epochs": 4}, steps_per_epoch=8, run_dir=run_dir,
-     devices=["cpu"], start_epoch=3, start_step=20, resumed_from=run_dir + "/last.pt")
-emit(event="step", epoch=3, step=22, epoch_step=6, steps_per_epoch=8, loss=2.0, lr=0.01, img_per_s=50.0)
+emit(event="start", command="train", model="resnet20", family="ResNet", config={"epochs": 4}, params=None,
+     macs=None, device="cpu", devices=["cpu"], world_size=1, dataset=None, steps_per_epoch=8, run_dir=run_dir,
+     resumed_from=run_dir + "/last.pt", start_epoch=3, start_step=20)
+emit(event="step", epoch=3, step=22, epoch_step=6, steps_per_epoch=8, loss=2.0, lr=0.01, img_per_s=50.0,
+     data_time=0.0)
 while True:
     time.sleep(0.05)
 """
@@ -293,8 +304,8 @@ async def test_the_eta_counts_down_from_the_current_segment(shared_cache, tmp_pa
     job = Job(LaunchRequest("train", "resnet20"), history=load_run(folder))
     resumed_at = job.state.last_time + 600
     start = resumed_run_events()[len(resumed_run_events(resumed=False))]
-    job.state.apply(start | {"time": resumed_at, "run_dir": str(folder)})
-    job.state.apply({"event": "step", "time": resumed_at + 10, "epoch": 4, "step": 24, "loss": 2.0})
+    job.state.apply(read_back(start | {"time": resumed_at, "run_dir": str(folder)}))
+    job.state.apply(recorded("step", time=resumed_at + 10, epoch=4, step=24, loss=2.0))
     clock = [resumed_at + 10]
     monkeypatch.setattr(jobs_screen, "_now", lambda: clock[0])
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path / "runs")
@@ -310,8 +321,8 @@ async def test_the_eta_counts_down_from_the_current_segment(shared_cache, tmp_pa
 
 async def test_a_first_step_gets_ticks_of_a_few_significant_digits(shared_cache):
     job = Job(LaunchRequest("train", "resnet20"))
-    job.state.apply(RECORDED[0])
-    job.state.apply(RECORDED[1] | {"step": 1, "loss": 2.60192418098449751})
+    job.state.apply(read_back(RECORDED[0]))
+    job.state.apply(read_back(RECORDED[1] | {"step": 1, "loss": 2.60192418098449751}))
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=RUNS)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -326,9 +337,9 @@ async def test_a_first_step_gets_ticks_of_a_few_significant_digits(shared_cache)
 
 async def test_an_evaluation_shows_its_one_result_not_an_empty_axis(shared_cache):
     job = Job(LaunchRequest("eval", "resnet20"))
-    job.state.apply(RECORDED[0] | {"command": "eval", "config": {}, "run_dir": None, "start_epoch": 0})
-    job.state.apply({"event": "val", "time": 1.0, "epoch": 0, "step": 0, "loss": 1.2345, "top1": 70.5, "top5": 89.9,
-                     "images": 10000, "best_top1": 70.5})  # fmt: skip
+    job.state.apply(read_back(RECORDED[0] | {"command": "eval", "config": {}, "run_dir": None, "start_epoch": 0}))
+    job.state.apply(recorded("val", time=1.0, epoch=0, step=0, loss=1.2345, top1=70.5, top5=89.9, images=10000,
+                             best_top1=70.5))  # fmt: skip
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=RUNS)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -359,7 +370,9 @@ def stop(signum, frame):
     sys.exit(130)
 signal.signal(signal.SIGINT, stop)
 print(json.dumps({"schema": 1, "event": "start", "time": 0, "command": "train", "model": "resnet20",
-                  "config": {"epochs": 1}, "steps_per_epoch": 100}), flush=True)
+                  "family": "ResNet", "config": {"epochs": 1}, "params": None, "macs": None, "device": "cpu",
+                  "devices": ["cpu"], "world_size": 1, "dataset": None, "steps_per_epoch": 100, "run_dir": None,
+                  "resumed_from": None, "start_epoch": 1, "start_step": 0}), flush=True)
 while True:
     time.sleep(0.05)
 """

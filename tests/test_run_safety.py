@@ -136,7 +136,7 @@ def test_a_torn_last_line_and_a_resume_keep_the_whole_history_readable(tmp_path)
     assert main(["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--epochs", "2"]) == 0
     log = read_event_log(events_file)
     assert log.damaged == [lines + 1]
-    assert [event["event"] for event in log.events].count("start") == 2
+    assert [event.event for event in log.events].count("start") == 2
     state = load_run(run_dir)
     assert state.status == "done" and state.segments == 2 and state.step == 4
 
@@ -145,14 +145,15 @@ def test_after_a_kill_and_a_resume_each_step_is_in_the_history_once(tmp_path):
     """A run killed after logging steps past its last checkpoint redoes them on resume."""
     run_dir = _tiny_run(tmp_path)  # last.pt at step 2
     step = {"schema": 1, "event": "step", "time": time.time(), "epoch": 2, "epoch_step": 1, "steps_per_epoch": 2}
+    step |= {"lr": 0.1, "img_per_s": 10.0, "data_time": 0.0}
     with open(run_dir / "events.jsonl", "a") as stream:
         for number, loss in ((3, 9.0), (4, 9.5)):  # what the killed process had logged
             stream.write(json.dumps({**step, "step": number, "loss": loss}) + "\n")
     assert main(["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--epochs", "2"]) == 0
     history = read_event_log(run_dir / "events.jsonl").history()
-    steps = [event["step"] for event in history if event["event"] == "step"]
+    steps = [event.step for event in history if event.event == "step"]
     assert steps == [1, 2, 3, 4]
-    assert 9.0 not in [event["loss"] for event in history if event["event"] == "step"]
+    assert 9.0 not in [event.loss for event in history if event.event == "step"]
     losses = load_run(run_dir).losses
     assert [point[0] for point in losses] == [1, 2, 3, 4]
 

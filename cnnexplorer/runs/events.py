@@ -4,8 +4,11 @@ This is the contract between ``cnnexplorer train``/``eval`` and anything that wa
 run (the app draws it live). It is free of torch and Textual so that readers stay light.
 
 Every event carries ``schema`` (:data:`SCHEMA_VERSION`), ``event`` (its type) and
-``time`` (Unix seconds). The fields of each type are listed in :data:`EVENT_FIELDS`;
-writers may add fields, readers must ignore the ones they do not know.
+``time`` (Unix seconds). Each type is one class below (:class:`Start`, :class:`Step`,
+:class:`Val`, :class:`Checkpoint`, :class:`Error`, :class:`Done`): its fields are what a
+writer must give (:func:`make_event`) and what a reader gets, typed (:func:`parse_event`).
+Writers may add fields; readers ignore the ones they do not know. A line that lacks a field
+of its type, has one of the wrong type, or is of an unknown type is not an event.
 
 The stream heals: a writer ends a line left torn by a crash before it appends; readers
 skip (and count) lines that are not events instead of giving up on the file; and a
@@ -15,114 +18,151 @@ resumed segment supersedes what earlier segments logged past the step it resumed
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Annotated, Any, Literal
+
+import msgspec
 
 SCHEMA_VERSION = 1
 
+# What a reader may rely on: counts are whole numbers from 0 to 2**53; numbers are whole
+# numbers up to 2**53 in size or finite floats up to 1e300 in size.
+Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+Number = Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)] | Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
+
+_MAX_READ = 16 * 1024 * 1024  # what a tail reads at most per poll
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="event"):
+    """What every event carries besides its type."""
+
+    schema: Literal[1]  # SCHEMA_VERSION
+    time: Number  # Unix seconds
+
+    @property
+    def event(self) -> str:
+        """The event's type, as written in its ``event`` field."""
+        return self.__struct_config__.tag
+
+
+class Config(msgspec.Struct, frozen=True):
+    """What readers fold of a start's ``config`` (written whole): the run's length."""
+
+    epochs: Count | None = None
+    max_steps: Count | None = None
+
+
+class Start(Event, tag="start"):
+    """A run begins (or a resumed segment of it)."""
+
+    command: str  # "train" or "eval"
+    model: str | None
+    family: str | None
+    config: Config  # the full resolved configuration (the contents of config.json for train)
+    params: Count | None  # number of parameters
+    macs: Count | None  # multiply-accumulates of one forward pass at the configured image size
+    device: str | None  # e.g. "cpu", "cuda:0"
+    devices: list[str]  # one entry per rank
+    world_size: Count
+    dataset: dict[str, Any] | None  # {"kind", "classes", "train_images", "val_images"}
+    steps_per_epoch: Count | None
+    run_dir: str | None  # null for eval
+    resumed_from: str | None  # checkpoint path or null
+    start_epoch: Count | None  # 1-based epoch the run starts in
+    start_step: Count | None  # optimizer steps already done
+
+
+class Step(Event, tag="step"):
+    """Training's progress: every ``--log-every`` steps and at the end of each epoch."""
+
+    epoch: Count  # 1-based
+    step: Count  # optimizer steps done since the start of training (global, 1-based)
+    epoch_step: Count  # steps done in this epoch
+    steps_per_epoch: Count | None
+    loss: Number | None  # mean training loss over the steps since the previous step event (all ranks)
+    lr: Number | None
+    img_per_s: Number | None  # training images per second over those steps (all ranks)
+    data_time: Number | None  # mean seconds per step spent waiting for data (rank 0)
+
+
+class Val(Event, tag="val"):
+    """A validation: one per epoch (eval's one result)."""
+
+    epoch: Count
+    step: Count | None
+    loss: Number | None
+    top1: Number | None  # percent
+    top5: Number | None  # percent
+    images: Count | None
+    best_top1: Number | None
+
+
+class Checkpoint(Event, tag="checkpoint"):
+    """A checkpoint written."""
+
+    path: str
+    kind: str  # "last" or "best"
+    epoch: Count  # completed epochs
+    step: Count
+
+
+class Error(Event, tag="error"):
+    """Why a run stops before it completes (a done event follows)."""
+
+    kind: str | None  # "interrupted", "nonfinite_loss", "nonfinite_weights", "data", "crash", ...
+    message: str | None
+
+
+class LastVal(msgspec.Struct, frozen=True):
+    """What readers fold of a summary's ``last_val``."""
+
+    top1: Number | None = None
+    top5: Number | None = None
+
+
+class Summary(msgspec.Struct, frozen=True):
+    """What readers fold of a done event's ``summary`` (written whole): the figures of the run's end."""
+
+    epochs: Count | None = None
+    steps: Count | None = None
+    best_top1: Number | None = None
+    top1: Number | None = None
+    top5: Number | None = None
+    last_val: LastVal | None = None
+
+
+class Done(Event, tag="done"):
+    """How a run (or a segment of it) ended: its last event."""
+
+    status: str  # "completed", "interrupted", "failed"
+    summary: Summary | None
+
+
+AnyEvent = Start | Step | Val | Checkpoint | Error | Done
+
 # The fields every event of a type carries (besides schema, event and time).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "start": (
-        "command",  # "train" or "eval"
-        "model",
-        "family",
-        "config",  # the full resolved configuration (the contents of config.json for train)
-        "params",  # number of parameters
-        "macs",  # multiply-accumulates of one forward pass at the configured image size
-        "device",  # e.g. "cpu", "cuda:0"
-        "devices",  # one entry per rank
-        "world_size",
-        "dataset",  # {"kind", "classes", "train_images", "val_images"}
-        "steps_per_epoch",
-        "run_dir",  # null for eval
-        "resumed_from",  # checkpoint path or null
-        "start_epoch",  # 1-based epoch the run starts in
-        "start_step",  # optimizer steps already done
-    ),
-    "step": (
-        "epoch",  # 1-based
-        "step",  # optimizer steps done since the start of training (global, 1-based)
-        "epoch_step",  # steps done in this epoch
-        "steps_per_epoch",
-        "loss",  # mean training loss over the steps since the previous step event (all ranks)
-        "lr",
-        "img_per_s",  # training images per second over those steps (all ranks)
-        "data_time",  # mean seconds per step spent waiting for data (rank 0)
-    ),
-    "val": ("epoch", "step", "loss", "top1", "top5", "images", "best_top1"),  # top-k in percent
-    "checkpoint": ("path", "kind", "epoch", "step"),  # kind: "last" or "best"
-    "error": ("kind", "message"),  # kinds: "interrupted", "nonfinite_loss", "nonfinite_weights", "data", "crash", ...
-    "done": ("status", "summary"),  # status: "completed", "interrupted", "failed"
+    event_type.__struct_config__.tag: tuple(
+        name for name in event_type.__struct_fields__ if name not in Event.__struct_fields__
+    )
+    for event_type in AnyEvent.__args__
 }
+_DECODER = msgspec.json.Decoder(AnyEvent)
+_RECORD_DECODER = msgspec.json.Decoder(dict[str, Any])
 
-# What a reader may rely on: a field that is there has this type (null where listed).
-# Counts are whole numbers from 0 to 2**53, numbers finite and at most 1e300 in size.
-_COUNT, _NUMBER, _TEXT, _OBJECT, _LIST = "count", "number", "text", "object", "list"
-_NULLABLE = "?"
-_FIELD_TYPES: dict[str, dict[str, str]] = {
-    "start": {
-        "command": _TEXT,
-        "model": _TEXT + _NULLABLE,
-        "family": _TEXT + _NULLABLE,
-        "config": _OBJECT,
-        "params": _COUNT + _NULLABLE,
-        "macs": _COUNT + _NULLABLE,
-        "device": _TEXT + _NULLABLE,
-        "devices": _LIST,
-        "world_size": _COUNT,
-        "dataset": _OBJECT + _NULLABLE,
-        "steps_per_epoch": _COUNT + _NULLABLE,
-        "run_dir": _TEXT + _NULLABLE,
-        "resumed_from": _TEXT + _NULLABLE,
-        "start_epoch": _COUNT + _NULLABLE,
-        "start_step": _COUNT + _NULLABLE,
-    },
-    "step": {
-        "epoch": _COUNT,
-        "step": _COUNT,
-        "epoch_step": _COUNT,
-        "steps_per_epoch": _COUNT + _NULLABLE,
-        "loss": _NUMBER + _NULLABLE,
-        "lr": _NUMBER + _NULLABLE,
-        "img_per_s": _NUMBER + _NULLABLE,
-        "data_time": _NUMBER + _NULLABLE,
-    },
-    "val": {
-        "epoch": _COUNT,
-        "step": _COUNT + _NULLABLE,
-        "loss": _NUMBER + _NULLABLE,
-        "top1": _NUMBER + _NULLABLE,
-        "top5": _NUMBER + _NULLABLE,
-        "images": _COUNT + _NULLABLE,
-        "best_top1": _NUMBER + _NULLABLE,
-    },
-    "checkpoint": {"path": _TEXT, "kind": _TEXT, "epoch": _COUNT, "step": _COUNT},
-    "error": {"kind": _TEXT + _NULLABLE, "message": _TEXT + _NULLABLE},
-    "done": {"status": _TEXT, "summary": _OBJECT + _NULLABLE},
-}
-# Inside the objects above: the entries readers fold (the run's length, the figures of its end).
-_NESTED_TYPES: dict[str, dict[str, str]] = {
-    "config": {"epochs": _COUNT + _NULLABLE, "max_steps": _COUNT + _NULLABLE},
-    "summary": {
-        "epochs": _COUNT + _NULLABLE,
-        "steps": _COUNT + _NULLABLE,
-        "best_top1": _NUMBER + _NULLABLE,
-        "top1": _NUMBER + _NULLABLE,
-        "top5": _NUMBER + _NULLABLE,
-        "last_val": _OBJECT + _NULLABLE,
-    },
-    "last_val": {"top1": _NUMBER + _NULLABLE, "top5": _NUMBER + _NULLABLE},
-}
-_LARGEST_COUNT = 2**53
-_LARGEST_NUMBER = 1e300
-_MAX_READ = 16 * 1024 * 1024  # what a tail reads at most per poll
+
+def _builtin(value: Any) -> Any:
+    """What the encoder makes of a value JSON has no type for: a float subclass (numpy's) is
+    a float, anything else (a path) its text."""
+    return float(value) if isinstance(value, float) else str(value)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_builtin)
 
 
 class EventStreamError(ValueError):
@@ -130,7 +170,8 @@ class EventStreamError(ValueError):
 
 
 def make_event(event: str, **fields: Any) -> dict[str, Any]:
-    """Build one event; raises ValueError for an unknown type or a missing field."""
+    """One event as written, stamped now (unless ``time`` is given); raises ValueError for an
+    unknown type or a missing field (one its class declares)."""
     if event not in EVENT_FIELDS:
         raise ValueError(f"unknown event type {event!r}")
     missing = [name for name in EVENT_FIELDS[event] if name not in fields]
@@ -139,20 +180,10 @@ def make_event(event: str, **fields: Any) -> dict[str, Any]:
     return {"schema": SCHEMA_VERSION, "event": event, "time": round(time.time(), 3), **fields}
 
 
-def _finite_or_none(value: Any) -> Any:
-    """JSON has no NaN or Infinity: non-finite floats are written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(item) for item in value]
-    return value
-
-
 def encode(event: dict[str, Any]) -> str:
-    """One event as one line of strict JSON (no trailing newline)."""
-    return json.dumps(_finite_or_none(event), separators=(",", ":"), allow_nan=False, default=str)
+    """One event as one line of strict JSON (no trailing newline): JSON has no NaN or
+    Infinity, so non-finite floats are written as null."""
+    return _ENCODER.encode(event).decode()
 
 
 def _ends_torn(path: Path) -> bool:
@@ -253,128 +284,79 @@ def silence_broken_pipe(stream: IO[str]) -> None:
         pass
 
 
-def _check_value(value: Any, kind: str) -> bool:
-    if kind.endswith(_NULLABLE):
-        if value is None:
-            return True
-        kind = kind[:-1]
-    if kind == _COUNT:
-        return type(value) is int and 0 <= value <= _LARGEST_COUNT
-    if kind == _NUMBER:
-        if type(value) is int:
-            return abs(value) <= _LARGEST_COUNT
-        return type(value) is float and math.isfinite(value) and abs(value) <= _LARGEST_NUMBER
-    if kind == _TEXT:
-        return isinstance(value, str)
-    if kind == _OBJECT:
-        return isinstance(value, dict)
-    return isinstance(value, list)
-
-
-def _check_fields(record: dict[str, Any], types: dict[str, str], number: int, where: str) -> None:
-    for name, kind in types.items():
-        if name in record and not _check_value(record[name], kind):
-            raise EventStreamError(f"line {number}: {where}{name} is {_shown(record[name])}, not a {kind.rstrip('?')}")
-        nested = _NESTED_TYPES.get(name)
-        if nested is not None and isinstance(record.get(name), dict):
-            _check_fields(record[name], nested, number, f"{where}{name}.")
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def parse_event(line: str | bytes, number: int = 0) -> dict[str, Any]:
+def parse_event(line: str | bytes, number: int = 0) -> AnyEvent:
     """One line as an event; raises :class:`EventStreamError` naming line ``number`` for any
     line that is not one: not UTF-8, not JSON (NaN, nesting too deep, numbers too long), not
-    an object with ``schema`` and ``event``, another schema, or a known field of the wrong type."""
+    an object of a known type with all its fields, another schema, or a field of the wrong type."""
     if isinstance(line, bytes):
         try:
-            line = line.decode("utf-8")
+            line = line.decode("utf-8")  # the decoder would not check the text of fields it skips
         except UnicodeDecodeError:
             raise EventStreamError(f"line {number}: not UTF-8 text") from None
-    if not line.strip():
-        raise EventStreamError(f"line {number}: empty line")
     try:
-        event = json.loads(line, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise EventStreamError(f"line {number}: not JSON ({error.msg})") from None
-    except (ValueError, RecursionError) as error:  # a huge integer, NaN, nesting too deep
-        raise EventStreamError(f"line {number}: not JSON ({type(error).__name__})") from None
-    if not isinstance(event, dict) or "event" not in event or "schema" not in event:
-        raise EventStreamError(f"line {number}: not an event (needs 'schema' and 'event')")
-    if event["schema"] != SCHEMA_VERSION or type(event["schema"]) is not int:
-        raise EventStreamError(
-            f"line {number}: schema {_shown(event['schema'])}, this reader understands {SCHEMA_VERSION}"
-        )
-    if not isinstance(event["event"], str):
-        raise EventStreamError(f"line {number}: event is {_shown(event['event'])}, not a text")
-    if "time" in event and not _check_value(event["time"], _NUMBER):
-        raise EventStreamError(f"line {number}: time is {_shown(event['time'])}, not a number")
-    _check_fields(event, _FIELD_TYPES.get(event["event"], {}), number, "")
-    if event["event"] == "start" and not all(isinstance(device, str) for device in event.get("devices", [])):
-        raise EventStreamError(f"line {number}: devices holds something other than text")
-    return event
+        return _DECODER.decode(line)
+    except msgspec.ValidationError as error:
+        raise EventStreamError(f"line {number}: not an event ({error})") from None
+    except msgspec.DecodeError as error:
+        raise EventStreamError(f"line {number}: not JSON ({error})") from None
+    except RecursionError:
+        raise EventStreamError(f"line {number}: not JSON (nested too deep)") from None
 
 
-def iter_events(
-    lines: Iterable[str | bytes] | IO[str], *, strict_tail: bool = False, damaged: list[int] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Parse event lines, skipping those that are not events (their line numbers are added
-    to ``damaged``). A last line without its newline is a write in progress (or a crash
-    mid-line) and is left out, not counted, unless ``strict_tail``."""
+def _complete_lines(lines: Iterable[str | bytes], strict_tail: bool) -> Iterator[tuple[int, str | bytes]]:
+    """The lines with their numbers (from 1). A last line without its newline is a write in
+    progress (or a crash mid-line) and is left out, unless ``strict_tail``."""
     pending: str | bytes | None = None
     number = 0
     for raw in lines:
         if pending is not None:
-            yield from _parsed(pending, number, damaged)
+            yield number, pending
         number += 1
         pending = raw
     if pending is None:
         return
-    complete = pending.endswith(b"\n" if isinstance(pending, bytes) else "\n")
-    if complete or strict_tail:
-        yield from _parsed(pending, number, damaged)
+    if strict_tail or pending.endswith(b"\n" if isinstance(pending, bytes) else "\n"):
+        yield number, pending
 
 
-def _parsed(line: str | bytes, number: int, damaged: list[int] | None) -> Iterator[dict[str, Any]]:
-    try:
-        yield parse_event(line, number)
-    except EventStreamError:
-        if damaged is not None:
-            damaged.append(number)
+def iter_events(
+    lines: Iterable[str | bytes] | IO[str], *, strict_tail: bool = False, damaged: list[int] | None = None
+) -> Iterator[AnyEvent]:
+    """Parse event lines, skipping those that are not events (their line numbers are added
+    to ``damaged``); a half-written last line is left out, not counted, unless ``strict_tail``."""
+    for number, line in _complete_lines(lines, strict_tail):
+        try:
+            yield parse_event(line, number)
+        except EventStreamError:
+            if damaged is not None:
+                damaged.append(number)
 
 
-def one_history(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def one_history(events: Iterable[AnyEvent]) -> list[AnyEvent]:
     """A run's events as one history: a resumed segment's ``start`` supersedes the step, val
     and checkpoint events that earlier segments logged past the step it resumed from (a
     run killed after its checkpoint redoes those steps), so steps never go backwards."""
-    kept: list[dict[str, Any]] = []
+    kept: list[AnyEvent] = []
     for event in events:
-        if event.get("event") == "start" and event.get("resumed_from"):
-            resumed_at = event.get("start_step") or 0
+        if isinstance(event, Start) and event.resumed_from:
+            resumed_at = event.start_step or 0
             kept = [earlier for earlier in kept if not _logged_past(earlier, resumed_at)]
         kept.append(event)
     return kept
 
 
-def _logged_past(event: dict[str, Any], step: int) -> bool:
-    return event.get("event") in ("step", "val", "checkpoint") and (event.get("step") or 0) > step
+def _logged_past(event: AnyEvent, step: int) -> bool:
+    return isinstance(event, (Step, Val, Checkpoint)) and (event.step or 0) > step
 
 
 @dataclass
 class EventLog:
     """What an events file holds: its events in file order and the lines skipped."""
 
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[AnyEvent] = field(default_factory=list)
     damaged: list[int] = field(default_factory=list)  # line numbers of lines that are not events
 
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[AnyEvent]:
         """The events as one history (see :func:`one_history`)."""
         return one_history(self.events)
 
@@ -403,9 +385,20 @@ def read_event_log(path: Path | str) -> EventLog:
 
 
 def read_events(path: Path | str) -> list[dict[str, Any]]:
-    """All complete events of an ``events.jsonl`` file, in file order; lines that are not
-    events are skipped (see :func:`read_event_log` for their count)."""
-    return read_event_log(path).events
+    """All complete events of an ``events.jsonl`` file as written, in file order, as plain
+    dicts (with the fields the classes leave out: the whole config, a writer's additions);
+    lines that are not events are skipped (see :func:`read_event_log` for their count)."""
+    with _open_regular(path) as stream:
+        return [record for _, line in _complete_lines(stream, False) if (record := _record(line)) is not None]
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """An event's line as a plain dict; None for a line that is not an event."""
+    try:
+        parse_event(line)
+        return _RECORD_DECODER.decode(line)
+    except (EventStreamError, msgspec.DecodeError):
+        return None  # not an event; or an integer too long in a field readers do not know
 
 
 class EventTail:
@@ -419,7 +412,7 @@ class EventTail:
         self._line = 0
         self.damaged = 0
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[AnyEvent]:
         """New events; raises OSError for a file that cannot be read or is not a regular file."""
         try:
             with _open_regular(self.path) as stream:

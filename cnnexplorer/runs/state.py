@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnexplorer.runs.events import EventStreamError, EventTail, read_events
+import msgspec
+
+from cnnexplorer.runs.events import (
+    AnyEvent,
+    Checkpoint,
+    Done,
+    Error,
+    EventTail,
+    LastVal,
+    Start,
+    Step,
+    Summary,
+    Val,
+    read_event_log,
+)
 from cnnexplorer.runs.rundir import lock_holder
 
 
@@ -32,7 +47,7 @@ class RunState:
     steps_per_epoch: int | None = None
     max_steps: int | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
-    val: list[dict[str, Any]] = field(default_factory=list)  # val events
+    val: list[dict[str, Any]] = field(default_factory=list)  # the val events' fields (the app's charts)
     best_top1: float | None = None
     best_top5: float | None = None
     lr: float | None = None
@@ -47,71 +62,69 @@ class RunState:
     seconds_before: float = 0.0  # time spent in the segments before the latest
     last_time: float | None = None
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: AnyEvent) -> None:
         """Fold one event into the state."""
-        kind = event.get("event")
-        previous_time, self.last_time = self.last_time, event.get("time", self.last_time)
-        if kind == "start":
-            self._start(event, previous_time)
-        elif kind == "step":
-            self.epoch, self.step = event["epoch"], event["step"]
-            self.steps_per_epoch = event.get("steps_per_epoch", self.steps_per_epoch)
-            self.lr, self.img_per_s = event.get("lr"), event.get("img_per_s")
-            if event.get("loss") is not None:
-                self.losses.append((event["step"], event["loss"]))
-        elif kind == "val":
-            self.val.append(event)
-            self.epoch = max(self.epoch, event.get("epoch") or 0)
-            self._best(event.get("top1"), event.get("top5"))
-            self._best(event.get("best_top1"), None)
-        elif kind == "checkpoint":
-            self.last_checkpoint = event.get("path")
-            if event.get("kind") == "last":
-                self.resumable = True
-        elif kind == "error":
-            self.error = f"{event.get('kind')}: {event.get('message')}"
-        elif kind == "done":
-            status = event.get("status")
-            self.status = {"completed": "done", "interrupted": "cancelled"}.get(status, "failed")
-            self._summary(event.get("summary") or {})
+        previous_time, self.last_time = self.last_time, event.time
+        match event:
+            case Start():
+                self._start(event, previous_time)
+            case Step():
+                self.epoch, self.step = event.epoch, event.step
+                self.steps_per_epoch = event.steps_per_epoch
+                self.lr, self.img_per_s = event.lr, event.img_per_s
+                if event.loss is not None:
+                    self.losses.append((event.step, event.loss))
+            case Val():
+                self.val.append(msgspec.structs.asdict(event))
+                self.epoch = max(self.epoch, event.epoch)
+                self._best(event.top1, event.top5)
+                self._best(event.best_top1, None)
+            case Checkpoint():
+                self.last_checkpoint = event.path
+                if event.kind == "last":
+                    self.resumable = True
+            case Error():
+                self.error = f"{event.kind}: {event.message}"
+            case Done():
+                self.status = {"completed": "done", "interrupted": "cancelled"}.get(event.status, "failed")
+                self._summary(event.summary or Summary())
 
-    def _start(self, event: dict[str, Any], previous_time: float | None) -> None:
+    def _start(self, event: Start, previous_time: float | None) -> None:
         """A new segment: the first start of the run, or a resume appended to it."""
         if self.started_at is not None and previous_time is not None:
             self.seconds_before += max(0.0, previous_time - self.started_at)
-        config = event.get("config", {})
-        self.command = event.get("command", self.command)
-        self.model = event.get("model")
+        self.command = event.command
+        self.model = event.model
         self.status = "running"
-        self.run_dir = Path(event["run_dir"]) if event.get("run_dir") else self.run_dir
-        self.devices = list(event.get("devices") or [event.get("device", "cpu")])
-        self.epochs = config.get("epochs")
-        self.max_steps = config.get("max_steps")
-        self.steps_per_epoch = event.get("steps_per_epoch")
-        self.step = self.segment_start_step = event.get("start_step", 0) or 0
-        self.epoch = event.get("start_epoch", 0) or 0
-        self.started_at = event.get("time")
+        self.run_dir = Path(event.run_dir) if event.run_dir else self.run_dir
+        self.devices = list(event.devices) or [event.device or "cpu"]
+        self.epochs = event.config.epochs
+        self.max_steps = event.config.max_steps
+        self.steps_per_epoch = event.steps_per_epoch
+        self.step = self.segment_start_step = event.start_step or 0
+        self.epoch = event.start_epoch or 0
+        self.started_at = event.time
         self.first_started_at = self.first_started_at or self.started_at
         self.segments += 1
         self.error, self.resumable = None, False
         # What an earlier segment logged past the checkpoint it resumes from is redone.
         self.losses = [point for point in self.losses if point[0] <= self.step]
-        self.val = [val for val in self.val if (val.get("step") or 0) <= self.step]
+        self.val = [val for val in self.val if (val["step"] or 0) <= self.step]
         self.best_top1 = self.best_top5 = None
         for val in self.val:
-            self._best(val.get("top1"), val.get("top5"))
+            self._best(val["top1"], val["top5"])
 
     def _best(self, top1: float | None, top5: float | None) -> None:
         if top1 is not None and (self.best_top1 is None or top1 > self.best_top1):
             self.best_top1, self.best_top5 = top1, top5
 
-    def _summary(self, summary: dict[str, Any]) -> None:
+    def _summary(self, summary: Summary) -> None:
         """The ``done`` summary's figures, where the step and val events did not carry them."""
-        self.step = max(self.step, summary.get("steps") or 0)
-        self.epoch = max(self.epoch, summary.get("epochs") or 0)
-        last_val = summary.get("last_val") or {}
-        best = summary.get("best_top1", summary.get("top1"))
-        top5 = last_val.get("top5") if last_val.get("top1") == best else summary.get("top5")
+        self.step = max(self.step, summary.steps or 0)
+        self.epoch = max(self.epoch, summary.epochs or 0)
+        last_val = summary.last_val or LastVal()
+        best = summary.top1 if summary.best_top1 is None else summary.best_top1
+        top5 = last_val.top5 if last_val.top1 == best else summary.top5
         self._best(best, top5)
 
     @property
@@ -158,7 +171,7 @@ class RunState:
         return self.status
 
 
-def fold(events: list[dict[str, Any]]) -> RunState:
+def fold(events: Iterable[AnyEvent]) -> RunState:
     """The state after a sequence of events."""
     state = RunState()
     for event in events:
@@ -179,7 +192,7 @@ def _settle(state: RunState, run_dir: Path) -> RunState:
 
 def load_run(run_dir: Path) -> RunState:
     """A past run from its ``events.jsonl``."""
-    return _settle(fold(read_events(run_dir / "events.jsonl")), run_dir)
+    return _settle(fold(read_event_log(run_dir / "events.jsonl").events), run_dir)
 
 
 class RunWatcher:
@@ -209,11 +222,12 @@ class RunWatcher:
 
     def _read(self, run_dir: Path, tail: EventTail, state: RunState) -> None:
         try:
-            for event in tail.poll():
-                state.apply(event)
-        except (OSError, EventStreamError, KeyError, TypeError):
+            events = tail.poll()
+        except OSError:
             self._broken.add(run_dir)
             return
+        for event in events:
+            state.apply(event)
         _settle(state, run_dir)
 
     def forget(self, run_dir: Path) -> None:
