@@ -136,3 +136,80 @@ def test_a_state_dict_of_another_model_is_refused():
     wrong_classes = zoo.get("resnet20").build(num_classes=10).state_dict()
     with pytest.raises(UsageError, match="size mismatch"):
         checkpoints.load_model_weights(_model(), wrong_classes, "ten.pt")
+
+
+def _recorded_config() -> dict:
+    """A config.json as a run writes it."""
+    return {
+        "model": "resnet20",
+        "dataset": "fake",
+        "data": None,
+        "image_size": 32,
+        "num_classes": 10,
+        "epochs": 2,
+        "batch_size": 16,
+        "optimizer": "sgd",
+        "lr": 0.1,
+        "momentum": 0.9,
+        "nesterov": False,
+        "weight_decay": 1e-4,
+        "schedule": "step",
+        "milestones": [1],
+        "gamma": 0.1,
+        "plateau_patience": 2,
+        "warmup_epochs": 0.0,
+        "label_smoothing": 0.0,
+        "aux_weight": 0.0,
+        "seed": 0,
+        "deterministic": True,
+        "precision": "fp32",
+        "channels_last": False,
+        "compile": False,
+        "workers": 0,
+        "max_steps": None,
+        "log_every": 10,
+        "fake_size": 32,
+        "download": False,
+        "recipe": "test",
+        "run_dir": "runs/x",
+        "world_size": 1,
+        "decode": "cpu",
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "needle"),
+    [
+        ("epochs", True, "Expected `int`, got `bool` - at `$.epochs`"),
+        ("epochs", 2.0, "Expected `int`, got `float`"),
+        ("nesterov", 0, "Expected `bool`, got `int`"),
+        ("milestones", [1, True], "at `$.milestones[1]`"),
+        ("lr", float("nan"), "lr is nan, not a finite number"),
+        ("gamma", float("inf"), "gamma is inf, not a finite number"),
+        ("lr", "0.1", "Expected `float`, got `str`"),
+        ("optimizer", "lion", "optimizer is 'lion', not one of"),
+        ("precision", "auto", "precision is 'auto', not one of"),
+        ("batch_size", 0, "batch_size is 0, below 1"),
+        ("model", None, "Expected `str`, got `null`"),
+    ],
+)
+def test_a_recorded_config_is_checked_entry_by_entry(entry, value, needle):
+    from cnnexplorer.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="^its config") as raised:
+        TrainConfig.from_dict({**_recorded_config(), entry: value})
+    assert needle in str(raised.value)
+
+
+def test_a_recorded_config_loads_as_it_was_written_and_is_frozen():
+    import dataclasses
+
+    from cnnexplorer.train.config import TrainConfig
+
+    recorded = _recorded_config()
+    config = TrainConfig.from_dict({**recorded, "lr": 1, "unknown": "ignored"})
+    assert config.as_dict() == {**recorded, "lr": 1.0}
+    with pytest.raises(ValueError, match="its config: Object missing required field `seed`"):
+        TrainConfig.from_dict({k: v for k, v in recorded.items() if k != "seed"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.lr = 0.2
