@@ -10,8 +10,19 @@ from functools import partial
 from pathlib import Path
 
 from cnnexplorer.errors import UsageError
+from cnnexplorer.train.choices import (
+    AMP_DTYPES,
+    AT_LEAST,
+    DATASETS,
+    DECODE_MODES,
+    EVAL_FORMATS,
+    OPTIMIZERS,
+    POSITIVE_NUMBERS,
+    PRECISIONS,
+    SCHEDULES,
+    TRAIN_PRECISIONS,
+)
 
-DATASETS = ("imagefolder", "cifar10", "cifar100", "fake")
 # Flags that launch processes; they are not passed on to the ranks.
 LAUNCH_FLAGS = ("gpus", "nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend")
 # Flags a resumed run may change: everything else comes from the checkpoint's config.
@@ -65,8 +76,9 @@ examples:
 add --download (needs network) or pass --checkpoint with a state_dict file."""
 
 
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number of ``minimum`` or more."""
+def _whole_number(setting: str):
+    """An argparse type: a whole number of the setting's least value (``AT_LEAST``) or more."""
+    minimum = AT_LEAST[setting]
 
     def parse(text: str) -> int:
         try:
@@ -80,8 +92,9 @@ def _int_at_least(minimum: int):
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
+def _number(setting: str):
+    """An argparse type: a finite number, more than 0 for ``POSITIVE_NUMBERS``, else 0 or more."""
+    return _positive_float if setting in POSITIVE_NUMBERS else _non_negative_float
 
 
 def _non_negative_float(text: str) -> float:
@@ -115,7 +128,7 @@ def _int_list(text: str) -> list[int]:
 
 def _add_device_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("devices")
-    group.add_argument("--gpu", type=_non_negative_int, metavar="N", help="run on cuda:N")
+    group.add_argument("--gpu", type=_whole_number("gpu"), metavar="N", help="run on cuda:N")
     group.add_argument(
         "--device", metavar="DEV", help="cpu, cuda or cuda:N (default: cuda:0 if there is a GPU, else cpu)"
     )
@@ -124,7 +137,7 @@ def _add_device_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--nproc",
-        type=_positive_int,
+        type=_whole_number("nproc"),
         metavar="N",
         help="DDP with N processes per node (GPUs 0..N-1, or N CPU processes with --device cpu)",
     )
@@ -154,19 +167,19 @@ def _add_data_options(parser: argparse.ArgumentParser, for_eval: bool) -> None:
     )
     group.add_argument(
         "--image-size",
-        type=_positive_int,
+        type=_whole_number("image_size"),
         metavar="S",
         help="square input size (default: the model's own, e.g. 227 for alexnet-2012, 32 for CIFAR models)",
     )
     group.add_argument(
         "--workers",
-        type=_non_negative_int,
+        type=_whole_number("workers"),
         metavar="N",
         help=f"data loading processes (default {default_workers()}; 0 loads in the main process)",
     )
     group.add_argument(
         "--fake-size",
-        type=_positive_int,
+        type=_whole_number("fake_size"),
         metavar="N",
         help="--dataset fake: training images (val gets N/10; default 1280)",
     )
@@ -189,22 +202,25 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     _add_data_options(train, for_eval=False)
     _add_device_options(train)
     recipe = train.add_argument_group("recipe (defaults: the family's paper recipe, printed at the start)")
-    recipe.add_argument("--epochs", type=_positive_int, metavar="N")
+    recipe.add_argument("--epochs", type=_whole_number("epochs"), metavar="N")
     recipe.add_argument(
-        "--batch-size", type=_positive_int, metavar="N", help="global batch, split evenly over the DDP processes"
+        "--batch-size",
+        type=_whole_number("batch_size"),
+        metavar="N",
+        help="global batch, split evenly over the DDP processes",
     )
     recipe.add_argument(
-        "--optimizer", choices=("sgd", "adamw"), help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)"
+        "--optimizer", choices=OPTIMIZERS, help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)"
     )
-    recipe.add_argument("--lr", type=_positive_float, metavar="LR", help="base learning rate")
-    recipe.add_argument("--momentum", type=_non_negative_float, metavar="M")
+    recipe.add_argument("--lr", type=_number("lr"), metavar="LR", help="base learning rate")
+    recipe.add_argument("--momentum", type=_number("momentum"), metavar="M")
     recipe.add_argument(
         "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum (WRN, DenseNet)"
     )
-    recipe.add_argument("--weight-decay", type=_non_negative_float, metavar="WD")
+    recipe.add_argument("--weight-decay", type=_number("weight_decay"), metavar="WD")
     recipe.add_argument(
         "--schedule",
-        choices=("step", "cosine", "plateau"),
+        choices=SCHEDULES,
         help="step: x gamma at milestones; cosine: to 0; plateau: x gamma when val top-1 stalls",
     )
     recipe.add_argument(
@@ -213,36 +229,36 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         metavar="E1,E2",
         help="step schedule: epochs after which the lr is multiplied by gamma",
     )
-    recipe.add_argument("--gamma", type=_positive_float, metavar="G", help="lr factor at each milestone or plateau")
+    recipe.add_argument("--gamma", type=_number("gamma"), metavar="G", help="lr factor at each milestone or plateau")
     recipe.add_argument(
         "--plateau-patience",
-        type=_non_negative_int,
+        type=_whole_number("plateau_patience"),
         metavar="N",
         help="plateau schedule: epochs without improvement before a drop (default 2)",
     )
     recipe.add_argument(
         "--warmup-epochs",
-        type=_non_negative_float,
+        type=_number("warmup_epochs"),
         metavar="E",
         help="linear lr warmup (step and cosine schedules; may be fractional)",
     )
-    recipe.add_argument("--label-smoothing", type=_non_negative_float, metavar="EPS")
+    recipe.add_argument("--label-smoothing", type=_number("label_smoothing"), metavar="EPS")
     recipe.add_argument(
         "--aux-weight",
-        type=_non_negative_float,
+        type=_number("aux_weight"),
         metavar="W",
         help="GoogLeNet: weight of the two auxiliary losses (default 0.3)",
     )
     run = train.add_argument_group("run")
     run.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_whole_number("seed"),
         metavar="N",
         help="fix every random choice (also makes cuDNN deterministic); default: a random seed, recorded",
     )
     run.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16", "fp16"),
+        choices=TRAIN_PRECISIONS,
         help="auto (default): bf16 autocast and channels-last on a GPU that has bf16, else fp32; "
         "fp16 uses a gradient scaler. An execution detail: the recipe stays the paper's",
     )
@@ -250,7 +266,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--amp",
         nargs="?",
         const="bf16",
-        choices=("bf16", "fp16"),
+        choices=AMP_DTYPES,
         help="the same as --precision bf16|fp16 (--amp alone: bf16)",
     )
     run.add_argument(
@@ -261,7 +277,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     run.add_argument(
         "--decode",
-        choices=("auto", "cpu", "gpu"),
+        choices=DECODE_MODES,
         help="where images are decoded and augmented: cpu (the loader's workers), gpu (on the device, JPEGs, "
         "batched), auto (default: gpu for a folder of JPEGs on a GPU)",
     )
@@ -270,12 +286,15 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     run.add_argument("--resume", metavar="PATH", help="continue from a last.pt (in its run directory, unless --output)")
     run.add_argument(
         "--max-steps",
-        type=_positive_int,
+        type=_whole_number("max_steps"),
         metavar="N",
         help="stop after N optimizer steps in all (then validate and save)",
     )
     run.add_argument(
-        "--log-every", type=_positive_int, metavar="N", help="steps between step events and log lines (default 10)"
+        "--log-every",
+        type=_whole_number("log_every"),
+        metavar="N",
+        help="steps between step events and log lines (default 10)",
     )
     run.add_argument(
         "--events", choices=("-",), help="also write the event stream to stdout (human output then goes to stderr)"
@@ -307,21 +326,17 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     )
     _add_device_options(evaluation)
     evaluation.add_argument(
-        "--batch-size", type=_positive_int, default=64, metavar="N", help="global batch (default 64)"
+        "--batch-size", type=_whole_number("batch_size"), default=64, metavar="N", help="global batch (default 64)"
     )
-    evaluation.add_argument(
-        "--precision", choices=("fp32", "bf16", "fp16"), help="autocast dtype of the inference (default fp32)"
-    )
-    evaluation.add_argument("--amp", nargs="?", const="bf16", choices=("bf16", "fp16"), help="--precision bf16|fp16")
+    evaluation.add_argument("--precision", choices=PRECISIONS, help="autocast dtype of the inference (default fp32)")
+    evaluation.add_argument("--amp", nargs="?", const="bf16", choices=AMP_DTYPES, help="--precision bf16|fp16")
     evaluation.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     evaluation.add_argument("--per-class", metavar="CSV", help="write each class's top-1 accuracy to this CSV file")
-    evaluation.add_argument(
-        "--format", choices=("table", "json"), default="table", help="result as text (default) or JSON"
-    )
+    evaluation.add_argument("--format", choices=EVAL_FORMATS, default="table", help="result as text (default) or JSON")
     evaluation.add_argument("--events", metavar="PATH", help="write the event stream here (- for stdout)")
     evaluation.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_whole_number("seed"),
         metavar="N",
         help="--dataset fake: the seed of the synthetic images (default: the checkpoint's run's, else 0)",
     )
@@ -393,26 +408,11 @@ def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 def child_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
     """This command's arguments as given, less the launch flags: what each rank runs."""
-    command = parser.prog.split()[-1]
-    arguments = [command, args.model]
-    for action in parser._actions:
-        if not action.option_strings or action.dest in LAUNCH_FLAGS or action.dest == "help":
-            continue
-        value = getattr(args, action.dest, None)
-        flag = action.option_strings[0]
-        if isinstance(action, argparse.BooleanOptionalAction):
-            if value is not None:
-                arguments.append(flag if value else f"--no-{flag[2:]}")
-            continue
-        if value is None or value is False or value == action.default:
-            continue
-        if value is True:
-            arguments.append(flag)
-        elif isinstance(value, list):
-            arguments += [flag, ",".join(map(str, value))]
-        else:
-            arguments += [flag, str(value)]
-    return arguments
+    from dataclasses import replace
+
+    from cnnexplorer.train.request import LaunchRequest
+
+    return replace(LaunchRequest.from_args(parser, args), **dict.fromkeys(LAUNCH_FLAGS)).argv()
 
 
 def _run_dir(output: str | None, model: str) -> Path:
@@ -451,8 +451,6 @@ def resolve_train_config(args: argparse.Namespace):
     else:
         num_classes = {"cifar10": 10, "cifar100": 100}.get(dataset, arch.num_classes)
     image_size = args.image_size or arch.input_size[1]
-    if image_size < 8:
-        raise UsageError(f"--image-size {image_size} is too small: use 8 or more")
     # The recipe with the flags given; switching to AdamW also switches to its usual lr and weight decay.
     given = {f.name: getattr(args, f.name) for f in fields(Recipe) if getattr(args, f.name, None) is not None}
     if given.get("optimizer") == "adamw" and recipe.optimizer != "adamw":

@@ -143,7 +143,7 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
         data = TextInput(str(self.values["data"]), id="field-data", compact=True)
         yield from self._row("data", "Data folder", data)
         if set(choices) & set(CIFAR_DATASETS):
-            download = Checkbox("fetch the CIFAR files if missing", self.request.download, id="field-download")
+            download = Checkbox("fetch the CIFAR files if missing", bool(self.values["download"]), id="field-download")
             download.compact = True
             yield from self._row("download", "Download", download)
 
