@@ -51,28 +51,57 @@ Once no axis holds a position (a mean over the map, the class token picked, a li
 layer over a flattened map) a tensor has no field (``None``). :attr:`ReceptiveFieldMode.final`
 lists, in order, the fields of the feature maps that global pooling or such an op
 consumed: the last one is the network's headline field.
+
+This module holds the mode and its op handlers; the algebra of fields and positions they
+apply is :mod:`cnnexplorer.analysis.field_algebra`, and the FLOP count the mode keeps on the
+way is :mod:`cnnexplorer.analysis.flop_formulas`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils.flop_counter import flop_registry, shape_wrapper
 
 from cnnexplorer import units
 from cnnexplorer.analysis import meta_shortcuts
+from cnnexplorer.analysis.field_algebra import (
+    BATCH,
+    INPUT_FIELD,
+    TOKENS,
+    H,
+    Positions,
+    Run,
+    W,
+    approximate,
+    axis_size,
+    channel_runs,
+    fitted,
+    grid_count,
+    grid_runs,
+    has_positions,
+    mixed_runs,
+    plain_run,
+    regroup,
+    run_extent,
+    sliding_window,
+    token_run,
+    union,
+    whole_input,
+    with_note,
+)
+from cnnexplorer.analysis.flop_formulas import op_flops
 from cnnexplorer.analysis.meta_shortcuts import ints_alone, per_axis, tensor_arguments
 from cnnexplorer.analysis.results import ReceptiveField
 
 aten = torch.ops.aten
 
-INPUT_FIELD = ReceptiveField(size=(1, 1), jump=(1, 1), start=(0, 0))
 
 _CONV = {aten.convolution.default}
+
+
 _POOL = {
     aten.max_pool2d_with_indices.default,
     aten.max_pool2d.default,
@@ -80,12 +109,16 @@ _POOL = {
     aten.max_pool3d_with_indices.default,
     aten.avg_pool3d.default,
 }
+
+
 _ADAPTIVE_POOL = {
     aten._adaptive_avg_pool2d.default,
     aten.adaptive_max_pool2d.default,
     aten._adaptive_avg_pool3d.default,
     aten.adaptive_max_pool3d.default,
 }
+
+
 _REDUCE = {
     aten.mean.dim,
     aten.sum.dim_IntList,
@@ -98,6 +131,8 @@ _REDUCE = {
     aten.min.dim,
     aten.logsumexp.default,
 }
+
+
 _PAD = {
     aten.constant_pad_nd.default,
     aten.reflection_pad1d.default,
@@ -107,6 +142,8 @@ _PAD = {
     aten.replication_pad2d.default,
     aten.replication_pad3d.default,
 }
+
+
 # Each unit depends on every entry along the axes these normalize over.
 _NORMALIZING = {
     aten._softmax.default,
@@ -115,7 +152,11 @@ _NORMALIZING = {
     aten.native_layer_norm.default,
     aten.native_group_norm.default,
 }
+
+
 _PRODUCTS = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
+
+
 _ATTENTION = {
     aten._scaled_dot_product_flash_attention_for_cpu.default,
     aten._scaled_dot_product_efficient_attention.default,
@@ -123,6 +164,8 @@ _ATTENTION = {
     aten._scaled_dot_product_cudnn_attention.default,
     aten._native_multi_head_attention.default,
 }
+
+
 # New tensors whose values do not depend on the input's (Swin's attention mask).
 _FRESH = {
     aten.new_zeros.default,
@@ -131,12 +174,16 @@ _FRESH = {
     aten.new_full.default,
     aten.new_empty_strided.default,
 }
+
+
 _BATCH_NORM = {
     aten._native_batch_norm_legit_no_training.default,
     aten._native_batch_norm_legit.default,
     aten._native_batch_norm_legit_functional.default,
     aten.native_batch_norm.default,
 }
+
+
 # Ops that act on each spatial position alone, beyond those tagged pointwise.
 _POSITIONWISE = _BATCH_NORM | {
     aten.native_dropout.default,
@@ -157,6 +204,8 @@ _POSITIONWISE = _BATCH_NORM | {
     aten.where.ScalarOther,
     aten.where.ScalarSelf,
 }
+
+
 # Views whose result reads the input's entries in order (row-major): a regrouping of its runs.
 _REGROUP = {
     aten.view.default,
@@ -167,6 +216,8 @@ _REGROUP = {
     aten.squeeze.dims,
     aten.squeeze.default,
 }
+
+
 # Ops that move entries around without combining them.
 _REARRANGE = _REGROUP | {
     aten.expand.default,
@@ -200,38 +251,6 @@ def _kind(func) -> object:
     return None
 
 
-_SHAPE_WRAPPED = shape_wrapper(lambda: None).__code__
-
-
-# torch's addmm and baddbmm formulas are mm's and bmm's of the two products' operands, called
-# through the shape wrapper again (a pytree map of the shapes: 15 us a call, a linear layer's
-# every call): those formulas, called here on those operands.
-_PRODUCT_OF = {aten.addmm: aten.mm, aten.baddbmm: aten.bmm}
-
-
-def _flops(formula, args: tuple, kwargs: dict, out: object) -> int:
-    """An op's FLOPs by FlopCounterMode's formula, called as FlopCounterMode calls it.
-
-    Most formulas take shapes, through a wrapper that maps every argument with torch's
-    pytree (the larger part of a call's cost): aten arguments are flat or lists, so they
-    are mapped here directly and handed to the formula itself.
-    """
-    if getattr(formula, "__code__", None) is not _SHAPE_WRAPPED:
-        return formula(*args, **kwargs, out_val=out)
-    shaped = {name: _shapes(value) for name, value in kwargs.items()}
-    return formula.__wrapped__(*_shapes(args), out_shape=_shapes(out), **shaped)
-
-
-def _shapes(value: object) -> object:
-    """``value`` with each tensor, in it or in its lists and tuples, replaced by its shape."""
-    if isinstance(value, torch.Tensor):
-        return value.shape
-    if isinstance(value, (list, tuple)) and not (value and type(value[0]) is int):  # not sizes or strides
-        shapes = [_shapes(item) for item in value]
-        return shapes if isinstance(value, list) else tuple(shapes)
-    return value
-
-
 def _arguments(func, args: tuple, kwargs: dict) -> dict:
     """An op's arguments by name, defaults filled in from its schema."""
     bound = {}
@@ -254,196 +273,13 @@ def _schema(func) -> tuple[tuple[str, object], ...]:
     return tuple((a.name, a.default_value if a.has_default_value() else _NO_DEFAULT) for a in func._schema.arguments)
 
 
-def _window(
-    field: ReceptiveField,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int] = (0, 0),
-    dilation: tuple[int, int] = (1, 1),
-    note: str | None = None,
-) -> ReceptiveField:
-    """The field after a sliding window, axis by axis."""
-    (size_h, size_w), (jump_h, jump_w), (start_h, start_w) = field.size, field.jump, field.start
-    return ReceptiveField(
-        size=(size_h + (kernel[0] - 1) * dilation[0] * jump_h, size_w + (kernel[1] - 1) * dilation[1] * jump_w),
-        jump=(jump_h * stride[0], jump_w * stride[1]),
-        start=(start_h - padding[0] * jump_h, start_w - padding[1] * jump_w),
-        approximations=_with(field.approximations, note),
-    )
-
-
-def _with(notes: tuple[str, ...], note: str | None) -> tuple[str, ...]:
-    return notes if note is None or note in notes else (*notes, note)
-
-
-def _union(fields: list[ReceptiveField], op: str) -> ReceptiveField:
-    """The union of the fields of tensors an op combines position by position."""
-    if len(fields) == 1:
-        return fields[0]
-    notes: tuple[str, ...] = ()
-    for field in fields:
-        for note in field.approximations:
-            notes = _with(notes, note)
-    size, jump, start = [], [], []
-    for axis in range(2):
-        jumps = {f.jump[axis] for f in fields}
-        if len(jumps) > 1:
-            notes = _with(notes, f"paths with different jumps meet at {op}")
-        low = min(f.start[axis] for f in fields)
-        high = max(f.start[axis] + f.size[axis] for f in fields)
-        size.append(high - low)
-        jump.append(max(jumps))
-        start.append(low)
-    return ReceptiveField((size[0], size[1]), (jump[0], jump[1]), (start[0], start[1]), notes)
-
-
 def _op_name(func) -> str:
     return f"aten.{func.overloadpacket.__name__}"
 
 
-# Positions ------------------------------------------------------------------------------------
-
-H, W, TOKENS, BATCH, CHANNEL = 0, 1, 2, 3, 4
-
-
-class _Run(NamedTuple):
-    """A run of entries of one tensor axis (an axis holds one or more runs, outermost first).
-
-    Along the height or width (``axis`` H or W), entry ``i`` is position ``i * step`` of the
-    map; a token run is a grid (``parts``, its own runs) with ``before`` and ``after`` tokens
-    that are no position (ViT's class token); batch and channel runs hold no positions.
-    """
-
-    axis: int
-    count: int
-    step: int = 1
-    before: int = 0
-    after: int = 0
-    parts: tuple = ()
-
-
-class _Positions(NamedTuple):
-    """Where a tensor keeps the map's positions: the runs of each of its axes, the map's
-    positions per spatial axis, and the windows ``(axis, extent)`` its field already spans
-    (so that the two products of one window attention grow the field once)."""
-
-    dims: tuple[tuple[_Run, ...], ...]
-    grid: tuple[int, int]
-    windows: frozenset = frozenset()
-
-    def but(self, dims=None, grid=None, windows=None) -> _Positions:
-        if dims is None and grid is None and (windows is None or windows == self.windows):
-            return self
-        return _Positions(
-            self.dims if dims is None else tuple(dims),
-            self.grid if grid is None else tuple(grid),  # type: ignore[arg-type]
-            self.windows if windows is None else windows,
-        )
-
-
-def _grid_runs(dim: tuple[_Run, ...]) -> list[_Run]:
-    """The height and width runs of one tensor axis, a token run's grid included."""
-    found: list[_Run] = []
-    for run in dim:
-        if run.axis == TOKENS:
-            found.extend(run.parts)
-        elif run.axis <= W:
-            found.append(run)
-    return found
-
-
-def _has_positions(positions: _Positions | None) -> bool:
-    return positions is not None and _holds_positions(positions.dims)
-
-
-@functools.lru_cache(maxsize=4096)
-def _holds_positions(dims: tuple[tuple[_Run, ...], ...]) -> bool:
-    return any(run.axis <= TOKENS for dim in dims for run in dim)
-
-
-def _plain(dim: tuple[_Run, ...]) -> _Run | None:
-    """The axis's one height or width run at step 1, if that is all the axis holds."""
-    return dim[0] if len(dim) == 1 and dim[0].axis <= W and dim[0].step == 1 else None
-
-
-def _channels(size: int) -> tuple[_Run, ...]:
-    return (_Run(CHANNEL, size),) if size != 1 else ()
-
-
-def _dims_of(tensor: torch.Tensor, positions: _Positions | None) -> tuple[tuple[_Run, ...], ...]:
+def _dims_of(tensor: torch.Tensor, positions: Positions | None) -> tuple[tuple[Run, ...], ...]:
     """A tensor's axis runs; those of an untracked tensor are channels."""
-    return positions.dims if positions is not None else tuple(_channels(n) for n in tensor.shape)
-
-
-@functools.lru_cache(maxsize=4096)
-def _regroup(dims: tuple[tuple[_Run, ...], ...], shape: tuple[int, ...]) -> tuple[tuple[_Run, ...], ...] | None:
-    """The runs of a reshaped tensor's axes (row-major, as view and reshape read memory):
-    the input's runs in order, split or merged to the new sizes; None where a run would be
-    split unevenly or a token run split at all. (Kept: a network reshapes alike block after block.)"""
-    queue = [run for dim in dims for run in dim]
-    out = []
-    for size in shape:
-        taken = []
-        if size == 1 and queue and queue[0].count == 1:
-            taken.append(queue.pop(0))  # a collapsed axis (1x1 after global pooling) stays one
-        need = size
-        while need > 1:
-            if not queue:
-                return None
-            run = queue.pop(0)
-            if run.count == 1:
-                continue
-            if need % run.count == 0:
-                taken.append(run)
-                need //= run.count
-            elif run.count % need == 0 and run.axis != TOKENS:
-                inner = run.count // need
-                taken.append(run._replace(count=need, step=run.step * inner))
-                queue.insert(0, run._replace(count=inner))
-                need = 1
-            else:
-                return None
-        out.append(_joined(taken))
-    if any(run.count != 1 for run in queue):
-        return None
-    return tuple(out)
-
-
-def _joined(runs: list[_Run]) -> tuple[_Run, ...]:
-    """Neighbouring runs merged where they read as one: channels with channels, and a
-    height or width run with the run just inside it (a window's rows back into the map's)."""
-    joined: list[_Run] = []
-    for run in runs:
-        last = joined[-1] if joined else None
-        if last is not None and last.axis == run.axis and run.axis in (BATCH, CHANNEL):
-            joined[-1] = last._replace(count=last.count * run.count)
-        elif last is not None and last.axis == run.axis <= W and last.step == run.step * run.count:
-            joined[-1] = run._replace(count=last.count * run.count)
-        else:
-            joined.append(run)
-    return tuple(joined)
-
-
-def _mixed_runs(positions: _Positions, dims: list[int]) -> dict[int, list[_Run]]:
-    """Per spatial axis, the runs held by the tensor axes ``dims``."""
-    runs: dict[int, list[_Run]] = {H: [], W: []}
-    for d in dims:
-        for run in _grid_runs(positions.dims[d]):
-            runs[run.axis].append(run)
-    return runs
-
-
-def _extent(runs: list[_Run]) -> tuple[int, bool]:
-    """How many neighbouring positions along one axis some runs span, and whether they
-    are one block (a window) rather than positions spread over the map (a grid)."""
-    ordered = sorted(runs, key=lambda run: run.step)
-    block = ordered[0].step == 1 and all(b.step == a.step * a.count for a, b in zip(ordered, ordered[1:]))
-    return sum((run.count - 1) * run.step for run in ordered) + 1, block
-
-
-def _whole(field: ReceptiveField, input_hw: tuple[int, int]) -> ReceptiveField:
-    """Every unit sees the whole input: exact, whatever came before."""
-    return ReceptiveField(input_hw, (1, 1), (0, 0), (), whole=True)
+    return positions.dims if positions is not None else tuple(channel_runs(n) for n in tensor.shape)
 
 
 def _per_dim(value: object, count: int, default: int) -> list[int] | None:
@@ -460,39 +296,7 @@ def _dim_list(value: object, ndim: int) -> list[int]:
     return sorted({d % ndim for d in ([value] if isinstance(value, int) else value)})  # type: ignore[union-attr]
 
 
-def _fitted(positions: _Positions | None, shape: torch.Size) -> _Positions | None:
-    """``positions`` with the batch and channel axes sized to the tensor (a convolution's new
-    channels); an axis whose positions do not fit its size holds none."""
-    if positions is None or len(positions.dims) != len(shape):
-        return None
-    if _sizes(positions.dims) == shape:
-        return positions
-    return positions.but([dim if _size(dim) == n else _channels(n) for dim, n in zip(positions.dims, shape)])
-
-
-@functools.lru_cache(maxsize=4096)
-def _sizes(dims: tuple[tuple[_Run, ...], ...]) -> tuple[int, ...]:
-    """Each axis's size (a pass meets the same few dims again and again: kept)."""
-    return tuple(_size(dim) for dim in dims)
-
-
-def _size(dim: tuple[_Run, ...]) -> int:
-    return math.prod(run.count for run in dim)
-
-
-def _tokens(dim: tuple[_Run, ...], before: int, after: int) -> _Run:
-    """A token axis: the grid's runs with ``before`` and ``after`` tokens that are no position."""
-    if len(dim) == 1 and dim[0].axis == TOKENS:
-        run = dim[0]
-        return run._replace(count=run.count + before + after, before=run.before + before, after=run.after + after)
-    return _Run(TOKENS, _size(dim) + before + after, before=before, after=after, parts=dim)
-
-
-def _grid_count(tokens: _Run) -> int:
-    return tokens.count - tokens.before - tokens.after
-
-
-def _same(outputs: tuple | list, field: ReceptiveField, positions: _Positions) -> list:
+def _same(outputs: tuple | list, field: ReceptiveField, positions: Positions) -> list:
     """``(field, positions)`` for each output shaped like the first (the others: None)."""
     shape = outputs[0].shape
     return [(field, positions) if isinstance(t, torch.Tensor) and t.shape == shape else None for t in outputs]
@@ -519,7 +323,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self.shortcuts = meta_shortcuts.MetaShortcuts()  # its recipes live as long as this pass
         self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
-        self._positions: dict[int, _Positions | None] = {}  # where each tracked tensor keeps the map
+        self._positions: dict[int, Positions | None] = {}  # where each tracked tensor keeps the map
         # Keep every tensor with an entry alive so that ids are never reused within one pass;
         # on the meta device these hold no storage.
         self._alive: list[torch.Tensor] = []
@@ -528,7 +332,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         self.final: list[ReceptiveField] = []
         # One object per distinct positions, so that an id names them; the outcomes of ops past
         # a global mix, by what they depend on (see _outcomes).
-        self._interned: dict[_Positions, _Positions] = {}
+        self._interned: dict[Positions, Positions] = {}
         self._past_whole: dict[tuple, list] = {}
 
     def mark_input(self, tensor: torch.Tensor) -> None:
@@ -537,8 +341,8 @@ class ReceptiveFieldMode(TorchDispatchMode):
         positions = None
         if tensor.dim() >= 4:  # (N, C, ..., H, W)
             h, w = self._input_hw
-            middle = tuple(_channels(n) for n in tensor.shape[1:-2])
-            positions = _Positions(((_Run(BATCH, tensor.shape[0]),), *middle, (_Run(H, h),), (_Run(W, w),)), (h, w))
+            middle = tuple(channel_runs(n) for n in tensor.shape[1:-2])
+            positions = Positions(((Run(BATCH, tensor.shape[0]),), *middle, (Run(H, h),), (Run(W, w),)), (h, w))
         self._set(tensor, INPUT_FIELD, positions)
 
     def field(self, tensor: object) -> ReceptiveField | None:
@@ -549,7 +353,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
             tensor = getattr(tensor, "logits", None)  # GoogLeNet's training-mode outputs
         return self._fields.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
 
-    def _set(self, tensor: torch.Tensor, field: ReceptiveField | None, positions: _Positions | None) -> None:
+    def _set(self, tensor: torch.Tensor, field: ReceptiveField | None, positions: Positions | None) -> None:
         self._alive.append(tensor)
         self._fields[id(tensor)] = field
         self._positions[id(tensor)] = positions
@@ -557,11 +361,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = self.shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
-        packet = func.overloadpacket
-        if packet in _PRODUCT_OF:
-            self.flops += _flops(flop_registry[_PRODUCT_OF[packet]], args[1:3], {}, out)
-        elif (formula := flop_registry.get(packet)) is not None:
-            self.flops += _flops(formula, args, kwargs, out)
+        self.flops += op_flops(func, args, kwargs, out)
         self._follow(func, args, kwargs, out)
         return out
 
@@ -619,10 +419,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         for index, tensor in enumerate(outputs):
             result = results[index] if index < len(results) and isinstance(tensor, torch.Tensor) else None
             field, positions = result if result is not None else (None, None)
-            positions = _fitted(positions, tensor.shape) if positions is not None else None
+            positions = fitted(positions, tensor.shape) if positions is not None else None
             if positions is not None:
                 positions = self._interned.setdefault(positions, positions)
-            found.append((field if _has_positions(positions) else None, positions))
+            found.append((field if has_positions(positions) else None, positions))
         return found
 
     def _brief(self, values: tuple | list) -> tuple:
@@ -651,7 +451,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
             found = None  # an argument this tracker did not expect: an op it does not model
         if found is None:
-            merged = _union([self._fields[id(t)] for t in inputs], op)
+            merged = union([self._fields[id(t)] for t in inputs], op)
             found = self._unknown(func, source, positions, merged, outputs)
         return found
 
@@ -713,16 +513,16 @@ class ReceptiveFieldMode(TorchDispatchMode):
         dims, grid = list(positions.dims), list(positions.grid)
         for i in range(len(kernel)):
             dim, size = positions.dims[first + i], result.shape[first + i]
-            run = _plain(dim)
+            run = plain_run(dim)
             if run is None:
-                if _grid_runs(dim):
+                if grid_runs(dim):
                     return None  # positions merged into one axis: not a window of the map
-                dims[first + i] = _channels(size)
+                dims[first + i] = channel_runs(size)
                 continue
             k[run.axis], s[run.axis], p[run.axis], d[run.axis] = kernel[i], stride[i], padding[i], dilation[i]
             dims[first + i] = (run._replace(count=size),)
             grid[run.axis] = size
-        window = _window(field, (k[0], k[1]), (s[0], s[1]), (p[0], p[1]), (d[0], d[1]), note)
+        window = sliding_window(field, (k[0], k[1]), (s[0], s[1]), (p[0], p[1]), (d[0], d[1]), note)
         return _same(outputs, window, positions.but(dims, grid, frozenset()))
 
     def _adaptive(self, func, args, kwargs, source, field, positions, outputs) -> list | None:
@@ -734,11 +534,11 @@ class ReceptiveFieldMode(TorchDispatchMode):
         kernel, stride, sizes_in, sizes_out = [1, 1], [1, 1], [], []
         dims, grid = list(positions.dims), list(positions.grid)
         for i in range(first, result.dim()):
-            run, n_in, n_out = _plain(positions.dims[i]), source.shape[i], result.shape[i]
+            run, n_in, n_out = plain_run(positions.dims[i]), source.shape[i], result.shape[i]
             if run is None:
-                if _grid_runs(positions.dims[i]):
+                if grid_runs(positions.dims[i]):
                     return None
-                dims[i] = _channels(n_out)
+                dims[i] = channel_runs(n_out)
                 continue
             if n_in % n_out == 0:
                 kernel[run.axis] = stride[run.axis] = n_in // n_out
@@ -758,12 +558,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
         after = positions.but(dims, grid, frozenset())
         if sizes_out and grid == [1, 1]:  # global pooling: the feature map ends here
             return self._pooled_globally(field, result, outputs, after)
-        return _same(outputs, _window(field, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note), after)
+        return _same(outputs, sliding_window(field, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note), after)
 
     def _pooled_globally(self, field, result, outputs, positions) -> list:
         self.final.append(field)
         self._pooled.add(id(result))
-        return _same(outputs, _whole(field, self._input_hw), positions)
+        return _same(outputs, whole_input(field, self._input_hw), positions)
 
     def _reduction(self, func, args, kwargs, source, field, positions, outputs) -> list:
         """A mean, sum, maximum or norm over some axes: the positions those axes hold are mixed
@@ -771,14 +571,14 @@ class ReceptiveFieldMode(TorchDispatchMode):
         bound = _arguments(func, args, kwargs)
         reduced = _dim_list(bound.get("dim"), source.dim())
         keep = bool(bound.get("keepdim"))
-        mixed = _mixed_runs(positions, reduced)
+        mixed = mixed_runs(positions, reduced)
         grown, windows = self._mix(field, positions, reduced, _op_name(func), collapse=True)
         dims = []
         for i, dim in enumerate(positions.dims):
             if i not in reduced:
                 dims.append(dim)
             elif keep:
-                dims.append(tuple(_Run(axis, 1) for axis in (H, W) if any(r in mixed[axis] for r in _grid_runs(dim))))
+                dims.append(tuple(Run(axis, 1) for axis in (H, W) if any(r in mixed[axis] for r in grid_runs(dim))))
         grid = [1 if mixed[axis] else positions.grid[axis] for axis in (H, W)]
         after = positions.but(dims, grid, windows)
         if grown.whole and not field.whole:
@@ -801,17 +601,17 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def _mix(self, field, positions, dims, op, collapse=False) -> tuple[ReceptiveField, frozenset]:
         """A unit's field once an op combined every entry along the axes ``dims``: the field
         spans the positions those axes hold (``whole`` where they are all the map's)."""
-        runs = _mixed_runs(positions, dims)
+        runs = mixed_runs(positions, dims)
         if field.whole or not (runs[H] or runs[W]):
             return field, positions.windows
         full = {a: bool(runs[a]) and math.prod(r.count for r in runs[a]) >= positions.grid[a] for a in (H, W)}
         if all(full[a] or positions.grid[a] <= 1 for a in (H, W)):
-            return _whole(field, self._input_hw), positions.windows
+            return whole_input(field, self._input_hw), positions.windows
         size, spans, kinds, windows = list(field.size), [1, 1], set(), set(positions.windows)
         for a in (H, W):
             if not runs[a]:
                 continue
-            extent, block = (positions.grid[a], True) if full[a] else _extent(runs[a])
+            extent, block = (positions.grid[a], True) if full[a] else run_extent(runs[a])
             if (a, extent) in windows:
                 continue  # the field already spans this window (attention's second product)
             if not full[a]:
@@ -822,11 +622,11 @@ class ReceptiveFieldMode(TorchDispatchMode):
         notes = field.approximations
         span = units.dims((spans[0], spans[1]))
         if "window" in kinds:
-            notes = _with(notes, f"mixing within {span} windows (window attention) is modelled as a sliding window")
+            notes = with_note(notes, f"mixing within {span} windows (window attention) is modelled as a sliding window")
         if "grid" in kinds:
-            notes = _with(notes, f"mixing positions spread over the map (grid attention) is modelled as {span}")
+            notes = with_note(notes, f"mixing positions spread over the map (grid attention) is modelled as {span}")
         if "axis" in kinds and not collapse:
-            notes = _with(notes, f"{op} mixes a whole axis: modelled as a window of that axis")
+            notes = with_note(notes, f"{op} mixes a whole axis: modelled as a window of that axis")
         return ReceptiveField((size[0], size[1]), field.jump, field.start, notes), frozenset(windows)
 
     def _product(self, func, args, outputs) -> list:
@@ -838,7 +638,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
             a, b = args[1], args[2]
         dims_a, dims_b = self._dims(a), self._dims(b)
         if batched:
-            lead = dims_a[0] if _grid_runs(dims_a[0]) or not _grid_runs(dims_b[0]) else dims_b[0]
+            lead = dims_a[0] if grid_runs(dims_a[0]) or not grid_runs(dims_b[0]) else dims_b[0]
             dims = (lead, dims_a[1], dims_b[2])
             operands = [(a, [2]), (b, [1])]
         else:
@@ -852,7 +652,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         """Fused attention: every query sees the keys and values it attends to (all positions
         along their token axis)."""
         query, key, value = args[0], args[1], args[2]
-        dims = (*self._dims(query)[:-1], _channels(value.shape[-1]))
+        dims = (*self._dims(query)[:-1], channel_runs(value.shape[-1]))
         operands = [(query, [query.dim() - 1]), (key, [key.dim() - 2, key.dim() - 1]), (value, [value.dim() - 2])]
         return self._combined("attention", operands, dims, outputs)[:1] + [None] * (len(outputs) - 1)
 
@@ -868,10 +668,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
             windows.append(spanned)
             grid = grid or positions.grid
         whole = next((f for f in fields if f.whole), None)
-        field = whole if whole is not None else _union(fields, op)
-        return _same(outputs, field, _Positions(tuple(dims), grid, frozenset.intersection(*windows)))
+        field = whole if whole is not None else union(fields, op)
+        return _same(outputs, field, Positions(tuple(dims), grid, frozenset.intersection(*windows)))
 
-    def _dims(self, tensor: object) -> tuple[tuple[_Run, ...], ...]:
+    def _dims(self, tensor: object) -> tuple[tuple[Run, ...], ...]:
         return _dims_of(tensor, self._positions.get(id(tensor)))  # type: ignore[arg-type]
 
     def _pointwise(self, func, inputs, outputs) -> list:
@@ -881,7 +681,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         if len(inputs) == 1 and inputs[0].shape == result.shape:  # an activation: the common case
             return _same(outputs, self._fields[id(inputs[0])], self._positions[id(inputs[0])])
         op = "an addition" if func.overloadpacket in (aten.add, aten.add_) else _op_name(func)
-        field = _union([self._fields[id(t)] for t in inputs], op)
+        field = union([self._fields[id(t)] for t in inputs], op)
         tracked = [(t, self._positions[id(t)]) for t in inputs]
         windows = frozenset.intersection(*(p.windows for _, p in tracked))
         first = tracked[0][1]
@@ -894,9 +694,9 @@ class ReceptiveFieldMode(TorchDispatchMode):
                 i = j - (result.dim() - tensor.dim())
                 if i >= 0 and tensor.shape[i] == size:
                     found.append(positions.dims[i])
-                elif i >= 0 and _grid_runs(positions.dims[i]) and not self._fields[id(tensor)].whole:
-                    field = _approximate(field, f"{op} broadcasts one position over the map")
-            dims.append(next((d for d in found if _grid_runs(d)), found[0] if found else _channels(size)))
+                elif i >= 0 and grid_runs(positions.dims[i]) and not self._fields[id(tensor)].whole:
+                    field = approximate(field, f"{op} broadcasts one position over the map")
+            dims.append(next((d for d in found if grid_runs(d)), found[0] if found else channel_runs(size)))
         return _same(outputs, field, first.but(dims, windows=windows))
 
     def _rearranged(self, func, args, kwargs, source, field, positions, outputs) -> list | None:
@@ -904,7 +704,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         result, op = outputs[0], _op_name(func)
         ndim = source.dim()
         if func in _REGROUP:
-            dims = _regroup(positions.dims, tuple(result.shape))
+            dims = regroup(positions.dims, tuple(result.shape))
             return None if dims is None else _same(outputs, field, positions.but(dims))
         if func is aten.permute.default:
             return _same(outputs, field, positions.but([positions.dims[d % ndim] for d in args[1]]))
@@ -915,9 +715,9 @@ class ReceptiveFieldMode(TorchDispatchMode):
             return _same(outputs, field, positions.but(dims))
         if func is aten.expand.default:
             lead = result.dim() - ndim
-            dims = [_channels(n) for n in result.shape[:lead]]
+            dims = [channel_runs(n) for n in result.shape[:lead]]
             for i, dim in enumerate(positions.dims):
-                dims.append(dim if source.shape[i] == result.shape[lead + i] else _channels(result.shape[lead + i]))
+                dims.append(dim if source.shape[i] == result.shape[lead + i] else channel_runs(result.shape[lead + i]))
             return _same(outputs, field, positions.but(dims))
         bound = _arguments(func, args, kwargs)
         if func is aten.select.int:
@@ -942,11 +742,11 @@ class ReceptiveFieldMode(TorchDispatchMode):
             return found
         if func is aten.roll.default:
             rolled = _dim_list(bound["dims"], ndim) if bound["dims"] else list(range(ndim))
-            axes = {run.axis for d in rolled for run in _grid_runs(positions.dims[d])}
+            axes = {run.axis for d in rolled for run in grid_runs(positions.dims[d])}
             if not axes:
                 return _same(outputs, field, positions)
             windows = frozenset(w for w in positions.windows if w[0] not in axes)
-            shifted = _approximate(field, "aten.roll shifts positions cyclically (shifted windows)")
+            shifted = approximate(field, "aten.roll shifts positions cyclically (shifted windows)")
             return _same(outputs, shifted, positions.but(windows=windows))
         return None
 
@@ -956,7 +756,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         dim = positions.dims[d]
         dims = positions.dims[:d] + positions.dims[d + 1 :]
         index = index + source.shape[d] if index < 0 else index
-        run = _plain(dim)
+        run = plain_run(dim)
         if run is not None:
             start, grid = list(field.start), list(positions.grid)
             start[run.axis] += index * field.jump[run.axis]
@@ -967,8 +767,8 @@ class ReceptiveFieldMode(TorchDispatchMode):
         tokens = dim[0] if len(dim) == 1 and dim[0].axis == TOKENS else None
         if tokens is not None and (index < tokens.before or index >= tokens.count - tokens.after):
             return field, positions.but(dims)  # a class token
-        if _grid_runs(dim):
-            return _approximate(field, f"{op} picks positions it cannot follow"), positions.but(dims)
+        if grid_runs(dim):
+            return approximate(field, f"{op} picks positions it cannot follow"), positions.but(dims)
         return field, positions.but(dims)
 
     def _sliced(self, op, field, positions, d, first, step, length) -> tuple:
@@ -976,10 +776,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         (``start += first * jump``, ``jump *= step``), or the grid of a token axis without its
         class tokens."""
         dim = positions.dims[d]
-        if step == 1 and first == 0 and length == _size(dim):
+        if step == 1 and first == 0 and length == axis_size(dim):
             return field, positions
         dims = list(positions.dims)
-        run = _plain(dim)
+        run = plain_run(dim)
         if run is not None:
             start, jump, grid = list(field.start), list(field.jump), list(positions.grid)
             start[run.axis] += first * jump[run.axis]
@@ -990,12 +790,12 @@ class ReceptiveFieldMode(TorchDispatchMode):
             moved = ReceptiveField(field.size, (jump[0], jump[1]), (start[0], start[1]), field.approximations)
             return moved, positions.but(dims, grid, windows)
         tokens = dim[0] if len(dim) == 1 and dim[0].axis == TOKENS else None
-        if tokens is not None and step == 1 and first == tokens.before and length == _grid_count(tokens):
+        if tokens is not None and step == 1 and first == tokens.before and length == grid_count(tokens):
             dims[d] = tokens.parts
             return field, positions.but(dims)
-        dims[d] = _channels(length)
-        if _grid_runs(dim):
-            return _approximate(field, f"{op} cuts positions it cannot follow"), positions.but(dims)
+        dims[d] = channel_runs(length)
+        if grid_runs(dim):
+            return approximate(field, f"{op} cuts positions it cannot follow"), positions.but(dims)
         return field, positions.but(dims)
 
     def _padded(self, func, args, kwargs, field, positions, outputs) -> list | None:
@@ -1010,11 +810,11 @@ class ReceptiveFieldMode(TorchDispatchMode):
             before, after = pad[2 * i], pad[2 * i + 1]
             if before == after == 0:
                 continue
-            run = _plain(positions.dims[d])
+            run = plain_run(positions.dims[d])
             if run is None:
-                if _grid_runs(positions.dims[d]):
+                if grid_runs(positions.dims[d]):
                     return None
-                dims[d] = _channels(result.shape[d])
+                dims[d] = channel_runs(result.shape[d])
                 continue
             start[run.axis] -= before * field.jump[run.axis]
             grid[run.axis] = result.shape[d]
@@ -1035,13 +835,13 @@ class ReceptiveFieldMode(TorchDispatchMode):
         base = self._positions[id(tracked[0])]
         windows = frozenset.intersection(*(self._positions[id(t)].windows for t in tracked))
         if func is aten.stack.default:
-            dims = (*base.dims[:d], _channels(len(tensors)), *base.dims[d:])
-            return _same(outputs, _union(fields, "a stack"), base.but(dims, windows=windows))
+            dims = (*base.dims[:d], channel_runs(len(tensors)), *base.dims[d:])
+            return _same(outputs, union(fields, "a stack"), base.but(dims, windows=windows))
         dims = list(base.dims)
-        along = [t for t in tracked if _grid_runs(self._positions[id(t)].dims[d])]
-        merged = _union(fields, "a concatenation")
+        along = [t for t in tracked if grid_runs(self._positions[id(t)].dims[d])]
+        merged = union(fields, "a concatenation")
         if not along:
-            dims[d] = _channels(result.shape[d])
+            dims[d] = channel_runs(result.shape[d])
             return _same(outputs, merged, base.but(dims, windows=windows))
         if len(along) == 1:
             grid_tensor = along[0]
@@ -1050,10 +850,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
             after = sum(t.shape[d] for t in tensors[position + 1 :])
             own = self._positions[id(grid_tensor)]
             dims = list(own.dims)
-            dims[d] = (_tokens(own.dims[d], before, after),)
+            dims[d] = (token_run(own.dims[d], before, after),)
             return _same(outputs, merged, own.but(dims, windows=windows))
-        dims[d] = _channels(result.shape[d])
-        return _same(outputs, _approximate(merged, "a concatenation along H or W is not modelled"), base.but(dims))
+        dims[d] = channel_runs(result.shape[d])
+        return _same(outputs, approximate(merged, "a concatenation along H or W is not modelled"), base.but(dims))
 
     def _unknown(self, func, source, positions, merged: ReceptiveField, outputs) -> list:
         """An op this tracker does not model: its inputs' field, grown like a pooling window
@@ -1069,20 +869,16 @@ class ReceptiveFieldMode(TorchDispatchMode):
             n_in, n_out = source.shape[i], result.shape[i]
             if n_in == n_out:
                 continue
-            run = _plain(dim)
+            run = plain_run(dim)
             if run is None:
-                dims[i] = _channels(n_out)
+                dims[i] = channel_runs(n_out)
                 continue
             dims[i] = (run._replace(count=n_out),)
             grid[run.axis] = n_out
             if 0 < n_out < n_in:
                 kernel[run.axis], stride[run.axis] = math.ceil(n_in / n_out), max(1, n_in // n_out)
         if kernel != [1, 1]:
-            grown = _window(merged, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note)
+            grown = sliding_window(merged, (kernel[0], kernel[1]), (stride[0], stride[1]), note=note)
         else:
-            grown = _approximate(merged, note)
+            grown = approximate(merged, note)
         return _same(outputs, grown, positions.but(dims, grid, frozenset()))
-
-
-def _approximate(field: ReceptiveField, note: str) -> ReceptiveField:
-    return ReceptiveField(field.size, field.jump, field.start, _with(field.approximations, note))
