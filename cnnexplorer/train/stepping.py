@@ -97,8 +97,8 @@ def train_epoch(run: Run, epoch: int, position: Position) -> EpochOutcome:
 def _train_steps(
     run: Run, epoch: int, position: Position, batches: gpu_input.PrefetchedBatches, outcome: EpochOutcome
 ) -> None:
-    config, placement, trainer = run.config, run.placement, run.trainer
-    steps_per_epoch = trainer.loaders.steps_per_epoch()
+    steps_per_epoch = run.trainer.loaders.steps_per_epoch()
+    max_steps = run.config.max_steps
     window = StepWindow()
     while position.epoch_step < steps_per_epoch:
         waited = time.perf_counter()
@@ -108,63 +108,80 @@ def _train_steps(
             break
         data_time = time.perf_counter() - waited
         lr = current_lr(run)
-        with autocast_for(placement.device, config.amp):
-            output = trainer.model(images)
-            loss = training_loss(output, targets, config.label_smoothing, config.aux_weight)
-        # One small all-reduce per step: the mean loss, the images, and whether any rank was signalled.
-        local = [loss.item(), float(targets.numel()), float(run.stop.signum is not None)]
-        loss_value, batch_images, signalled = agree(local, placement)
-        loss_value /= placement.world_size
-        if not math.isfinite(loss_value):
+        loss, batch_images, signalled = _optimizer_step(run, images, targets)
+        if not math.isfinite(loss):
             outcome.stopped_by = "nonfinite"
-            outcome.error = _nonfinite_loss(loss_value, position.step + 1, epoch, lr)
+            outcome.error = _nonfinite_loss(loss, position.step + 1, epoch, lr)
             break
+        position.step += 1
+        position.epoch_step += 1
+        outcome.loss_sum, outcome.loss_count = outcome.loss_sum + loss, outcome.loss_count + 1
+        outcome.images += batch_images
+        window.loss_sum += loss
+        window.steps += 1
+        window.images += batch_images
+        window.data_seconds += data_time
+        if _report_step(run, epoch, position, window, lr):
+            window = StepWindow()
+        if signalled:
+            outcome.stopped_by = "signal"
+            break
+        if max_steps is not None and position.step >= max_steps:
+            outcome.stopped_by = "max_steps"
+            break
+
+
+def _optimizer_step(run: Run, images: torch.Tensor, targets: torch.Tensor) -> tuple[float, int, bool]:
+    """Forward and loss, then (when the loss is finite) backward and the optimizer and lr steps;
+    returns the loss averaged over the ranks, their images and whether any rank was signalled."""
+    config, placement, trainer = run.config, run.placement, run.trainer
+    with autocast_for(placement.device, config.amp):
+        output = trainer.model(images)
+        loss = training_loss(output, targets, config.label_smoothing, config.aux_weight)
+    # One small all-reduce per step: the mean loss, the images, and whether any rank was signalled.
+    local = [loss.item(), float(targets.numel()), float(run.stop.signum is not None)]
+    loss_sum, images_sum, signalled = agree(local, placement)
+    mean_loss = loss_sum / placement.world_size
+    if math.isfinite(mean_loss):
         trainer.optimizer.zero_grad(set_to_none=True)
         trainer.scaler.scale(loss).backward()
         trainer.scaler.step(trainer.optimizer)
         trainer.scaler.update()
         if not isinstance(trainer.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             trainer.scheduler.step()
-        position.step += 1
-        position.epoch_step += 1
-        outcome.loss_sum, outcome.loss_count = outcome.loss_sum + loss_value, outcome.loss_count + 1
-        window.loss_sum += loss_value
-        window.steps += 1
-        window.images += int(batch_images)
-        window.data_seconds += data_time
-        outcome.images += int(batch_images)
-        logged = position.step % config.log_every == 0 or position.epoch_step == steps_per_epoch
-        elapsed = time.perf_counter() - window.start
-        stats = StepStats(
-            epoch,
-            config.epochs,
-            position.epoch_step,
-            steps_per_epoch,
-            window.loss_sum / window.steps,
-            lr,
-            window.images / elapsed if elapsed > 0 else 0.0,
-            window.data_seconds / window.steps,
+    return mean_loss, int(images_sum), bool(signalled)
+
+
+def _report_step(run: Run, epoch: int, position: Position, window: StepWindow, lr: float) -> bool:
+    """The step's progress (a bar or nothing) and, every --log-every steps and at the end of the
+    epoch, its line and step event averaged over ``window``; whether it was logged."""
+    steps_per_epoch = run.trainer.loaders.steps_per_epoch()
+    logged = position.step % run.config.log_every == 0 or position.epoch_step == steps_per_epoch
+    elapsed = time.perf_counter() - window.start
+    stats = StepStats(
+        epoch=epoch,
+        epochs=run.config.epochs,
+        epoch_step=position.epoch_step,
+        steps_per_epoch=steps_per_epoch,
+        loss=window.loss_sum / window.steps,
+        lr=lr,
+        img_per_s=window.images / elapsed if elapsed > 0 else 0.0,
+        data_time=window.data_seconds / window.steps,
+    )
+    run.reporter.step(stats, logged)
+    if logged:
+        run.events.emit(
+            "step",
+            epoch=epoch,
+            step=position.step,
+            epoch_step=position.epoch_step,
+            steps_per_epoch=steps_per_epoch,
+            loss=stats.loss,
+            lr=lr,
+            img_per_s=stats.img_per_s,
+            data_time=stats.data_time,
         )
-        run.reporter.step(stats, logged)
-        if logged:
-            run.events.emit(
-                "step",
-                epoch=epoch,
-                step=position.step,
-                epoch_step=position.epoch_step,
-                steps_per_epoch=steps_per_epoch,
-                loss=stats.loss,
-                lr=lr,
-                img_per_s=stats.img_per_s,
-                data_time=stats.data_time,
-            )
-            window = StepWindow()
-        if signalled:
-            outcome.stopped_by = "signal"
-            break
-        if config.max_steps is not None and position.step >= config.max_steps:
-            outcome.stopped_by = "max_steps"
-            break
+    return logged
 
 
 def _nonfinite_loss(loss: float, step: int, epoch: int, lr: float) -> dict[str, Any]:
