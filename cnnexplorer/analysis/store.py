@@ -24,12 +24,11 @@ imported then, and only then) and the entry is written again.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +127,7 @@ class _TotalsEntry:
 def _document(analysis: Analysis) -> dict[str, Any]:
     index = {id(node): i for i, node in enumerate(analysis.root.walk())}
     return {
-        "analysis": dataclasses.replace(analysis, layers=[], arch=None),
+        "analysis": replace(analysis, layers=[], arch=None),
         "layers": [index[id(node)] for node in analysis.layers],
     }
 
