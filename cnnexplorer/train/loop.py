@@ -36,7 +36,7 @@ from cnnexplorer.train.stepping import run_epochs, summary_of
 
 
 @dataclass(frozen=True)
-class Start:
+class Announcement:
     """What the start event and the first lines tell besides the run's config."""
 
     resumed_from: Path | None
@@ -64,11 +64,12 @@ def run_training(
             config = replace(config, decode=datasets.decode)
             trainer = build_trainer(config, placement, datasets)
             position = restore(trainer, placement, resume) if resume else Position()
-            start = Start(resume.path if resume else None, params, macs, [precision_note, datasets.decode_note])
+            notes = [precision_note, datasets.decode_note]
+            announcement = Announcement(resume.path if resume else None, params, macs, notes)
             config, lock, events = _open_run(config, placement, resume, events_to_stdout)
             try:
                 with events, StopSignals(reporter) as stop:
-                    return _run(Run(config, placement, trainer, events, reporter, stop), position, start)
+                    return _run(Run(config, placement, trainer, events, reporter, stop), position, announcement)
             finally:
                 if lock is not None:
                     lock.release()
@@ -153,10 +154,10 @@ def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter
         raise rundir.file_error("write", run_dir / "events.jsonl", error) from None
 
 
-def _run(run: Run, position: Position, start: Start) -> int:
+def _run(run: Run, position: Position, announcement: Announcement) -> int:
     """Announce the run and train it; a failure becomes its error and done events."""
     try:
-        _announce(run, position, start)
+        _announce(run, position, announcement)
         return run_epochs(run, position)
     except StopNow as stop_now:
         name = signal.Signals(stop_now.signum).name
@@ -176,7 +177,7 @@ def _run(run: Run, position: Position, start: Start) -> int:
         return code
 
 
-def _announce(run: Run, position: Position, start: Start) -> None:
+def _announce(run: Run, position: Position, announcement: Announcement) -> None:
     """The start event and the lines a person sees first."""
     config, placement, datasets = run.config, run.placement, run.trainer.loaders.datasets
     run.events.emit(
@@ -185,30 +186,31 @@ def _announce(run: Run, position: Position, start: Start) -> None:
         model=config.model,
         family=zoo.get(config.model).family,
         config=config.as_dict(),
-        params=start.params,
-        macs=start.macs,
+        params=announcement.params,
+        macs=announcement.macs,
         device=str(placement.device),
         devices=_all_devices(placement),
         world_size=placement.world_size,
         dataset=datasets.describe(),
         steps_per_epoch=run.trainer.loaders.steps_per_epoch(),
         run_dir=str(run.run_dir),
-        resumed_from=str(start.resumed_from) if start.resumed_from else None,
+        resumed_from=str(announcement.resumed_from) if announcement.resumed_from else None,
         start_epoch=position.epoch + 1,
         start_step=position.step,
         precision=config.precision,
         channels_last=config.channels_last,
         decode=config.decode,
     )
-    for line in config.summary_lines() + [note for note in start.notes if note]:
+    for line in config.summary_lines() + [note for note in announcement.notes if note]:
         run.reporter.message(line)
     run.reporter.message(
-        f"{start.params:,} parameters; {placement.world_size} x {placement.device}; "
+        f"{announcement.params:,} parameters; {placement.world_size} x {placement.device}; "
         f"{datasets.describe()['train_images']} training / {len(datasets.val)} "
         f"val images; run directory {run.run_dir}"
     )
-    if start.resumed_from:
-        run.reporter.message(f"resuming from {start.resumed_from}: epoch {position.epoch + 1}, step {position.step}")
+    if announcement.resumed_from:
+        resumed = f"resuming from {announcement.resumed_from}: epoch {position.epoch + 1}, step {position.step}"
+        run.reporter.message(resumed)
 
 
 def _all_devices(placement: Placement) -> list[str]:
