@@ -179,7 +179,7 @@ def test_a_resumed_run_is_one_run_with_its_curves_joined():
     all_steps = [e for e in read_events(RUNS / "finished-resnet20" / "events.jsonl") if e["event"] == "step"]
     assert state.segments == 2 and state.status == "done" and state.label == "done"
     assert [step for step, _ in state.losses] == [e["step"] for e in all_steps]  # no gap, no repeat
-    assert [val["epoch"] for val in state.val] == [1, 2, 3, 4]
+    assert [val.epoch for val in state.val] == [1, 2, 3, 4]
     assert (state.epoch, state.epochs, state.step) == (4, 4, 32)
     assert (state.best_top1, state.best_top5) == (20.0, 68.0)
     assert state.segment_start_step == RESUMED_AT_STEP and state.error is None

@@ -8,9 +8,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from cnnexplorer.runs.events import (
     AnyEvent,
@@ -47,7 +44,7 @@ class RunState:
     steps_per_epoch: int | None = None
     max_steps: int | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
-    val: list[dict[str, Any]] = field(default_factory=list)  # the val events' fields (the app's charts)
+    val: list[Val] = field(default_factory=list)  # the val events (the app's charts)
     best_top1: float | None = None
     best_top5: float | None = None
     lr: float | None = None
@@ -75,7 +72,7 @@ class RunState:
                 if event.loss is not None:
                     self.losses.append((event.step, event.loss))
             case Val():
-                self.val.append(msgspec.structs.asdict(event))
+                self.val.append(event)
                 self.epoch = max(self.epoch, event.epoch)
                 self._best(event.top1, event.top5)
                 self._best(event.best_top1, None)
@@ -109,10 +106,10 @@ class RunState:
         self.error, self.resumable = None, False
         # What an earlier segment logged past the checkpoint it resumes from is redone.
         self.losses = [point for point in self.losses if point[0] <= self.step]
-        self.val = [val for val in self.val if (val["step"] or 0) <= self.step]
+        self.val = [val for val in self.val if (val.step or 0) <= self.step]
         self.best_top1 = self.best_top5 = None
         for val in self.val:
-            self._best(val["top1"], val["top5"])
+            self._best(val.top1, val.top5)
 
     def _best(self, top1: float | None, top5: float | None) -> None:
         if top1 is not None and (self.best_top1 is None or top1 > self.best_top1):

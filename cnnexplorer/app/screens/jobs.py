@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
-from cnnexplorer.runs.events import EventStreamError
+from cnnexplorer.runs.events import EventStreamError, Val
 from cnnexplorer.runs.jobs import Job
 from cnnexplorer.runs.state import RunState, RunWatcher, load_run, shown_path
 
@@ -447,7 +447,7 @@ class JobsScreen(Screen[None]):
             return
 
         def points(key: str) -> list[tuple[int, float]]:  # a figure that was not finite is null: no point
-            return [(val["epoch"], val[key]) for val in vals if val.get(key) is not None]
+            return [(val.epoch, getattr(val, key)) for val in vals if getattr(val, key) is not None]
 
         series = [
             Series("top-1 %", "top-1%", TOP1, points("top1")),
@@ -457,7 +457,7 @@ class JobsScreen(Screen[None]):
         panel.show_series(("validation per epoch", "val/epoch"), series)
 
     @staticmethod
-    def _val_note(panel: ChartPanel, state: RunState, vals: list[dict]) -> None:
+    def _val_note(panel: ChartPanel, state: RunState, vals: list[Val]) -> None:
         """Nothing to draw a line through: the one result as text, or when the first comes."""
         if state.command == "eval":
             titles = ("evaluation", "eval")
@@ -471,10 +471,10 @@ class JobsScreen(Screen[None]):
             panel.show_note(titles, Text(waiting, style="dim"))
             return
         val = vals[0]
-        where = "" if state.command == "eval" else f"epoch {val['epoch']}: "
-        images = f" on {units.count(val['images'])} images" if val.get("images") else ""
-        loss = "-" if val.get("loss") is None else f"{val['loss']:.4g}"
-        figures = f"top-1 {_percent(val.get('top1'))}  top-5 {_percent(val.get('top5'))}  loss {loss}"
+        where = "" if state.command == "eval" else f"epoch {val.epoch}: "
+        images = f" on {units.count(val.images)} images" if val.images else ""
+        loss = "-" if val.loss is None else f"{val.loss:.4g}"
+        figures = f"top-1 {_percent(val.top1)}  top-5 {_percent(val.top5)}  loss {loss}"
         panel.show_note(titles, Text(f"{where}{figures}{images}"))
 
     # Keys ---------------------------------------------------------------------------------
