@@ -95,7 +95,7 @@ class Job:
         for line in self._process.stdout:
             try:
                 self.state.apply(parse_event(line))
-            except (EventStreamError, KeyError, TypeError, ValueError):
+            except EventStreamError:
                 self.log.append(line.rstrip())
         self.returncode = self._process.wait()
         self._log_reader.join(timeout=5)  # the child's last stderr lines explain its exit

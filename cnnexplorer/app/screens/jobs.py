@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
-from cnnexplorer.runs.events import EventStreamError, Val
+from cnnexplorer.runs.events import Val
 from cnnexplorer.runs.jobs import Job
 from cnnexplorer.runs.state import RunState, RunWatcher, load_run, shown_path
 
@@ -507,7 +507,7 @@ class JobsScreen(Screen[None]):
         try:
             resumed = Job(resume_request(state), history=load_run(state.run_dir))
             resumed.start()
-        except (OSError, ValueError, KeyError, EventStreamError) as error:
+        except (OSError, ValueError) as error:
             self.notify(f"Cannot resume {state.run_dir}: {error}", severity="error")
             return
         explorer_app(self).add_job(resumed)
