@@ -423,3 +423,23 @@ def test_a_run_whose_reader_went_away_finishes_and_keeps_its_record(tmp_path):
     events = _events(only_run_dir(tmp_path))
     assert events[-1]["event"] == "done" and events[-1]["status"] == "completed"
     assert [event["epoch"] for event in events if event["event"] == "val"] == [1, 2, 3]
+
+
+def test_a_resumed_run_keeps_no_copy_of_the_checkpoint_it_restored(tmp_path, monkeypatch):
+    from cnnexplorer.train import loop
+
+    run_dir = _tiny_run(tmp_path)
+    restored = []
+
+    def restore_and_keep(trainer, placement, resume):
+        position = real_restore(trainer, placement, resume)
+        restored.append(resume)
+        return position
+
+    real_restore = loop.restore
+    monkeypatch.setattr(loop, "restore", restore_and_keep)
+    argv = ["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--epochs", "2", *TINY]
+    assert main(argv) == 0
+    (resume,) = restored
+    assert resume.path == run_dir / "last.pt" and resume.checkpoint == {}  # the trainer holds the state
+    assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 2

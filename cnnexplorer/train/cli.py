@@ -8,6 +8,7 @@ import os
 import random
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.train.choices import (
@@ -22,6 +23,9 @@ from cnnexplorer.train.choices import (
     SCHEDULES,
     TRAIN_PRECISIONS,
 )
+
+if TYPE_CHECKING:
+    from cnnexplorer.train.checkpointing import Resume
 
 # Flags that launch processes; they are not passed on to the ranks.
 LAUNCH_FLAGS = ("gpus", "nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend")
@@ -344,9 +348,10 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     return evaluation
 
 
-def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int | None:
-    """For --gpus/--nproc: run this command under torchrun and return its exit code;
-    None when this process should do the work itself."""
+def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace, resume: Resume | None) -> int | None:
+    """For --gpus/--nproc: run this command under torchrun and return its exit code (the
+    checkpoint ``resume`` read is released first: each rank reads its own); None when this
+    process should do the work itself."""
     from cnnexplorer.train import devices
 
     rendezvous = {
@@ -403,6 +408,8 @@ def _launch_if_asked(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             f"--device {args.device} names one device; with --gpus/--nproc use --device cpu or leave it out"
         )
     command = devices.torchrun_command(nproc, child_arguments(parser, args), rendezvous)
+    if resume is not None:
+        resume.release()
     return devices.relaunch_under_torchrun(command, visible)
 
 
@@ -617,7 +624,7 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         resume = read_resume(Path(args.resume))
     # Resolved (and so checked) before any relaunch, so that bad input fails once, in one line.
     config = resume_config(parser, args, resume) if resume else resolve_train_config(args)
-    exit_code = _launch_if_asked(parser, args)
+    exit_code = _launch_if_asked(parser, args, resume)
     if exit_code is not None:
         return exit_code
     from cnnexplorer.train.loop import run_training
@@ -655,7 +662,7 @@ def run_eval_command(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         raise UsageError("--data DIR is needed: the folder holding val/<class>/<images> (or pass --dataset)")
     if dataset != "fake" and (args.seed is not None or args.fake_size is not None):
         raise UsageError("--seed and --fake-size are for --dataset fake (the synthetic images they make)")
-    exit_code = _launch_if_asked(parser, args)
+    exit_code = _launch_if_asked(parser, args, None)
     if exit_code is not None:
         return exit_code
     from cnnexplorer.train.eval_command import EvalOptions, run_eval
