@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
+from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_event_log, read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import TRAIN_ARGS, VAL_PER_CLASS, only_run_dir, popen_cli, run_cli
 
@@ -36,8 +36,12 @@ def test_two_process_ddp_run_and_eval(shapes_dir, ddp_run):
         "last.pt",
         "metrics.csv",
     ]
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    log = read_event_log(run_dir / "events.jsonl")
+    assert log.damaged == [] and len(log.events) == len(lines)  # every line is an event
+    records = [json.loads(line) for line in lines]
+    assert all(r["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[r["event"]]) <= set(r) for r in records)
     events = read_events(run_dir / "events.jsonl")
-    assert all(e["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[e["event"]]) <= set(e) for e in events)
     kinds = [e["event"] for e in events]
     assert kinds.count("start") == 1 and kinds.count("done") == 1 and kinds.count("val") == 2
     assert {"step", "checkpoint"} <= set(kinds)

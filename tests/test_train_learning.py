@@ -6,7 +6,7 @@ import json
 import torch
 
 from cnnexplorer.cli import main
-from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_events
+from cnnexplorer.runs.events import EVENT_FIELDS, SCHEMA_VERSION, read_event_log, read_events
 from cnnexplorer.train import checkpoints
 from tests.train_shapes import CLASSES, VAL_PER_CLASS
 
@@ -40,11 +40,13 @@ def test_run_directory_holds_config_metrics_checkpoints_and_events(trained_run):
     )  # the ResNet paper's recipe where not overridden
     rows = list(csv.DictReader(open(trained_run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    lines = (trained_run / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    log = read_event_log(trained_run / "events.jsonl")
+    assert log.damaged == [] and len(log.events) == len(lines)  # every line is an event
+    for record in map(json.loads, lines):
+        assert record["schema"] == SCHEMA_VERSION and set(EVENT_FIELDS[record["event"]]) <= set(record)
     events = read_events(trained_run / "events.jsonl")
-    assert all(e["schema"] == SCHEMA_VERSION for e in events)
     assert events[0]["event"] == "start" and events[-1]["event"] == "done" and events[-1]["status"] == "completed"
-    for event in events:
-        assert set(EVENT_FIELDS[event["event"]]) <= set(event)
     start = events[0]
     assert start["dataset"] == {"kind": "imagefolder", "classes": 4, "train_images": 160, "val_images": 51}
     assert start["world_size"] == 1 and start["device"] == "cpu" and start["params"] > 0 and start["macs"] > 0
