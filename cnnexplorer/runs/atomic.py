@@ -1,7 +1,8 @@
 """Durable writes: a file is replaced whole or not at all, and the replacement survives a crash.
 
 The one guarantee, for the analysis cache, the run folders and the checkpoints alike: the data
-goes to ``.NAME.<pid>.tmp`` in the same folder, is flushed and fsync'd, is renamed over
+goes to ``.NAME.<pid>.<thread>.tmp`` in the same folder (one name per writing thread: the app's
+threads may save the same cache entry at once), is flushed and fsync'd, is renamed over
 ``NAME``, and the folder is fsync'd so that the rename itself is on disk. A kill at any instant
 leaves either the old file or the new one, plus at most a temporary file that
 :func:`remove_stale_temp_files` recognises by its writer's dead pid.
@@ -9,8 +10,10 @@ leaves either the old file or the new one, plus at most a temporary file that
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -41,8 +44,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def temp_path(path: Path) -> Path:
-    """Where a writer of ``path`` in this process puts its data before the rename."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Where a writer of ``path`` in this thread puts its data before the rename."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_native_id()}.tmp")
 
 
 def fsync_directory(directory: Path) -> None:
@@ -53,23 +56,29 @@ def fsync_directory(directory: Path) -> None:
         return
     try:
         os.fsync(descriptor)
+    except OSError as error:
+        # Some file systems cannot fsync a folder; the rename is done and atomic all the same.
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
     finally:
         os.close(descriptor)
 
 
 def remove_stale_temp_files(path: Path) -> list[Path]:
     """Remove the temporary files that writers of ``path`` killed mid-write left behind
-    (``.NAME.<pid>.tmp`` of a process no longer alive); returns them."""
+    (``.NAME.<pid>.<thread>.tmp``, or ``.NAME.<pid>.tmp`` of older versions, of a process no
+    longer alive); returns them."""
     removed = []
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)(?:\.\d+)?\.tmp")
     try:
         candidates = list(path.parent.iterdir())
     except OSError:
         return removed
     for candidate in candidates:
         found = pattern.fullmatch(candidate.name)
-        if found is None or _process_alive(int(found.group(1))):
-            continue
+        pid = int(found.group(1)) if found else None
+        if pid is None or (pid != os.getpid() and process_alive(pid)):
+            continue  # not ours, or a writer still going (this process writes one at a time)
         try:
             candidate.unlink()
             removed.append(candidate)
@@ -78,13 +87,14 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
     return removed
 
 
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # a file of this process is not being written now
+def process_alive(pid: int) -> bool:
+    """Whether a process of that PID is alive (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):
+    except PermissionError:
         return True
+    except (OSError, OverflowError, ValueError):
+        return False
     return True

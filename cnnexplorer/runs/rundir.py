@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from cnnexplorer.errors import UsageError
+from cnnexplorer.runs.atomic import process_alive
 
 LOCK_NAME = ".lock"
 
@@ -60,18 +61,6 @@ class RunLock:
         self.release()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    except (OSError, OverflowError, ValueError):
-        return False
-    return True
-
-
 def _recorded_pid(path: Path) -> int | None:
     try:
         text = path.read_text(encoding="ascii", errors="replace").strip()
@@ -90,14 +79,14 @@ def lock_holder(run_dir: Path) -> int | None:
     try:
         if fcntl is None:
             pid = _recorded_pid(path)
-            return pid if pid is not None and _pid_alive(pid) else None
+            return pid if pid is not None and process_alive(pid) else None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return _recorded_pid(path) or 0
         except OSError:  # no flock on this file system: the recorded PID's liveness
             pid = _recorded_pid(path)
-            return pid if pid is not None and pid != os.getpid() and _pid_alive(pid) else None
+            return pid if pid is not None and pid != os.getpid() and process_alive(pid) else None
         return None
     finally:
         os.close(descriptor)
@@ -139,7 +128,7 @@ def lock_run_dir(run_dir: Path) -> RunLock:
 
 def _check_recorded_pid(run_dir: Path, path: Path) -> None:
     pid = _recorded_pid(path)
-    if pid is not None and pid != os.getpid() and _pid_alive(pid):
+    if pid is not None and pid != os.getpid() and process_alive(pid):
         raise UsageError(held_by_message(run_dir, pid))
 
 
