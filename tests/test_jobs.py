@@ -373,6 +373,21 @@ def test_a_reader_survives_lines_that_are_not_events(tmp_path):
     assert "not json" in job.log
 
 
+def test_bytes_that_are_not_utf8_on_the_pipes_do_not_stop_the_readers():
+    done = {"schema": 1, "event": "done", "time": 0, "status": "completed", "summary": {}}
+    script = "import json,sys;sys.stdout.buffer.write(b'\\xff\\xfe\\n');sys.stderr.buffer.write(b'\\xc3(\\n');"
+    script += f"sys.stdout.flush();sys.stderr.flush();print(json.dumps({done!r}));print('after',file=sys.stderr)"
+    job = ScriptJob(script)
+    job.start()
+    assert job.wait(timeout=30) == 0
+    for _ in range(100):
+        if job.returncode is not None:
+            break
+        __import__("time").sleep(0.05)
+    assert job.state.status == "done"
+    assert "\ufffd\ufffd" in job.log and "after" in job.log
+
+
 def test_a_watcher_reads_growing_runs_incrementally(tmp_path):
     import json
 

@@ -80,6 +80,8 @@ class Job:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            encoding="utf-8",
+            errors="replace",  # a stray byte becomes one odd line in the log, not a dead reader
             bufsize=1,
             start_new_session=True,  # a ctrl+c in the app's terminal is not the job's
         )
