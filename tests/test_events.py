@@ -236,3 +236,15 @@ def test_a_resumed_segment_supersedes_what_earlier_segments_logged_past_its_chec
     steps = [event.step for event in history if isinstance(event, Step)]
     assert steps == [1, 2, 3, 4, 5, 6]
     assert history[3].event == "checkpoint" and history[4] is resumed
+
+
+@pytest.mark.parametrize(
+    ("summary", "best"),
+    [({"top1": 50.0}, 50.0), ({"best_top1": None, "top1": 50.0}, None), ({"best_top1": 40.0, "top1": 50.0}, 40.0)],
+    ids=["eval-top1-is-the-best", "train-without-a-val", "train-best"],
+)
+def test_a_done_summary_stands_in_for_the_best_only_where_it_has_no_best(summary, best):
+    from cnnexplorer.runs.state import fold
+
+    done = {"schema": 1, "event": "done", "time": 0, "status": "completed", "summary": summary}
+    assert fold([parse_event(json.dumps(done))]).best_top1 == best

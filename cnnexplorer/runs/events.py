@@ -130,7 +130,7 @@ class Summary(msgspec.Struct, frozen=True):
 
     epochs: Count | None = None
     steps: Count | None = None
-    best_top1: Number | None = None
+    best_top1: Number | None | msgspec.UnsetType = msgspec.UNSET  # absent from eval's summary (its top1 is the best)
     top1: Number | None = None
     top5: Number | None = None
     last_val: LastVal | None = None

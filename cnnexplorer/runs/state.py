@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from cnnexplorer.runs.events import (
     AnyEvent,
     Checkpoint,
@@ -120,7 +122,7 @@ class RunState:
         self.step = max(self.step, summary.steps or 0)
         self.epoch = max(self.epoch, summary.epochs or 0)
         last_val = summary.last_val or LastVal()
-        best = summary.top1 if summary.best_top1 is None else summary.best_top1
+        best = summary.top1 if summary.best_top1 is msgspec.UNSET else summary.best_top1
         top5 = last_val.top5 if last_val.top1 == best else summary.top5
         self._best(best, top5)
 
