@@ -37,8 +37,8 @@ class TrainConfig:
     aux_weight: float
     seed: int
     deterministic: bool
-    precision: str  # fp32, bf16 or fp16 (autocast); "auto" until resolve_precision
-    channels_last: bool | None  # None until resolve_precision
+    precision: str  # fp32, bf16 or fp16 (autocast); "auto" in a new run's config, replaced on its device
+    channels_last: bool | None  # None in a new run's config: the run's device decides (resolve_precision)
     compile: bool
     workers: int
     max_steps: int | None
@@ -48,7 +48,7 @@ class TrainConfig:
     recipe: str  # where the defaults came from
     run_dir: str = ""
     world_size: int = 1
-    decode: str = "cpu"  # cpu or gpu; "auto" until the run opens its data (runs before it: cpu)
+    decode: str = "cpu"  # cpu or gpu; "auto" in a new run's config, replaced once the run opens its data
 
     @property
     def amp(self) -> str | None:
