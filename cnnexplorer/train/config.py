@@ -48,7 +48,7 @@ class TrainConfig:
     recipe: str  # where the defaults came from
     run_dir: str = ""
     world_size: int = 1
-    decode: str = "cpu"  # cpu or gpu; "auto" in a new run's config, replaced once the run opens its data
+    decode: str = "cpu"  # cpu or gpu; "auto" in a new run's config until it opens its data; runs recorded before: cpu
 
     @property
     def amp(self) -> str | None:
