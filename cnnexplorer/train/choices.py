@@ -4,8 +4,9 @@ config's checks and the app's launch requests read them here. Torch-free."""
 from __future__ import annotations
 
 DATASETS = ("imagefolder", "cifar10", "cifar100", "fake")
-CIFAR_DATASETS = ("cifar10", "cifar100")  # torchvision's CIFAR files (which --download may fetch)
-OPTIMIZERS = ("sgd", "adamw")
+CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}  # torchvision's CIFAR files (which --download may fetch)
+CIFAR_DATASETS = tuple(CIFAR_CLASSES)
+OPTIMIZERS = ("sgd", "adamw")  # the first is the launch form's default
 SCHEDULES = ("step", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16", "fp16")  # what a run computes in (eval's --precision)
 TRAIN_PRECISIONS = ("auto", *PRECISIONS)  # train's --precision: auto is resolved on the device

@@ -14,6 +14,8 @@ from cnnexplorer.errors import UsageError
 from cnnexplorer.train.choices import (
     AMP_DTYPES,
     AT_LEAST,
+    CIFAR_CLASSES,
+    CIFAR_DATASETS,
     DATASETS,
     DECODE_MODES,
     EVAL_FORMATS,
@@ -449,14 +451,14 @@ def resolve_train_config(args: argparse.Namespace):
         raise UsageError("--dataset fake makes its own images: leave --data out")
     if args.fake_size is not None and dataset != "fake":
         raise UsageError("--fake-size is for --dataset fake")
-    if args.download and dataset not in ("cifar10", "cifar100"):
+    if args.download and dataset not in CIFAR_DATASETS:
         raise UsageError("--download fetches CIFAR files: it goes with --dataset cifar10 or cifar100")
     if dataset == "imagefolder":
         from cnnexplorer.train.data import check_image_folder
 
         num_classes = len(check_image_folder(Path(args.data)))
     else:
-        num_classes = {"cifar10": 10, "cifar100": 100}.get(dataset, arch.num_classes)
+        num_classes = CIFAR_CLASSES.get(dataset, arch.num_classes)
     image_size = args.image_size or arch.input_size[1]
     # The recipe with the flags given; switching to AdamW also switches to its usual lr and weight decay.
     given = {f.name: getattr(args, f.name) for f in fields(Recipe) if getattr(args, f.name, None) is not None}

@@ -21,7 +21,6 @@ from cnnexplorer.errors import UsageError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 SMALL_IMAGE = 64  # at or below this size, CIFAR-style augmentation (pad-and-crop) instead of resized crops
-DATASET_KINDS = ("imagefolder", "cifar10", "cifar100", "fake")
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # Pillow's modes of 16-bit greyscale files
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 

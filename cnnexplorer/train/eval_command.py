@@ -20,6 +20,7 @@ from cnnexplorer.runs.atomic import write_text_atomic
 from cnnexplorer.runs.events import EventWriter
 from cnnexplorer.runs.progress import make_reporter
 from cnnexplorer.train import checkpoints, data, run_data
+from cnnexplorer.train.choices import CIFAR_CLASSES
 from cnnexplorer.train.devices import resolve_placement, shutdown_distributed
 from cnnexplorer.train.evaluate import EvalResult, evaluate
 
@@ -146,7 +147,7 @@ def run_eval(options: EvalOptions) -> int:
         classes = data.check_image_folder(Path(options.data), want_train=False, split=options.split)
         num_classes = source.num_classes or len(classes)
     else:
-        num_classes = source.num_classes or {"cifar10": 10, "cifar100": 100}.get(options.dataset, arch.num_classes)
+        num_classes = source.num_classes or CIFAR_CLASSES.get(options.dataset, arch.num_classes)
     from cnnexplorer.train.building import model_totals
 
     params, macs = model_totals(arch.name, num_classes, image_size)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cnnexplorer.train import devices
-from cnnexplorer.train.choices import CHANNELS_LAST, CIFAR_DATASETS
+from cnnexplorer.train.choices import CHANNELS_LAST, CIFAR_DATASETS, OPTIMIZERS
 from cnnexplorer.train.recipes import Recipe
 from cnnexplorer.train.request import JOB_WORKERS, LaunchRequest
 
@@ -50,7 +50,7 @@ def field_values(request: LaunchRequest) -> dict[str, str | bool]:
     return values | {
         "dataset": request.dataset or "imagefolder",
         "download": request.download,
-        "optimizer": request.optimizer or "sgd",
+        "optimizer": request.optimizer or OPTIMIZERS[0],
         "device": devices.DDP_CHOICE + ",".join(map(str, gpus)) if gpus else request.device or "cpu",
         "precision": request.precision or "auto",
         "channels_last": next(mode for mode, value in CHANNELS_LAST.items() if value == request.channels_last),

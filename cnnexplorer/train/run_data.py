@@ -11,6 +11,7 @@ import torch
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.train import data
+from cnnexplorer.train.choices import CIFAR_DATASETS
 from cnnexplorer.train.gpu_input import EncodedImages, choose_decoder
 
 
@@ -50,7 +51,7 @@ def build_datasets(
         )
     if root is None:
         raise UsageError(f"--dataset {kind} needs --data DIR")
-    if kind in ("cifar10", "cifar100"):
+    if kind in CIFAR_DATASETS:
         cifar = data.cifar_datasets(kind, Path(root), image_size, seed, want_train, download, val_tf)
         cifar.decode_note = note
         return cifar
