@@ -2,8 +2,12 @@
 
 import subprocess
 import sys
+from dataclasses import fields
+
+import pytest
 
 from cnnexplorer.cli import build_parser
+from cnnexplorer.train.request import LaunchRequest
 
 
 def test_building_the_parser_does_not_import_torch():
@@ -61,3 +65,12 @@ def test_help_lists_every_documented_flag(capsys):
         out = capsys.readouterr().out
         for flag in flags:
             assert flag in out, (command, flag)
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_every_flag_is_a_launch_request_field(command):
+    """LaunchRequest.from_args keeps only its fields: a flag without one would be lost on the
+    torchrun relaunch and in the app's jobs."""
+    parser = build_parser().parse_args([command, "resnet20"]).handler.args[0]  # the command's own parser
+    dests = vars(parser.parse_args(["resnet20"])).keys() - {"handler"}  # the command's function; --help has no dest
+    assert dests - {item.name for item in fields(LaunchRequest)} == set()
