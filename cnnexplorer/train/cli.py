@@ -569,20 +569,17 @@ def _same_folder(a: Path, b: Path) -> bool:
 def _changed_settings(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> list[str]:
     """``--flag VALUE differs from the checkpoint's X`` for each recipe or run flag given
     with another value than the checkpoint's config holds (zero and false values included)."""
-    free = RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("help", "resume", "gpu", "device")
+    free = RESUMABLE_OVERRIDES + LAUNCH_FLAGS + ("model", "resume", "gpu", "device")
     changed = []
-    for action in parser._actions:
-        if not action.option_strings or action.dest in free or not hasattr(config, action.dest):
+    for name, value in vars(args).items():
+        # Not given: None, or a store_true flag's False (train's other flags default to None).
+        if name in free or not hasattr(config, name) or value is None or value == parser.get_default(name):
             continue
-        value = getattr(args, action.dest, None)
-        given = value is True if isinstance(action, argparse._StoreTrueAction) else value is not None
-        if action.dest in ("precision", "decode") and value == "auto":
+        if name in ("precision", "decode") and value == "auto":
             continue  # auto was resolved when the run started: the recorded choice stands
-        recorded = getattr(config, action.dest)
-        if given and value != recorded:
-            flag = action.option_strings[0]
-            if isinstance(action, argparse.BooleanOptionalAction) and not value:
-                flag = f"--no-{flag[2:]}"
+        recorded = getattr(config, name)
+        if value != recorded:
+            flag = ("--no-" if value is False else "--") + name.replace("_", "-")  # False: --no-FLAG
             shown = "" if isinstance(value, bool) else f" {_setting_text(value)}"
             changed.append(f"{flag}{shown} differs from the checkpoint's {_setting_text(recorded)}")
     return changed
