@@ -15,7 +15,6 @@ from cnnexplorer.train.choices import (
     AMP_DTYPES,
     AT_LEAST,
     CIFAR_CLASSES,
-    CIFAR_DATASETS,
     DATASETS,
     DECODE_MODES,
     EVAL_FORMATS,
@@ -25,6 +24,7 @@ from cnnexplorer.train.choices import (
     SCHEDULES,
     TRAIN_PRECISIONS,
 )
+from cnnexplorer.train.data_checks import check_download
 
 if TYPE_CHECKING:
     from cnnexplorer.train.checkpointing import Resume
@@ -451,8 +451,7 @@ def resolve_train_config(args: argparse.Namespace):
         raise UsageError("--dataset fake makes its own images: leave --data out")
     if args.fake_size is not None and dataset != "fake":
         raise UsageError("--fake-size is for --dataset fake")
-    if args.download and dataset not in CIFAR_DATASETS:
-        raise UsageError("--download fetches CIFAR files: it goes with --dataset cifar10 or cifar100")
+    check_download(dataset, args.download)
     if dataset == "imagefolder":
         from cnnexplorer.train.data import check_image_folder
 

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from cnnexplorer.errors import UsageError
+from cnnexplorer.train.data_checks import check_image_folder_layout
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -283,15 +284,8 @@ class ImageFiles(Dataset):
 def check_image_folder(root: Path, want_train: bool = True, split: str = "val") -> list[str]:
     """Check an ImageFolder tree (``root/train/<class>/...``, ``root/<split>/<class>/...``)
     without reading images; its class names, or a one-line UsageError."""
-    layout = f"expected {root}/train/<class>/<images> and {root}/val/<class>/<images> (the ImageNet layout)"
-    if not root.is_dir():
-        raise UsageError(f"data directory {root} does not exist: {layout}")
-    if not any(root.iterdir()):
-        raise UsageError(f"data directory {root} is empty: {layout}")
     splits = ["train", split] if want_train else [split]
-    for name in splits:
-        if not (root / name).is_dir():
-            raise UsageError(f"{root} has no {name}/ folder: {layout}")
+    check_image_folder_layout(root, splits)
     folders = {name: _class_folders(root / name) for name in splits}
     if want_train:
         missing = sorted(set(folders["train"]) - set(folders[split]))

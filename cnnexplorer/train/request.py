@@ -22,6 +22,7 @@ from cnnexplorer.train.choices import (
     NON_NEGATIVE_NUMBERS,
     POSITIVE_NUMBERS,
 )
+from cnnexplorer.train.data_checks import check_download, check_image_folder_layout
 from cnnexplorer.zoo.registry import CIFAR10
 
 if TYPE_CHECKING:
@@ -139,6 +140,11 @@ class LaunchRequest:
             devices.check_device_flag(self.device)
         except UsageError:
             found["device"] = devices.DEVICE_CHOICE_SYNTAX
+        try:
+            if self.command == "train":  # eval takes --download with any dataset
+                check_download(self.dataset, self.download)
+        except UsageError as error:
+            found["download"] = str(error)
         return found
 
     def _value_problems(self) -> dict[str, str]:
@@ -181,13 +187,12 @@ class LaunchRequest:
             if not self.download and not Path(folder).is_dir():
                 return f"no such folder: {folder} (tick download to fetch the files there)"
             return None
-        split = "val" if self.command == "eval" else "train"
         if not folder:
             return "an ImageFolder root: DIR holding train/<class>/ and val/<class>/"
-        if not Path(folder).is_dir():
-            return f"no such folder: {folder}"
-        if not (Path(folder) / split).is_dir():
-            return f"expected {folder}/{split}/<class>/... (ImageFolder layout)"
+        try:  # the folder of the split the command reads first; the CLI checks the rest
+            check_image_folder_layout(Path(folder), ["val" if self.command == "eval" else "train"])
+        except (UsageError, OSError) as error:  # OSError: a folder it may not list
+            return str(error)
         return None
 
 
