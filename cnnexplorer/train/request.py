@@ -22,7 +22,7 @@ from cnnexplorer.train.choices import (
     NON_NEGATIVE_NUMBERS,
     POSITIVE_NUMBERS,
 )
-from cnnexplorer.train.data_checks import check_download, check_image_folder_layout
+from cnnexplorer.train.data_checks import check_download
 from cnnexplorer.zoo.registry import CIFAR10
 
 if TYPE_CHECKING:
@@ -187,12 +187,15 @@ class LaunchRequest:
             if not self.download and not Path(folder).is_dir():
                 return f"no such folder: {folder} (tick download to fetch the files there)"
             return None
+        # The form's short words for the first of the CLI's checks (check_image_folder_layout),
+        # on the split the command reads first; the child's CLI checks the rest.
+        split = "val" if self.command == "eval" else "train"
         if not folder:
             return "an ImageFolder root: DIR holding train/<class>/ and val/<class>/"
-        try:  # the folder of the split the command reads first; the CLI checks the rest
-            check_image_folder_layout(Path(folder), ["val" if self.command == "eval" else "train"])
-        except (UsageError, OSError) as error:  # OSError: a folder it may not list
-            return str(error)
+        if not Path(folder).is_dir():
+            return f"no such folder: {folder}"
+        if not (Path(folder) / split).is_dir():
+            return f"expected {folder}/{split}/<class>/... (ImageFolder layout)"
         return None
 
 
