@@ -21,6 +21,14 @@ CACHE_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-cache-")
 os.environ["CNNEXPLORER_CACHE_DIR"] = CACHE_DIR
 atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
+# Under pytest-xdist every core runs a worker: one torch thread each, as the child processes
+# the tests start have (OMP_NUM_THREADS=1 in tests/train_shapes.py), so that the workers'
+# in-process training does not oversubscribe the cores.
+if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+    import torch
+
+    torch.set_num_threads(1)
+
 
 # The subprocess tier: modules whose tests train or evaluate models end to end (most of them
 # in child processes or under torchrun), and single tests elsewhere that do. They are marked
