@@ -5,6 +5,7 @@ import math
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -359,16 +360,22 @@ def test_resume_puts_the_run_back_on_its_devices(tmp_path):
         resume_request(RunState(run_dir=tmp_path))
 
 
-def test_a_reader_survives_lines_that_are_not_events(tmp_path):
-    script = "import json,sys;print('not json');print(json.dumps([1]));print(json.dumps({'schema':1,'event':'step'}));"
-    script += "print(json.dumps({'schema':1,'event':'done','time':0,'status':'completed','summary':{}}));sys.exit(0)"
+def run_script_job(script: str) -> Job:
+    """Run a script's job to its end, both reader threads included (up to 35 s)."""
     job = ScriptJob(script)
     job.start()
     assert job.wait(timeout=30) == 0
-    for _ in range(100):
+    for _ in range(100):  # the events reader sets returncode once it has read everything
         if job.returncode is not None:
             break
-        __import__("time").sleep(0.05)
+        time.sleep(0.05)
+    return job
+
+
+def test_a_reader_survives_lines_that_are_not_events(tmp_path):
+    script = "import json,sys;print('not json');print(json.dumps([1]));print(json.dumps({'schema':1,'event':'step'}));"
+    script += "print(json.dumps({'schema':1,'event':'done','time':0,'status':'completed','summary':{}}));sys.exit(0)"
+    job = run_script_job(script)
     assert job.state.status == "done"
     assert "not json" in job.log
 
@@ -377,13 +384,7 @@ def test_bytes_that_are_not_utf8_on_the_pipes_do_not_stop_the_readers():
     done = {"schema": 1, "event": "done", "time": 0, "status": "completed", "summary": {}}
     script = "import json,sys;sys.stdout.buffer.write(b'\\xff\\xfe\\n');sys.stderr.buffer.write(b'\\xc3(\\n');"
     script += f"sys.stdout.flush();sys.stderr.flush();print(json.dumps({done!r}));print('after',file=sys.stderr)"
-    job = ScriptJob(script)
-    job.start()
-    assert job.wait(timeout=30) == 0
-    for _ in range(100):
-        if job.returncode is not None:
-            break
-        __import__("time").sleep(0.05)
+    job = run_script_job(script)
     assert job.state.status == "done"
     assert "\ufffd\ufffd" in job.log and "after" in job.log
 
