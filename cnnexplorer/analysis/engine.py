@@ -43,7 +43,7 @@ from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode, ReceptiveField, Totals
 from cnnexplorer.errors import InputSizeError, UsageError
-from cnnexplorer.zoo import get
+from cnnexplorer.zoo import Architecture, get
 
 _INIT_FUNCTIONS = (
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_",
@@ -60,15 +60,20 @@ def analyze(request: AnalysisRequest, device: str = "meta") -> Analysis:
     input), for a model whose forward needs values (``.item()``, data-dependent branches)."""
     with _cyclic_gc_paused():
         arch = get(request.model)
-        if device == "meta":
-            with _MetaBuild(), MetaShortcutsMode():
-                model = arch.build()
-        else:
-            with torch.device(device):
-                model = arch.build()
+        model = build_model(arch, device)
         analysis = _analyze(model, request, arch.training_only, device)
     analysis.arch = arch
     return analysis
+
+
+def build_model(arch: Architecture, device: str = "meta") -> nn.Module:
+    """The architecture's model: on the meta device without weight initialisation (see
+    :class:`_MetaBuild`), or built on ``device`` for real."""
+    if device == "meta":
+        with _MetaBuild(), MetaShortcutsMode():
+            return arch.build()
+    with torch.device(device):
+        return arch.build()
 
 
 def analyze_module(
