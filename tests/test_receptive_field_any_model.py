@@ -243,3 +243,37 @@ def test_group_norm_mixes_every_position():
     assert analysis.node("0").field.size == (3, 3) and not analysis.node("0").field.whole
     assert analysis.node("1").field.whole and analysis.node("2").field.whole
     assert seen_pixels(build, (3, 24, 24), "1", lambda out: out[0, :, 11, 11]).all()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(), nn.Linear(8, 10)),
+        # Channels-last, as timm's and ConvNeXt's heads pool: the 1x1 axes lie before the channels.
+        lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), _ChannelsLast(), nn.Flatten(), nn.Dropout()),
+    ],
+    ids=["channels-first", "channels-last"],
+)
+def test_a_flattened_global_pool_stays_global(build):
+    # Every pooled value sees every pixel; so does each element of its flattened copy.
+    flatten = next(str(i) for i, m in enumerate(build()) if isinstance(m, nn.Flatten))
+    assert seen_pixels(build, (3, 20, 24), flatten, lambda out: out[0, 0]).all()
+    analysis = engine_fields(build, (3, 20, 24))
+    layers = {record["path"]: record for record in to_dict(analysis)["layers"]}
+    for path in (flatten, str(int(flatten) + 1)):  # the flatten, and the dropout it feeds
+        assert rf_cell(analysis.node(path).field) == "global"
+        assert layers[path]["receptive_field_global"] is True
+    assert analysis.receptive_field.size == (3, 3)  # the headline: the map before the pooling
+
+
+def test_a_flattened_one_by_one_map_keeps_its_field():
+    # A map that strides down to 1x1 (no global pooling): flattening keeps that unit's field.
+    build = lambda: nn.Sequential(nn.Conv2d(3, 4, 5, stride=4), nn.Flatten(), nn.Linear(4, 2))  # noqa: E731
+    analysis = engine_fields(build, (3, 5, 5))
+    assert analysis.node("1").field.size == (5, 5) and not analysis.node("1").field.whole
+    assert extents(seen_pixels(build, (3, 5, 5), "1", lambda out: out[0, 0])) == ((0, 4), (0, 4))
+
+
+class _ChannelsLast(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1)

@@ -161,6 +161,7 @@ def regroup(dims: tuple[tuple[Run, ...], ...], shape: tuple[int, ...]) -> tuple[
                 return None
             run = queue.pop(0)
             if run.count == 1:
+                taken.append(run)  # a collapsed axis merged into this one: its position stays
                 continue
             if need % run.count == 0:
                 taken.append(run)
@@ -172,10 +173,12 @@ def regroup(dims: tuple[tuple[Run, ...], ...], shape: tuple[int, ...]) -> tuple[
                 need = 1
             else:
                 return None
-        out.append(_merged_runs(taken))
+        out.append(taken)
     if any(run.count != 1 for run in queue):
         return None
-    return tuple(out)
+    if queue and out:  # trailing collapsed axes (flatten of a 1x1 map) merge into the last axis
+        out[-1] += queue
+    return tuple(_merged_runs(runs) for runs in out)
 
 
 def _merged_runs(runs: list[Run]) -> tuple[Run, ...]:
