@@ -248,7 +248,7 @@ def test_group_norm_mixes_every_position():
 @pytest.mark.parametrize(
     "build",
     [
-        lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(), nn.Linear(8, 10)),
+        lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(), nn.Linear(8, 2)),
         # Channels-last, as timm's and ConvNeXt's heads pool: the 1x1 axes lie before the channels.
         lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.AdaptiveAvgPool2d(1), _ChannelsLast(), nn.Flatten(), nn.Dropout()),
     ],
