@@ -199,15 +199,18 @@ def _add_diff_command(commands) -> None:
 CACHE_DESCRIPTION = """\
 Every analysis (model, input, batch, dtype) is kept on disk once computed, so that
 list, summary, diff and the app answer it again at once, without loading torch.
-An entry (analysis-<hash>.json) is the `summary --format json` document of the
-model (every layer) plus the analysis itself and the key it was stored under: the
-request, the model's definition (and source, for our own models) and the versions
-of cnnexplorer, torch, torchvision and torchinfo. A change to any of them makes a
-new entry; the old one is no longer read. torchvision's published figures for its
-weights are kept beside them (weights-<hash>.json).
+An entry (analysis-<hash>.json) holds the analysis (every layer), the key it was
+stored under (the request, the model's definition and source for our own models,
+the versions of cnnexplorer, torch, torchvision and torchinfo) and a digest of
+both. A change to any of them makes a new entry; the old one is no longer read.
+Beside them, per torchvision version: its classifiers' names (names-<hash>.json),
+each one's input size and weights (torchvision-<hash>.json) and its published
+figures (weights-<hash>.json).
 
 Where: $CNNEXPLORER_CACHE_DIR if set, else $XDG_CACHE_HOME/cnnexplorer, else
-~/.cache/cnnexplorer. A damaged entry is recomputed; a folder that cannot be
+~/.cache/cnnexplorer. `cache` (or `cache show`) prints the folder and its files
+by kind; `cache clear` removes them. An entry that is damaged, edited, not a
+regular file, too large or nested too deep is recomputed; a folder that cannot be
 written leaves the cache off. --no-cache on a command bypasses it."""
 
 
@@ -317,8 +320,13 @@ def _run_cache(args: argparse.Namespace) -> int:
 
     folder = disk_cache.cache_dir()
     if args.action == "clear":
-        removed, freed = disk_cache.clear()
+        removed, freed, failures = disk_cache.clear()
         print(f"removed {removed} files ({units.size(freed)}) from {folder}")
+        if failures:
+            reason = failures[0].strerror or str(failures[0])
+            message = f"could not remove {len(failures)} files from {folder}: {reason} (check the folder's permissions)"
+            print(f"cnnexplorer: error: {message}", file=sys.stderr)
+            return 1
         return 0
     usage = disk_cache.usage()
     described = {

@@ -2,17 +2,21 @@
 
 Where: ``$CNNEXPLORER_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnnexplorer``, else
 ``~/.cache/cnnexplorer``. A document of kind ``K`` under key ``k`` (a JSON-able dict) is
-the file ``K-<sha256 of k>.json``, and carries ``k`` itself under ``"cache"``, so that a
-file is only ever read back for the key it was written for.
+the file ``K-<sha256 of k>.json``, laid out as ``{"key":k,"digest":"<hex>","document":...}``:
+the digest is the sha256 of ``k`` and the document's bytes, so that a file is only ever read
+back for the key it was written for, and whole, as it was written.
 
 Writes go through :func:`cnnexplorer.runs.atomic.write_atomic` (a temporary file in the same
 folder, fsync'd, renamed over the entry, the folder fsync'd): a reader, or a second process
 writing the same entry, sees a whole document or none. Stored data is only ever data: a
 document is read back as the type its reader declares (msgspec checks every value against
 it; JSON's NaN, as torchvision publishes a missing accuracy, survives), and a file that is
-missing, not a regular file, larger than :data:`MAX_ENTRY_BYTES`, unreadable, truncated,
-nested too deep, of another shape or not for its key reads as absent; a folder that cannot
-be written leaves the cache off, silently. Nothing here imports torch or the rest of the
+missing, not a regular file, larger than :data:`MAX_ENTRY_BYTES`, unreadable, not of the
+layout above, not matching its digest, nested deeper than :data:`MAX_DEPTH` (checked before
+a parser sees it) or of another shape reads as absent; a folder that cannot be written leaves
+the cache off, silently. The digest tells a damaged, edited or misplaced file from a good one;
+it is no signature (whoever can write the folder can compute one), which is why nothing
+stored is ever resolved, imported or run. Nothing here imports torch or the rest of the
 package but that helper (the analysis store and the zoo's published figures both build on it).
 """
 
@@ -24,6 +28,7 @@ import json
 import os
 import re
 import stat
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,10 @@ _TEMPORARY_SUFFIX = ".tmp"
 _OURS = re.compile(r"^\.?[a-z]+-[0-9a-f]{64}(\.json|\..+\.tmp)$")
 # Far above any analysis (densenet201: 0.4 MB; efficientnet_b7, among the largest: 0.6 MB).
 MAX_ENTRY_BYTES = 64 * 2**20
+# Far above any analysis (swin_v2_b's nests 23 deep) and far below what a parser recurses to.
+MAX_DEPTH = 100
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_BRACKET_STEP = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(byte, 0) for byte in range(256)]
 
 _enabled = True
 
@@ -84,15 +93,43 @@ def load(kind: str, key: dict[str, Any], type: Any = dict[str, Any]) -> Any:
     if not _enabled:
         return None
     data = _read_entry(entry_path(kind, key))
-    if data is None:
+    document = _document_bytes(data, key) if data is not None else None
+    if document is None or not nests_within(document, MAX_DEPTH):
         return None
     try:
-        document = json.loads(data)
-        if not isinstance(document, dict) or document.get("cache") != {"key": key}:
-            return None
-        return msgspec.convert(document, type=type)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
+        return msgspec.convert(json.loads(document), type=type)
+    except (ValueError, RecursionError):  # msgspec.ValidationError is a ValueError
         return None
+
+
+def _key_bytes(key: dict[str, Any]) -> bytes:
+    return json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _digest(key: dict[str, Any], document: bytes) -> bytes:
+    return hashlib.sha256(_key_bytes(key) + b"\n" + document).hexdigest().encode()
+
+
+def _entry_bytes(key: dict[str, Any], document: bytes) -> bytes:
+    return b'{"key":' + _key_bytes(key) + b',"digest":"' + _digest(key, document) + b'","document":' + document + b"}"
+
+
+def _document_bytes(data: bytes, key: dict[str, Any]) -> bytes | None:
+    """The document's bytes of an entry laid out by :func:`_entry_bytes` for ``key`` and
+    matching its digest; None for anything else."""
+    head = b'{"key":' + _key_bytes(key) + b',"digest":"'
+    start = len(head) + 64 + len(b'","document":')
+    if not (data.startswith(head) and data[len(head) + 64 : start] == b'","document":' and data.endswith(b"}")):
+        return None
+    document = data[start:-1]
+    return document if data[len(head) : len(head) + 64] == _digest(key, document) else None
+
+
+def nests_within(data: bytes, limit: int) -> bool:
+    """Whether JSON ``data``'s arrays and objects nest at most ``limit`` deep, read without a
+    parser (brackets inside strings count too: the bound errs on the safe side)."""
+    steps = map(_BRACKET_STEP.__getitem__, data.translate(None, _NOT_BRACKETS))
+    return max(accumulate(steps), default=0) <= limit
 
 
 def _read_entry(path: Path) -> bytes | None:
@@ -114,28 +151,36 @@ def _read_entry(path: Path) -> bytes | None:
 
 
 def save(kind: str, key: dict[str, Any], document: dict[str, Any]) -> bool:
-    """Store ``document`` (builtins and dataclasses, as msgspec turns them into JSON values; a
-    ``"cache"`` entry holding the key is added) atomically; False where the cache is off or
-    the folder cannot be written."""
+    """Store ``document`` (builtins and dataclasses, as msgspec turns them into JSON values)
+    for ``key`` atomically; False where the cache is off or the folder cannot be written."""
     if not _enabled:
         return False
     path = entry_path(kind, key)
     try:
-        values = msgspec.to_builtins({**document, "cache": {"key": key}})
-        data = json.dumps(values, separators=(",", ":")).encode()
+        data = json.dumps(msgspec.to_builtins(document), separators=(",", ":")).encode()
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
+        write_atomic(path, _entry_bytes(key, data))
     except (OSError, TypeError, ValueError):
         return False
     return True
 
 
 def files() -> list[Path]:
-    """Every file of ours in the cache folder: entries, and temporary files a killed writer left."""
+    """Every file of ours in the cache folder: entries (whatever they have become: a pipe or a
+    link at an entry's name too), and temporary files a killed writer left."""
     try:
-        return sorted(path for path in cache_dir().iterdir() if _OURS.match(path.name) and path.is_file())
+        return _our_files()
     except OSError:
         return []
+
+
+def _our_files() -> list[Path]:
+    """:func:`files`, raising OSError where the folder cannot be read (none yet: no files)."""
+    try:
+        found = list(cache_dir().iterdir())
+    except (FileNotFoundError, NotADirectoryError):  # no folder, so none of ours
+        return []
+    return sorted(path for path in found if _OURS.match(path.name) and not path.is_dir())
 
 
 def usage() -> dict[str, tuple[int, int]]:
@@ -148,21 +193,29 @@ def usage() -> dict[str, tuple[int, int]]:
     return found
 
 
-def clear() -> tuple[int, int]:
-    """Remove every file of ours; how many, and their bytes. Other files are left alone."""
-    removed, freed = 0, 0
-    for path in files():
+def clear() -> tuple[int, int, list[OSError]]:
+    """Remove every file of ours: how many were removed, their bytes, and the error of each
+    one that could not be (or the folder's, where it could not be read). Other files are left alone."""
+    removed, freed, failures = 0, 0, []
+    try:
+        paths = _our_files()
+    except OSError as error:
+        return 0, 0, [error]
+    for path in paths:
         size = _size_of(path)
         try:
             path.unlink()
-        except OSError:
+        except FileNotFoundError:  # another process cleared it first
+            continue
+        except OSError as error:
+            failures.append(error)
             continue
         removed, freed = removed + 1, freed + size
-    return removed, freed
+    return removed, freed, failures
 
 
 def _size_of(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return path.lstat().st_size
     except OSError:
         return 0

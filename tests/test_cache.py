@@ -69,13 +69,34 @@ def test_every_zoo_model_reads_back_equal_field_by_field(name, analysis_of, priv
     in_tree = {id(node) for node in loaded.root.walk()}
     assert all(id(node) in in_tree for node in loaded.layers)  # the same objects as the tree's nodes
     text = store_path(analysis.request).read_text()
-    assert set(json.loads(text)) == {"cache", "analysis", "layers"}
+    assert set(json.loads(text)) == {"key", "digest", "document"}
+    assert set(json.loads(text)["document"]) == {"analysis", "layers"}
     for node in analysis.root.walk():  # one encoding: every layer written once
         assert text.count(f'"path":{json.dumps(node.path)},') == 1, node.path
 
 
 def store_path(request: AnalysisRequest):
     return disk_cache.entry_path(store.KIND, store.entry_key(request))
+
+
+def entry_bytes(key: dict, document: bytes) -> bytes:
+    """An entry as the README lays it out: the key, the sha256 of the key's canonical JSON, a
+    newline and the document's bytes, and the document (what a forger who recomputes the digest writes)."""
+    canonical = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(canonical + b"\n" + document).hexdigest().encode()
+    return b'{"key":' + canonical + b',"digest":"' + digest + b'","document":' + document + b"}"
+
+
+def stored_document(request: AnalysisRequest) -> dict:
+    """The document of ``request``'s entry, as JSON values."""
+    return json.loads(store_path(request).read_bytes())["document"]
+
+
+def store_document(request: AnalysisRequest, document: object) -> None:
+    """Write ``document`` as ``request``'s entry with a matching digest: what only the types
+    and checks of the reader can refuse."""
+    data = json.dumps(document, separators=(",", ":")).encode()
+    store_path(request).write_bytes(entry_bytes(store.entry_key(request), data))
 
 
 # Torch-free answers on a hit -------------------------------------------------------------
@@ -183,7 +204,7 @@ def _altered(document: dict, change: str) -> object:
     elif change == "a request failing its checks":
         analysis["request"]["batch"] = 0
     elif change == "no analysis":
-        return {"cache": document["cache"]}
+        return {"layers": document["layers"]}
     elif change == "a list":
         return [document]
     return document
@@ -206,7 +227,7 @@ def _altered(document: dict, change: str) -> object:
 )
 def test_an_entry_that_does_not_decode_as_the_results_types_is_a_miss(change, private_cache, analysis_of):
     analysis, path = stored_small(analysis_of)
-    path.write_text(json.dumps(_altered(json.loads(path.read_text()), change)))
+    store_document(analysis.request, _altered(stored_document(analysis.request), change))
     assert store.load(analysis.request) is None
     assert store.analyze_cached(analysis.request) == analysis
     assert store.load(analysis.request) == analysis  # written again
@@ -215,9 +236,9 @@ def test_an_entry_that_does_not_decode_as_the_results_types_is_a_miss(change, pr
 def test_a_stored_total_of_the_wrong_type_is_no_total(private_cache, analysis_of):
     analysis, path = stored_small(analysis_of)
     assert store.load_totals(analysis.request) == (analysis.totals.params, analysis.totals.macs)
-    document = json.loads(path.read_text())
+    document = stored_document(analysis.request)
     document["analysis"]["totals"]["params"] = 272474.0
-    path.write_text(json.dumps(document))
+    store_document(analysis.request, document)
     assert store.load_totals(analysis.request) is None
 
 
@@ -244,27 +265,27 @@ def test_a_stored_model_name_is_data_never_resolved(private_cache, analysis_of, 
     evil = tmp_path / "evil.py"
     evil.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('')\ndef net(): pass\n")
     analysis, path = stored_small(analysis_of)
-    document = json.loads(path.read_text())
+    document = stored_document(analysis.request)
     document["analysis"]["arch"] = {
         **dataclasses.asdict(analysis.arch),
         "name": f"{evil}:net",
         "builder": f"{evil}:net",
     }
-    path.write_text(json.dumps(document))
+    store_document(analysis.request, document)
     loaded = store.load(analysis.request)
     assert loaded == analysis and loaded.arch is zoo.get(SMALL)  # the request's architecture, not the stored one
     document["analysis"]["request"]["model"] = f"{evil}:net"
-    path.write_text(json.dumps(document))
+    store_document(analysis.request, document)
     assert store.load(analysis.request) is None
     assert not marker.exists()
 
 
 def test_an_entry_nested_too_deep_is_a_miss_not_a_recursion_error(private_cache, analysis_of):
     analysis, path = stored_small(analysis_of)
-    key = json.loads(path.read_text())["cache"]
-    deep = "[" * 100_000 + "]" * 100_000
-    for nested in (f'{{"cache":{json.dumps(key)},"analysis":{deep}}}', f'{{"analysis":{deep},"cache":1}}'):
-        path.write_text(nested)
+    key = store.entry_key(analysis.request)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for nested in (entry_bytes(key, b'{"analysis":' + deep + b"}"), entry_bytes(key, deep), deep):
+        path.write_bytes(nested)
         assert store.load(analysis.request) is None
         assert store.load_totals(analysis.request) is None
 
@@ -290,9 +311,9 @@ def test_an_entry_that_is_not_a_regular_file_is_a_miss_and_never_blocks(private_
 
 def test_an_entry_of_other_versions_is_never_read(private_cache, analysis_of, monkeypatch):
     analysis, path = stored_small(analysis_of)
-    document = json.loads(path.read_text())
-    document["cache"]["key"]["versions"]["torch"] = "0.0.1"  # stored by another torch, under this name
-    path.write_text(json.dumps(document))
+    key = store.entry_key(analysis.request)
+    key["versions"]["torch"] = "0.0.1"  # stored by another torch, under this name
+    path.write_bytes(entry_bytes(key, json.dumps(stored_document(analysis.request)).encode()))
     assert store.load(analysis.request) is None
     assert store.save(analysis)
     monkeypatch.setattr(disk_cache, "package_version", lambda name: "99.0" if name == "torchvision" else "1.0")
@@ -318,7 +339,7 @@ def test_a_folder_that_cannot_be_created_leaves_the_cache_off(tmp_path, monkeypa
     assert not store.save(analysis)
     assert store.load(analysis.request) is None
     assert store.analyze_cached(analysis.request) == analysis
-    assert disk_cache.usage() == {} and disk_cache.clear() == (0, 0)
+    assert disk_cache.usage() == {} and disk_cache.clear() == (0, 0, [])
 
 
 def test_a_folder_refusing_new_files_leaves_the_cache_off(private_cache, analysis_of, monkeypatch):

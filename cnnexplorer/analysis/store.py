@@ -1,11 +1,11 @@
 """Analyses kept on disk between runs, so that a repeated question answers without torch.
 
-An entry (in the cache folder, see :mod:`cnnexplorer.disk_cache`) holds the key it was
-stored under (``cache``) and one encoding of the :class:`Analysis`: ``analysis``, every
-field of the result dataclasses as msgspec writes them, and ``layers``, the execution-ordered
-layers as indices into ``analysis.root.walk()`` (so that they read back as the tree's own
-nodes). The architecture is not stored: it is the one the request names. An entry reads back
-equal to the analysis that was stored.
+An entry (in the cache folder, see :mod:`cnnexplorer.disk_cache`: the key it was stored
+under and a digest of the key and the document beside it) holds one encoding of the
+:class:`Analysis`: ``analysis``, every field of the result dataclasses as msgspec writes them,
+and ``layers``, the execution-ordered layers as indices into ``analysis.root.walk()`` (so that
+they read back as the tree's own nodes). The architecture is not stored: it is the one the
+caller's request names. An entry reads back equal to the analysis that was stored.
 
 The key is everything that can change a figure: the request (model, input, batch, dtype),
 the architecture's registry entry and, for the models defined in ``cnnexplorer/zoo``, a
@@ -17,9 +17,10 @@ The user's own models (``file.py:factory``, ``package.module:factory``) bypass t
 their code, and whatever it imports, can change with no version to tell.
 
 Stored data is only ever data: decoding builds the result dataclasses from typed values and
-resolves no model name. An entry that is missing, damaged, for another key or request, or
-that does not decode as the types the results declare is a miss: the engine runs (torch is
-imported then, and only then) and the entry is written again.
+resolves no model name (the stored request is only compared with the caller's). An entry that
+is missing, damaged, edited, for another key or request, or that does not decode as the types
+the results declare is a miss: the engine runs (torch is imported then, and only then) and
+the entry is written again.
 """
 
 from __future__ import annotations
@@ -93,7 +94,6 @@ def entry_key(request: AnalysisRequest) -> dict[str, Any]:
             "builder": arch.builder,
             "builder_kwargs": json.loads(json.dumps(arch.builder_kwargs, sort_keys=True, default=repr)),
             "num_classes": arch.num_classes,
-            "training_only": list(arch.training_only),
             "source": model_source_hash(arch.builder),
         },
         "engine_source": engine_source_hash(),
@@ -106,7 +106,7 @@ def entry_key(request: AnalysisRequest) -> dict[str, Any]:
 
 @dataclass
 class _Entry:
-    """An entry as read back (its ``cache`` key checked by :mod:`cnnexplorer.disk_cache`)."""
+    """An entry as read back (its key and digest checked by :mod:`cnnexplorer.disk_cache`)."""
 
     analysis: Analysis  # stored with no layers and no architecture: see below
     layers: list[int]  # each of ``analysis.layers`` as its index in ``analysis.root.walk()``

@@ -266,13 +266,7 @@ def by_family() -> dict[str, list[Architecture]]:
 def more_names() -> list[str]:
     """Every torchvision classifier outside the curated zoo (the app's "more"), sorted; read
     from the disk cache when it holds them, so that only the first call imports torchvision."""
-    from cnnexplorer import disk_cache
     from cnnexplorer.zoo.resolve import torchvision_names
 
-    key = {"torchvision": disk_cache.package_version("torchvision")}
-    stored = (disk_cache.load("names", key) or {}).get("names")
-    if not (isinstance(stored, list) and stored and all(isinstance(name, str) for name in stored)):
-        stored = list(torchvision_names())
-        disk_cache.save("names", key, {"names": stored})
     curated = set(names())
-    return [name for name in stored if name not in curated]
+    return [name for name in torchvision_names() if name not in curated]

@@ -16,8 +16,11 @@ import functools
 import importlib
 import importlib.util
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo.architecture import CIFAR10, IMAGENET, Architecture
@@ -55,12 +58,45 @@ def resolve(name: str) -> Architecture | None:
 # torchvision -----------------------------------------------------------------------------
 
 
+# A torchvision model's name as stored: a plain name, never a path or ``module:factory``.
+_TorchvisionName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+@dataclass
+class _StoredNames:
+    names: Annotated[tuple[_TorchvisionName, ...], msgspec.Meta(min_length=1)]
+
+
+@dataclass(frozen=True)
+class _TorchvisionFacts:
+    """What the zoo takes from a classifier's first weights."""
+
+    crop: Annotated[int, msgspec.Meta(ge=1)]  # the crop size its transforms use
+    weights: str
+    recipe: str
+    classes: Annotated[int, msgspec.Meta(ge=1)]
+
+
+@dataclass
+class _StoredFacts:
+    facts: _TorchvisionFacts
+
+
 @functools.cache
 def torchvision_names() -> tuple[str, ...]:
-    """Every classification model torchvision builds, sorted."""
+    """Every classification model torchvision builds, sorted. Read from torchvision once per
+    version, then from the disk cache (an unknown name's suggestions import no torch)."""
+    from cnnexplorer import disk_cache
+
+    key = {"torchvision": disk_cache.package_version("torchvision")}
+    stored = disk_cache.load("names", key, type=_StoredNames)
+    if stored is not None:
+        return stored.names
     from torchvision import models
 
-    return tuple(sorted(models.list_models(module=models)))
+    found = tuple(sorted(models.list_models(module=models)))
+    disk_cache.save("names", key, {"names": found})
+    return found
 
 
 @functools.cache
@@ -69,36 +105,37 @@ def torchvision_architecture(name: str) -> Architecture | None:
     from torchvision once per version, then from the disk cache (a warm run imports no torch)."""
     from cnnexplorer import disk_cache
 
+    if name not in torchvision_names():
+        return None
     key = {"model": name, "torchvision": disk_cache.package_version("torchvision")}
-    stored = disk_cache.load("torchvision", key)
-    facts = stored.get("facts") if stored is not None else None
-    if not (isinstance(facts, list) and len(facts) == 4 and isinstance(facts[0], int)):
-        if name not in torchvision_names():
-            return None
+    stored = disk_cache.load("torchvision", key, type=_StoredFacts)
+    if stored is not None:
+        facts = stored.facts
+    else:
         facts = _torchvision_facts(name)
-        disk_cache.save("torchvision", key, {"facts": list(facts)})
-    crop, weights, recipe, classes = facts
+        disk_cache.save("torchvision", key, {"facts": facts})
+    crop = facts.crop
     return Architecture(
         name=name,
         family=TORCHVISION_FAMILY,
-        paper=f"torchvision's {name}" + (f" (recipe: {recipe})" if recipe else ""),
+        paper=f"torchvision's {name}" + (f" (recipe: {facts.recipe})" if facts.recipe else ""),
         year=0,
         input_size=(3, crop, crop),
         dataset=IMAGENET,
-        num_classes=classes,
-        description=f"torchvision's {name}, at the {crop}x{crop} crop its {weights} weights were trained at.",
+        num_classes=facts.classes,
+        description=f"torchvision's {name}, at the {crop}x{crop} crop its {facts.weights} weights were trained at.",
         builder=f"torchvision:{name}",
         builder_kwargs={"image_size": crop} if name.startswith("vit_") and crop != 224 else {},
     )
 
 
-def _torchvision_facts(name: str) -> tuple[int, str, str, int]:
+def _torchvision_facts(name: str) -> _TorchvisionFacts:
     """The crop size, name, recipe and class count of a model's first weights."""
     from torchvision.models import get_model_weights
 
     weights = next(iter(get_model_weights(name)))
     classes = len(weights.meta.get("categories") or ()) or 1000
-    return _crop_size(weights), weights.name, str(weights.meta.get("recipe", "")), classes
+    return _TorchvisionFacts(_crop_size(weights), weights.name, str(weights.meta.get("recipe", "")), classes)
 
 
 def _crop_size(weights: Any) -> int:
