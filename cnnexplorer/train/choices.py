@@ -34,7 +34,8 @@ AT_LEAST = {
     "nproc": 1,
 }
 POSITIVE_NUMBERS = ("lr", "gamma")  # finite and more than 0
-NON_NEGATIVE_NUMBERS = ("momentum", "weight_decay", "warmup_epochs", "label_smoothing", "aux_weight")
+NON_NEGATIVE_NUMBERS = ("momentum", "weight_decay", "warmup_epochs", "label_smoothing", "aux_weight")  # 0 or more
+FRACTIONS = ("momentum", "label_smoothing")  # of those, also below 1
 LR_BELOW = 10  # the launch form's ceiling on the learning rate (the CLI takes any)
 
 # The values a run's config may hold: auto precision and decoding are resolved by then.
@@ -57,3 +58,29 @@ FLAG_CHOICES = {
     },
     "eval": {"dataset": DATASETS, "precision": PRECISIONS, "amp": AMP_DTYPES, "format": EVAL_FORMATS},
 }
+
+
+def number_bound(setting: str) -> str:
+    """The range a number setting must lie in, in words (``POSITIVE_NUMBERS``, ``FRACTIONS``)."""
+    if setting in POSITIVE_NUMBERS:
+        return "more than 0"
+    return "at least 0 and below 1" if setting in FRACTIONS else "0 or more"
+
+
+def in_bounds(setting: str, value: float) -> bool:
+    """Whether a finite number is within its setting's range (see ``number_bound``)."""
+    if setting in POSITIVE_NUMBERS:
+        return value > 0
+    return 0 <= value < 1 if setting in FRACTIONS else value >= 0
+
+
+def milestones_problem(milestones: tuple[int, ...] | list[int], epochs: int | None) -> str | None:
+    """What is wrong with a step schedule's milestones (epochs after which the lr drops) in a
+    run of ``epochs`` epochs (None: not known yet), or None."""
+    if any(later <= earlier for earlier, later in zip(milestones, milestones[1:])):
+        return "they must increase, e.g. 30,60"
+    if epochs is not None and any(not 1 <= m < epochs for m in milestones):
+        if epochs == 1:
+            return "a run of 1 epoch has no epoch after which the lr could drop"
+        return f"each must be from 1 to {epochs - 1} (an epoch of the run's {epochs} after which the lr drops)"
+    return None

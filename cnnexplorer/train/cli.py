@@ -19,25 +19,32 @@ from cnnexplorer.train.choices import (
     DECODE_MODES,
     EVAL_FORMATS,
     OPTIMIZERS,
-    POSITIVE_NUMBERS,
     PRECISIONS,
     SCHEDULES,
     TRAIN_PRECISIONS,
+    in_bounds,
+    milestones_problem,
+    number_bound,
 )
 from cnnexplorer.train.data_checks import check_download
 
 if TYPE_CHECKING:
     from cnnexplorer.train.checkpointing import Resume
 
+MODEL_HELP = (
+    "the model: a zoo name (`cnnexplorer list`), any torchvision classifier (`list --all`), timm:NAME, "
+    "path/to/file.py:factory or package.module:factory"
+)
 # Flags that launch processes; they are not passed on to the ranks.
 LAUNCH_FLAGS = ("gpus", "nproc", "nnodes", "node_rank", "rdzv_endpoint", "rdzv_id", "rdzv_backend")
 # Flags a resumed run may change: everything else comes from the checkpoint's config.
 RESUMABLE_OVERRIDES = ("epochs", "max_steps", "workers", "log_every", "data", "output", "events", "download")
 
 TRAIN_DESCRIPTION = """\
-Train an architecture of the zoo on an ImageFolder tree, CIFAR or synthetic data, with its
-paper's recipe (printed at the start; every part overridable), on the CPU, one GPU or many
-GPUs (DDP under torchrun). Writes runs/<timestamp>-<model>/: config.json, events.jsonl,
+Train a model (a zoo name, any torchvision classifier, timm:NAME or your own file.py:factory)
+on an ImageFolder tree, CIFAR or synthetic data, with its paper's recipe or, for a model
+without one, a generic recipe (printed at the start; every part overridable), on the CPU,
+one GPU or many GPUs (DDP under torchrun). Writes runs/<timestamp>-<model>/: config.json, events.jsonl,
 metrics.csv, last.pt (every epoch and on interrupt) and best.pt (best val top-1)."""
 
 TRAIN_EPILOG = """\
@@ -64,6 +71,7 @@ examples:
   cnnexplorer train resnet20 --dataset cifar10 --data ~/data --download
   cnnexplorer train resnet50 --data /data/imagenet --gpus 0,1,2,3 --precision bf16
   cnnexplorer train vgg16 --data /data/imagenet --gpu 0 --max-steps 300
+  cnnexplorer train ./mynet.py:SmallNet --dataset fake --device cpu --max-steps 100
   cnnexplorer train resnet20 --resume runs/20250101-120000-resnet20/last.pt --epochs 200"""
 
 EVAL_DESCRIPTION = """\
@@ -99,27 +107,20 @@ def _whole_number(setting: str):
 
 
 def _number(setting: str):
-    """An argparse type: a finite number, more than 0 for ``POSITIVE_NUMBERS``, else 0 or more."""
-    return _positive_float if setting in POSITIVE_NUMBERS else _non_negative_float
+    """An argparse type: a finite number within the setting's range (``choices.number_bound``)."""
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if not in_bounds(setting, value):
+            raise argparse.ArgumentTypeError(f"{text} must be {number_bound(setting)}")
+        return value
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be 0 or more")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+    return parse
 
 
 def _int_list(text: str) -> list[int]:
@@ -204,10 +205,12 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="train a model (CPU, GPU or DDP) with its paper's recipe; events, checkpoints, resume",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    train.add_argument("model", help=MODEL_HELP)
     _add_data_options(train, for_eval=False)
     _add_device_options(train)
-    recipe = train.add_argument_group("recipe (defaults: the family's paper recipe, printed at the start)")
+    recipe = train.add_argument_group(
+        "recipe (defaults: the family's paper recipe, else the generic recipe; printed at the start)"
+    )
     recipe.add_argument("--epochs", type=_whole_number("epochs"), metavar="N")
     recipe.add_argument(
         "--batch-size",
@@ -219,7 +222,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--optimizer", choices=OPTIMIZERS, help="sgd (papers) or adamw (lr 1e-3, weight decay 0.05 unless given)"
     )
     recipe.add_argument("--lr", type=_number("lr"), metavar="LR", help="base learning rate")
-    recipe.add_argument("--momentum", type=_number("momentum"), metavar="M")
+    recipe.add_argument("--momentum", type=_number("momentum"), metavar="M", help="SGD momentum, from 0 to below 1")
     recipe.add_argument(
         "--nesterov", action=argparse.BooleanOptionalAction, default=None, help="Nesterov momentum (WRN, DenseNet)"
     )
@@ -233,7 +236,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "--milestones",
         type=_int_list,
         metavar="E1,E2",
-        help="step schedule: epochs after which the lr is multiplied by gamma",
+        help="step schedule: epochs after which the lr is multiplied by gamma, increasing, below --epochs",
     )
     recipe.add_argument("--gamma", type=_number("gamma"), metavar="G", help="lr factor at each milestone or plateau")
     recipe.add_argument(
@@ -248,7 +251,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         metavar="E",
         help="linear lr warmup (step and cosine schedules; may be fractional)",
     )
-    recipe.add_argument("--label-smoothing", type=_number("label_smoothing"), metavar="EPS")
+    recipe.add_argument("--label-smoothing", type=_number("label_smoothing"), metavar="EPS", help="from 0 to below 1")
     recipe.add_argument(
         "--aux-weight",
         type=_number("aux_weight"),
@@ -318,7 +321,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
         epilog=EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evaluation.add_argument("model", help="architecture name (see `cnnexplorer list`)")
+    evaluation.add_argument("model", help=MODEL_HELP)
     weights = evaluation.add_argument_group("weights (one of)")
     weights.add_argument(
         "--checkpoint", metavar="PATH", help="a last.pt/best.pt of `cnnexplorer train`, or a state_dict file"
@@ -470,8 +473,8 @@ def resolve_train_config(args: argparse.Namespace):
         )
     if args.milestones is not None and chosen.schedule != "step":
         raise UsageError(f"--milestones is for --schedule step (this run's schedule is {chosen.schedule})")
-    if args.label_smoothing is not None and args.label_smoothing >= 1:
-        raise UsageError(f"--label-smoothing {args.label_smoothing} must be below 1")
+    if args.milestones is not None and (problem := milestones_problem(args.milestones, chosen.epochs)):
+        raise UsageError(f"--milestones {','.join(map(str, args.milestones))}: {problem}")
     if args.aux_weight is not None and arch.family != "GoogLeNet":
         raise UsageError("--aux-weight is for googlenet (the only model here with auxiliary classifiers)")
     if chosen.optimizer == "adamw" and (args.momentum is not None or args.nesterov is not None):

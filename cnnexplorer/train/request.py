@@ -21,8 +21,12 @@ from cnnexplorer.train.choices import (
     LR_BELOW,
     NON_NEGATIVE_NUMBERS,
     POSITIVE_NUMBERS,
+    in_bounds,
+    milestones_problem,
+    number_bound,
 )
 from cnnexplorer.train.data_checks import check_download
+from cnnexplorer.train.recipes import recipe_for
 from cnnexplorer.zoo.registry import CIFAR10
 
 if TYPE_CHECKING:
@@ -159,16 +163,24 @@ class LaunchRequest:
             if value is not None and not (_is_whole(value) and value >= least):
                 found[name] = f"a whole number of {least} or more"
         for name in POSITIVE_NUMBERS + NON_NEGATIVE_NUMBERS:
-            value, positive = getattr(self, name), name in POSITIVE_NUMBERS
-            if value is not None and not (_is_number(value) and (value > 0 if positive else value >= 0)):
-                found[name] = "a number above 0" if positive else "a number of 0 or more"
+            value = getattr(self, name)
+            if value is not None and not (_is_number(value) and in_bounds(name, value)):
+                found[name] = f"a number, {number_bound(name)}"
         if self.lr is not None and not _is_number(self.lr):
             found["lr"] = "a number, e.g. 0.1"
         elif self.lr is not None and not 0 < self.lr < LR_BELOW:
             found["lr"] = f"between 0 and {LR_BELOW}"
         if self.milestones is not None and not _is_whole_list(self.milestones):
             found["milestones"] = "whole numbers of 0 or more, e.g. 3,6"
+        elif self.milestones is not None and (problem := milestones_problem(self.milestones, self._epochs())):
+            found["milestones"] = problem
         return found
+
+    def _epochs(self) -> int | None:
+        """The run's epochs: the request's, else its model's recipe's (None: not a whole number)."""
+        if self.epochs is None:
+            return recipe_for(zoo.get(self.model)).epochs
+        return self.epochs if _is_whole(self.epochs) else None
 
     def _dataset_problem(self) -> str | None:
         choices = dataset_choices(self.model)

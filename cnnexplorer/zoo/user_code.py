@@ -92,5 +92,30 @@ def build_user_model(name: str, builder: str, num_classes: int | None, meta: boo
     with torch.device("meta") if meta else contextlib.nullcontext():
         model = _guarded(name, lambda: factory(**kwargs))
     if not isinstance(model, torch.nn.Module):
-        raise UsageError(f"{name}: the factory returned {type(model).__name__} {model!r:.40}, not a torch.nn.Module")
+        raise UsageError(f"{name}: the factory returned {_shown(model)}, not a torch.nn.Module")
     return model
+
+
+def _shown(value: Any) -> str:
+    """A value as an error names it: its repr when short, else its type's name."""
+    text = repr(value)
+    return text if len(text) <= 40 and "\n" not in text else f"a {type(value).__name__}"
+
+
+def has_lazy_modules(model: Any) -> bool:
+    """Whether ``model`` has lazy modules (``nn.LazyConv2d``, ``nn.LazyLinear``, ...) whose
+    parameters have no shape yet."""
+    from torch.nn.modules.lazy import LazyModuleMixin
+
+    return any(isinstance(m, LazyModuleMixin) and m.has_uninitialized_params() for m in model.modules())
+
+
+def materialise_lazy_modules(model: Any, example: Any) -> None:
+    """Give a model's lazy modules their parameters: PyTorch's "dry run", one forward of
+    ``example`` without autograd, in the model's current mode, on ``example``'s device. The
+    model must be on that device and dtype already (lazy parameters take the ones they have)."""
+    import torch
+
+    if has_lazy_modules(model):
+        with torch.no_grad():
+            model(example)
