@@ -20,6 +20,7 @@ from cnnexplorer.runs.events import (
     parse_event,
     read_events,
 )
+from tests.small_disk import small_disk
 
 _SAMPLE_VALUES = {"config": {"epochs": 1}, "dataset": {}, "summary": {}, "devices": ["cpu"], "message": "m"}
 _TEXT_FIELDS = {"command", "model", "family", "device", "run_dir", "resumed_from", "path", "kind", "status"}
@@ -210,20 +211,33 @@ def test_a_writer_ends_a_torn_last_line_before_it_appends(tmp_path):
 
 
 def test_a_writer_whose_file_fails_raises_once_and_goes_on_with_its_stream(tmp_path):
-    """/dev/full: every write fails with ENOSPC, as on a full disk."""
+    """A real full disk (a 64 kB tmpfs filled up): the write fails with ENOSPC."""
     import errno
+
+    with small_disk(tmp_path / "disk") as disk:
+        (disk / "filler").write_bytes(b"x" * 60_000)  # what is left is less than a page
+        echo = io.StringIO()
+        writer = EventWriter(disk / "events.jsonl", echo)
+        with pytest.raises(OSError) as raised:
+            writer.emit("step", **_sample("step") | {"lr": "x" * 8192})  # more than a page
+        assert raised.value.errno == errno.ENOSPC and writer.write_error is raised.value
+        writer.emit("done", status="failed", summary={})  # the file is dropped: the stream still tells
+        writer.close()
+    assert [json.loads(line)["event"] for line in echo.getvalue().splitlines()] == ["step", "done"]
+
+
+def test_a_named_pipe_or_a_folder_as_events_file_is_refused_without_blocking(tmp_path):
     import os
 
-    if not os.path.exists("/dev/full"):
-        pytest.skip("no /dev/full here")
-    echo = io.StringIO()
-    writer = EventWriter(Path("/dev/full"), echo)
-    with pytest.raises(OSError) as raised:
-        writer.emit("step", **_sample("step"))
-    assert raised.value.errno == errno.ENOSPC and writer.write_error is raised.value
-    writer.emit("done", status="failed", summary={})  # the file is dropped: the stream still tells
-    writer.close()
-    assert [json.loads(line)["event"] for line in echo.getvalue().splitlines()] == ["step", "done"]
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        with pytest.raises(OSError, match="not a regular file"):
+            EventWriter(path)
+        with pytest.raises(OSError, match="not a regular file"):
+            events.read_event_log(path)
+        with pytest.raises(OSError, match="not a regular file"):
+            events.EventTail(path).poll()
 
 
 def test_a_resumed_segment_supersedes_what_earlier_segments_logged_past_its_checkpoint():

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -138,15 +139,54 @@ def test_a_run_without_done_is_unfinished_and_a_cancel_is_resumable(tmp_path):
     assert state.label == "cancelled, resumable"
 
 
-def test_discover_runs_lists_newest_first_and_skips_broken(tmp_path):
+def test_discover_runs_lists_newest_first_and_marks_broken(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "events.jsonl").write_text('{"not": "an event"}\n')
     import shutil
 
     shutil.copytree(RUNS / "finished-resnet20", tmp_path / "b-run")
     shutil.copytree(RUNS / "failed-resnet20", tmp_path / "a-run")
-    assert [s.status for s in discover_runs(tmp_path)] == ["done", "failed"]
+    assert [s.status for s in discover_runs(tmp_path)] == ["damaged", "done", "failed"]
     assert discover_runs(tmp_path / "missing") == []
+
+
+def _damage(run_dir, how):
+    """The finished run's events file damaged ``how``."""
+    events_file = run_dir / "events.jsonl"
+    if how == "a step lacking its fields":
+        with open(events_file, "a") as stream:
+            stream.write('{"event": "step", "loss": 1.0}\n')
+    elif how == "garbage":
+        events_file.write_bytes(b"\x00\xff garbage\n{oops\n")
+    elif how == "a folder":
+        events_file.unlink()
+        events_file.mkdir()
+    elif how == "a named pipe":
+        events_file.unlink()
+        os.mkfifo(events_file)
+
+
+@pytest.mark.parametrize(
+    ("how", "status", "says"),
+    [
+        ("a step lacking its fields", "done", "1 line of events.jsonl not events (first: line 30: not an event"),
+        ("garbage", "damaged", "no start event; 2 lines of events.jsonl not events (first: line 1: not UTF-8"),
+        ("a folder", "damaged", "events.jsonl cannot be read"),
+        ("a named pipe", "damaged", "is not a regular file"),
+    ],
+)
+def test_a_run_with_damaged_events_is_listed_and_marked_with_the_reason(tmp_path, how, status, says):
+    import shutil
+
+    run_dir = tmp_path / "b-run"
+    shutil.copytree(RUNS / "finished-resnet20", run_dir)
+    shutil.copytree(RUNS / "failed-resnet20", tmp_path / "a-run")
+    _damage(run_dir, how)
+    found = discover_runs(tmp_path)  # returns at once, a named pipe included
+    assert [run.run_dir.name for run in found] == ["b-run", "a-run"]
+    damaged, healthy = found
+    assert damaged.status == status and says in damaged.damaged, damaged.damaged
+    assert damaged.label.endswith("damaged") and healthy.damaged is None and healthy.label == "failed"
 
 
 def test_eta_from_the_pace_so_far_counting_down_between_events():

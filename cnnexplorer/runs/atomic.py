@@ -21,21 +21,55 @@ from typing import IO
 
 def write_atomic(path: Path, data: bytes | Callable[[IO[bytes]], None]) -> None:
     """Replace ``path`` with ``data`` (bytes, or a function that writes to the open binary
-    file) durably; raises OSError (or what the writer raises), leaving no temporary file."""
+    file) durably; raises what the writer raises, leaving no temporary file. A failure of the
+    file system is an OSError naming ``path`` however the writer reported it (torch's
+    serializer wraps a full disk in a RuntimeError of its own)."""
     path = Path(path)
     temp = temp_path(path)
     try:
-        with open(temp, "wb") as stream:
-            if isinstance(data, bytes):
-                stream.write(data)
-            else:
-                data(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
+        with open(temp, "wb") as file:
+            stream = _WriteErrors(file)
+            try:
+                if isinstance(data, bytes):
+                    stream.write(data)
+                else:
+                    data(stream)
+            except Exception:
+                if stream.error is not None:
+                    raise stream.error from None  # the cause, not the writer's account of it
+                raise
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temp, path)
+        fsync_directory(path.parent)
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from None
     finally:
         temp.unlink(missing_ok=True)
-    fsync_directory(path.parent)
+
+
+class _WriteErrors:
+    """A binary file that keeps the first OSError its writes raised (:attr:`error`)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = self.error or error
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.file.flush()
+        except OSError as error:
+            self.error = self.error or error
+            raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:

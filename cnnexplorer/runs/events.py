@@ -19,7 +19,6 @@ resumed segment supersedes what earlier segments logged past the step it resumed
 from __future__ import annotations
 
 import os
-import stat
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,8 @@ from typing import IO, Annotated, Any, Literal
 
 import msgspec
 
+from cnnexplorer.runs.safe_read import open_regular
+
 SCHEMA_VERSION = 1
 
 # What a reader may rely on: counts are whole numbers from 0 to 2**53; numbers are whole
@@ -35,7 +36,7 @@ SCHEMA_VERSION = 1
 Count = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 Number = Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)] | Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
 
-_MAX_READ = 16 * 1024 * 1024  # what a tail reads at most per poll
+_MAX_READ = 16 * 1024 * 1024  # what a tail reads at most per poll, and the longest line read
 
 
 class Event(msgspec.Struct, frozen=True, tag_field="event"):
@@ -88,6 +89,10 @@ class Step(Event, tag="step"):
     lr: Number | None
     img_per_s: Number | None  # training images per second over those steps (all ranks)
     data_time: Number | None  # mean seconds per step spent waiting for data (rank 0)
+    # The epoch so far, over every segment of the run (what metrics.csv's row is derived from):
+    epoch_loss_sum: Number | None = None  # the sum of its steps' losses (its mean: / epoch_step)
+    epoch_images: Count | None = None  # training images (all ranks)
+    epoch_seconds: Number | None = None  # seconds spent training
 
 
 class Val(Event, tag="val"):
@@ -189,7 +194,7 @@ def encode(event: dict[str, Any]) -> str:
 def _ends_torn(path: Path) -> bool:
     """True when the file's last line lacks its newline (a writer died mid-line)."""
     try:
-        with open(path, "rb") as stream:
+        with open_regular(path) as stream:
             if stream.seek(0, os.SEEK_END) == 0:
                 return False
             stream.seek(-1, os.SEEK_END)
@@ -206,7 +211,8 @@ class EventWriter:
     the torn line stays one damaged line and the new events stay readable. A writer with no
     file and no stream (other ranks than 0) drops events. If the file cannot be written
     (a full disk), that write raises OSError and the writer goes on with its stream alone,
-    so that the run can still report how it ended.
+    so that the run can still report how it ended. Only a regular file is opened (a named
+    pipe in its place is an OSError, not a hang).
     """
 
     def __init__(self, path: Path | None = None, echo: IO[str] | None = None) -> None:
@@ -214,9 +220,9 @@ class EventWriter:
         self._file = None
         if path is not None:
             torn = _ends_torn(Path(path))
-            self._file = open(path, "a", encoding="utf-8")
+            self._file = open_regular(path, append=True)
             if torn:
-                self._file.write("\n")
+                self._file.write(b"\n")
                 self._file.flush()
         self._echo = echo
         self.write_error: OSError | None = None  # why the file stopped being written
@@ -237,7 +243,7 @@ class EventWriter:
                 self._echo = None
         if self._file is not None:
             try:
-                self._file.write(line)
+                self._file.write(line.encode("utf-8"))
                 self._file.flush()
             except OSError as error:
                 self._drop_file(error)
@@ -355,40 +361,42 @@ class EventLog:
 
     events: list[AnyEvent] = field(default_factory=list)
     damaged: list[int] = field(default_factory=list)  # line numbers of lines that are not events
+    problem: str | None = None  # why the first of them is not an event
 
     def history(self) -> list[AnyEvent]:
         """The events as one history (see :func:`one_history`)."""
         return one_history(self.events)
 
 
-def _open_regular(path: Path | str) -> IO[bytes]:
-    """Open a file for reading, refusing anything but a regular file (a named pipe would
-    block the reader forever); raises OSError."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(f"{path} is not a regular file")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
-
-
 def read_event_log(path: Path | str) -> EventLog:
-    """Every event of an ``events.jsonl`` file, and the numbers of its damaged lines."""
+    """Every event of an ``events.jsonl`` file (a regular file: OSError for anything else),
+    the numbers of its damaged lines and why the first is not an event."""
     log = EventLog()
-    with _open_regular(path) as stream:
-        log.events = list(iter_events(stream, damaged=log.damaged))
+    with open_regular(path) as stream:
+        for number, line in _complete_lines(_bounded_lines(stream), False):
+            try:
+                log.events.append(parse_event(line, number))
+            except EventStreamError as error:
+                log.damaged.append(number)
+                log.problem = log.problem or str(error)
     return log
+
+
+def _bounded_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The stream's lines, a line longer than a tail reads cut to that length (not an event)."""
+    while line := stream.readline(_MAX_READ):
+        if len(line) == _MAX_READ and not line.endswith(b"\n"):
+            while (rest := stream.readline(_MAX_READ)) and not rest.endswith(b"\n"):
+                pass
+            line += b"\n"
+        yield line
 
 
 def read_events(path: Path | str) -> list[dict[str, Any]]:
     """All complete events of an ``events.jsonl`` file as written, in file order, as plain
     dicts (with the fields the classes leave out: the whole config, a writer's additions);
     lines that are not events are skipped (see :func:`read_event_log` for their count)."""
-    with _open_regular(path) as stream:
+    with open_regular(path) as stream:
         return [record for _, line in _complete_lines(stream, False) if (record := _record(line)) is not None]
 
 
@@ -404,18 +412,19 @@ def _record(line: bytes) -> dict[str, Any] | None:
 class EventTail:
     """Follows a growing ``events.jsonl``: each :meth:`poll` returns the events completed
     since the previous one (a line still being written waits for its newline); lines that
-    are not events are skipped and counted in :attr:`damaged`."""
+    are not events are skipped, counted in :attr:`damaged`, the first's reason in :attr:`problem`."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._offset = 0
         self._line = 0
         self.damaged = 0
+        self.problem: str | None = None
 
     def poll(self) -> list[AnyEvent]:
         """New events; raises OSError for a file that cannot be read or is not a regular file."""
         try:
-            with _open_regular(self.path) as stream:
+            with open_regular(self.path) as stream:
                 stream.seek(self._offset)
                 chunk = stream.read(_MAX_READ)
         except FileNotFoundError:
@@ -424,6 +433,7 @@ class EventTail:
         if end == 0 and len(chunk) == _MAX_READ:  # one line longer than a read: not an event
             self._offset += len(chunk)
             self.damaged += 1
+            self.problem = self.problem or f"line {self._line + 1}: longer than {_MAX_READ:,} bytes"
             return []
         self._offset += end
         found = []
@@ -431,6 +441,7 @@ class EventTail:
             self._line += 1
             try:
                 found.append(parse_event(raw, self._line))
-            except EventStreamError:
+            except EventStreamError as error:
                 self.damaged += 1
+                self.problem = self.problem or str(error)
         return found

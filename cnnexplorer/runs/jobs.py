@@ -9,7 +9,6 @@ on stderr. Textual-free: the app's jobs screen polls each job's
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -19,11 +18,19 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
+
+import msgspec
 
 from cnnexplorer.runs.events import EventStreamError, parse_event
 from cnnexplorer.runs.rundir import lock_holder
-from cnnexplorer.runs.state import RunState, discover_runs
+from cnnexplorer.runs.safe_read import read_json
+from cnnexplorer.runs.state import RunState, discover_runs, shown_path
+
+# A run's config.json as data: flat settings (short names; numbers, flags, short texts, lists
+# of numbers), nothing nested; what `train` writes (TrainConfig.as_dict) fits.
+_Setting = Annotated[str, msgspec.Meta(max_length=4096)] | int | float | bool | None | list[int]
+RecordedConfig = dict[Annotated[str, msgspec.Meta(max_length=64)], _Setting]
 
 
 class JobRequest(Protocol):
@@ -147,25 +154,43 @@ def known_checkpoints(runs_dir: Path, model: str) -> list[Path]:
 
 def run_to_resume(state: RunState) -> tuple[str, Path]:
     """The model and ``last.pt`` of a stopped run, to resume; ValueError, in one line, when it
-    cannot be: no last.pt, or the run is still going in another process (one started
-    headless, or by another app), which holds its folder."""
+    cannot be: no last.pt, the run is still going in another process (one started headless,
+    or by another app), which holds its folder, or its recorded model is the user's own code."""
     if state.run_dir is None or not (state.run_dir / "last.pt").is_file():
         raise ValueError("this run has no last.pt to resume from")
     holder = lock_holder(state.run_dir)
     if holder is not None:
         who = f"process {holder}" if holder else "another process"
         raise ValueError(f"it is still running in {who}: wait for it to end, or stop it first")
-    return _model_of(state), state.run_dir / "last.pt"
+    last = state.run_dir / "last.pt"
+    model = _model_of(state)
+    if names_user_code(model):
+        command = f"cnnexplorer train {model} --resume {shown_path(last)}"
+        raise ValueError(
+            f"its recorded model {model!r:.80} is code (a file or module), which the app never runs from "
+            f"what a run folder says: if you trust it, resume it from a shell: {command}"
+        )
+    return model, last
+
+
+def names_user_code(model: str) -> bool:
+    """Whether a model name is the user's code (``file.py:factory``, ``package.module:factory``),
+    which resolving it would import: a name with a colon other than ``timm:`` and ``torchvision:``."""
+    prefix, colon, _ = model.strip().rpartition(":")
+    return bool(colon) and not model.strip().startswith("timm:") and prefix != "torchvision"
 
 
 def _model_of(state: RunState) -> str:
-    """The run's model as its config.json names it (else as its events do)."""
+    """The run's model as its config.json names it (read as data: a regular file, bounded,
+    flat); ValueError, in one line, when it is not such a file or names no model."""
+    assert state.run_dir is not None
     try:
-        config = json.loads((state.run_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        config = None
-    model = config.get("model") if isinstance(config, dict) else None
-    model = model if isinstance(model, str) else state.model
-    if not model:
+        config = read_json(state.run_dir / "config.json", RecordedConfig)
+    except OSError as error:
+        raise ValueError(f"its config.json cannot be read: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ValueError(f"its config.json is damaged: {error}") from None
+    model = config.get("model")
+    if not isinstance(model, str) or not model.strip():
         raise ValueError("its config.json does not name its model")
     return model

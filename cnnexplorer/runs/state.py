@@ -60,6 +60,7 @@ class RunState:
     segments: int = 0
     seconds_before: float = 0.0  # time spent in the segments before the latest
     last_time: float | None = None
+    damaged: str | None = None  # why its events file is damaged (lines that are not events, a special file)
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event into the state."""
@@ -165,9 +166,8 @@ class RunState:
 
     @property
     def label(self) -> str:
-        if self.status == "cancelled" and self.resumable:
-            return "cancelled, resumable"
-        return self.status
+        label = "cancelled, resumable" if self.status == "cancelled" and self.resumable else self.status
+        return f"{label}, damaged" if self.damaged and self.status != "damaged" else label
 
 
 def fold(events: Iterable[AnyEvent]) -> RunState:
@@ -178,11 +178,18 @@ def fold(events: Iterable[AnyEvent]) -> RunState:
     return state
 
 
-def _settle(state: RunState, run_dir: Path) -> RunState:
+def _settle(state: RunState, run_dir: Path, damaged_lines: int = 0, problem: str | None = None) -> RunState:
     """A run read from disk: where it is now, and whether it ended. One without a ``done``
     event is ``running`` while a process holds its folder's lock (a run started headless,
-    or left running by an app that quit), else ``unfinished`` (killed)."""
+    or left running by an app that quit), else ``unfinished`` (killed). Lines that are not
+    events mark it damaged; with no start event it is ``damaged`` and no more."""
     state.run_dir = run_dir  # the events name it as the trainer saw it; it may have moved
+    if damaged_lines:
+        lines = f"{damaged_lines} line{'s' if damaged_lines > 1 else ''} of events.jsonl"
+        state.damaged = f"{lines} not events (first: {problem})"
+        if not state.segments:
+            state.status = "damaged"
+            state.damaged = f"no start event; {state.damaged}"
     if state.status in ("starting", "running", "unfinished"):
         state.status = "running" if lock_holder(run_dir) is not None else "unfinished"
     state.resumable = (run_dir / "last.pt").exists() and state.status != "done"
@@ -190,54 +197,62 @@ def _settle(state: RunState, run_dir: Path) -> RunState:
 
 
 def load_run(run_dir: Path) -> RunState:
-    """A past run from its ``events.jsonl``."""
-    return _settle(fold(read_event_log(run_dir / "events.jsonl").events), run_dir)
+    """A past run from its ``events.jsonl``; OSError where that cannot be read (or is not a
+    regular file)."""
+    log = read_event_log(run_dir / "events.jsonl")
+    return _settle(fold(log.events), run_dir, len(log.damaged), log.problem)
+
+
+def damaged_run(run_dir: Path, error: OSError) -> RunState:
+    """A run folder whose events file cannot be read, as a run marked damaged with the reason."""
+    reason = error.strerror or str(error)
+    return RunState(status="damaged", run_dir=run_dir, damaged=f"events.jsonl cannot be read: {reason}")
 
 
 class RunWatcher:
     """Follows every run under a folder (``runs/``): new runs appear, growing ones are read
-    incrementally (a run started headless can be watched), unreadable ones are left out.
-    Safe to poll from one thread while another asks it to forget a run."""
+    incrementally (a run started headless can be watched); one whose events file is damaged
+    or cannot be read is listed, marked damaged with the reason. Safe to poll from one thread
+    while another asks it to forget a run."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._runs: dict[Path, tuple[EventTail, RunState]] = {}
-        self._broken: set[Path] = set()
         self._lock = threading.Lock()
 
     def poll(self) -> list[RunState]:
-        """Every readable run, newest first, with the events written since the last poll."""
+        """Every run, newest first, with the events written since the last poll."""
         with self._lock:
             if self.root.is_dir():
                 for events in self.root.glob("*/events.jsonl"):
                     if events.parent not in self._runs:
                         self._runs[events.parent] = (EventTail(events), RunState())
-            for run_dir, (tail, state) in self._runs.items():
-                if run_dir not in self._broken:
-                    self._read(run_dir, tail, state)
-            # A folder with no readable start yet is not (yet) a run.
-            readable = [run for run in self._runs if run not in self._broken and self._runs[run][1].segments]
-            return [self._runs[run][1] for run in sorted(readable, reverse=True)]
+            for run_dir, (tail, state) in list(self._runs.items()):
+                self._runs[run_dir] = self._read(run_dir, tail, state)
+            # A folder with no start yet and nothing damaged is not (yet) a run: one starting.
+            listed = [run for run, (_, state) in self._runs.items() if state.segments or state.damaged]
+            return [self._runs[run][1] for run in sorted(listed, reverse=True)]
 
-    def _read(self, run_dir: Path, tail: EventTail, state: RunState) -> None:
+    @staticmethod
+    def _read(run_dir: Path, tail: EventTail, state: RunState) -> tuple[EventTail, RunState]:
+        """The events since the last poll folded in; a file that cannot be read is read
+        again from its start once it can."""
         try:
             events = tail.poll()
-        except OSError:
-            self._broken.add(run_dir)
-            return
+        except OSError as error:
+            return EventTail(tail.path), damaged_run(run_dir, error)
         for event in events:
             state.apply(event)
-        _settle(state, run_dir)
+        return tail, _settle(state, run_dir, tail.damaged, tail.problem)
 
     def forget(self, run_dir: Path) -> None:
         """Read ``run_dir`` again from its first event at the next poll (a broken one too)."""
         with self._lock:
             self._runs.pop(run_dir, None)
-            self._broken.discard(run_dir)
 
 
 def discover_runs(root: Path) -> list[RunState]:
-    """Past runs under ``root``, newest first; unreadable ones left out."""
+    """Past runs under ``root``, newest first; damaged ones marked (see :class:`RunWatcher`)."""
     return RunWatcher(root).poll()
 
 

@@ -1,9 +1,9 @@
-"""A run's checkpoints and metrics: the state last.pt/best.pt hold, writing them, the checkpoint
-a resume reads (once) and restoring it into a new trainer; metrics.csv."""
+"""A run's checkpoints: the state last.pt/best.pt hold, writing them, the checkpoint a resume
+reads (once), restoring it into a new trainer and reconciling it with the run folder's best.pt."""
 
 from __future__ import annotations
 
-import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,6 @@ from cnnexplorer.train import checkpoints
 from cnnexplorer.train.building import Trainer
 from cnnexplorer.train.context import Position, Run
 from cnnexplorer.train.devices import Placement
-
-METRICS_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "seconds", "img_per_s")
 
 
 @dataclass
@@ -64,14 +62,16 @@ def checkpoint_state(run: Run, position: Position) -> dict[str, Any]:
         "step": position.step,
         "best_top1": position.best_top1,
         "best_epoch": position.best_epoch,
+        "epoch_totals": [position.epoch_loss_sum, position.epoch_images, position.epoch_seconds],
         "rng": rng,
         "config": run.config.as_dict(),
     }
 
 
 def save(run: Run, position: Position, kinds: tuple[str, ...]) -> None:
-    """Write the run's state as ``<kind>.pt`` for each of ``kinds`` (last, best), each followed
-    by its checkpoint event (rank 0; every rank takes part in gathering the state)."""
+    """Write the run's state as ``<kind>.pt`` for each of ``kinds`` in order (best before last,
+    so that last.pt never records a best that best.pt does not yet hold), each durable before
+    its checkpoint event (rank 0; every rank takes part in gathering the state)."""
     state = checkpoint_state(run, position)
     if not run.placement.is_main:
         return
@@ -108,8 +108,41 @@ def restore(trainer: Trainer, placement: Placement, resume: Resume) -> Position:
             "resume from another checkpoint, or start a new run"
         ) from None
     position = Position(saved["epoch"], saved["epoch_step"], saved["step"], saved["best_top1"], saved["best_epoch"])
+    position.epoch_loss_sum, position.epoch_images, position.epoch_seconds = _epoch_totals(saved)
     resume.release()
     return position
+
+
+def _epoch_totals(saved: dict[str, Any]) -> tuple[float, int, float]:
+    """The current epoch's loss sum, images and seconds so far; a checkpoint written before
+    they were kept (or with damaged ones), mid-epoch, leaves the epoch's mean unknown (NaN)."""
+    totals = saved.get("epoch_totals")
+    if (
+        isinstance(totals, (list, tuple))
+        and len(totals) == 3
+        and all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in totals)
+        and all(math.isfinite(value) and value >= 0 for value in totals[1:])
+    ):
+        return float(totals[0]), int(totals[1]), float(totals[2])
+    unknown = float("nan") if saved["epoch_step"] else 0.0
+    return unknown, 0, 0.0
+
+
+def adopt_folder_best(run: Run, position: Position) -> None:
+    """A resumed run's best is what its folder's best.pt holds (its val top-1 and epoch), or
+    none when there is no readable one: a run killed while best.pt was written by an older
+    version (or a checkpoint resumed into another folder) never reports a best that best.pt
+    does not hold; the next better epoch writes best.pt. Rank 0 reads it; every rank agrees."""
+    best = (-1.0, 0)
+    if run.placement.is_main:
+        best = checkpoints.recorded_best(run.run_dir / "best.pt") or best
+    if run.placement.distributed:
+        import torch.distributed as dist
+
+        shared = [best]
+        dist.broadcast_object_list(shared, src=0)
+        best = shared[0]
+    position.best_top1, position.best_epoch = best
 
 
 def check_resumable_world_size(saved: dict[str, Any], world_size: int, path: Path) -> None:
@@ -123,14 +156,3 @@ def check_resumable_world_size(saved: dict[str, Any], world_size: int, path: Pat
             f"resume it with {started_with} (this is {world_size}), "
             "or resume from a checkpoint written at the end of an epoch"
         )
-
-
-def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
-    """One row of metrics.csv (the header first, in a new file)."""
-    path = run_dir / "metrics.csv"
-    new = not path.exists()
-    with open(path, "a", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=METRICS_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)

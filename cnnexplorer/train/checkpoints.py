@@ -12,9 +12,11 @@ Plain ``state_dict`` files (torchvision's, or ``torch.save(model.state_dict())``
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ import torch
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.runs.atomic import remove_stale_temp_files, write_atomic
+from cnnexplorer.runs.safe_read import open_regular
 
 FORMAT = "cnnexplorer-checkpoint"
 VERSION = 1
@@ -37,16 +40,17 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
     """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same directory,
     flushed to disk, then renamed over ``path``. A crash at any point leaves the previous
     file whole. Refuses (NonFiniteWeightsError) model weights that are not finite."""
-    bad = [
-        name
-        for name, tensor in checkpoint.get("model", {}).items()
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all()
-    ]
+    bad = non_finite_tensors(checkpoint.get("model", {}))
     if bad:
         raise NonFiniteWeightsError(f"not writing {path}: non-finite values in {', '.join(bad[:3])}")
     path = Path(path)
     remove_stale_temp_files(path)
     write_atomic(path, lambda stream: torch.save(checkpoint, stream))
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """The names of a state_dict's floating-point tensors that hold NaN or infinite values."""
+    return [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
 
 
 def load_checkpoint(path: Path | str) -> Any:
@@ -57,13 +61,16 @@ def load_checkpoint(path: Path | str) -> Any:
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"checkpoint {path} is a folder: pass a .pt file in it (its last.pt or best.pt)")
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(
             f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or "
             "torch.save"
         )
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path) as stream, warnings.catch_warnings():  # a pipe or a device is refused, not waited on
+            # A raw pickle is refused below in one line: torch's warning about its protocol goes unsaid.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error))
         if found is None:
@@ -80,6 +87,23 @@ def load_checkpoint(path: Path | str) -> Any:
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, TypeError, KeyError, AttributeError) as error:
         message = str(error).strip().split(". ")[0].splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot read checkpoint {path}: {message} (is it a torch checkpoint, and whole?)") from None
+
+
+def recorded_best(path: Path) -> tuple[float, int] | None:
+    """The val top-1 and epoch a best.pt holds; None when there is no readable training
+    checkpoint at ``path`` (or its figures are not a finite top-1 and a positive epoch)."""
+    try:
+        saved = load_checkpoint(path)
+    except UsageError:
+        return None
+    if not is_training_checkpoint(saved):
+        return None
+    top1, epoch = saved.get("best_top1"), saved.get("best_epoch")
+    if isinstance(top1, bool) or not isinstance(top1, (int, float)) or not math.isfinite(top1) or top1 < 0:
+        return None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return None
+    return float(top1), epoch
 
 
 # The entries of a training checkpoint and their types (what --resume reads).

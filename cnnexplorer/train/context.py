@@ -23,6 +23,11 @@ class Position:
     step: int = 0
     best_top1: float = -1.0
     best_epoch: int = 0
+    # The current epoch so far, over every segment (its metrics.csv row): loss sum, images, seconds.
+    epoch_loss_sum: float = 0.0
+    epoch_images: int = 0
+    epoch_seconds: float = 0.0
+    in_epoch: int = 0  # the (1-based) epoch being trained, validated or saved; what a failure names
 
 
 @dataclass(frozen=True)

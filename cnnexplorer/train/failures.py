@@ -4,6 +4,7 @@ message of a failure, and the ``error`` and ``done`` events that record it."""
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import sys
 from typing import IO, Any
@@ -16,6 +17,7 @@ from cnnexplorer.train import checkpoints, data
 from cnnexplorer.train.devices import Placement
 
 EXIT_FAILED = 1  # a crash or a non-finite loss or weights
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # a full (or read-only) disk, not a crash
 
 
 class StopNow(BaseException):
@@ -80,16 +82,33 @@ def failure_of(error: Exception, step: int, epoch: int) -> dict[str, Any]:
             f"(try a lower --lr, or --warmup-epochs)"
         )
         return error_event("nonfinite_weights", message, step, epoch)
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
-        where_on_disk = f" writing {error.filename}" if error.filename else ""
+    disk = disk_error_of(error)
+    if disk is not None:
+        where_on_disk = f" writing {disk.filename}" if disk.filename else ""
         message = (
-            f"{rundir.os_error_text(error)}{where_on_disk} {where}; the checkpoints are as last written "
+            f"{rundir.os_error_text(disk)}{where_on_disk} {where}; the checkpoints are as last written "
             "(free some space, then --resume)"
         )
         return error_event("disk", message, step, epoch)
     first_line = (str(error).strip().splitlines() or [""])[0]
     message = f"{type(error).__name__} {where}: {first_line}; {kept} since the last checkpoint event"
     return error_event("crash", message, step, epoch)
+
+
+def disk_error_of(error: BaseException) -> OSError | None:
+    """The full or read-only disk behind ``error``, whichever layer raised it: the OSError
+    itself, its cause or context (a library's wrapper of it), or one named in the message of
+    an error that kept only the text; None for any other failure."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in DISK_ERRORS:
+            return error
+        for number in DISK_ERRORS:
+            if os.strerror(number) in str(error):
+                return OSError(number, os.strerror(number))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def end_unfinished(

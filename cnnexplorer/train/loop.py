@@ -23,11 +23,11 @@ import torch
 from cnnexplorer import zoo
 from cnnexplorer.errors import UsageError
 from cnnexplorer.runs import rundir
-from cnnexplorer.runs.atomic import write_text_atomic
+from cnnexplorer.runs.atomic import remove_stale_temp_files, write_text_atomic
 from cnnexplorer.runs.events import EventWriter
 from cnnexplorer.runs.progress import make_reporter
 from cnnexplorer.train.building import build_trainer, model_totals, open_datasets
-from cnnexplorer.train.checkpointing import Resume, restore
+from cnnexplorer.train.checkpointing import Resume, adopt_folder_best, restore
 from cnnexplorer.train.config import TrainConfig, resolve_precision
 from cnnexplorer.train.context import Position, Run
 from cnnexplorer.train.devices import Placement, resolve_placement, shutdown_distributed, stop_exit_code
@@ -49,7 +49,7 @@ def run_training(
     config: TrainConfig, gpu: int | None, device: str | None, resume: Resume | None, events_to_stdout: bool
 ) -> int:
     """Train as configured (continuing ``resume`` if given); the exit code."""
-    params, macs = model_totals(config.model, config.num_classes, config.image_size)
+    params, macs, totals_note = model_totals(config.model, config.num_classes, config.image_size)
     placement = resolve_placement(gpu, device)
     try:
         config, precision_note = resolve_for_placement(config, placement)
@@ -64,7 +64,7 @@ def run_training(
             config = replace(config, decode=datasets.decode)
             trainer = build_trainer(config, placement, datasets)
             position = restore(trainer, placement, resume) if resume else Position()
-            notes = [precision_note, datasets.decode_note]
+            notes = [precision_note, datasets.decode_note, totals_note]
             announcement = Announcement(resume.path if resume else None, params, macs, notes)
             config, lock, events = _open_run(config, placement, resume, events_to_stdout)
             try:
@@ -141,8 +141,11 @@ def _open_run(
 
 
 def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter:
-    """config.json, written whole, and the event stream opened."""
+    """config.json, written whole, and the event stream opened; what writers killed in this
+    folder left half-written (their temporary files) is removed."""
     run_dir = Path(config.run_dir)
+    for name in ("config.json", "metrics.csv", "best.pt", "last.pt"):
+        remove_stale_temp_files(run_dir / name)
     path = run_dir / "config.json"
     try:
         write_text_atomic(path, json.dumps(config.as_dict(), indent=2) + "\n")
@@ -155,8 +158,11 @@ def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter
 
 
 def _run(run: Run, position: Position, announcement: Announcement) -> int:
-    """Announce the run and train it; a failure becomes its error and done events."""
+    """Announce the run and train it; a failure becomes its error and done events, naming the
+    epoch it happened in (the one being trained, validated or saved)."""
     try:
+        if announcement.resumed_from:
+            adopt_folder_best(run, position)
         _announce(run, position, announcement)
         return run_epochs(run, position)
     except StopNow as stop_now:
@@ -164,11 +170,11 @@ def _run(run: Run, position: Position, announcement: Announcement) -> int:
         last = run.run_dir / "last.pt"
         kept = f"continue with --resume {last}" if last.exists() else "no last.pt was written"
         message = f"second {name}: stopped at once after step {position.step}, without writing a checkpoint; {kept}"
-        error = error_event("interrupted", message, position.step, position.epoch + 1, signal=name)
+        error = error_event("interrupted", message, position.step, position.in_epoch or position.epoch + 1, signal=name)
         summary = summary_of(position, None, time.perf_counter(), run.run_dir)
         return end_unfinished(run.events, run.placement, summary, error, stop_exit_code(stop_now.signum))
     except Exception as exception:
-        error = failure_of(exception, position.step, position.epoch + 1)
+        error = failure_of(exception, position.step, position.in_epoch or position.epoch + 1)
         usage = error["kind"] in ("data", "usage")  # goes on as a UsageError (exit 2), printed by the CLI
         summary = summary_of(position, None, time.perf_counter(), run.run_dir)
         code = end_unfinished(run.events, run.placement, summary, error, EXIT_FAILED, echo=not usage)

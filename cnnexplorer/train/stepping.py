@@ -1,5 +1,5 @@
-"""The epochs of a run: optimizer steps over the train loader, then validation, last.pt/best.pt
-and a row of metrics.csv after each epoch; how the run ended (its exit code)."""
+"""The epochs of a run: optimizer steps over the train loader, then validation, metrics.csv
+(derived from the events) and best.pt/last.pt after each epoch; how the run ended (its exit code)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from cnnexplorer.runs.metrics_csv import write_metrics_csv
 from cnnexplorer.runs.progress import StepStats
 from cnnexplorer.train import data, gpu_input
-from cnnexplorer.train.checkpointing import append_metrics, save
+from cnnexplorer.train.checkpointing import save
 from cnnexplorer.train.context import Position, Run
 from cnnexplorer.train.devices import Placement, stop_exit_code
 from cnnexplorer.train.evaluate import EvalResult, autocast_for, broadcast_buffers, evaluate
@@ -39,12 +40,6 @@ class EpochOutcome:
 
     stopped_by: str | None = None  # None, "signal", "nonfinite", "max_steps"
     error: dict[str, Any] | None = None  # the error event of a non-finite loss
-    mean_loss: float = float("nan")
-    images: int = 0
-    seconds: float = 0.0
-    lr: float = 0.0
-    loss_sum: float = 0.0
-    loss_count: int = 0
 
 
 def training_loss(output: Any, targets: torch.Tensor, label_smoothing: float, aux_weight: float) -> torch.Tensor:
@@ -81,16 +76,12 @@ def train_epoch(run: Run, epoch: int, position: Position) -> EpochOutcome:
     run.trainer.model.train()
     run.reporter.begin_epoch(epoch, run.config.epochs, loaders.steps_per_epoch(), position.epoch_step)
     outcome = EpochOutcome()
-    epoch_start = time.perf_counter()
     data.reseed_loader(loaders.train, run.config.seed, epoch)
     batches = gpu_input.PrefetchedBatches(iter(loaders.train), loaders.prepare, run.placement.device)
     try:
         _train_steps(run, epoch, position, batches, outcome)
     finally:
         batches.close()
-    outcome.mean_loss = outcome.loss_sum / outcome.loss_count if outcome.loss_count else float("nan")
-    outcome.seconds = time.perf_counter() - epoch_start
-    outcome.lr = current_lr(run)
     return outcome
 
 
@@ -100,6 +91,7 @@ def _train_steps(
     steps_per_epoch = run.trainer.loaders.steps_per_epoch()
     max_steps = run.config.max_steps
     window = StepWindow()
+    counted = time.perf_counter()  # the epoch's time is counted up to here
     while position.epoch_step < steps_per_epoch:
         waited = time.perf_counter()
         try:
@@ -115,19 +107,21 @@ def _train_steps(
             break
         position.step += 1
         position.epoch_step += 1
-        outcome.loss_sum, outcome.loss_count = outcome.loss_sum + loss, outcome.loss_count + 1
-        outcome.images += batch_images
+        now = time.perf_counter()
+        position.epoch_loss_sum += loss
+        position.epoch_images += batch_images
+        position.epoch_seconds, counted = position.epoch_seconds + now - counted, now
         window.loss_sum += loss
         window.steps += 1
         window.images += batch_images
         window.data_seconds += data_time
-        if _report_step(run, epoch, position, window, lr):
-            window = StepWindow()
         if signalled:
             outcome.stopped_by = "signal"
-            break
-        if max_steps is not None and position.step >= max_steps:
+        elif max_steps is not None and position.step >= max_steps:
             outcome.stopped_by = "max_steps"
+        if _report_step(run, epoch, position, window, lr, outcome.stopped_by is not None):
+            window = StepWindow()
+        if outcome.stopped_by is not None:
             break
 
 
@@ -152,11 +146,12 @@ def _optimizer_step(run: Run, images: torch.Tensor, targets: torch.Tensor) -> tu
     return mean_loss, int(images_sum), bool(signalled)
 
 
-def _report_step(run: Run, epoch: int, position: Position, window: StepWindow, lr: float) -> bool:
-    """The step's progress (a bar or nothing) and, every --log-every steps and at the end of the
-    epoch, its line and step event averaged over ``window``; whether it was logged."""
+def _report_step(run: Run, epoch: int, position: Position, window: StepWindow, lr: float, stopping: bool) -> bool:
+    """The step's progress (a bar or nothing) and, every --log-every steps, at the end of the
+    epoch and where the run stops, its line and step event averaged over ``window`` (with the
+    epoch's totals so far); whether it was logged."""
     steps_per_epoch = run.trainer.loaders.steps_per_epoch()
-    logged = position.step % run.config.log_every == 0 or position.epoch_step == steps_per_epoch
+    logged = stopping or position.step % run.config.log_every == 0 or position.epoch_step == steps_per_epoch
     elapsed = time.perf_counter() - window.start
     stats = StepStats(
         epoch=epoch,
@@ -180,6 +175,9 @@ def _report_step(run: Run, epoch: int, position: Position, window: StepWindow, l
             lr=lr,
             img_per_s=stats.img_per_s,
             data_time=stats.data_time,
+            epoch_loss_sum=position.epoch_loss_sum,
+            epoch_images=position.epoch_images,
+            epoch_seconds=position.epoch_seconds,
         )
     return logged
 
@@ -200,7 +198,7 @@ def run_epochs(run: Run, position: Position) -> int:
     while position.epoch < run.config.epochs and not signalled:
         if run.config.max_steps is not None and position.step >= run.config.max_steps:
             break
-        epoch = position.epoch + 1
+        epoch = position.in_epoch = position.epoch + 1
         outcome = train_epoch(run, epoch, position)
         if outcome.stopped_by == "nonfinite":
             summary = summary_of(position, last_val, run_start, run.run_dir)
@@ -210,11 +208,10 @@ def run_epochs(run: Run, position: Position) -> int:
             signalled = True
             break
         epoch_finished = position.epoch_step >= run.trainer.loaders.steps_per_epoch()
-        if epoch_finished:
+        if epoch_finished:  # its totals are in its last step event; last.pt starts the next
             position.epoch, position.epoch_step = epoch, 0
+            position.epoch_loss_sum, position.epoch_images, position.epoch_seconds = 0.0, 0, 0.0
         last_val = _validate(run, epoch, position, epoch_finished)
-        if run.placement.is_main:
-            append_metrics(run.run_dir, _metrics_row(epoch, position, outcome, last_val))
         run.reporter.end_epoch()
         # A signal during validation: last.pt is written, stop here.
         signalled = bool(agree([float(run.stop.signum is not None)], run.placement)[0])
@@ -238,7 +235,8 @@ def run_epochs(run: Run, position: Position) -> int:
 
 def _validate(run: Run, epoch: int, position: Position, epoch_finished: bool) -> EvalResult:
     """Validate rank 0's weights, step a plateau schedule, keep the best; the val event and line,
-    then last.pt (and best.pt when it improved)."""
+    metrics.csv, then best.pt when it improved and last.pt: a kill before last.pt is durable
+    redoes the epoch; once it is, best.pt already holds what it records as the best."""
     trainer = run.trainer
     broadcast_buffers(trainer.raw_model, run.placement)
     run.reporter.begin_validation(len(trainer.loaders.val))
@@ -270,22 +268,10 @@ def _validate(run: Run, epoch: int, position: Position, epoch_finished: bool) ->
         f"epoch {epoch} val: loss {result.loss:.4f} top-1 {result.top1:.2f}% "
         f"top-5 {result.top5:.2f}% ({result.images} images){'  best so far' if improved else ''}"
     )
-    save(run, position, ("last", "best") if improved else ("last",))
+    if run.placement.is_main:
+        write_metrics_csv(run.run_dir)
+    save(run, position, ("best", "last") if improved else ("last",))
     return result
-
-
-def _metrics_row(epoch: int, position: Position, outcome: EpochOutcome, val: EvalResult) -> dict[str, Any]:
-    return {
-        "epoch": epoch,
-        "step": position.step,
-        "train_loss": outcome.mean_loss,
-        "val_loss": val.loss,
-        "val_top1": val.top1,
-        "val_top5": val.top5,
-        "lr": outcome.lr,
-        "seconds": round(outcome.seconds, 3),
-        "img_per_s": round(outcome.images / outcome.seconds, 2) if outcome.seconds else 0.0,
-    }
 
 
 def summary_of(position: Position, last_val: EvalResult | None, run_start: float, run_dir: Path) -> dict[str, Any]:

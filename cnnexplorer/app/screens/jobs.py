@@ -37,7 +37,7 @@ SHORT_SCREEN = 32  # rows under which the log gives its place to the charts
 
 RAW, SMOOTHED = (150, 150, 150), (0, 190, 230)
 TOP1, TOP5, VAL_LOSS = (80, 200, 80), (240, 160, 40), (235, 80, 80)
-STATUS_STYLES = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow"}
+STATUS_STYLES = {"running": "green", "failed": "red", "cancelled": "yellow", "unfinished": "yellow", "damaged": "red"}
 
 
 @dataclass(frozen=True)
@@ -409,6 +409,8 @@ class JobsScreen(Screen[None]):
         header.append("\n" + best)
         if state.error:
             header.append(f"  {state.error}", style="bold red")
+        if state.damaged:
+            header.append(f"\ndamaged: {state.damaged}", style="bold red")
         return header
 
     @staticmethod

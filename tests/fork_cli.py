@@ -1,0 +1,49 @@
+"""A fork server for tests that start many short runs: imports torch and the CLI once, then
+runs each command line it reads (JSON, one per line) in a forked child, so that a run costs
+its own work, not seconds of imports. Answers each with the child's PID, then its exit code.
+
+    python -m tests.fork_cli        # stdin: ["train", ...] and a log path; stdout: PID, then code
+"""
+
+import json
+import os
+import sys
+
+import torch  # noqa: F401  (imported once, before any thread starts: the children fork clean)
+import torch._dynamo  # noqa: F401  (what initialising a model on the meta device imports: seconds)
+import torchvision  # noqa: F401  (the data transforms')
+
+import cnnexplorer.train.loop  # noqa: F401
+from cnnexplorer.cli import main
+
+
+def _child(argv: list[str], log: str) -> None:
+    """Run ``cnnexplorer ARGV`` with its output in ``log``; never returns."""
+    code = 70
+    try:
+        descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(descriptor, 1)
+        os.dup2(descriptor, 2)
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve() -> None:
+    for line in sys.stdin:
+        request = json.loads(line)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(request["argv"], request["log"])
+        print(pid, flush=True)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), flush=True)
+
+
+if __name__ == "__main__":
+    serve()
