@@ -114,13 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Analyse one architecture on the meta device (no weights allocated, no real "
         "forward pass): every layer's shapes, parameters, MACs and FLOPs (FLOPs = 2 x MACs), "
         "activation memory and receptive field, plus totals and a memory estimate.",
-        epilog="formats: table (default; depth 3), md, csv, json (stable, all layers unless --depth; "
-        "documented in the README), course (the course text's AlexNet table columns).",
+        epilog="formats: table (default; depth 3; a torchinfo column where its Mult-Adds differ from the MACs, "
+        "with the reasons), md, csv, json (stable, all layers unless --depth; documented in the README), course "
+        "(the course text's AlexNet table columns), torchinfo (torchinfo's own summary, run on the meta device).",
     )
     summary.add_argument("model", help=MODEL_HELP)
     _add_analysis_options(summary)
     summary.add_argument("--depth", type=int, metavar="N", help="show modules down to this nesting depth")
-    summary.add_argument("--format", default="table", choices=("table", "md", "csv", "json", "course"))
+    summary.add_argument("--format", default="table", choices=("table", "md", "csv", "json", "course", "torchinfo"))
     summary.set_defaults(handler=_run_summary)
 
     kernels = commands.add_parser(
@@ -263,8 +264,33 @@ def _run_summary(args: argparse.Namespace) -> int:
     from cnnexplorer.render.summary import render
 
     _note_device(args.device)
-    render(analyze_on(request, args.device), args.format, args.depth, _console())
+    if args.format == "torchinfo":
+        return _run_torchinfo_summary(request, args.depth, args.device)
+    analysis = analyze_on(request, args.device)
+    shows_layers = args.format == "table" and args.depth != 0
+    torchinfo = _torchinfo_comparison(analysis, args.device) if shows_layers else None
+    render(analysis, args.format, args.depth, _console(), torchinfo)
     return 0
+
+
+def _run_torchinfo_summary(request, depth: int | None, device: str) -> int:
+    from cnnexplorer.analysis.torchinfo_view import run_torchinfo
+    from cnnexplorer.render.torchinfo import render_torchinfo_summary
+
+    stats, _ = run_torchinfo(request, depth, device)
+    sys.stdout.write(render_torchinfo_summary(str(stats), request, stats.total_mult_adds, device))
+    return 0
+
+
+def _torchinfo_comparison(analysis, device: str):
+    """torchinfo's Mult-Adds beside the analysis's MACs, by layer; None (and a note) where it cannot run."""
+    from cnnexplorer.analysis.torchinfo_view import compare, torchinfo_figures
+
+    try:
+        return compare(analysis, torchinfo_figures(analysis.request, device))
+    except UsageError as error:
+        print(f"note: no torchinfo column: {error}", file=sys.stderr)
+        return None
 
 
 def _note_device(device: str) -> None:

@@ -45,13 +45,15 @@ def private_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def warm_cache():
     """The session's cache holding every zoo model at its own input (and torchvision's
-    published figures, which storing an analysis reads)."""
+    published figures, which storing an analysis reads, and resnet18's torchinfo figures)."""
+    from cnnexplorer.analysis.torchinfo_view import torchinfo_figures
     from cnnexplorer.zoo.published import weights_of
     from tests.conftest import analysed
 
     weights_of.cache_clear()  # read and stored afresh: earlier tests may have read them into another folder
     for name in zoo.names():
         assert store.save(analysed(name))
+    torchinfo_figures(analysed("resnet18").request)  # the summary table's torchinfo column, stored
     return CACHE_DIR
 
 

@@ -19,6 +19,8 @@ from cnnexplorer.analysis import Analysis, LayerNode, Totals
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.results import ReceptiveField, inference_macs, inference_params
 from cnnexplorer.analysis.schema import layer_record, to_dict, visible_layers
+from cnnexplorer.analysis.torchinfo_view import MultAddsComparison
+from cnnexplorer.render.torchinfo import torchinfo_cell, torchinfo_legend
 from cnnexplorer.zoo.published import paper_result, published
 
 FORMATS = ("table", "md", "csv", "json", "course")
@@ -50,6 +52,7 @@ def field_summary(field: ReceptiveField) -> str:
 
 
 _COLUMNS = ("layer", "type", "output", "params", "MACs", "MACs%", "RF")
+_TORCHINFO_COLUMN = 5  # beside the MACs
 
 
 def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
@@ -108,21 +111,51 @@ def _headline(analysis: Analysis) -> list[str]:
     return lines
 
 
-def render_table(analysis: Analysis, depth: int | None = None) -> Group:
-    """A rich renderable: headline figures, then one row per layer down to ``depth``."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for column in _COLUMNS:
-        table.add_column(
-            column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer"
+def render_table(
+    analysis: Analysis,
+    depth: int | None = None,
+    torchinfo: dict[str, MultAddsComparison] | None = None,
+    width: int | None = None,
+) -> Group:
+    """A rich renderable: headline figures, then one row per layer down to ``depth``. With
+    ``torchinfo`` (:func:`~cnnexplorer.analysis.torchinfo_view.compare`) and some shown layer
+    whose figures differ: a torchinfo column beside the MACs and a legend of the reasons; where
+    that column would not fit ``width`` (the names would be cut), the legend alone, saying so."""
+    depth = DEFAULT_TABLE_DEPTH if depth is None else depth
+    nodes, rows = visible_layers(analysis, depth), _rows(analysis, depth)
+    table = _layer_table(list(_COLUMNS), rows)
+    footer: list[str] = []
+    comparisons = [torchinfo[node.path] for node in nodes if node.path in torchinfo] if torchinfo else []
+    if torchinfo and any(comparison.differs for comparison in comparisons):
+        cells = [torchinfo_cell(torchinfo.get(node.path)) for node in nodes]
+        columns = [*_COLUMNS[:_TORCHINFO_COLUMN], "torchinfo", *_COLUMNS[_TORCHINFO_COLUMN:]]
+        wider = _layer_table(
+            columns, [[*r[:_TORCHINFO_COLUMN], c, *r[_TORCHINFO_COLUMN:]] for r, c in zip(rows, cells)]
         )
-    for row in _rows(analysis, DEFAULT_TABLE_DEPTH if depth is None else depth):
-        table.add_row(*row)
+        needed = Console(width=10_000).measure(wider).maximum
+        if width is None or needed <= width:
+            table, footer = wider, torchinfo_legend(comparisons)
+        else:
+            footer = torchinfo_legend(comparisons, needed)
     legend = Text(
         "MACs: multiply-accumulates (FLOPs = 2 x MACs); RF: receptive field in input pixels "
         "(height x width where they differ), ≈ marks an approximation",
         style="dim",
     )
-    return Group(*(Text(line) for line in _headline(analysis)), table, legend)
+    return Group(
+        *(Text(line) for line in _headline(analysis)), table, legend, *(Text(line, style="dim") for line in footer)
+    )
+
+
+def _layer_table(columns: list[str], rows: list[list[str]]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    for column in columns:
+        table.add_column(
+            column, justify="left" if column in ("layer", "type", "output") else "right", no_wrap=column != "layer"
+        )
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def render_markdown(analysis: Analysis, depth: int | None = None) -> str:
@@ -299,10 +332,16 @@ def _mega(value: int) -> str:
     return f"{value / 1e6:.1f}M" if value else "0"
 
 
-def render(analysis: Analysis, fmt: str, depth: int | None, console: Console) -> None:
-    """Print an analysis in one of :data:`FORMATS`."""
+def render(
+    analysis: Analysis,
+    fmt: str,
+    depth: int | None,
+    console: Console,
+    torchinfo: dict[str, MultAddsComparison] | None = None,
+) -> None:
+    """Print an analysis in one of :data:`FORMATS` (the table with ``torchinfo``'s comparison)."""
     if fmt == "table":
-        console.print(render_table(analysis, depth))
+        console.print(render_table(analysis, depth, torchinfo, console.width))
     elif fmt == "course":
         console.file.write(render_course(analysis))
     else:
@@ -310,9 +349,10 @@ def render(analysis: Analysis, fmt: str, depth: int | None, console: Console) ->
         console.file.write(text)
 
 
-def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
+def node_facts(analysis: Analysis, node: LayerNode, torchinfo: str | None = None) -> list[tuple[str, str]]:
     """Label/value rows describing one node, for the app's details panel: shapes, geometry,
-    params and MACs with their formulas filled in, memory and receptive field."""
+    params and MACs with their formulas filled in (and ``torchinfo``'s line after them, see
+    :func:`cnnexplorer.render.torchinfo.torchinfo_fact`), memory and receptive field."""
     from cnnexplorer.analysis.structure import repeat_label
 
     totals = analysis.totals
@@ -336,6 +376,8 @@ def node_facts(analysis: Analysis, node: LayerNode) -> list[tuple[str, str]]:
     if node.groups not in (None, 1):
         facts.append(("groups", str(node.groups)))
     facts += _cost_facts(node, totals)
+    if torchinfo is not None:
+        facts.append(("torchinfo", torchinfo))
     outputs = " (its layers' outputs)" if node.children else ""
     facts.append(("activations", units.size(node.activation_bytes) + outputs))
     facts += _field_facts(node)
