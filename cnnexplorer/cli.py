@@ -360,6 +360,7 @@ def _run_cache(args: argparse.Namespace) -> int:
         "weights": "lists of published weights",
         "torchvision": "torchvision models' input sizes",
         "names": "lists of torchvision's models",
+        "torchinfo": "torchinfo comparisons",
         "temporary": "unfinished writes",
     }
     parts = [f"{count} {described.get(kind, kind)}" for kind, (count, _) in usage.items()] or ["empty"]
