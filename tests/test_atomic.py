@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from cnnexplorer.runs import atomic
+from tests.small_disk import small_disk
 
 
 def test_threads_writing_one_file_at_once_leave_one_whole_version(tmp_path):
@@ -74,3 +75,19 @@ def test_stale_temporary_files_of_dead_writers_go_and_live_ones_stay(tmp_path):
         file.write_text("")
     assert sorted(atomic.remove_stale_temp_files(path)) == sorted(stale)
     assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
+def test_a_full_disk_under_torch_save_is_the_os_error_naming_the_file(tmp_path):
+    """torch's serializer reports a failed write as its own RuntimeError ("enforce fail at
+    inline_container.cc"); the durable write raises the OS's ENOSPC instead, naming the file,
+    and leaves the old file whole and no temporary file."""
+    import torch
+
+    with small_disk(tmp_path / "disk", size="256k") as disk:
+        path = disk / "last.pt"
+        atomic.write_atomic(path, lambda stream: torch.save({"w": torch.zeros(10)}, stream))
+        before = path.read_bytes()
+        with pytest.raises(OSError) as raised:
+            atomic.write_atomic(path, lambda stream: torch.save({"w": torch.zeros(100_000)}, stream))
+        assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(path))
+        assert path.read_bytes() == before and sorted(p.name for p in disk.iterdir()) == ["last.pt"]

@@ -172,7 +172,7 @@ def _damage(run_dir, how):
         ("a step lacking its fields", "done", "1 line of events.jsonl not events (first: line 30: not an event"),
         ("garbage", "damaged", "no start event; 2 lines of events.jsonl not events (first: line 1: not UTF-8"),
         ("a folder", "damaged", "events.jsonl cannot be read"),
-        ("a named pipe", "damaged", "is not a regular file"),
+        ("a named pipe", "damaged", "events.jsonl cannot be read: not a regular file"),
     ],
 )
 def test_a_run_with_damaged_events_is_listed_and_marked_with_the_reason(tmp_path, how, status, says):

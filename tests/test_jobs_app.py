@@ -3,6 +3,7 @@ row, readable chart ticks, the ETA, and a real tiny CPU job launched, watched an
 from the app."""
 
 import asyncio
+import json
 import re
 import time
 from pathlib import Path
@@ -404,3 +405,66 @@ async def test_quitting_with_a_running_job_asks_and_stops_it(shared_cache, tmp_p
             if job.returncode is not None:
                 break
     assert job.returncode == 130 and job.state.status == "cancelled"
+
+
+def _damaged_runs(root: Path) -> Path:
+    """runs/ with the finished run, one whose last event lacks its fields, one of garbage."""
+    runs = root / "runs"
+    write_run(runs / FINISHED, RECORDED)
+    lacking = write_run(runs / "20261126-020000-resnet20", RECORDED[:9])
+    with open(lacking / "events.jsonl", "a") as stream:
+        stream.write('{"event": "step", "loss": 1.0}\n')
+    garbage = runs / "20261126-030000-resnet20"
+    garbage.mkdir()
+    (garbage / "events.jsonl").write_bytes(b"\x00 not events\n")
+    return runs
+
+
+async def test_runs_with_damaged_events_are_listed_and_marked_with_the_reason(shared_cache, tmp_path):
+    runs = _damaged_runs(tmp_path)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=runs)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        table = await _rows(pilot, 3)
+        assert table.row_count == 3
+        statuses = {
+            name: _cell(table, _row_key(runs / name), "status") for name in sorted(p.name for p in runs.iterdir())
+        }
+        assert statuses == {
+            FINISHED: "done",
+            "20261126-020000-resnet20": "unfinished, damaged",
+            "20261126-030000-resnet20": "damaged",
+        }
+        for name, says in (
+            ("20261126-020000-resnet20", "damaged: 1 line of events.jsonl not events (first: line 10: not an event"),
+            ("20261126-030000-resnet20", "damaged: no start event; 1 line of events.jsonl not events"),
+        ):
+            while table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value != _row_key(runs / name):
+                await pilot.press("down")
+            await pilot.pause(0.4)  # the detail follows the cursor once it rests
+            header = app.screen.query_one("#job-header").render()
+            assert says in str(header), str(header)
+
+
+async def test_a_run_whose_recorded_model_is_code_is_not_resumed_by_the_app(shared_cache, tmp_path, monkeypatch):
+    """A planted run folder naming a model file: r imports nothing; one line says how to
+    resume it from a shell, if the user trusts it."""
+    runs = tmp_path / "runs"
+    folder = write_run(runs / RESUMED, resumed_run_events(resumed=False))
+    (folder / "config.json").write_text(json.dumps({"model": "evil.py:f", "epochs": 4}))
+    (tmp_path / "evil.py").write_text(f"open({str(tmp_path / 'marker')!r}, 'w').close()\ndef f(): pass\n")
+    monkeypatch.chdir(tmp_path)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=Path("runs"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        await _rows(pilot, 1)
+        await pilot.pause(0.3)
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.jobs == []
+        (notice,) = [notification.message for notification in app._notifications]
+        assert "its recorded model 'evil.py:f' is code" in notice and len(notice.splitlines()) == 1
+        assert f"cnnexplorer train evil.py:f --resume {Path('runs', RESUMED, 'last.pt')}" in notice
+    assert not (tmp_path / "marker").exists()

@@ -8,17 +8,20 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import torch
 
 from cnnexplorer.cli import main
+from cnnexplorer.errors import UsageError
 from cnnexplorer.runs import atomic, rundir
 from cnnexplorer.runs.events import read_event_log, read_events
+from cnnexplorer.runs.jobs import run_to_resume
 from cnnexplorer.runs.state import load_run
 from cnnexplorer.train import checkpoints
-from tests.train_shapes import cli_env, only_run_dir, popen_cli
+from tests.train_shapes import cli_env, only_run_dir, popen_cli, run_cli
 
 TINY = ["--dataset", "fake", "--fake-size", "32", "--device", "cpu", "--workers", "0", "--batch-size", "16"]
 TINY += ["--log-every", "1"]  # 2 steps an epoch, 3 val images
@@ -274,7 +277,7 @@ def test_eval_prints_its_result_before_a_per_class_file_it_cannot_write(fake_run
 
 def test_eval_events_at_a_folder_or_in_a_missing_folder_is_one_line(fake_run, tmp_path, capsys):
     argv = ["eval", "resnet20", *EVAL, "--checkpoint", str(fake_run / "best.pt")]
-    assert "Is a directory" in _one_line(capsys, [*argv, "--events", str(tmp_path)])
+    assert "not a regular file" in _one_line(capsys, [*argv, "--events", str(tmp_path)])
     assert "No such file or directory" in _one_line(capsys, [*argv, "--events", str(tmp_path / "no" / "e.jsonl")])
 
 
@@ -443,3 +446,46 @@ def test_a_resumed_run_keeps_no_copy_of_the_checkpoint_it_restored(tmp_path, mon
     (resume,) = restored
     assert resume.path == run_dir / "last.pt" and resume.checkpoint == {}  # the trainer holds the state
     assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 2
+
+
+# Run files that are not regular files ----------------------------------------------------------
+
+
+def test_a_named_pipe_as_events_file_is_refused_by_resume_in_one_line_not_waited_on(tmp_path):
+    run_dir = _tiny_run(tmp_path)
+    (run_dir / "events.jsonl").unlink()
+    os.mkfifo(run_dir / "events.jsonl")
+    try:
+        resumed = run_cli(["train", "resnet20", "--resume", str(run_dir / "last.pt"), "--epochs", "2"], timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("--resume waited on the named pipe")
+    assert resumed.returncode == 2 and len(resumed.stderr.strip().splitlines()) == 1, resumed.stderr
+    assert f"cannot write {run_dir / 'events.jsonl'}: not a regular file" in resumed.stderr
+    assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 1  # untouched
+
+
+def test_run_files_that_are_named_pipes_are_refused_without_blocking(tmp_path):
+    """The app's resume reads config.json; the checkpoint readers read .pt files: a named pipe
+    in their place (no writer would ever come) is refused at once."""
+    run_dir = _tiny_run(tmp_path)
+    for name in ("config.json", "best.pt"):
+        (run_dir / name).unlink()
+        os.mkfifo(run_dir / name)
+    outcome = {}
+
+    def read_them():
+        try:
+            run_to_resume(load_run(run_dir))
+        except ValueError as error:
+            outcome["resume"] = str(error)
+        try:
+            checkpoints.load_checkpoint(run_dir / "best.pt")
+        except UsageError as error:
+            outcome["checkpoint"] = str(error)
+
+    reader = threading.Thread(target=read_them, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "a reader waited on a named pipe"
+    assert outcome["resume"] == "its config.json cannot be read: not a regular file"
+    assert outcome["checkpoint"] == f"cannot read checkpoint {run_dir / 'best.pt'}: not a regular file"

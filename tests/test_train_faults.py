@@ -8,6 +8,7 @@ import torch
 from cnnexplorer.cli import main
 from cnnexplorer.runs.events import read_events
 from cnnexplorer.train import checkpoints
+from tests.small_disk import small_disk
 from tests.train_shapes import TRAIN_ARGS, only_run_dir, run_cli, write_shapes
 
 FAST = ["--device", "cpu", "--workers", "0", "--batch-size", "16", "--epochs", "1"]
@@ -273,3 +274,23 @@ def test_eval_bad_input(shapes_dir, tmp_path, capsys, trained_run, monkeypatch):
     _usage_error(
         capsys, ["eval", "resnet20", "--data", str(tmp_path / "nowhere"), "--checkpoint", best], "does not exist"
     )
+
+
+def test_a_disk_that_fills_during_a_run_is_a_disk_fault_naming_the_file_and_the_epoch(tmp_path, capsys):
+    """A real full disk: a 5.6 MB tmpfs holds epoch 1's config, events, metrics, best.pt and
+    last.pt (2.2 MB each) but not a third checkpoint, so epoch 2's checkpoint write fails
+    inside torch's serializer (which wraps ENOSPC in a RuntimeError of its own)."""
+    with small_disk(tmp_path / "disk", size="5600k") as disk:
+        argv = ["train", "resnet20", "--dataset", "fake", "--fake-size", "32", "--image-size", "8", "--log-every", "1"]
+        code = main([*argv, *FAST[:-1], "2", "--output", str(disk)])
+        err = capsys.readouterr().err
+        run_dir = only_run_dir(disk)
+        error = [event for event in read_events(run_dir / "events.jsonl") if event["event"] == "error"]
+        last = checkpoints.load_checkpoint(run_dir / "last.pt")
+        left = sorted(path.name for path in run_dir.iterdir() if path.name.endswith(".tmp"))
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert [(event["kind"], event["epoch"], event["step"]) for event in error] == [("disk", 2, 4)]
+    full = "the disk is full (No space left on device) writing {} after step 4 (epoch 2)"
+    assert any(full.format(run_dir / name) in err for name in ("best.pt", "last.pt")), err
+    assert error[0]["message"] in err
+    assert last["epoch"] == 1 and left == []  # the checkpoint as last written; no half-written file

@@ -1,5 +1,6 @@
 """SIGINT/SIGTERM stop a run cleanly; --resume continues it exactly."""
 
+import csv
 import os
 import shutil
 import signal
@@ -289,3 +290,27 @@ def test_a_signal_during_the_last_validation_is_not_lost(tmp_path):
         ("done", "interrupted"),
     ]
     assert checkpoints.load_checkpoint(run_dir / "last.pt")["epoch"] == 1
+
+
+def test_metrics_after_a_mid_epoch_resume_hold_each_epoch_once_with_its_whole_mean(tmp_path):
+    """Stopped at --max-steps 3 (inside epoch 1 of 4 steps, validated there) and resumed to the
+    end: metrics.csv is what the uninterrupted run's steps give, epoch by epoch."""
+    from cnnexplorer.cli import main
+
+    run = ["train", "resnet20", "--dataset", "fake", "--fake-size", "64", "--image-size", "8", "--device", "cpu"]
+    run += ["--workers", "0", "--batch-size", "16", "--log-every", "1", "--epochs", "2", "--seed", "1"]  # 4 steps an epoch
+    assert main([*run, "--output", str(tmp_path / "straight")]) == 0
+    assert main([*run, "--output", str(tmp_path / "stopped"), "--max-steps", "3"]) == 0
+    stopped = only_run_dir(tmp_path / "stopped")
+    assert main(["train", "resnet20", "--resume", str(stopped / "last.pt"), "--max-steps", "8"]) == 0
+
+    straight = read_events(only_run_dir(tmp_path / "straight") / "events.jsonl")
+    losses = {}
+    for event in straight:
+        if event["event"] == "step":
+            losses.setdefault(event["epoch"], []).append(event["loss"])
+    rows = list(csv.DictReader(open(stopped / "metrics.csv", encoding="utf-8")))
+    assert [(int(row["epoch"]), int(row["step"])) for row in rows] == [(1, 4), (2, 8)]
+    means = [sum(values) / len(values) for _, values in sorted(losses.items())]
+    assert [float(row["train_loss"]) for row in rows] == pytest.approx(means, rel=1e-9)
+    assert [float(row["val_top1"]) for row in rows] == [e["top1"] for e in straight if e["event"] == "val"]

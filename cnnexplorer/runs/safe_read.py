@@ -6,6 +6,7 @@ ValueError (its contents), in one line; nothing read is ever imported or resolve
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -50,17 +51,17 @@ def open_regular(path: Path | str, append: bool = False) -> IO[bytes]:
 
 def _check_regular(mode: int, path: Path | str) -> None:
     if not stat.S_ISREG(mode):
-        raise NotRegularFileError(f"{path} is not a regular file")
+        raise NotRegularFileError(errno.EINVAL, "not a regular file", str(path))
 
 
 def read_regular(path: Path | str, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; OSError for anything else."""
     with open_regular(path) as stream:
         if os.fstat(stream.fileno()).st_size > limit:
-            raise OSError(f"{path} is larger than {limit:,} bytes")
+            raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
         data = stream.read(limit + 1)
     if len(data) > limit:
-        raise OSError(f"{path} is larger than {limit:,} bytes")
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
     return data
 
 
