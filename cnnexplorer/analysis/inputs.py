@@ -8,22 +8,24 @@ from cnnexplorer.errors import UsageError
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
-_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)?)?$", re.IGNORECASE | re.ASCII)
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[x×,]\s*(\d+)\s*)*$", re.IGNORECASE | re.ASCII)
+_NUMBER = re.compile(r"\d+", re.ASCII)
+INPUT_FORMS = "CxHxW (3x224x224) or S for 3xSxS (224)"
 
 
 def parse_input(text: str) -> tuple[int, int, int]:
-    """Parse ``CxHxW`` (``3x224x224``), ``HxW`` (3 channels) or ``S`` (3xSxS)."""
-    match = _SIZE.match(text or "")
-    if not match:
-        raise UsageError(f"malformed input size {text!r}: write CxHxW, e.g. 3x224x224 (or 224x224, or 224)")
-    digits = [v for v in match.groups() if v is not None]
+    """Parse ``CxHxW`` (``3x224x224``) or ``S`` (3xSxS). Two numbers are refused: ``3x224``
+    could be channels and height as well as height and width."""
+    if not _SIZE.match(text or ""):
+        raise UsageError(f"malformed input size {text!r}: write {INPUT_FORMS}")
+    digits = _NUMBER.findall(text)
+    if len(digits) not in (1, 3):
+        raise UsageError(f"input size {text[:40]!r} has {len(digits)} numbers: write {INPUT_FORMS}")
     if any(len(v) > 12 for v in digits):  # no tensor is that large; int() of 4,300+ digits even fails
-        raise UsageError(f"input size {text[:40]!r} has a number too large: write CxHxW, e.g. 3x224x224")
+        raise UsageError(f"input size {text[:40]!r} has a number too large: write {INPUT_FORMS}")
     values = [int(v) for v in digits]
     if len(values) == 1:
         values = [3, values[0], values[0]]
-    elif len(values) == 2:
-        values = [3, *values]
     return validate_input(tuple(values))  # type: ignore[arg-type]
 
 

@@ -3,18 +3,20 @@ the optimizer, the lr schedule and the gradient scaler."""
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
 from cnnexplorer import zoo
-from cnnexplorer.errors import UsageError
+from cnnexplorer.errors import InputSizeError, NeedsValuesError, UsageError
 from cnnexplorer.train import data, gpu_input, run_data
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement
+from cnnexplorer.zoo.user_code import has_lazy_modules, materialise_lazy_modules
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,12 @@ def build_model(config: TrainConfig, placement: Placement) -> tuple[torch.nn.Mod
     initial weights on every rank."""
     torch.manual_seed(config.seed)
     raw_model = zoo.get(config.model).build(num_classes=config.num_classes).to(placement.device)
+    if has_lazy_modules(raw_model):  # their parameters' shapes, before the optimizer and DDP see them
+        raw_model.eval()  # no batch-norm statistics move
+        materialise_lazy_modules(
+            raw_model, torch.zeros(1, 3, config.image_size, config.image_size, device=placement.device)
+        )
+        raw_model.train()
     if config.channels_last:
         raw_model = raw_model.to(memory_format=torch.channels_last)
     model = raw_model
@@ -173,13 +181,63 @@ def build_trainer(config: TrainConfig, placement: Placement, datasets: data.Data
     )
 
 
-def model_totals(model: str, num_classes: int, image_size: int) -> tuple[int, int]:
-    """Parameters and MACs of one forward pass at ``image_size`` (the analysis engine, on the
-    meta device); a UsageError if the image is too small for the model."""
+class ModelTotals(NamedTuple):
+    params: int
+    macs: int
+    note: str | None  # how they were counted, where not on the meta device
+
+
+def model_totals(model: str, num_classes: int, image_size: int) -> ModelTotals:
+    """Parameters and MACs of one forward pass at ``image_size``: the analysis engine on the
+    meta device, or, for a model whose forward needs values (which meta tensors lack), a real
+    forward on the CPU, with a note saying so. A UsageError naming the least ``--image-size``
+    the model runs at when the image is too small for it."""
+    arch = zoo.get(model)
+    try:
+        try:
+            return ModelTotals(*_totals_on(arch, num_classes, image_size, "meta"), None)
+        except NeedsValuesError:
+            note = f"{arch.name}'s forward needs values: its parameters and MACs come from a real forward on the CPU"
+            return ModelTotals(*_totals_on(arch, num_classes, image_size, "cpu"), note)
+    except InputSizeError as error:
+        raise _image_size_error(arch, num_classes, image_size, error) from None
+
+
+def _totals_on(arch: zoo.Architecture, num_classes: int, image_size: int, device: str) -> tuple[int, int]:
     from cnnexplorer.analysis import analyze_module
 
-    arch = zoo.get(model)
-    with torch.device("meta"):
+    with torch.device(device):
         built = arch.build(num_classes=num_classes)
-    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, training_only=arch.training_only)
+    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, device=device)
     return analysis.totals.params, analysis.totals.macs
+
+
+def _image_size_error(arch: zoo.Architecture, num_classes: int, image_size: int, error: UsageError) -> UsageError:
+    """``--image-size`` refused in train's and eval's words, with the least size the model runs
+    at (a search over meta-device forwards, between the size refused and the model's own)."""
+    with torch.device("meta"):
+        model = arch.build(num_classes=num_classes).eval()
+    lazy = has_lazy_modules(model)  # a lazy module's shapes are set by its first forward: try copies
+
+    def runs_at(size: int) -> bool:
+        return _runs_at(copy.deepcopy(model) if lazy else model, size)
+
+    own = arch.input_size[1]
+    refused = f"--image-size {image_size}: {error}"
+    if image_size >= own or not runs_at(own):
+        return UsageError(refused)
+    low, high = image_size + 1, own  # the least size that runs lies in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if runs_at(middle) else (middle + 1, high)
+    return UsageError(f"{refused}; the least --image-size {arch.name} runs at is {low}")
+
+
+def _runs_at(model: torch.nn.Module, image_size: int) -> bool:
+    """Whether an inference forward of a meta-device model runs at ``image_size``."""
+    try:
+        with torch.no_grad():
+            model(torch.empty(1, 3, image_size, image_size, device="meta"))
+    except Exception:  # any failure: not this size
+        return False
+    return True

@@ -142,6 +142,11 @@ def run_eval(options: EvalOptions) -> int:
         if options.weights
         else checkpoint_weights(arch, options.checkpoint)
     )
+    if broken := checkpoints.non_finite_tensors(source.state):
+        raise UsageError(
+            f"refusing {source.label}: {len(broken)} of its tensors hold NaN or infinite values (e.g. {broken[0]}), "
+            "so no prediction from them means anything; evaluate weights that are finite"
+        )
     image_size = options.image_size or source.image_size or arch.input_size[1]
     if options.dataset == "imagefolder":
         classes = data.check_image_folder(Path(options.data), want_train=False, split=options.split)
@@ -150,7 +155,7 @@ def run_eval(options: EvalOptions) -> int:
         num_classes = source.num_classes or CIFAR_CLASSES.get(options.dataset, arch.num_classes)
     from cnnexplorer.train.building import model_totals
 
-    params, macs = model_totals(arch.name, num_classes, image_size)
+    params, macs, _ = model_totals(arch.name, num_classes, image_size)
     if not published_figures_apply(options, arch, num_classes, image_size):
         source.published = None
     trained = source.config  # a fake data set is made again as the run made it

@@ -28,7 +28,7 @@ class InputDialog(ModalScreen[AnalysisRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="input-dialog"):
-            yield Label("Input size (CxHxW, HxW or S; empty: each model's own)")
+            yield Label("Input size (CxHxW or S; empty: each model's own)")
             yield TextInput(
                 value="" if self._request.own_input else units.dims(self._request.input_size),
                 placeholder="e.g. 3x224x224",
