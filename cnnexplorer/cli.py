@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cnnexplorer import __version__
-from cnnexplorer.errors import InputSizeError, UsageError
+from cnnexplorer.errors import BatchSizeError, InputSizeError, UsageError
 
 DESCRIPTION = """\
 See how the classic image-classification CNNs (AlexNet, VGG, GoogLeNet, ResNet,
@@ -29,7 +29,8 @@ examples:
   cnnexplorer summary vgg16 --input 3x32x32 --batch 64 --format json
   cnnexplorer diff vgg16 vgg19 --only-diff   what VGG-19 adds to VGG-16
   cnnexplorer summary convnext_tiny         any torchvision classifier, at its weights' size
-  cnnexplorer diff resnet18 ./mynet.py:Net  your own network (this runs your code)
+  cnnexplorer diff resnet20 ./mynet.py:SmallNet
+                                            your own network (the README's mynet.py; this runs it)
   cnnexplorer kernels --channels 64 --size 56
                                             one 7x7 conv against three stacked 3x3 convs
   cnnexplorer cache clear                   empty the analysis cache
@@ -56,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or 224x224, or 224); default: the model's own"
+        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or 224 for 3x224x224); default: the model's own"
     )
     parser.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument(
@@ -236,7 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except UsageError as error:
-        hint = "; choose another --input" if isinstance(error, InputSizeError) else ""
+        hint = (
+            "; choose another --input"
+            if isinstance(error, InputSizeError)
+            else "; choose a smaller --batch"
+            if isinstance(error, BatchSizeError)
+            else ""
+        )
         print(f"cnnexplorer: error: {error}{hint}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

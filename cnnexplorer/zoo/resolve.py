@@ -38,6 +38,8 @@ def resolve(name: str) -> Architecture | None:
     """The architecture ``name`` stands for outside the curated zoo; None when it is a plain
     name torchvision does not know (raises UsageError for a bad ``prefix:...`` spec)."""
     spec = name.strip()
+    if ":" not in spec and (spec.endswith(".py") or "/" in spec or "\\" in spec):
+        raise UsageError(f"{spec!r} is a file: name the function or class in it that builds the model, as {spec}:NAME")
     if ":" not in spec:
         return torchvision_architecture(spec.lower().replace("-", "_"))
     prefix, _, rest = spec.rpartition(":")
