@@ -9,9 +9,10 @@ import json
 import os
 import sys
 
-import torch  # noqa: F401  (imported once, before any thread starts: the children fork clean)
-import torch._dynamo  # noqa: F401  (what initialising a model on the meta device imports: seconds)
-import torchvision  # noqa: F401  (the data transforms')
+# Imported once, before any thread starts (the children fork clean): torch, what initialising
+# a model on the meta device imports (torch._dynamo: seconds), torchvision (the transforms).
+import torch._dynamo  # noqa: F401
+import torchvision  # noqa: F401
 
 import cnnexplorer.train.loop  # noqa: F401
 from cnnexplorer.cli import main

@@ -15,7 +15,7 @@ from cnnexplorer import zoo
 from cnnexplorer.app.charts import Series, axis, caption, smooth, sparkline, thin
 from cnnexplorer.runs.events import AnyEvent, encode, make_event, parse_event, read_events
 from cnnexplorer.runs.jobs import Job
-from cnnexplorer.runs.state import RunState, discover_runs, fold, load_run
+from cnnexplorer.runs.state import RunState, RunWatcher, discover_runs, fold, load_run
 from cnnexplorer.train.form import field_problems, new_request, read_fields
 from cnnexplorer.train.recipes import recipe_for
 from cnnexplorer.train.request import LaunchRequest
@@ -462,3 +462,18 @@ def test_a_watcher_reads_a_forgotten_run_again_from_its_first_event(tmp_path):
     watcher.forget(run)
     (state,) = watcher.poll()
     assert state.status == "done" and len(state.val) == 4
+
+
+def test_a_run_folder_readable_again_is_read_again_from_its_start(tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "b-run"
+    shutil.copytree(RUNS / "finished-resnet20", run_dir)
+    watcher = RunWatcher(tmp_path)
+    (run_dir / "events.jsonl").rename(tmp_path / "kept")
+    (run_dir / "events.jsonl").mkdir()
+    assert [run.status for run in watcher.poll()] == ["damaged"]
+    (run_dir / "events.jsonl").rmdir()
+    (tmp_path / "kept").rename(run_dir / "events.jsonl")
+    (run,) = watcher.poll()
+    assert (run.status, run.damaged, run.step) == ("done", None, 32)

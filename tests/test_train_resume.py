@@ -298,7 +298,7 @@ def test_metrics_after_a_mid_epoch_resume_hold_each_epoch_once_with_its_whole_me
     from cnnexplorer.cli import main
 
     run = ["train", "resnet20", "--dataset", "fake", "--fake-size", "64", "--image-size", "8", "--device", "cpu"]
-    run += ["--workers", "0", "--batch-size", "16", "--log-every", "1", "--epochs", "2", "--seed", "1"]  # 4 steps an epoch
+    run += ["--workers", "0", "--batch-size", "16", "--log-every", "1", "--epochs", "2", "--seed", "1"]  # 4 steps/epoch
     assert main([*run, "--output", str(tmp_path / "straight")]) == 0
     assert main([*run, "--output", str(tmp_path / "stopped"), "--max-steps", "3"]) == 0
     stopped = only_run_dir(tmp_path / "stopped")

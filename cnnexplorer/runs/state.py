@@ -241,6 +241,8 @@ class RunWatcher:
             events = tail.poll()
         except OSError as error:
             return EventTail(tail.path), damaged_run(run_dir, error)
+        if state.status == "damaged" and not state.segments and not tail.damaged:
+            state = RunState()  # unreadable at the last poll, readable now: read from its start
         for event in events:
             state.apply(event)
         return tail, _settle(state, run_dir, tail.damaged, tail.problem)
