@@ -3,17 +3,17 @@ figures are worked out by hand; the summary table's column; the cache; errors; t
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
+import msgspec
 import pytest
 
 from cnnexplorer import disk_cache
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.store import analyze_on
-from cnnexplorer.analysis.torchinfo_view import KIND, REASONS, compare, torchinfo_figures
+from cnnexplorer.analysis.torchinfo_view import KIND, REASONS, compare, entry_key, torchinfo_figures
 from cnnexplorer.app import make_app
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.cli import main
@@ -146,18 +146,23 @@ def _text(renderable, width: int) -> str:
     return console.export_text()
 
 
-def test_figures_are_kept_in_the_cache_as_data_and_a_tampered_entry_is_a_miss(private_cache):
+def test_figures_are_kept_in_the_cache_as_data_and_a_wrong_entry_is_a_miss(private_cache):
     request = AnalysisRequest.of("resnet18")
     computed = torchinfo_figures(request)
     (entry,) = private_cache.glob(f"{KIND}-*.json")
     assert torchinfo_figures(request) == computed  # read back equal
-    document = json.loads(entry.read_text())
-    document["figures"]["layers"][1]["mult_adds"] += 1000  # no longer adds up to the total
-    entry.write_text(json.dumps(document))
-    assert torchinfo_figures(request) == computed  # recomputed, not trusted
-    document = json.loads(entry.read_text())
-    document["figures"]["layers"][1]["path"] = {"__import__": "os"}  # of another type
-    entry.write_text(json.dumps(document))
+    # Well-formed entries (as a hostile writer could store them) whose figures are wrong:
+    for change in (
+        lambda layers: layers[1].update(mult_adds=layers[1]["mult_adds"] + 1000),  # not adding up to the total
+        lambda layers: layers[1].update(bias_mult_adds=-5),  # out of range
+        lambda layers: layers[1].update(path={"__import__": "os"}),  # of another type
+    ):
+        crafted = msgspec.to_builtins(computed)
+        change(crafted["layers"])
+        assert disk_cache.save(KIND, entry_key(request), {"figures": crafted})
+        assert torchinfo_figures(request) == computed  # recomputed, not trusted
+        assert disk_cache.load(KIND, entry_key(request))["figures"] == msgspec.to_builtins(computed)  # rewritten
+    entry.write_bytes(entry.read_bytes().replace(b'"mult_adds":', b'"mult_adds":1', 1))  # an edited file
     assert torchinfo_figures(request) == computed
 
 

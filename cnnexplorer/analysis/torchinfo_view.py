@@ -180,10 +180,12 @@ class _Entry:
     figures: TorchinfoFigures
 
 
-def _key(request: AnalysisRequest) -> dict[str, Any]:
-    from cnnexplorer.analysis.store import entry_key
+def entry_key(request: AnalysisRequest) -> dict[str, Any]:
+    """The cache key of ``request``'s torchinfo figures: the analysis's key (the request, the
+    model's definition, the package versions and sources) and this entry's layout."""
+    from cnnexplorer.analysis import store
 
-    return {"format": FORMAT, "analysis": entry_key(request)}
+    return {"format": FORMAT, "analysis": store.entry_key(request)}
 
 
 def torchinfo_figures(request: AnalysisRequest, device: str = "meta") -> TorchinfoFigures:
@@ -193,12 +195,12 @@ def torchinfo_figures(request: AnalysisRequest, device: str = "meta") -> Torchin
 
     stored = device == "meta" and cacheable(request)
     if stored:
-        entry = disk_cache.load(KIND, _key(request), type=_Entry)
+        entry = disk_cache.load(KIND, entry_key(request), type=_Entry)
         if entry is not None:
             return entry.figures
     figures = figures_of(*run_torchinfo(request, device=device))
     if stored:
-        disk_cache.save(KIND, _key(request), {"figures": figures})
+        disk_cache.save(KIND, entry_key(request), {"figures": figures})
     return figures
 
 
