@@ -477,3 +477,36 @@ def test_a_run_folder_readable_again_is_read_again_from_its_start(tmp_path):
     (tmp_path / "kept").rename(run_dir / "events.jsonl")
     (run,) = watcher.poll()
     assert (run.status, run.damaged, run.step) == ("done", None, 32)
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "its config.json is damaged: "),
+        ('{"model": {"nested": "object"}}', "its config.json is damaged: "),
+        ('{"model": "' + "x" * 5000 + '"}', "its config.json is damaged: "),
+        (" " * (2 * 1024 * 1024), "its config.json cannot be read: larger than 1,048,576 bytes"),
+        ('{"epochs": 4}', "its config.json does not name its model"),
+        ('{"model": "./evil.py:f"}', "its recorded model './evil.py:f' is code"),
+        ('{"model": "evil.module:f"}', "its recorded model 'evil.module:f' is code"),
+    ],
+    ids=["deep", "nested", "long", "large", "no-model", "file", "module"],
+)
+def test_resuming_from_the_app_reads_config_json_as_bounded_data(tmp_path, config, says):
+    from cnnexplorer.runs.jobs import run_to_resume
+
+    folder = write_run(tmp_path / "run", RECORDED_RUN[:5])
+    (folder / "config.json").write_text(config)
+    with pytest.raises(ValueError) as raised:
+        run_to_resume(load_run(folder))
+    assert str(raised.value).startswith(says) and len(str(raised.value).splitlines()) == 1, raised.value
+
+
+@pytest.mark.parametrize("model", ["resnet20", "timm:resnet50d", "torchvision:resnet18", "vgg16_bn"])
+def test_the_app_resumes_runs_of_named_models(tmp_path, model):
+    from cnnexplorer.runs.jobs import run_to_resume
+
+    folder = write_run(tmp_path / "run", RECORDED_RUN[:5])
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"model": model}))
+    assert run_to_resume(load_run(folder)) == (model, folder / "last.pt")
