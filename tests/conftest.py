@@ -34,6 +34,7 @@ if os.environ.get("PYTEST_XDIST_WORKER") is not None:
 # in child processes or under torchrun), and single tests elsewhere that do. They are marked
 # `slow`; `pytest -m "not slow"` runs the rest in a fraction of the time.
 SLOW_MODULES = {
+    "test_checkpoint_kills.py",
     "test_jobs_app.py",
     "test_run_safety.py",
     "test_train_ddp.py",
