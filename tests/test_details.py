@@ -1,7 +1,9 @@
 """The details panel's facts and the layer table's columns (torch-free rendering of an analysis)."""
 
 import pytest
+from textual.app import App
 
+from cnnexplorer import units
 from cnnexplorer.app.widgets.layer_tree import COLUMNS, DROP_ORDER, NAME_MIN, fit_columns
 from cnnexplorer.render.summary import mac_formula, node_facts, param_formula
 from tests.conftest import analysed
@@ -65,3 +67,33 @@ def test_columns_drop_in_a_fixed_order_and_never_squeeze_the_name():
         assert name_width >= NAME_MIN
         if columns:
             assert name_width + sum(c.width + 1 for c in columns) <= width
+
+
+@pytest.mark.parametrize("input_size", [None, (3, 128, 128)])
+async def test_the_roots_details_and_the_header_give_one_figure_per_quantity(input_size):
+    # GoogLeNet's auxiliary heads run in training only: the root's details give the inference
+    # path's MACs and FLOPs, as the header and the summary do, in the same format, and the heads apart.
+    from cnnexplorer.app.widgets.model_header import ModelHeader
+    from cnnexplorer.render.summary import render_markdown
+
+    analysis = analysed("googlenet", input_size)
+    totals, heads = analysis.totals, [n for n in analysis.root.children if n.training_only]
+    assert totals.macs == analysis.root.macs - sum(n.macs for n in heads) and heads
+    facts = node_facts(analysis, analysis.root)
+    by_label = dict(facts)
+    flops = units.count(2 * totals.macs)
+    assert by_label["FLOPs"] == f"2 × MACs = {flops}"
+    assert by_label["MACs"].startswith(f"{totals.macs:,} ")
+    assert ("", f"+{sum(n.macs for n in heads):,} in training-only heads") in facts
+    assert f"FLOPs {2 * totals.macs:,} ({flops};" in render_markdown(analysis)
+    async with _HeaderApp().run_test() as pilot:
+        header = pilot.app.query_one(ModelHeader)
+        header.show(analysis)
+        assert f"FLOPs {flops} " in str(header.content)
+
+
+class _HeaderApp(App):
+    def compose(self):
+        from cnnexplorer.app.widgets.model_header import ModelHeader
+
+        yield ModelHeader()

@@ -16,7 +16,12 @@ Method, per node of the module tree:
 - containers sum their descendants;
 - the pass runs in training mode with autograd on, so that training-only heads get
   shapes and the tensors autograd saves for the backward pass can be counted (the
-  training-memory estimate); receptive fields follow every aten op of the same pass.
+  training-memory estimate); receptive fields follow every aten op of the same pass;
+- training-only heads are found, not listed: a plain inference-mode pass first records which
+  modules run; a module the training pass runs beyond them (GoogLeNet's and Inception v3's
+  auxiliary classifiers) is a training-only head, kept out of the inference figures. A head
+  that cannot run at the input (it pools to nothing) is skipped in the training pass: the
+  inference analysis stands, and the summary says the heads did not run.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,14 +42,16 @@ from torch.utils._device import DeviceContext, _device_constructors  # torch.dev
 from torch.utils.hooks import RemovableHandle
 
 from cnnexplorer import units
+from cnnexplorer.analysis.attention import cpu_attention
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_input_memory
-from cnnexplorer.analysis.meta_shortcuts import MetaShortcutsMode
+from cnnexplorer.analysis.meta_shortcuts import MetaShortcuts, MetaShortcutsMode
 from cnnexplorer.analysis.receptive_field import ReceptiveFieldMode
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.analysis.results import Analysis, LayerNode, ReceptiveField, Totals
-from cnnexplorer.errors import InputSizeError, UsageError
+from cnnexplorer.errors import BatchSizeError, InputSizeError, NeedsValuesError, UsageError
 from cnnexplorer.zoo import Architecture, get
+from cnnexplorer.zoo.user_code import has_lazy_modules, materialise_lazy_modules, one_line
 
 _INIT_FUNCTIONS = (
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_", "xavier_uniform_",
@@ -61,7 +69,7 @@ def analyze(request: AnalysisRequest, device: str = "meta") -> Analysis:
     with _cyclic_gc_paused():
         arch = get(request.model)
         model = build_model(arch, device)
-        analysis = _analyze(model, request, arch.training_only, device)
+        analysis = _analyze(model, request, device)
     analysis.arch = arch
     return analysis
 
@@ -82,12 +90,13 @@ def analyze_module(
     batch: int = 1,
     dtype: str = "float32",
     name: str | None = None,
-    training_only: tuple[str, ...] = (),
+    device: str = "meta",
 ) -> Analysis:
-    """Analyse any module (built on the meta device) for a ``batch`` of ``input_size``."""
+    """Analyse any module (built on the meta device, or on ``device`` for a real forward) for a
+    ``batch`` of ``input_size``."""
     request = AnalysisRequest(name or type(model).__name__, input_size, batch, dtype)
     with _cyclic_gc_paused():
-        return _analyze(model, request, training_only)
+        return _analyze(model, request, device)
 
 
 class _MetaBuild(DeviceContext):
@@ -161,42 +170,38 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _analyze(
-    model: nn.Module, request: AnalysisRequest, training_only: tuple[str, ...], device: str = "meta"
-) -> Analysis:
+def _analyze(model: nn.Module, request: AnalysisRequest, device: str = "meta") -> Analysis:
     torch_dtype = getattr(torch, request.dtype)
-    modules = _build_tree(model, training_only)
-    if not _already_on(modules.tensors, device, torch_dtype):
-        model.to(device=device, dtype=torch_dtype)
-        modules = _build_tree(model, training_only)
-    nodes = modules.nodes
     try:
         shape = (request.batch, *request.input_size)
         real = device != "meta"
         x = torch.randn(shape).to(device, torch_dtype) if real else torch.empty(shape, device="meta", dtype=torch_dtype)
     except (RuntimeError, OverflowError, TypeError) as error:  # sizes past what a tensor can index
-        raise InputSizeError(
-            f"batch {request.batch} of {units.dims(request.input_size)} is too large for a tensor: "
-            f"{str(error).splitlines()[0]}"
-        ) from None
-    try:
-        # Training mode: the training-only heads run, and autograd saves what a training step saves.
-        trace = _trace(model, x, modules, "train", training_only)
-    except _PassError as failure:
-        if "more than 1 value per channel" not in str(failure.cause):
-            raise _input_error(request, failure) from None
-        # Batch norm cannot train on one value per channel (a tiny input at batch 1):
-        # analyse the inference graph; the training-only heads stay without shapes.
+        raise _too_large_error(request, error) from None
+    if has_lazy_modules(model):  # nn.LazyConv2d and the like: their shapes come from a forward
+        model.to(device=device, dtype=torch_dtype)
         try:
-            trace = _trace(model, x, modules, "eval", training_only)
-        except _PassError as eval_failure:
-            raise _input_error(request, eval_failure) from None
-
+            materialise_lazy_modules(model, x)
+        except Exception as error:
+            raise _input_error(request, _PassError(error, [])) from None
+    modules = _build_tree(model)
+    if not _already_on(modules.tensors, device, torch_dtype):
+        model.to(device=device, dtype=torch_dtype)
+        modules = _build_tree(model)
+    nodes = modules.nodes
+    try:
+        shortcuts = MetaShortcuts()  # one analysis's recipes: its passes repeat the same ops
+        inference = _inference_paths(model, x, modules, shortcuts)
+    except _PassError as failure:
+        raise _input_error(request, failure) from None
+    trace = _training_trace(model, x, modules, inference, request, shortcuts)
+    heads = _outermost(trace.heads)
+    _mark_training_only(nodes, heads)
     _record_calls(nodes, trace, DTYPE_BYTES[request.dtype])
     root = nodes[""]
     _aggregate(root)
     layers = _execution_order(nodes, trace.calls)
-    totals = _totals(root, [nodes[p] for p in training_only if p in nodes], request.dtype)
+    totals = _totals(root, [nodes[p] for p in heads], request.dtype)
     input_bytes = x.numel() * x.element_size()
     memory = estimate_memory(root, totals, input_bytes + trace.saved_bytes, request.dtype)
     return Analysis(
@@ -230,17 +235,22 @@ class _Trace:
     flops: int  # FlopCounterMode's formulas over the pass
     own_flops: dict[str, int]  # the part each module runs itself (matmuls, attention, ...), by path
     training_only_flops: int  # the part of it inside training-only heads
+    heads: set[str]  # the training-only heads (modules the inference-mode pass does not run)
     saved_bytes: int  # tensors autograd saved for the backward pass (parameters and input excluded)
     final_field: ReceptiveField | None  # of the last feature map before global pooling or flattening
 
 
 class _PassError(Exception):
-    """The forward pass failed; ``running`` holds the modules it was inside."""
+    """The forward pass failed; ``running`` holds the modules it was inside, ``heads`` the
+    training-only heads it had begun."""
 
-    def __init__(self, cause: Exception, running: list[tuple[str, nn.Module, tuple]]) -> None:
+    def __init__(
+        self, cause: Exception, running: list[tuple[str, nn.Module, tuple]], heads: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.running = running
+        self.heads = heads
 
 
 class _Recorder:
@@ -254,8 +264,11 @@ class _Recorder:
     the output they leave.
     """
 
-    def __init__(self, paths: dict[int, str], training_only: tuple[str, ...], tracker: ReceptiveFieldMode) -> None:
-        self.paths, self.training_only, self.tracker = paths, training_only, tracker
+    def __init__(
+        self, paths: dict[int, str], inference: set[str], skipped: set[str], tracker: ReceptiveFieldMode
+    ) -> None:
+        self.paths, self.inference, self.skipped, self.tracker = paths, inference, skipped, tracker
+        self.heads: set[str] = set()  # the outermost modules run that the inference-mode pass did not run
         self.calls: list[_Call] = []
         self.fields: dict[str, ReceptiveField | None] = {}
         self.running: list[tuple[str, nn.Module, tuple]] = []
@@ -269,7 +282,7 @@ class _Recorder:
 
     def pre(self, module: nn.Module, inputs: tuple) -> None:
         path = self.paths.get(id(module))
-        if path is None:  # a module of another model, run meanwhile, is not ours
+        if path is None or path in self.skipped:  # a module of another model, run meanwhile, is not ours
             return
         if module._forward_hooks and id(module) not in self._after_own_hooks:
             self._after_own_hooks[id(module)] = module.register_forward_hook(self._after_own)
@@ -278,11 +291,13 @@ class _Recorder:
         self._open.append(call)
         self.running.append((path, module, inputs))
         self._frames.append([self.tracker.flops, 0])
-        if path in self.training_only:
+        if path not in self.inference and not self._heads:
             self._heads[path] = (self.tracker.flops, len(self.tracker.final))
+            self.heads.add(path)
 
     def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
-        if id(module) not in self.paths:
+        path = self.paths.get(id(module))
+        if path is None or path in self.skipped:
             return
         call = self._open.pop()
         if id(module) in self._after_own_hooks:
@@ -312,13 +327,115 @@ class _Recorder:
             handle.remove()
 
 
-def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, training_only: tuple[str, ...]):
+def _training_trace(
+    model: nn.Module,
+    x: torch.Tensor,
+    modules: _Modules,
+    inference: set[str],
+    request: AnalysisRequest,
+    shortcuts: MetaShortcuts,
+) -> _Trace:
+    """The training-mode pass: the training-only heads run, and autograd saves what a training
+    step saves. A head that fails at this input is skipped and the pass run again without it.
+    Where the inference path cannot train (batch norm on one value per channel: a tiny input
+    at batch 1), the inference-mode pass; the heads stay without shapes."""
+    skipped: set[str] = set()
+    while True:
+        try:
+            trace = _trace(model, x, modules, "train", inference, skipped, shortcuts)
+        except _PassError as failure:
+            head = next((path for path, _, _ in failure.running if path not in inference), None)
+            if head is not None:
+                skipped.add(head)
+                continue
+            if "more than 1 value per channel" not in str(failure.cause):
+                raise _input_error(request, failure) from None
+            try:
+                trace = _trace(model, x, modules, "eval", inference, skipped, shortcuts)
+            except _PassError as eval_failure:
+                raise _input_error(request, eval_failure) from None
+            trace.heads |= failure.heads
+        trace.heads |= skipped
+        return trace
+
+
+def _inference_paths(model: nn.Module, x: torch.Tensor, modules: _Modules, shortcuts: MetaShortcuts) -> set[str]:
+    """The modules an inference-mode forward runs: a plain pass (no autograd; on the meta
+    device under the meta shortcuts, some 15% of the analysis) with two global module hooks."""
+    run: set[str] = set()
+    running: list[tuple[str, nn.Module, tuple]] = []
+
+    def pre(module: nn.Module, inputs: tuple) -> None:
+        path = modules.paths.get(id(module))
+        if path is not None:
+            run.add(path)
+            running.append((path, module, inputs))
+
+    def post(module: nn.Module, inputs: tuple, output: object) -> None:
+        if id(module) in modules.paths:
+            running.pop()
+
+    was_training = model.training
+    switch = modules.training != {False}
+    with _TRACE_LOCK:
+        handles = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
+        try:
+            if switch:
+                model.eval()
+            with torch.no_grad(), MetaShortcutsMode(shortcuts) if x.is_meta else contextlib.nullcontext():
+                model(x)
+        except Exception as error:
+            raise _PassError(error, running) from None
+        finally:
+            if switch:
+                model.train(was_training)
+            for handle in handles:
+                handle.remove()
+    return run
+
+
+@contextlib.contextmanager
+def _skipped_heads(model: nn.Module, skipped: set[str], x: torch.Tensor) -> Iterator[None]:
+    """The training-only heads in ``skipped`` return an empty tensor instead of running: a
+    head's output only joins the model's training outputs, which the pass does not read."""
+    heads = [model.get_submodule(path) for path in sorted(skipped)]
+    own = [vars(head).get("forward") for head in heads]  # an instance's own forward, if it has one
+    for head in heads:
+        head.forward = lambda *args, **kwargs: x.new_empty(0)
+    try:
+        yield
+    finally:
+        for head, forward in zip(heads, own):
+            del head.forward
+            if forward is not None:
+                head.forward = forward
+
+
+def _outermost(paths: set[str]) -> list[str]:
+    """The paths that lie inside no other of them."""
+    return sorted(p for p in paths if not any(p.startswith(q + ".") for q in paths))
+
+
+def _mark_training_only(nodes: dict[str, LayerNode], heads: list[str]) -> None:
+    for node in nodes.values():
+        node.training_only = any(node.path == head or node.path.startswith(head + ".") for head in heads)
+
+
+def _trace(
+    model: nn.Module,
+    x: torch.Tensor,
+    modules: _Modules,
+    mode: str,
+    inference: set[str],
+    skipped: set[str],
+    shortcuts: MetaShortcuts,
+) -> _Trace:
     """One meta-device pass, in training or inference mode, with autograd on (to see what it
     saves), under the receptive-field mode (which also counts FLOPs), a saved-tensor hook and
-    two global module hooks that record every call."""
-    tracker = ReceptiveFieldMode()
+    two global module hooks that record every call; the heads in ``skipped`` do not run."""
+    tracker = ReceptiveFieldMode(shortcuts)
     saved = SavedTensors(excluded=[x, *modules.tensors])
-    recorder = _Recorder(modules.paths, training_only, tracker)
+    recorder = _Recorder(modules.paths, inference, skipped, tracker)
     was_training = model.training
     switch = modules.training != {mode == "train"}  # train() is a walk that sets every module
     with _TRACE_LOCK:
@@ -327,11 +444,11 @@ def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, trai
         try:
             if switch:
                 model.train(mode == "train")
-            with tracker, torch.enable_grad():
+            with _skipped_heads(model, skipped, x), cpu_attention(), tracker, torch.enable_grad():
                 with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
                     model(x)
         except Exception as error:  # the pass failed: keep where, to name the layer
-            raise _PassError(error, recorder.running) from None
+            raise _PassError(error, recorder.running, frozenset(recorder.heads)) from None
         finally:
             if switch:
                 model.train(was_training)
@@ -344,6 +461,7 @@ def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, trai
         flops=int(tracker.flops),
         own_flops=recorder.own_flops,
         training_only_flops=recorder.head_flops,
+        heads=recorder.heads,
         saved_bytes=saved.bytes,
         # No global pooling or flattening (a fully convolutional model): the output's field.
         final_field=tracker.final[-1] if tracker.final else recorder.fields.get(""),
@@ -351,37 +469,68 @@ def _trace(model: nn.Module, x: torch.Tensor, modules: _Modules, mode: str, trai
 
 
 _NEEDS_VALUES = ("meta tensor", "meta device", "data-dependent", "data dependent")
+# A forward that puts tensors on a device itself: .cuda() without a GPU, .cpu() of a meta tensor, mixed devices.
+_MOVES_ITSELF = ("cuda", "nvidia", "copy out of meta tensor")
+# The words of torch's (and torchvision's, timm's) refusals of a tensor's shape.
+_SHAPE_WORDS = re.compile(r"\b(sizes?|shapes?|height|width|dimensions?|spatial)\b")
 
 
 def _input_error(request: AnalysisRequest, failure: _PassError) -> UsageError:
-    """Why the pass failed, in the user's terms: the layer, what it takes and what it got."""
+    """Why the pass failed, in the user's terms: the layer, what it takes and what it got. Only
+    a failure about sizes or shapes blames the input; any other is the model's own error."""
     name, size = request.model, units.dims(request.input_size)
     cause, running = failure.cause, failure.running
-    if any(phrase in str(cause).lower() for phrase in _NEEDS_VALUES):  # the forward needs real values
-        where = f"{running[-1][0] or name} ({type(running[-1][1]).__name__})" if running else name
+    message = str(cause).lower()
+    layer = f"{running[-1][0] or name} ({type(running[-1][1]).__name__})" if running else name
+    if any(phrase in message for phrase in _MOVES_ITSELF):
         return UsageError(
-            f"{name} cannot run on the meta device: {where} needs values ({str(cause).splitlines()[0]}); "
+            f"{name} moves its tensors to a device itself ({layer}: {_first_line(cause).split('. ')[0]}): "
+            "the analysis places "
+            "the model and its input; take the .cuda()/.to(device) call out of its forward"
+        )
+    if any(phrase in message for phrase in _NEEDS_VALUES):  # the forward needs real values
+        return NeedsValuesError(
+            f"{name} cannot run on the meta device: {layer} needs values ({_first_line(cause)}); "
             "--device cpu analyses it for real (slower)"
         )
-    if not running:
-        return InputSizeError(f"{name} cannot run on input {size}: {str(cause).splitlines()[0]}")
-    path, module, inputs = running[-1]
-    shape = tuple(inputs[0].shape[1:]) if inputs and isinstance(inputs[0], torch.Tensor) else ()
-    layer = f"{path or name} ({type(module).__name__})"
-    where = f"{layer}, whose input is {units.dims(shape)}"
-    message = str(cause).lower()
-    if "too small" in message or "greater than actual input size" in message or "output size" in message:
-        return InputSizeError(f"input {size} is too small for {name}: the feature map vanishes at {where}")
-    if isinstance(module, nn.Linear) and shape and shape[-1] != module.in_features:
-        return InputSizeError(
-            f"{name} cannot take input {size}: {layer} takes {module.in_features:,} features but gets "
-            f"{shape[-1]:,} (no adaptive pooling before it: the input size is fixed)"
-        )
-    if isinstance(module, nn.modules.conv._ConvNd) and shape and shape[0] != module.in_channels:
-        return InputSizeError(
-            f"{name} cannot take input {size}: {layer} takes {module.in_channels} channels, the input has {shape[0]}"
-        )
-    return InputSizeError(f"{name} cannot take input {size}: it fails at {where}: {str(cause).splitlines()[0]}")
+    if isinstance(cause, OverflowError) or "overflow" in message:
+        return _too_large_error(request, cause)
+    if isinstance(cause, RecursionError):
+        return UsageError(f"{name} fails in its forward at {layer}: {one_line(cause)}")
+    where = layer
+    if running:
+        _, module, inputs = running[-1]
+        shape = tuple(inputs[0].shape[1:]) if inputs and isinstance(inputs[0], torch.Tensor) else ()
+        where = f"{layer}, whose input is {units.dims(shape)}"
+        if "too small" in message or "greater than actual input size" in message or "output size" in message:
+            return InputSizeError(f"input {size} is too small for {name}: the feature map vanishes at {where}")
+        if isinstance(module, nn.Linear) and shape and shape[-1] != module.in_features:
+            return InputSizeError(
+                f"{name} cannot take input {size}: {layer} takes {module.in_features:,} features but gets "
+                f"{shape[-1]:,} (no adaptive pooling before it: the input size is fixed)"
+            )
+        if isinstance(module, nn.modules.conv._ConvNd) and shape and shape[0] != module.in_channels:
+            return InputSizeError(
+                f"{name} cannot take input {size}: {layer} takes {module.in_channels} channels, "
+                f"the input has {shape[0]}"
+            )
+    if _SHAPE_WORDS.search(message):
+        return InputSizeError(f"{name} cannot take input {size}: it fails at {where}: {_first_line(cause)}")
+    return UsageError(f"{name} fails in its forward at {where}: {one_line(cause)}")
+
+
+def _too_large_error(request: AnalysisRequest, cause: BaseException) -> UsageError:
+    """A batch (or input) past what a tensor can hold: its element count overflows."""
+    size, detail = units.dims(request.input_size), _first_line(cause)
+    if request.batch > 1:
+        return BatchSizeError(f"batch {request.batch:,} of {size} is too large for a tensor ({detail})")
+    return InputSizeError(f"input {size} is too large for a tensor ({detail})")
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message, its first line (its type's name when it has none)."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _tuple(value: object, spatial_dims: int) -> tuple[int, ...] | str | None:
@@ -405,7 +554,7 @@ class _Modules(NamedTuple):
     training: set[bool]  # the modules' training flags
 
 
-def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> _Modules:
+def _build_tree(model: nn.Module) -> _Modules:
     """The layer tree, paths, tensors and modes in one walk over the modules (each of
     ``parameters()``, ``buffers()``, ``children()`` and ``train()`` is a walk of its own,
     2-5 ms each on a model of 1,400 modules)."""
@@ -430,7 +579,6 @@ def _build_tree(model: nn.Module, training_only: tuple[str, ...]) -> _Modules:
             buffers=sum([b.numel() for b in own_buffers]),
             # Each buffer at its own dtype: batch norm's num_batches_tracked is int64 at any dtype.
             buffer_bytes=sum([b.numel() * b.element_size() for b in own_buffers]),
-            training_only=any(path == p or path.startswith(p + ".") for p in training_only),
             # From the instance's own attributes: Module.__getattr__ raises for a missing one (slow).
             inplace=bool(vars(module).get("inplace", False)),
         )

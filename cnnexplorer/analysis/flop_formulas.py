@@ -46,10 +46,16 @@ def _shapes(value: object) -> object:
     return value
 
 
+# The CPU's fused attention kernel (run in the pass as the CPU runs it: attention.py) has no
+# formula of its own: FlopCounterMode counts the other fused kernels' two products, as the math
+# kernel's two matrix products count.
+_ATTENTION_AS = {aten._scaled_dot_product_flash_attention_for_cpu: aten._scaled_dot_product_efficient_attention}
+
+
 def op_flops(func, args: tuple, kwargs: dict, out: object) -> int:
     """The FLOPs FlopCounterMode counts for one call of ``func`` (0 for an op it does not count)."""
     packet = func.overloadpacket
     if packet in _PRODUCT_OF:
         return _flops(flop_registry[_PRODUCT_OF[packet]], args[1:3], {}, out)
-    formula = flop_registry.get(packet)
+    formula = flop_registry.get(_ATTENTION_AS.get(packet, packet))
     return 0 if formula is None else _flops(formula, args, kwargs, out)

@@ -98,9 +98,9 @@ class MetaShortcutsMode(TorchDispatchMode):
     def _should_skip_dynamo(cls) -> bool:
         return False  # never under torch.compile: no wrapper around each dispatch
 
-    def __init__(self) -> None:
+    def __init__(self, shortcuts: MetaShortcuts | None = None) -> None:
         super().__init__()
-        self.shortcuts = MetaShortcuts()
+        self.shortcuts = shortcuts or MetaShortcuts()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         return self.shortcuts.output(func, args, kwargs or {})

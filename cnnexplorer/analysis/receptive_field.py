@@ -318,9 +318,10 @@ class ReceptiveFieldMode(TorchDispatchMode):
         # DenseNet): this mode never runs under torch.compile.
         return False
 
-    def __init__(self) -> None:
+    def __init__(self, shortcuts: meta_shortcuts.MetaShortcuts | None = None) -> None:
         super().__init__()
-        self.shortcuts = meta_shortcuts.MetaShortcuts()  # its recipes live as long as this pass
+        # Its recipes live as long as this pass (or the analysis that hands them on).
+        self.shortcuts = shortcuts or meta_shortcuts.MetaShortcuts()
         self.flops = 0
         self._fields: dict[int, ReceptiveField | None] = {}
         self._positions: dict[int, Positions | None] = {}  # where each tracked tensor keeps the map

@@ -230,6 +230,14 @@ def inference_macs(node: LayerNode) -> int:
     return _inference(node, "macs")
 
 
+def shown_figures(node: LayerNode) -> tuple[int, int]:
+    """The params and MACs a table row or the details show for ``node``: a training-only
+    head's own, any other node's inference-path part (the totals' quantity)."""
+    if node.training_only:
+        return node.params, node.macs
+    return inference_params(node), inference_macs(node)
+
+
 def _inference(node: LayerNode, figure: str) -> int:
     if node.training_only:
         return 0

@@ -17,7 +17,7 @@ from rich.text import Text
 from cnnexplorer import units
 from cnnexplorer.analysis import Analysis, LayerNode, Totals
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
-from cnnexplorer.analysis.results import ReceptiveField, inference_macs, inference_params
+from cnnexplorer.analysis.results import ReceptiveField, shown_figures
 from cnnexplorer.analysis.schema import layer_record, to_dict, visible_layers
 from cnnexplorer.analysis.torchinfo_view import MultAddsComparison
 from cnnexplorer.render.torchinfo import torchinfo_cell, torchinfo_legend
@@ -60,14 +60,15 @@ def _rows(analysis: Analysis, depth: int | None) -> list[list[str]]:
     for node in visible_layers(analysis, depth):
         indent = "  " * (node.depth - 1)
         label = node.name + (" (train only)" if node.training_only else "")
+        params, macs = shown_figures(node)
         rows.append(
             [
                 indent + label,
                 node.type,
                 units.shape(node.output_shape),
-                units.count(node.params) if node.params else "-",
-                units.count(node.macs) if node.macs else "-",
-                units.percent(node.macs, analysis.totals.macs) if node.macs and not node.training_only else "-",
+                units.count(params) if params else "-",
+                units.count(macs) if macs else "-",
+                units.percent(macs, analysis.totals.macs) if macs and not node.training_only else "-",
                 rf_cell(node.field),
             ]
         )
@@ -85,7 +86,11 @@ def _headline(analysis: Analysis) -> list[str]:
         f"MACs {t.macs:,} ({units.count(t.macs)})  FLOPs {t.flops:,} ({units.count(t.flops)}; FLOPs = 2 x MACs)",
     ]
     if t.training_only_params:
-        macs = f"+{units.count(t.training_only_macs)} MACs" if t.training_only_macs else "not run at this input"
+        macs = (
+            f"+{units.count(t.training_only_macs)} MACs"
+            if t.training_only_macs
+            else "cannot run at this input and batch"
+        )
         lines.append(
             f"training-only heads: +{t.training_only_params:,} params ({t.params_with_training_only:,} with them), "
             f"{macs}"
@@ -407,7 +412,7 @@ def _cost_facts(node: LayerNode, totals: Totals) -> list[tuple[str, str]]:
     without either. Shares are of the inference path, so that they never pass 100%."""
     if not node.params and not node.macs:
         return [("cost", "no parameters, no MACs")]
-    params, macs = (node.params, node.macs) if node.training_only else (inference_params(node), inference_macs(node))
+    params, macs = shown_figures(node)
     facts = []
     formula = param_formula(node)
     share = "" if node.training_only else f" · {units.percent(params, totals.params)} of model"
@@ -420,7 +425,9 @@ def _cost_facts(node: LayerNode, totals: Totals) -> list[tuple[str, str]]:
         formula = mac_formula(node)
         share = "" if node.training_only else f" · {units.percent(macs, totals.macs)} of model"
         facts.append(("MACs", f"{formula} = {node.macs:,}{share}" if formula else f"{macs:,}{share}"))
-        facts.append(("FLOPs", f"2 × MACs = {units.count(node.flops)}"))
+        if macs != node.macs:
+            facts.append(("", f"+{node.macs - macs:,} in training-only heads"))
+        facts.append(("FLOPs", f"2 × MACs = {units.count(2 * macs)}"))
     return facts
 
 

@@ -25,8 +25,6 @@ class Architecture:
     description: str
     builder: str  # "package.module:function", or "torchvision:<model name>"
     builder_kwargs: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    # Module-path prefixes that only run in training mode (GoogLeNet's auxiliary heads).
-    training_only: tuple[str, ...] = ()
 
     @property
     def torchvision_name(self) -> str | None:

@@ -188,7 +188,6 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "only run during training (torchvision's version adds batch normalisation).",
         builder=f"{_TV}googlenet",
         builder_kwargs={"aux_logits": True, "init_weights": True},
-        training_only=("aux1", "aux2"),
     ),
     *(_resnet(depth) for depth in (18, 34, 50, 101, 152)),
     *(_cifar_resnet(depth) for depth in (20, 32, 44, 56, 110)),
