@@ -123,14 +123,14 @@ def test_training_memory_includes_training_only_heads(analysis_of):
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("3x224x224", (3, 224, 224)), ("224", (3, 224, 224)), ("1x28x28", (1, 28, 28)), ("96x64", (3, 96, 64)),
+    [("3x224x224", (3, 224, 224)), ("224", (3, 224, 224)), ("1x28x28", (1, 28, 28)), ("3x96x64", (3, 96, 64)),
      (" 3 x 32 x 32 ", (3, 32, 32))],
 )  # fmt: skip
 def test_parse_input(text, size):
     assert parse_input(text) == size
 
 
-@pytest.mark.parametrize("text", ["abc", "3x224x224x2", "0x224x224", "3x-1x224", "", "3x2.5x4"])
+@pytest.mark.parametrize("text", ["abc", "3x224x224x2", "0x224x224", "3x-1x224", "", "3x2.5x4", "3x224", "96x64"])
 def test_malformed_input_is_refused(text):
     with pytest.raises(UsageError) as error:
         parse_input(text)

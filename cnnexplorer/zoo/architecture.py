@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,9 @@ class Architecture:
             from torchvision import models
 
             with _regnet_widths_on_cpu() if target.startswith("regnet_") else contextlib.nullcontext():
-                return models.get_model(target, weights=None, **kwargs)
+                with warnings.catch_warnings():  # Inception v3's notice of a future change to its init
+                    warnings.filterwarnings("ignore", category=FutureWarning, module=r"torchvision\.")
+                    return models.get_model(target, weights=None, **kwargs)
         if kind == "timm":
             import timm
 
