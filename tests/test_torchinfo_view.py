@@ -275,3 +275,12 @@ def _panel_text(panel) -> str:
     console = Console(width=120, record=True, file=open(os.devnull, "w"))
     console.print(panel.content)
     return console.export_text()
+
+
+async def test_the_details_panel_says_why_torchinfo_is_not_there(tmp_path):
+    (tmp_path / "odd.py").write_text(ODD_OUTPUT)
+    app = make_app(f"{tmp_path / 'odd.py'}:Net", zoo_stats=False)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        text = _panel_text(app.screen.query_one(DetailsPanel))
+        assert "torchinfo       not available: torchinfo cannot summarise" in text

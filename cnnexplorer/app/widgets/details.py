@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from cnnexplorer.analysis.torchinfo_view import MultAddsComparison
 
 TORCHINFO_PENDING = "running torchinfo…"
+KEPT_COMPARISONS = 64  # analyses whose torchinfo comparison the panel keeps, as the app keeps analyses
 
 
 class DetailsPanel(VerticalScroll, can_focus=False):
@@ -75,9 +76,13 @@ class DetailsPanel(VerticalScroll, can_focus=False):
             found: dict[str, MultAddsComparison] | str = compare(analysis, torchinfo_figures(analysis.request))
         except UsageError as error:
             found = f"not available: {error}"
+        except Exception as error:  # the user's model code, run again: never take the app down
+            found = f"not available: {type(error).__name__}: {error}".splitlines()[0]
         self.app.call_from_thread(self._compared, analysis.request, found)
 
     def _compared(self, request: AnalysisRequest, found: dict[str, MultAddsComparison] | str) -> None:
         self._torchinfo[request] = found
+        while len(self._torchinfo) > KEPT_COMPARISONS:  # the oldest first
+            del self._torchinfo[next(iter(self._torchinfo))]
         if self.analysis is not None and self.node is not None and self.analysis.request == request:
             self.show(self.analysis, self.node)
