@@ -110,9 +110,9 @@ def run_torchinfo(request: AnalysisRequest, depth: int | None = None, device: st
     dtype = getattr(torch, request.dtype)
     model = build_model(get(request.model), device).to(dtype=dtype)
     shape = (request.batch, *request.input_size)
-    # The input as data, not as input_size: torchinfo would make it with torch.rand on the CPU.
-    x = torch.empty(shape, device="meta", dtype=dtype) if device == "meta" else torch.randn(shape).to(device, dtype)
     try:
+        # The input as data, not as input_size: torchinfo would make it with torch.rand on the CPU.
+        x = torch.empty(shape, device="meta", dtype=dtype) if device == "meta" else torch.randn(shape).to(device, dtype)
         with MetaShortcutsMode() if device == "meta" else contextlib.nullcontext():
             stats = torchinfo.summary(
                 model,
@@ -124,7 +124,7 @@ def run_torchinfo(request: AnalysisRequest, depth: int | None = None, device: st
                 row_settings=("var_names",),
                 verbose=0,
             )
-    except Exception as error:  # torchinfo wraps the forward's failure in its own RuntimeError
+    except Exception as error:  # too large an input; torchinfo wraps a forward's failure in a RuntimeError
         raise _failure(request, error, device) from None
     finally:
         torchinfo.torchinfo.clear_cached_forward_pass()  # it keeps the last model of each class
