@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.runs.atomic import process_alive
+from cnnexplorer.runs.safe_read import read_regular
 
 LOCK_NAME = ".lock"
 
@@ -63,8 +64,8 @@ class RunLock:
 
 def _recorded_pid(path: Path) -> int | None:
     try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
+        text = read_regular(path, 64).decode("ascii", errors="replace").strip()
+    except OSError:  # not there, or not a regular file (a named pipe is not waited on)
         return None
     return int(text) if text.isascii() and text.isdigit() and len(text) < 20 else None
 
