@@ -286,11 +286,20 @@ def test_a_stored_name_list_naming_code_is_refused(stored, tmp_path, monkeypatch
     assert zoo.more_names() == [n for n in sorted(models.list_models(module=models)) if n not in zoo.names()]
 
 
+def test_a_stored_plain_name_torchvision_does_not_know_resolves_to_nothing(tmp_path, monkeypatch, fresh_name_caches):
+    forge(tmp_path / "cache", "names", {"torchvision": TORCHVISION_VERSION}, {"names": ["not_a_model"]}, monkeypatch)
+    assert zoo.more_names() == ["not_a_model"]  # a well-formed list with its digest: read as it is
+    assert resolve.resolve("not_a_model") is None  # the app's zoo pass skips it
+
+
 # The app ------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("model", [MODEL, TORCHVISION_MODEL])
 @pytest.mark.parametrize("how", ["100,000 deep with its digest", "a named pipe"])
-async def test_the_app_opens_a_model_past_hostile_entries_and_quits(how, filled, tmp_path, monkeypatch, analysis_of):
+async def test_the_app_opens_a_model_past_hostile_entries_and_quits(
+    how, model, filled, tmp_path, monkeypatch, analysis_of
+):
     from cnnexplorer.app import make_app
     from tests.conftest import settle
 
@@ -305,10 +314,10 @@ async def test_the_app_opens_a_model_past_hostile_entries_and_quits(how, filled,
     resolve.torchvision_architecture.cache_clear()
 
     async def open_then_quit() -> int | None:
-        app = make_app(MODEL, cache=AnalysisCache(), zoo_stats=False)
+        app = make_app(model, cache=AnalysisCache(), zoo_stats=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
-            assert app.screen.analysis == analysis_of(MODEL)
+            assert app.screen.analysis == analysis_of(model)
             await pilot.press("m")  # the zoo pane: the names list was read for its "more" rows
             await settle(pilot)
             await pilot.press("q")

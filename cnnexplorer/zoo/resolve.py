@@ -114,7 +114,10 @@ def torchvision_architecture(name: str) -> Architecture | None:
     if stored is not None:
         facts = stored.facts
     else:
-        facts = _torchvision_facts(name)
+        try:
+            facts = _torchvision_facts(name)
+        except ValueError:  # a name from a stored list that this torchvision does not know
+            return None
         disk_cache.save("torchvision", key, {"facts": facts})
     crop = facts.crop
     return Architecture(
