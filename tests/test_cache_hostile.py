@@ -250,13 +250,14 @@ def test_malformed_torchvision_facts_are_a_miss(kind, document, filled, tmp_path
 
 
 @pytest.mark.parametrize("how", ["not JSON", "100,000 deep", "100,000 deep with its digest", "a named pipe"])
-@pytest.mark.parametrize("file", [FACTS, WEIGHTS, NAMES], ids=["facts", "published figures", "names"])
-def test_hostile_torchvision_files_are_a_miss(file, how, filled, tmp_path):
+def test_hostile_torchvision_files_are_a_miss(how, filled, tmp_path):
     cache = filled.copy(tmp_path / "cache")
-    if not (cache / file).exists():
-        (cache / file).write_bytes(b"{}")
-    _make_hostile(cache / file, how)
+    for file in (FACTS, WEIGHTS, NAMES):  # the summary reads all three
+        if not (cache / file).exists():
+            (cache / file).write_bytes(b"{}")
+        _make_hostile(cache / file, how)
     assert_same_as_no_cache(filled, cache, TORCHVISION_SUMMARY)
+    assert all((cache / file).is_file() for file in (FACTS, WEIGHTS, NAMES))  # written again
 
 
 @pytest.fixture
