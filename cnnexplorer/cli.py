@@ -207,7 +207,8 @@ the versions of cnnexplorer, torch, torchvision and torchinfo) and a digest of
 both. A change to any of them makes a new entry; the old one is no longer read.
 Beside them, per torchvision version: its classifiers' names (names-<hash>.json),
 each one's input size and weights (torchvision-<hash>.json) and its published
-figures (weights-<hash>.json).
+figures (weights-<hash>.json); per analysis, torchinfo's Mult-Adds layer by layer
+(torchinfo-<hash>.json).
 
 Where: $CNNEXPLORER_CACHE_DIR if set, else $XDG_CACHE_HOME/cnnexplorer, else
 ~/.cache/cnnexplorer. `cache` (or `cache show`) prints the folder and its files
