@@ -42,7 +42,7 @@ _TEMPORARY_SUFFIX = ".tmp"
 _OURS = re.compile(r"^\.?[a-z]+-[0-9a-f]{64}(\.json|\..+\.tmp)$")
 # Far above any analysis (densenet201: 0.4 MB; efficientnet_b7, among the largest: 0.6 MB).
 MAX_ENTRY_BYTES = 64 * 2**20
-# Far above any analysis (swin_v2_b's nests 23 deep) and far below what a parser recurses to.
+# Far above any analysis (maxvit_t's nests 23 deep) and far below what a parser recurses to.
 MAX_DEPTH = 100
 _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _BRACKET_STEP = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(byte, 0) for byte in range(256)]
