@@ -316,7 +316,7 @@ def _run_list(args: argparse.Namespace) -> int:
     from cnnexplorer.render.overview import render_overview
 
     console = _console()
-    architectures = [zoo.get(name) for name in zoo.all_names()] if args.all else zoo.ARCHITECTURES
+    architectures = [*zoo.ARCHITECTURES, *zoo.more_architectures()] if args.all else zoo.ARCHITECTURES
     rows = zoo_overview(progress=console.is_terminal, architectures=architectures)
     if args.format == "json":
         import json
@@ -363,17 +363,17 @@ def _run_cache(args: argparse.Namespace) -> int:
             return 1
         return 0
     usage = disk_cache.usage()
-    described = {
-        "analysis": "analyses",
-        "weights": "lists of published weights",
-        "torchvision": "torchvision models' input sizes",
-        "names": "lists of torchvision's models",
-        "torchinfo": "torchinfo comparisons",
-        "temporary": "unfinished writes",
+    described = {  # each kind of file: one, several
+        "analysis": ("analysis", "analyses"),
+        "weights": ("list of published weights", "lists of published weights"),
+        "torchvision": ("torchvision model's input size", "torchvision models' input sizes"),
+        "names": ("list of torchvision's models", "lists of torchvision's models"),
+        "torchinfo": ("torchinfo comparison", "torchinfo comparisons"),
+        "temporary": ("unfinished write", "unfinished writes"),
     }
-    parts = [f"{count} {described.get(kind, kind)}" for kind, (count, _) in usage.items()] or ["empty"]
+    parts = [f"{count} {described.get(kind, (kind, kind))[count != 1]}" for kind, (count, _) in usage.items()]
     print(f"analysis cache: {folder}")
-    print(f"{', '.join(parts)}: {units.size(sum(size for _, size in usage.values()))}")
+    print(f"{', '.join(parts) or 'empty'}: {units.size(sum(size for _, size in usage.values()))}")
     print(f"set {disk_cache.CACHE_DIR_VARIABLE} to move it; `cnnexplorer cache clear` empties it")
     return 0
 

@@ -16,8 +16,10 @@ layout above, not matching its digest, nested deeper than :data:`MAX_DEPTH` (che
 a parser sees it) or of another shape reads as absent; a folder that cannot be written leaves
 the cache off, silently. The digest tells a damaged, edited or misplaced file from a good one;
 it is no signature (whoever can write the folder can compute one), which is why nothing
-stored is ever resolved, imported or run. Nothing here imports torch or the rest of the
-package but that helper (the analysis store and the zoo's published figures both build on it).
+stored is ever resolved, imported or run. Files are read, and nesting bounded, by
+:mod:`cnnexplorer.runs.safe_read`, as the run files are. Nothing here imports torch or the rest
+of the package but those two helpers (the analysis store and the zoo's published figures both
+build on it).
 """
 
 from __future__ import annotations
@@ -27,14 +29,13 @@ import hashlib
 import json
 import os
 import re
-import stat
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from cnnexplorer.runs.atomic import write_atomic
+from cnnexplorer.runs.safe_read import nests_within, read_regular
 
 CACHE_DIR_VARIABLE = "CNNEXPLORER_CACHE_DIR"
 _TEMPORARY_SUFFIX = ".tmp"
@@ -44,8 +45,6 @@ _OURS = re.compile(r"^\.?[a-z]+-[0-9a-f]{64}(\.json|\..+\.tmp)$")
 MAX_ENTRY_BYTES = 64 * 2**20
 # Far above any analysis (maxvit_t's nests 23 deep) and far below what a parser recurses to.
 MAX_DEPTH = 100
-_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
-_BRACKET_STEP = [{ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(byte, 0) for byte in range(256)]
 
 _enabled = True
 
@@ -125,29 +124,13 @@ def _document_bytes(data: bytes, key: dict[str, Any]) -> bytes | None:
     return document if data[len(head) : len(head) + 64] == _digest(key, document) else None
 
 
-def nests_within(data: bytes, limit: int) -> bool:
-    """Whether JSON ``data``'s arrays and objects nest at most ``limit`` deep, read without a
-    parser (brackets inside strings count too: the bound errs on the safe side)."""
-    steps = map(_BRACKET_STEP.__getitem__, data.translate(None, _NOT_BRACKETS))
-    return max(accumulate(steps), default=0) <= limit
-
-
 def _read_entry(path: Path) -> bytes | None:
     """The bytes of a regular file of at most MAX_ENTRY_BYTES; None for anything else (a FIFO
     is opened without blocking and never read)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        return read_regular(path, MAX_ENTRY_BYTES)
     except OSError:
         return None
-    try:
-        with os.fdopen(descriptor, "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_ENTRY_BYTES:
-                return None
-            data = stream.read(MAX_ENTRY_BYTES + 1)
-    except OSError:
-        return None
-    return data if len(data) <= MAX_ENTRY_BYTES else None
 
 
 def save(kind: str, key: dict[str, Any], document: dict[str, Any]) -> bool:

@@ -21,6 +21,7 @@ __all__ = [
     "all_names",
     "by_family",
     "get",
+    "more_architectures",
     "more_names",
     "names",
 ]
@@ -269,3 +270,10 @@ def more_names() -> list[str]:
 
     curated = set(names())
     return [name for name in torchvision_names() if name not in curated]
+
+
+def more_architectures() -> list[Architecture]:
+    """The architectures of :func:`more_names` (a stored name this torchvision does not build is skipped)."""
+    from cnnexplorer.zoo.resolve import resolve
+
+    return [arch for name in more_names() if (arch := resolve(name)) is not None]

@@ -28,7 +28,7 @@ from cnnexplorer.app.widgets.stage_plots import StagePlots
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.app.widgets.zoo_list import ZooList
 from cnnexplorer.errors import UsageError
-from cnnexplorer.zoo import ARCHITECTURES, get, more_names
+from cnnexplorer.zoo import ARCHITECTURES, get, more_architectures, more_names
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
@@ -190,12 +190,10 @@ class ExplorerScreen(Screen[None]):
         the totals the disk cache holds (torch-free), then each analysis into memory (from the
         disk cache, or computed and stored for next time)."""
         from cnnexplorer.overview import overview_row, stored_row
-        from cnnexplorer.zoo.resolve import resolve
 
         assert self.cache is not None
         shown = set()
-        more = [arch for name in more_names() if (arch := resolve(name)) is not None]
-        for arch in [*ARCHITECTURES, *more]:  # "more" only from the disk cache: not analysed here
+        for arch in [*ARCHITECTURES, *more_architectures()]:  # "more" only from the disk cache: not analysed here
             if get_current_worker().is_cancelled:
                 return
             row = stored_row(arch)
