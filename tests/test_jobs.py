@@ -510,3 +510,27 @@ def test_the_app_resumes_runs_of_named_models(tmp_path, model):
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps(config | {"model": model}))
     assert run_to_resume(load_run(folder)) == (model, folder / "last.pt")
+
+
+def test_a_config_json_of_escaped_quotes_is_refused_in_linear_time(tmp_path):
+    """A megabyte of ``\\"`` once made the depth check's string-skipping regex backtrack
+    quadratically (hours); the reader must answer while the test waits."""
+    import threading
+
+    from cnnexplorer.runs.jobs import run_to_resume
+
+    folder = write_run(tmp_path / "run", RECORDED_RUN[:5])
+    (folder / "config.json").write_text('{"model": "' + '\\"' * 500_000)
+    said = []
+
+    def resume():
+        try:
+            run_to_resume(load_run(folder))
+        except ValueError as error:
+            said.append(str(error))
+
+    reader = threading.Thread(target=resume, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "the config.json reader is still scanning"
+    assert len(said) == 1 and said[0].startswith("its config.json is damaged: "), said
