@@ -1,7 +1,9 @@
 """Stop a training process exactly while it writes a checkpoint, with no hook in the code
 under test: inotify (Linux, through libc) reports the temporary file the durable write
 creates (``.best.pt.<pid>.<thread>.tmp``) the moment it appears; the writer is then frozen
-with SIGSTOP, so that the test can look at the run folder and decide, and SIGKILLed (or let go)."""
+with SIGSTOP, so that the test can look at the run folder and decide, and SIGKILLed (or let go).
+Once the writer is frozen, whether its temporary file is still there says whether the kill
+lands inside the write (not yet renamed over the checkpoint) or after it."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import struct
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,7 @@ TEMP_CHECKPOINT = re.compile(r"\.(best|last)\.pt\.\d+(?:\.\d+)?\.tmp")
 
 
 class FolderWatch:
-    """The names created in folders, as inotify reports them."""
+    """The paths created in folders, as inotify reports them."""
 
     def __init__(self, folder: Path) -> None:
         if not sys.platform.startswith("linux"):
@@ -35,24 +38,27 @@ class FolderWatch:
         self.descriptor = self.libc.inotify_init()
         if self.descriptor < 0:
             pytest.skip(f"inotify is not available here (errno {ctypes.get_errno()})")
+        self.folders: dict[int, Path] = {}  # by watch descriptor
         self.add(folder)
 
     def add(self, folder: Path) -> None:
-        if self.libc.inotify_add_watch(self.descriptor, str(folder).encode(), IN_CREATE) < 0:
+        watch = self.libc.inotify_add_watch(self.descriptor, str(folder).encode(), IN_CREATE)
+        if watch < 0:
             pytest.skip(f"inotify cannot watch {folder} (errno {ctypes.get_errno()})")
+        self.folders[watch] = folder
 
-    def created(self, timeout: float) -> list[str]:
-        """Names created since the last call, waiting up to ``timeout`` seconds for one."""
+    def created(self, timeout: float) -> list[Path]:
+        """Paths created since the last call, waiting up to ``timeout`` seconds for one."""
         ready, _, _ = select.select([self.descriptor], [], [], timeout)
         if not ready:
             return []
-        data, names, offset = os.read(self.descriptor, 65536), [], 0
+        data, paths, offset = os.read(self.descriptor, 65536), [], 0
         while offset < len(data):
-            _, _, _, length = _EVENT.unpack_from(data, offset)
+            watch, _, _, length = _EVENT.unpack_from(data, offset)
             start = offset + _EVENT.size
-            names.append(data[start : start + length].rstrip(b"\0").decode())
+            paths.append(self.folders[watch] / data[start : start + length].rstrip(b"\0").decode())
             offset = start + length
-        return names
+        return paths
 
     def close(self) -> None:
         os.close(self.descriptor)
@@ -103,27 +109,39 @@ class Run:
         os.kill(self.pid, signum)
 
 
-def run_until_killed(server: ForkServer, argv: list[str], folder: Path, decide, timeout: float = 120.0) -> str | None:
+@dataclass(frozen=True)
+class Kill:
+    """Where a kill landed: in the write of best.pt or last.pt (``kind``), and whether the
+    writer was frozen before that write's rename (``inside``) or only after it."""
+
+    kind: str
+    inside: bool
+
+
+def run_until_killed(server: ForkServer, argv: list[str], folder: Path, decide, timeout: float = 120.0) -> Kill | None:
     """Run ``cnnexplorer ARGV`` on ``server``, writing into ``folder`` (a run folder, or the
     folder a new one is made in); at each checkpoint write freeze it and call ``decide(kind)``
-    (kind: best or last): True kills it there (returns the kind), False lets it go on. None:
-    the process ended by itself (its exit code checked: 0)."""
+    (kind: best or last): True kills it there (returns where the kill landed), False lets it go
+    on. None: the process ended by itself (its exit code checked: 0)."""
     watch = FolderWatch(folder)
     run = server.start(argv)
     deadline = time.monotonic() + timeout
     try:
         while run.poll() is None and time.monotonic() < deadline:
-            for name in watch.created(0.05):
-                if (folder / name).is_dir():  # the new run's folder: its checkpoints come later
-                    watch.add(folder / name)
-                found = TEMP_CHECKPOINT.fullmatch(name)
+            for path in watch.created(0.05):
+                if path.is_dir():  # the new run's folder: its checkpoints come later
+                    watch.add(path)
+                found = TEMP_CHECKPOINT.fullmatch(path.name)
                 if found is None or run.poll() is not None:
                     continue
                 run.send_signal(signal.SIGSTOP)  # frozen mid-write while the test decides
+                if not _wait_stopped(run.pid):
+                    continue  # it ended before the signal landed
+                inside = path.exists()  # not yet renamed over the checkpoint
                 if decide(found.group(1)):
                     run.send_signal(signal.SIGKILL)
                     run.wait()
-                    return found.group(1)
+                    return Kill(found.group(1), inside)
                 run.send_signal(signal.SIGCONT)
         if run.poll() is None:
             run.send_signal(signal.SIGKILL)
@@ -132,3 +150,21 @@ def run_until_killed(server: ForkServer, argv: list[str], folder: Path, decide, 
         return None
     finally:
         watch.close()
+
+
+def _wait_stopped(pid: int, timeout: float = 10.0) -> bool:
+    """Wait until the kernel shows ``pid`` stopped (a signal is delivered when the process next
+    runs, after a system call it is in); False if it exited first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:
+            return False
+        state = stat[stat.rindex(")") + 2]  # the name in parentheses may hold spaces
+        if state in "Tt":
+            return True
+        if state in "ZX":
+            return False
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop in {timeout} s")

@@ -1,7 +1,8 @@
 """SIGKILL while best.pt or last.pt is written, again and again, each time resumed: the run
 ends as an uninterrupted one does. best.pt holds the best the run reports (the reference
 run's very weights), metrics.csv has every epoch once with its whole-epoch mean training
-loss, and no temporary file is left. The kills land inside the writes (tests/kill_at_write.py)."""
+loss, and no temporary file is left. Most kills land inside the writes, before their rename
+(tests/kill_at_write.py checks each)."""
 
 import csv
 import math
@@ -72,10 +73,12 @@ def test_sigkill_at_checkpoint_writes_then_resume_keeps_best_pt_and_metrics_whol
         kills.append((kind, epoch))
         return True
 
-    argv, watched = [*TRAIN, *SEED, "--output", str(output)], output
+    argv, watched, landed = [*TRAIN, *SEED, "--output", str(output)], output, []
     for _ in range(3 * KILLS):
-        if run_until_killed(server, argv, watched, decide) is None:
+        kill = run_until_killed(server, argv, watched, decide)
+        if kill is None:
             break
+        landed.append(kill)
         watched = only_run_dir(output)
         argv = ["train", "resnet20", "--resume", str(watched / "last.pt"), "--log-every", "1"]
     run_dir = only_run_dir(output)
@@ -102,3 +105,6 @@ def test_sigkill_at_checkpoint_writes_then_resume_keeps_best_pt_and_metrics_whol
     # on an earlier best.pt), 10 in last.pt's.
     assert sorted(kind for kind, _ in kills) == ["best"] * KILLS + ["last"] * KILLS, kills
     assert {epoch for kind, epoch in kills if kind == "best"} == set(improving[1:])
+    assert [kill.kind for kill in landed] == [kind for kind, _ in kills]
+    inside = {kind: sum(kill.inside for kill in landed if kill.kind == kind) for kind in ("best", "last")}
+    assert inside["best"] >= KILLS // 2 and inside["last"] >= KILLS // 2, landed  # before the rename
