@@ -488,4 +488,14 @@ def test_run_files_that_are_named_pipes_are_refused_without_blocking(tmp_path):
     reader.join(timeout=30)
     assert not reader.is_alive(), "a reader waited on a named pipe"
     assert outcome["resume"] == "its config.json cannot be read: not a regular file"
-    assert outcome["checkpoint"] == f"cannot read checkpoint {run_dir / 'best.pt'}: not a regular file"
+    assert outcome["checkpoint"].startswith(f"cannot read checkpoint {run_dir / 'best.pt'}: not a regular file; ")
+
+
+def test_a_device_or_named_pipe_as_eval_checkpoint_says_what_to_pass_instead(tmp_path, capsys):
+    pipe = tmp_path / "model.pt"
+    os.mkfifo(pipe)
+    for path in ("/dev/null", str(pipe)):
+        argv = ["eval", "resnet20", "--dataset", "fake", "--device", "cpu", "--checkpoint", path]
+        err = _one_line(capsys, argv)
+        assert f"cannot read checkpoint {path}: not a regular file; pass the path of a .pt file written by" in err
+        assert err.rstrip().endswith("`cnnexplorer train` or torch.save"), err

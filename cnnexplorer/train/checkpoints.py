@@ -25,7 +25,7 @@ import torch
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.runs.atomic import remove_stale_temp_files, write_atomic
-from cnnexplorer.runs.safe_read import open_regular
+from cnnexplorer.runs.safe_read import NotRegularFileError, open_regular
 
 FORMAT = "cnnexplorer-checkpoint"
 VERSION = 1
@@ -53,6 +53,9 @@ def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
     return [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
 
 
+_PASS_A_CHECKPOINT = "pass the path of a .pt file written by `cnnexplorer train` or torch.save"
+
+
 def load_checkpoint(path: Path | str) -> Any:
     """Load a checkpoint or state_dict file onto the CPU with ``weights_only=True``.
 
@@ -62,10 +65,7 @@ def load_checkpoint(path: Path | str) -> Any:
     if path.is_dir():
         raise UsageError(f"checkpoint {path} is a folder: pass a .pt file in it (its last.pt or best.pt)")
     if not path.exists():
-        raise UsageError(
-            f"checkpoint {path} does not exist: pass the path of a .pt file written by `cnnexplorer train` or "
-            "torch.save"
-        )
+        raise UsageError(f"checkpoint {path} does not exist: {_PASS_A_CHECKPOINT}")
     try:
         with open_regular(path) as stream, warnings.catch_warnings():  # a pipe or a device is refused, not waited on
             # A raw pickle is refused below in one line: torch's warning about its protocol goes unsaid.
@@ -82,6 +82,8 @@ def load_checkpoint(path: Path | str) -> Any:
             "weights-only, so that no code in it runs; re-save just the tensors, e.g. torch.save(model.state_dict(), "
             "PATH)"
         ) from None
+    except NotRegularFileError as error:  # a device, a named pipe
+        raise UsageError(f"cannot read checkpoint {path}: {error.strerror}; {_PASS_A_CHECKPOINT}") from None
     except OSError as error:
         raise UsageError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, TypeError, KeyError, AttributeError) as error:
