@@ -15,6 +15,7 @@ kernels (flash, memory-efficient) save the same output and log-sum-exp.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -27,16 +28,20 @@ aten = torch.ops.aten
 @contextlib.contextmanager
 def cpu_attention() -> Iterator[None]:
     """``F.scaled_dot_product_attention`` on meta tensors by the kernel the CPU would pick,
-    for the duration of one analysis pass (the engine runs one pass at a time); on any other
-    tensors as it is. The function is swapped in ``torch.nn.functional`` rather than caught by
-    a torch-function mode: a mode is off inside the Python functions it handles, and
-    ``F.multi_head_attention_forward`` (ViT's attention) calls it from inside one."""
+    for the duration of one analysis pass (the engine runs one pass at a time), in the thread
+    that runs it; on any other tensors, or in any other thread, as it is. The function is
+    swapped in ``torch.nn.functional`` rather than caught by a torch-function mode: a mode is
+    off inside the Python functions it handles, and ``F.multi_head_attention_forward`` (ViT's
+    attention) calls it from inside one. The swap is seen by every thread (the app's torchinfo
+    worker runs meta forwards meanwhile): only the pass's own thread is answered."""
     original = F.scaled_dot_product_attention
+    pass_thread = threading.get_ident()
 
     def attention(*args, **kwargs):
-        call = _Attention(*args, **kwargs)
-        if isinstance(call.query, torch.Tensor) and call.query.is_meta and _cpu_picks_flash(call):
-            return _flash(call)
+        if threading.get_ident() == pass_thread:
+            call = _Attention(*args, **kwargs)
+            if isinstance(call.query, torch.Tensor) and call.query.is_meta and _cpu_picks_flash(call):
+                return _flash(call)
         return original(*args, **kwargs)
 
     F.scaled_dot_product_attention = attention

@@ -336,20 +336,25 @@ def _training_trace(
     shortcuts: MetaShortcuts,
 ) -> _Trace:
     """The training-mode pass: the training-only heads run, and autograd saves what a training
-    step saves. A head that fails at this input is skipped and the pass run again without it.
-    Where the inference path cannot train (batch norm on one value per channel: a tiny input
-    at batch 1), the inference-mode pass; the heads stay without shapes."""
+    step saves. A head too small for this input is skipped and the pass run again without it;
+    a head failing otherwise (it needs values, it moves tensors) is the model's error. Where
+    the inference path cannot train (batch norm on one value per channel: a tiny input at
+    batch 1), the inference-mode pass; the heads stay without shapes."""
     skipped: set[str] = set()
+    head_errors: list[UsageError] = []
     while True:
         try:
             trace = _trace(model, x, modules, "train", inference, skipped, shortcuts)
         except _PassError as failure:
+            error = _input_error(request, failure)
             head = next((path for path, _, _ in failure.running if path not in inference), None)
-            if head is not None:
+            if head is not None and isinstance(error, InputSizeError):
                 skipped.add(head)
+                head_errors.append(error)
                 continue
-            if "more than 1 value per channel" not in str(failure.cause):
-                raise _input_error(request, failure) from None
+            if head is not None or "more than 1 value per channel" not in str(failure.cause):
+                # Failing past a skipped head: its output fed the rest (its empty stand-in did not fit).
+                raise (head_errors[0] if head is None and head_errors else error) from None
             try:
                 trace = _trace(model, x, modules, "eval", inference, skipped, shortcuts)
             except _PassError as eval_failure:
@@ -360,8 +365,8 @@ def _training_trace(
 
 
 def _inference_paths(model: nn.Module, x: torch.Tensor, modules: _Modules, shortcuts: MetaShortcuts) -> set[str]:
-    """The modules an inference-mode forward runs: a plain pass (no autograd; on the meta
-    device under the meta shortcuts, some 15% of the analysis) with two global module hooks."""
+    """The modules an inference-mode forward runs: a pass with two global module hooks (on the
+    meta device under the meta shortcuts, some 15% of the analysis)."""
     run: set[str] = set()
     running: list[tuple[str, nn.Module, tuple]] = []
 
@@ -382,8 +387,12 @@ def _inference_paths(model: nn.Module, x: torch.Tensor, modules: _Modules, short
         try:
             if switch:
                 model.eval()
-            with torch.no_grad(), MetaShortcutsMode(shortcuts) if x.is_meta else contextlib.nullcontext():
-                model(x)
+            # Autograd on and an input that needs grad (a frozen model's parameters do not): in
+            # eval mode without them, PyTorch's CPU fast path runs a whole
+            # nn.TransformerEncoderLayer (or nn.MultiheadAttention) as one op, calling none of
+            # its modules, which would then count as training-only.
+            with torch.enable_grad(), MetaShortcutsMode(shortcuts) if x.is_meta else contextlib.nullcontext():
+                model(x.detach().requires_grad_())
         except Exception as error:
             raise _PassError(error, running) from None
         finally:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
@@ -17,6 +18,9 @@ from cnnexplorer.train import data, gpu_input, run_data
 from cnnexplorer.train.config import TrainConfig
 from cnnexplorer.train.devices import Placement
 from cnnexplorer.zoo.user_code import has_lazy_modules, materialise_lazy_modules
+
+if TYPE_CHECKING:
+    from cnnexplorer.analysis.results import LayerNode
 
 
 @dataclass(frozen=True)
@@ -187,40 +191,61 @@ class ModelTotals(NamedTuple):
     note: str | None  # how they were counted, where not on the meta device
 
 
-def model_totals(model: str, num_classes: int, image_size: int) -> ModelTotals:
-    """Parameters and MACs of one forward pass at ``image_size``: the analysis engine on the
-    meta device, or, for a model whose forward needs values (which meta tensors lack), a real
-    forward on the CPU, with a note saying so. A UsageError naming the least ``--image-size``
-    the model runs at when the image is too small for it."""
+def model_totals(model: str, num_classes: int, image_size: int, training: bool = False) -> ModelTotals:
+    """Parameters and MACs of one forward pass of one image at ``image_size``: the analysis
+    engine on the meta device, or, for a model whose forward needs values (which meta tensors
+    lack), a real forward on the CPU, with a note saying so. A UsageError naming the least
+    ``--image-size`` the model runs at when the image is too small for it; with ``training``,
+    too small for a training step too (its training-only heads, at batch 2 as batch norm trains)."""
     arch = zoo.get(model)
     try:
         try:
-            return ModelTotals(*_totals_on(arch, num_classes, image_size, "meta"), None)
+            return ModelTotals(*_totals_on(arch, num_classes, image_size, "meta", training), None)
         except NeedsValuesError:
             note = f"{arch.name}'s forward needs values: its parameters and MACs come from a real forward on the CPU"
-            return ModelTotals(*_totals_on(arch, num_classes, image_size, "cpu"), note)
+            return ModelTotals(*_totals_on(arch, num_classes, image_size, "cpu", training), note)
     except InputSizeError as error:
-        raise _image_size_error(arch, num_classes, image_size, error) from None
+        raise _image_size_error(arch, num_classes, image_size, error, training) from None
 
 
-def _totals_on(arch: zoo.Architecture, num_classes: int, image_size: int, device: str) -> tuple[int, int]:
+def _totals_on(
+    arch: zoo.Architecture, num_classes: int, image_size: int, device: str, training: bool
+) -> tuple[int, int]:
     from cnnexplorer.analysis import analyze_module
 
     with torch.device(device):
         built = arch.build(num_classes=num_classes)
-    analysis = analyze_module(built, (3, image_size, image_size), name=arch.name, device=device)
-    return analysis.totals.params, analysis.totals.macs
+    batch = 2 if training else 1
+    analysis = analyze_module(built, (3, image_size, image_size), batch, name=arch.name, device=device)
+    if training and (idle := [head.path for head in _training_only_heads(analysis.root) if not head.executed]):
+        raise InputSizeError(
+            f"input 3x{image_size}x{image_size} is too small for {arch.name}'s training-only {idle[0]}, "
+            "which a training step runs"
+        )
+    return analysis.totals.params, analysis.totals.macs // batch
 
 
-def _image_size_error(arch: zoo.Architecture, num_classes: int, image_size: int, error: UsageError) -> UsageError:
+def _training_only_heads(node: LayerNode) -> Iterator[LayerNode]:
+    """The outermost training-only modules under ``node``."""
+    for child in node.children:
+        if child.training_only:
+            yield child
+        else:
+            yield from _training_only_heads(child)
+
+
+def _image_size_error(
+    arch: zoo.Architecture, num_classes: int, image_size: int, error: UsageError, training: bool
+) -> UsageError:
     """``--image-size`` refused in train's and eval's words, with the least size the model runs
-    at (a search over meta-device forwards, between the size refused and the model's own)."""
+    at (a search over meta-device forwards, in training mode for ``training``, between the size
+    refused and the model's own)."""
     with torch.device("meta"):
-        model = arch.build(num_classes=num_classes).eval()
+        model = arch.build(num_classes=num_classes)
     lazy = has_lazy_modules(model)  # a lazy module's shapes are set by its first forward: try copies
 
     def runs_at(size: int) -> bool:
-        return _runs_at(copy.deepcopy(model) if lazy else model, size)
+        return _runs_at(copy.deepcopy(model) if lazy else model, size, training)
 
     own = arch.input_size[1]
     refused = f"--image-size {image_size}: {error}"
@@ -233,11 +258,14 @@ def _image_size_error(arch: zoo.Architecture, num_classes: int, image_size: int,
     return UsageError(f"{refused}; the least --image-size {arch.name} runs at is {low}")
 
 
-def _runs_at(model: torch.nn.Module, image_size: int) -> bool:
-    """Whether an inference forward of a meta-device model runs at ``image_size``."""
+def _runs_at(model: torch.nn.Module, image_size: int, training: bool) -> bool:
+    """Whether a forward of a meta-device model runs at ``image_size``: an inference forward,
+    or with ``training`` a training step's (training-only heads and all; batch 2, so that batch
+    norm trains)."""
+    batch = 2 if training else 1
     try:
         with torch.no_grad():
-            model(torch.empty(1, 3, image_size, image_size, device="meta"))
+            model.train(training)(torch.empty(batch, 3, image_size, image_size, device="meta"))
     except Exception:  # any failure: not this size
         return False
     return True

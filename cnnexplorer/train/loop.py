@@ -49,7 +49,7 @@ def run_training(
     config: TrainConfig, gpu: int | None, device: str | None, resume: Resume | None, events_to_stdout: bool
 ) -> int:
     """Train as configured (continuing ``resume`` if given); the exit code."""
-    params, macs, totals_note = model_totals(config.model, config.num_classes, config.image_size)
+    params, macs, totals_note = model_totals(config.model, config.num_classes, config.image_size, training=True)
     placement = resolve_placement(gpu, device)
     try:
         config, precision_note = resolve_for_placement(config, placement)
