@@ -21,7 +21,11 @@ Method, per node of the module tree:
   modules run; a module the training pass runs beyond them (GoogLeNet's and Inception v3's
   auxiliary classifiers) is a training-only head, kept out of the inference figures. A head
   that cannot run at the input (it pools to nothing) is skipped in the training pass: the
-  inference analysis stands, and the summary says the heads did not run.
+  inference analysis stands, and the summary says the heads did not run. A head failing
+  for another reason (it needs values) is the model's error. Limit: every figure comes from
+  the training-mode pass, so a branch that runs only in eval mode
+  (``x if self.training else self.eval_head(x)``) is not counted, and a module run only in
+  training (a Dropout under ``if self.training``) shows as training-only.
 """
 
 from __future__ import annotations
