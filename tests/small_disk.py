@@ -1,12 +1,14 @@
 """A real full disk for the tests: a tmpfs of a few kilobytes mounted on a test's folder (as
 root; the tests that need it are skipped elsewhere). Writes there fail with ENOSPC from the
-kernel, as on a full disk, whichever layer writes (Python, torch's serializer)."""
+kernel, as on a full disk, whichever layer writes (Python, torch's serializer). Without root,
+a child process with a file-size limit (RLIMIT_FSIZE) gets EFBIG from the kernel the same way."""
 
 from __future__ import annotations
 
 import contextlib
+import resource
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,12 @@ def small_disk(folder: Path, size: str = "64k") -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def file_size_limit(size: int) -> Callable[[], None]:
+    """A ``preexec_fn`` for :mod:`subprocess`: the child's writes past ``size`` bytes of any file
+    fail with EFBIG (Python ignores the SIGXFSZ that comes with it)."""
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    if hard != resource.RLIM_INFINITY and hard < size:
+        pytest.skip(f"the file-size limit here is already {hard} bytes")
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))

@@ -1,6 +1,7 @@
 """The one durable write (cnnexplorer.runs.atomic): whole or not at all, from any thread."""
 
 import errno
+import json
 import os
 import stat
 import subprocess
@@ -10,7 +11,7 @@ import threading
 import pytest
 
 from cnnexplorer.runs import atomic
-from tests.small_disk import small_disk
+from tests.small_disk import file_size_limit, small_disk
 
 
 def test_threads_writing_one_file_at_once_leave_one_whole_version(tmp_path):
@@ -91,3 +92,30 @@ def test_a_full_disk_under_torch_save_is_the_os_error_naming_the_file(tmp_path):
             atomic.write_atomic(path, lambda stream: torch.save({"w": torch.zeros(100_000)}, stream))
         assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(path))
         assert path.read_bytes() == before and sorted(p.name for p in disk.iterdir()) == ["last.pt"]
+
+
+_SAVE_PAST_THE_LIMIT = """
+import json, sys, torch
+from cnnexplorer.runs import atomic
+
+path = sys.argv[1]
+atomic.write_atomic(path, lambda stream: torch.save({"w": torch.zeros(10)}, stream))
+try:
+    atomic.write_atomic(path, lambda stream: torch.save({"w": torch.zeros(100_000)}, stream))
+except OSError as error:
+    print(json.dumps([error.errno, error.filename]))
+"""
+
+
+def test_a_file_size_limit_under_torch_save_is_the_os_error_naming_the_file(tmp_path):
+    """No root needed: a child process limited to 64 kB files (RLIMIT_FSIZE) gets EFBIG inside
+    torch's serializer; the durable write raises it naming the file, as for a full disk."""
+    import torch
+
+    path = tmp_path / "last.pt"
+    argv = [sys.executable, "-c", _SAVE_PAST_THE_LIMIT, str(path)]
+    child = subprocess.run(argv, capture_output=True, text=True, preexec_fn=file_size_limit(65536), timeout=120)
+    assert child.returncode == 0 and child.stdout, child.stderr
+    assert json.loads(child.stdout) == [errno.EFBIG, str(path)]
+    assert torch.equal(torch.load(path, weights_only=True)["w"], torch.zeros(10))  # the old file whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

@@ -20,7 +20,7 @@ from cnnexplorer.runs.events import (
     parse_event,
     read_events,
 )
-from tests.small_disk import small_disk
+from tests.small_disk import file_size_limit, small_disk
 
 _SAMPLE_VALUES = {"config": {"epochs": 1}, "dataset": {}, "summary": {}, "devices": ["cpu"], "message": "m"}
 _TEXT_FIELDS = {"command", "model", "family", "device", "run_dir", "resumed_from", "path", "kind", "status"}
@@ -224,6 +224,39 @@ def test_a_writer_whose_file_fails_raises_once_and_goes_on_with_its_stream(tmp_p
         writer.emit("done", status="failed", summary={})  # the file is dropped: the stream still tells
         writer.close()
     assert [json.loads(line)["event"] for line in echo.getvalue().splitlines()] == ["step", "done"]
+
+
+_WRITE_PAST_THE_LIMIT = """
+import io, json, sys
+from cnnexplorer.runs.events import EventWriter
+
+echo, raised = io.StringIO(), None
+writer = EventWriter(sys.argv[1], echo)
+try:
+    writer.emit("step", **json.loads(sys.argv[2]))
+except OSError as error:
+    raised = error
+writer.emit("done", status="failed", summary={})
+writer.close()
+lines = echo.getvalue().splitlines()
+print(json.dumps([raised and raised.errno, str(raised), writer.write_error is raised, lines]))
+"""
+
+
+def test_a_writer_whose_file_hits_the_file_size_limit_raises_once_and_goes_on_with_its_stream(tmp_path):
+    """No root needed: a child process limited to 4 kB files (RLIMIT_FSIZE) gets EFBIG from the kernel."""
+    import errno
+    import subprocess
+    import sys
+
+    step = json.dumps(_sample("step") | {"lr": "x" * 8192})  # a line of more than 4 kB
+    argv = [sys.executable, "-c", _WRITE_PAST_THE_LIMIT, str(tmp_path / "events.jsonl"), step]
+    child = subprocess.run(argv, capture_output=True, text=True, preexec_fn=file_size_limit(4096), timeout=60)
+    assert child.returncode == 0, child.stderr
+    number, message, kept, echoed = json.loads(child.stdout)
+    assert number == errno.EFBIG and kept and len(message.splitlines()) == 1, message
+    assert [json.loads(line)["event"] for line in echoed] == ["step", "done"]
+    assert (tmp_path / "events.jsonl").stat().st_size <= 4096
 
 
 def test_a_named_pipe_or_a_folder_as_events_file_is_refused_without_blocking(tmp_path):

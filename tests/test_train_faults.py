@@ -8,7 +8,7 @@ import torch
 from cnnexplorer.cli import main
 from cnnexplorer.runs.events import read_events
 from cnnexplorer.train import checkpoints
-from tests.small_disk import small_disk
+from tests.small_disk import file_size_limit, small_disk
 from tests.train_shapes import TRAIN_ARGS, only_run_dir, run_cli, write_shapes
 
 FAST = ["--device", "cpu", "--workers", "0", "--batch-size", "16", "--epochs", "1"]
@@ -294,3 +294,18 @@ def test_a_disk_that_fills_during_a_run_is_a_disk_fault_naming_the_file_and_the_
     assert any(full.format(run_dir / name) in err for name in ("best.pt", "last.pt")), err
     assert error[0]["message"] in err
     assert last["epoch"] == 1 and left == []  # the checkpoint as last written; no half-written file
+
+
+def test_a_checkpoint_over_the_file_size_limit_is_a_disk_fault_saying_what_to_do(tmp_path):
+    """No root needed: a run limited to 1 MB files (RLIMIT_FSIZE) writes its config, events and
+    metrics, but epoch 1's checkpoint (2.2 MB) fails with EFBIG inside torch's serializer; like
+    a full disk, the write failed, not the run."""
+    argv = ["train", "resnet20", "--dataset", "fake", "--fake-size", "32", "--image-size", "8", "--log-every", "1"]
+    child = run_cli([*argv, *FAST, "--output", str(tmp_path)], preexec_fn=file_size_limit(1 << 20))
+    run_dir = only_run_dir(tmp_path)
+    error = [event for event in read_events(run_dir / "events.jsonl") if event["event"] == "error"]
+    assert child.returncode == 1 and len(child.stderr.strip().splitlines()) == 1, child.stderr
+    assert [(event["kind"], event["epoch"], event["step"]) for event in error] == [("disk", 1, 2)], error
+    assert f"File too large writing {run_dir / 'best.pt'} after step 2 (epoch 1)" in child.stderr
+    assert "raise the file-size limit, `ulimit -f`," in child.stderr and "then --resume" in child.stderr
+    assert not [path.name for path in run_dir.iterdir() if path.suffix in (".pt", ".tmp")]  # nothing half-written

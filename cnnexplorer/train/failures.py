@@ -17,7 +17,9 @@ from cnnexplorer.train import checkpoints, data
 from cnnexplorer.train.devices import Placement
 
 EXIT_FAILED = 1  # a crash or a non-finite loss or weights
-DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # a full (or read-only) disk, not a crash
+# A full or read-only disk, or a file over the size limit (the process's `ulimit -f`, a FAT
+# disk's 4 GB): the write failed, not the run, and a --resume goes on once the cause is fixed.
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 class StopNow(BaseException):
@@ -85,9 +87,12 @@ def failure_of(error: Exception, step: int, epoch: int) -> dict[str, Any]:
     disk = disk_error_of(error)
     if disk is not None:
         where_on_disk = f" writing {disk.filename}" if disk.filename else ""
+        fix = "free some space"
+        if disk.errno == errno.EFBIG:
+            fix = "raise the file-size limit, `ulimit -f`, or move the run folder to a disk that takes larger files"
         message = (
             f"{rundir.os_error_text(disk)}{where_on_disk} {where}; the checkpoints are as last written "
-            "(free some space, then --resume)"
+            f"({fix}, then --resume)"
         )
         return error_event("disk", message, step, epoch)
     first_line = (str(error).strip().splitlines() or [""])[0]
@@ -96,9 +101,9 @@ def failure_of(error: Exception, step: int, epoch: int) -> dict[str, Any]:
 
 
 def disk_error_of(error: BaseException) -> OSError | None:
-    """The full or read-only disk behind ``error``, whichever layer raised it: the OSError
-    itself, its cause or context (a library's wrapper of it), or one named in the message of
-    an error that kept only the text; None for any other failure."""
+    """The full or read-only disk (or file-size limit) behind ``error``, whichever layer raised
+    it: the OSError itself, its cause or context (a library's wrapper of it), or one named in
+    the message of an error that kept only the text; None for any other failure."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
