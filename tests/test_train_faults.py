@@ -1,5 +1,7 @@
 """Faults and bad input: one-line errors, exit codes, nothing lost."""
 
+import errno
+import os
 import shutil
 
 import pytest
@@ -309,3 +311,23 @@ def test_a_checkpoint_over_the_file_size_limit_is_a_disk_fault_saying_what_to_do
     assert f"File too large writing {run_dir / 'best.pt'} after step 2 (epoch 1)" in child.stderr
     assert "raise the file-size limit, `ulimit -f`," in child.stderr and "then --resume" in child.stderr
     assert not [path.name for path in run_dir.iterdir() if path.suffix in (".pt", ".tmp")]  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("number", "advice"),
+    [
+        (errno.ENOSPC, "free some space"),
+        (errno.EDQUOT, "free some space or raise your quota"),
+        (errno.EROFS, "remount the disk read-write"),
+        (errno.EFBIG, "raise the file-size limit"),
+    ],
+)
+def test_each_disk_fault_says_what_fixes_its_own_cause(number, advice):
+    from cnnexplorer.train.failures import failure_of
+
+    wrapped = RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos")
+    wrapped.__cause__ = OSError(number, os.strerror(number), "/runs/r/last.pt")
+    event = failure_of(wrapped, 12, 2)
+    assert (event["kind"], event["step"], event["epoch"]) == ("disk", 12, 2)
+    assert os.strerror(number) in event["message"] and "/runs/r/last.pt" in event["message"]
+    assert f"({advice}" in event["message"] and event["message"].endswith("then --resume)")

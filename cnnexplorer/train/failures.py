@@ -20,6 +20,11 @@ EXIT_FAILED = 1  # a crash or a non-finite loss or weights
 # A full or read-only disk, or a file over the size limit (the process's `ulimit -f`, a FAT
 # disk's 4 GB): the write failed, not the run, and a --resume goes on once the cause is fixed.
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+_DISK_FIXES = {
+    errno.EDQUOT: "free some space or raise your quota",
+    errno.EROFS: "remount the disk read-write, or move the run folder to a writable disk",
+    errno.EFBIG: "raise the file-size limit, `ulimit -f`, or move the run folder to a disk that takes larger files",
+}
 
 
 class StopNow(BaseException):
@@ -87,9 +92,7 @@ def failure_of(error: Exception, step: int, epoch: int) -> dict[str, Any]:
     disk = disk_error_of(error)
     if disk is not None:
         where_on_disk = f" writing {disk.filename}" if disk.filename else ""
-        fix = "free some space"
-        if disk.errno == errno.EFBIG:
-            fix = "raise the file-size limit, `ulimit -f`, or move the run folder to a disk that takes larger files"
+        fix = _DISK_FIXES.get(disk.errno, "free some space")
         message = (
             f"{rundir.os_error_text(disk)}{where_on_disk} {where}; the checkpoints are as last written "
             f"({fix}, then --resume)"
