@@ -457,7 +457,7 @@ def test_the_cache_command_shows_the_folder_and_clears_only_its_own_files(privat
     (private_cache / f".analysis-{'0' * 64}.abc.tmp").write_text("a killed writer's leftover")
     assert main(["cache"]) == 0
     shown = capsys.readouterr().out
-    assert str(private_cache) in shown and "1 analyses" in shown and "1 unfinished writes" in shown
+    assert str(private_cache) in shown and "1 analysis" in shown and "1 unfinished write," in shown
     assert main(["cache", "clear"]) == 0
     assert "removed 2 files" in capsys.readouterr().out
     assert [path.name for path in private_cache.iterdir()] == ["notes.txt"]
