@@ -78,8 +78,11 @@ class ForkServer:
             cwd=Path(__file__).parent.parent,
         )
 
-    def start(self, argv: list[str]) -> Run:
-        self.process.stdin.write(json.dumps({"argv": argv, "log": str(self.log)}) + "\n")
+    def start(self, argv: list[str], log: Path | None = None, err: Path | None = None, env: dict | None = None) -> Run:
+        """Start ``cnnexplorer ARGV``, its output in ``log`` (the server's log by default), its
+        errors in ``err`` (else with the output), with ``env`` set in the child."""
+        request = {"argv": argv, "log": str(log or self.log), "err": str(err) if err else None, "env": env or {}}
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         return Run(self.process.stdout, int(self.process.stdout.readline()))
 

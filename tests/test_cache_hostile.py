@@ -12,8 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from cnnexplorer import disk_cache, zoo
 from cnnexplorer.analysis import store
 from cnnexplorer.analysis.cache import AnalysisCache
 from cnnexplorer.zoo import resolve
+from tests.kill_at_write import ForkServer
 from tests.test_cache import entry_bytes, imported_modules
 
 MODEL = "resnet20"  # one of our own models (CIFAR), quick to analyse
@@ -33,15 +37,37 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
 TORCHVISION_VERSION = disk_cache.package_version("torchvision")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fork_server(tmp_path_factory):
+    """One tests/fork_cli.py server for the module's command lines: each runs in a forked child
+    of an interpreter that imported torch once (a fresh process per command, without its seconds
+    of imports). A command must leave no state behind in the server: the children are forks."""
+    global _server
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    _server = ForkServer(env, tmp_path_factory.mktemp("fork") / "server.log")
+    yield _server
+    _server.close()
+
+
+_server: ForkServer | None = None
+
+
 def cli(cache: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    """``python -m cnnexplorer ARGS`` with ``cache`` as the cache folder; a hang fails the test."""
-    env = {**os.environ, disk_cache.CACHE_DIR_VARIABLE: str(cache), "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
-    try:
-        return subprocess.run(
-            [sys.executable, "-m", "cnnexplorer", *args], capture_output=True, text=True, env=env, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`cnnexplorer {' '.join(args)}` still ran after {timeout} s")
+    """``cnnexplorer ARGS`` in a fresh (forked) process with ``cache`` as the cache folder; a
+    hang fails the test."""
+    logs = Path(tempfile.mkdtemp(prefix="hostile-cli-"))
+    out, err = logs / "out", logs / "err"
+    run = _server.start(list(args), log=out, err=err, env={disk_cache.CACHE_DIR_VARIABLE: str(cache), "COLUMNS": "80"})
+    deadline = time.monotonic() + timeout
+    while run.poll() is None:
+        if time.monotonic() > deadline:
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            pytest.fail(f"`cnnexplorer {' '.join(args)}` still ran after {timeout} s")
+        time.sleep(0.02)
+    result = subprocess.CompletedProcess(args, run.returncode, out.read_text(), err.read_text())
+    shutil.rmtree(logs)
+    return result
 
 
 def entry_name(kind: str, key: dict) -> str:
@@ -123,6 +149,14 @@ def assert_same_as_no_cache(filled: Filled, cache: Path, args: tuple[str, ...]) 
 # Analysis entries ---------------------------------------------------------------------------
 
 
+def keep_layout_and_digest(path: Path, document: dict) -> None:
+    """Put an edited ``document`` in an entry as the cache lays it out, keeping the entry's key
+    and its digest: only the digest tells the edit."""
+    data = path.read_bytes()
+    head = data[: data.index(b',"document":') + len(b',"document":')]
+    path.write_bytes(head + json.dumps(document, separators=(",", ":")).encode() + b"}")
+
+
 def _named(document: dict, name: str) -> None:
     analysis = document["analysis"]
     analysis["request"]["model"] = name
@@ -144,9 +178,9 @@ def test_an_edited_analysis_entry_is_a_miss_and_is_rewritten(edit, filled, tmp_p
     cache = filled.copy(tmp_path / "cache")
     path = cache / filled.analysis[MODEL]
     original = path.read_bytes()
-    entry, document = stored_json(path)
+    _, document = stored_json(path)
     edit(document)
-    path.write_text(json.dumps(entry))
+    keep_layout_and_digest(path, document)
     assert_same_as_no_cache(filled, cache, SUMMARY)
     assert path.read_bytes() == original  # written again
 
@@ -169,7 +203,7 @@ def test_a_model_name_in_an_entry_is_never_imported(name, forged, filled, tmp_pa
     if forged:
         forge(cache, store.KIND, stored_key(entry), document, monkeypatch)
     else:
-        path.write_text(json.dumps(entry))
+        keep_layout_and_digest(path, document)
     assert_same_as_no_cache(filled, cache, SUMMARY)  # no Zen of Python in it
     assert not marker.exists()
 
