@@ -391,12 +391,16 @@ def _inference_paths(model: nn.Module, x: torch.Tensor, modules: _Modules, short
         try:
             if switch:
                 model.eval()
-            # Autograd on and an input that needs grad (a frozen model's parameters do not): in
-            # eval mode without them, PyTorch's CPU fast path runs a whole
-            # nn.TransformerEncoderLayer (or nn.MultiheadAttention) as one op, calling none of
-            # its modules, which would then count as training-only.
-            with torch.enable_grad(), MetaShortcutsMode(shortcuts) if x.is_meta else contextlib.nullcontext():
-                model(x.detach().requires_grad_())
+            if x.is_meta:  # no fast paths on the meta device: autograd off, under the shortcuts
+                with torch.no_grad(), MetaShortcutsMode(shortcuts):
+                    model(x)
+            else:
+                # Autograd on and an input that needs grad (a frozen model's parameters do not):
+                # in eval mode without them, PyTorch's CPU and CUDA fast path runs a whole
+                # nn.TransformerEncoderLayer (or nn.MultiheadAttention) as one op, calling none
+                # of its modules, which would then count as training-only.
+                with torch.enable_grad():
+                    model(x.detach().requires_grad_())
         except Exception as error:
             raise _PassError(error, running) from None
         finally:
