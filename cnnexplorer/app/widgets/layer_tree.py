@@ -19,7 +19,7 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from cnnexplorer import units
-from cnnexplorer.analysis.results import inference_macs, inference_params
+from cnnexplorer.analysis.results import shown_figures
 from cnnexplorer.analysis.structure import repeat_label
 from cnnexplorer.render.summary import rf_cell
 
@@ -83,8 +83,7 @@ def layer_cells(node: LayerNode, analysis: Analysis) -> dict[str, tuple[str, str
     totals = analysis.totals
     # A training-only head shows its own figures; anything else its inference-path part,
     # so that shares of the model's totals never exceed 100%.
-    params = node.params if node.training_only else inference_params(node)
-    macs = node.macs if node.training_only else inference_macs(node)
+    params, macs = shown_figures(node)
     share = "-" if node.training_only or not macs else units.percent(macs, totals.macs)
     repeated = repeat_label(node)
     return {
