@@ -47,6 +47,8 @@ from torch.utils.hooks import RemovableHandle
 
 from cnnexplorer import units
 from cnnexplorer.analysis.attention import cpu_attention
+from cnnexplorer.analysis.dataflow import Dataflow
+from cnnexplorer.analysis.flow_recorder import FlowRecorder, is_atomic
 from cnnexplorer.analysis.inputs import DTYPE_BYTES
 from cnnexplorer.analysis.memory import SavedTensors, estimate_memory, shares_input_memory
 from cnnexplorer.analysis.meta_shortcuts import MetaShortcuts, MetaShortcutsMode
@@ -217,6 +219,7 @@ def _analyze(model: nn.Module, request: AnalysisRequest, device: str = "meta") -
         flop_counter_flops=trace.flops - trace.training_only_flops,
         training_only_flop_counter_flops=trace.training_only_flops,
         receptive_field=trace.final_field,
+        dataflow=trace.dataflow,
     )
 
 
@@ -242,6 +245,7 @@ class _Trace:
     heads: set[str]  # the training-only heads (modules the inference-mode pass does not run)
     saved_bytes: int  # tensors autograd saved for the backward pass (parameters and input excluded)
     final_field: ReceptiveField | None  # of the last feature map before global pooling or flattening
+    dataflow: Dataflow  # which module call or op fed which
 
 
 class _PassError(Exception):
@@ -269,9 +273,14 @@ class _Recorder:
     """
 
     def __init__(
-        self, paths: dict[int, str], inference: set[str], skipped: set[str], tracker: ReceptiveFieldMode
+        self,
+        paths: dict[int, str],
+        inference: set[str],
+        skipped: set[str],
+        tracker: ReceptiveFieldMode,
+        flow: FlowRecorder,
     ) -> None:
-        self.paths, self.inference, self.skipped, self.tracker = paths, inference, skipped, tracker
+        self.paths, self.inference, self.skipped, self.tracker, self.flow = paths, inference, skipped, tracker, flow
         self.heads: set[str] = set()  # the outermost modules run that the inference-mode pass did not run
         self.calls: list[_Call] = []
         self.fields: dict[str, ReceptiveField | None] = {}
@@ -298,11 +307,13 @@ class _Recorder:
         if path not in self.inference and not self._heads:
             self._heads[path] = (self.tracker.flops, len(self.tracker.final))
             self.heads.add(path)
+        self.flow.enter(module, inputs, self.tracker.flops)
 
     def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
         path = self.paths.get(id(module))
         if path is None or path in self.skipped:
             return
+        self.flow.leave(output, self.tracker.flops)
         call = self._open.pop()
         if id(module) in self._after_own_hooks:
             self._awaiting_own_hooks.append(call)
@@ -452,7 +463,9 @@ def _trace(
     two global module hooks that record every call; the heads in ``skipped`` do not run."""
     tracker = ReceptiveFieldMode(shortcuts)
     saved = SavedTensors(excluded=[x, *modules.tensors])
-    recorder = _Recorder(modules.paths, inference, skipped, tracker)
+    flow = FlowRecorder(x, {module_id: i for i, module_id in enumerate(modules.paths)}, modules.atomic)
+    tracker.observer = flow.op
+    recorder = _Recorder(modules.paths, inference, skipped, tracker, flow)
     was_training = model.training
     switch = modules.training != {mode == "train"}  # train() is a walk that sets every module
     with _TRACE_LOCK:
@@ -463,7 +476,7 @@ def _trace(
                 model.train(mode == "train")
             with _skipped_heads(model, skipped, x), cpu_attention(), tracker, torch.enable_grad():
                 with torch.autograd.graph.saved_tensors_hooks(saved.pack, saved.unpack):
-                    model(x)
+                    output = model(x)
         except Exception as error:  # the pass failed: keep where, to name the layer
             raise _PassError(error, recorder.running, frozenset(recorder.heads)) from None
         finally:
@@ -482,6 +495,7 @@ def _trace(
         saved_bytes=saved.bytes,
         # No global pooling or flattening (a fully convolutional model): the output's field.
         final_field=tracker.final[-1] if tracker.final else recorder.fields.get(""),
+        dataflow=flow.dataflow(output),
     )
 
 
@@ -569,6 +583,7 @@ class _Modules(NamedTuple):
     paths: dict[int, str]  # by module id
     tensors: list[torch.Tensor]  # every parameter and buffer
     training: set[bool]  # the modules' training flags
+    atomic: set[int]  # the ids of the modules whose calls are dataflow steps (see flow_recorder)
 
 
 def _build_tree(model: nn.Module) -> _Modules:
@@ -579,9 +594,12 @@ def _build_tree(model: nn.Module) -> _Modules:
     paths: dict[int, str] = {}
     tensors: list[torch.Tensor] = []
     training: set[bool] = set()
+    atomic: set[int] = set()
     for path, module in model.named_modules():
         paths[id(module)] = path
         training.add(module.training)
+        if is_atomic(module):
+            atomic.add(id(module))
         # A module's own tensors as parameters(recurse=False) and buffers(recurse=False) give them.
         own = _distinct(module._parameters)
         own_buffers = _distinct(module._buffers)
@@ -611,7 +629,7 @@ def _build_tree(model: nn.Module) -> _Modules:
         if path:
             parent = path.rsplit(".", 1)[0] if "." in path else ""
             nodes[parent].children.append(node)
-    return _Modules(nodes, paths, tensors, training)
+    return _Modules(nodes, paths, tensors, training, atomic)
 
 
 def _distinct(registered: dict) -> list[torch.Tensor]:

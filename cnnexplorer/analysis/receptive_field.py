@@ -323,6 +323,7 @@ class ReceptiveFieldMode(TorchDispatchMode):
         # Its recipes live as long as this pass (or the analysis that hands them on).
         self.shortcuts = shortcuts or meta_shortcuts.MetaShortcuts()
         self.flops = 0
+        self.observer = None  # called as observer(func, args, out, flops) after each op
         self._fields: dict[int, ReceptiveField | None] = {}
         self._positions: dict[int, Positions | None] = {}  # where each tracked tensor keeps the map
         # Keep every tensor with an entry alive so that ids are never reused within one pass;
@@ -362,8 +363,11 @@ class ReceptiveFieldMode(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = self.shortcuts.output(func, args, kwargs)  # this mode is off while it runs: no re-entry
-        self.flops += op_flops(func, args, kwargs, out)
+        flops = op_flops(func, args, kwargs, out)
+        self.flops += flops
         self._follow(func, args, kwargs, out)
+        if self.observer is not None:
+            self.observer(func, args, out, flops)
         return out
 
     def _follow(self, func, args, kwargs, out: object) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from cnnexplorer.analysis.dataflow import Dataflow
 from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.zoo import Architecture
 
@@ -187,6 +188,7 @@ class Analysis:
     training_only_flop_counter_flops: int = 0  # FlopCounterMode's count inside the training-only heads
     # Of the last feature map before global pooling or flattening; None if the model has none.
     receptive_field: ReceptiveField | None = None
+    dataflow: Dataflow | None = None  # which module call or op fed which (None: not recorded)
     arch: Architecture | None = None
 
     @property

@@ -42,7 +42,7 @@ from cnnexplorer.zoo.published import weights_of
 from cnnexplorer.zoo.resolve import TIMM_FAMILY, USER_FAMILY
 
 KIND = "analysis"
-STORE_FORMAT = 2  # the layout of an entry; a change makes older entries misses
+STORE_FORMAT = 3  # the layout of an entry; a change makes older entries misses
 PACKAGES = ("cnnexplorer", "torch", "torchvision", "torchinfo")
 
 
@@ -138,6 +138,8 @@ def _analysis(entry: _Entry, request: AnalysisRequest) -> Analysis | None:
     analysis = entry.analysis
     nodes = list(analysis.root.walk())
     if analysis.request != request or not all(0 <= i < len(nodes) for i in entry.layers):
+        return None
+    if analysis.dataflow is None or not analysis.dataflow.valid(len(nodes)):
         return None
     analysis.layers = [nodes[i] for i in entry.layers]
     analysis.request = request  # the caller's, with its own ``own_input``
