@@ -4,6 +4,7 @@ usage (real weights on the CPU, real forward pass), over the whole zoo, in one r
     python bench/bench_analysis.py [--repeats 3] [--models resnet50,vgg16]
     python bench/bench_analysis.py --all    every torchvision classifier too (engine only)
     python bench/bench_analysis.py --shortcuts    the meta shortcuts on and off, slow models
+    python bench/bench_analysis.py --dataflow    the dataflow recorded and not, and the cache entries' size
 
 Per model: the engine cold (its first analysis in this process, after one warm-up analysis
 of another model for the lazy imports) and the median of ``--repeats`` more, both without
@@ -12,7 +13,8 @@ starts after a garbage collection: a collection owed to the models before it (0.
 scanning every object the process holds) is not its cost.
 
 Goals (issues 2 and 12): each model <= 150 ms cold; the zoo >= 10x faster than the
-baseline; peak memory of the engine's pass over the zoo <= 500 MB.
+baseline; peak memory of the engine's pass over the zoo <= 500 MB. Issue 22: the analysis at
+most 10% slower with the dataflow recorded, and cache entries at most 25% bigger.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from timing import median_seconds
 
 from cnnexplorer import zoo
 from cnnexplorer.analysis import AnalysisRequest, analyze
+from cnnexplorer.analysis.dataflow import Dataflow
 
 
 def _peak_rss_mb() -> float:
@@ -55,8 +58,15 @@ def main() -> None:
         action="store_true",
         help="the engine with its meta shortcuts (rules and recipes) on and off, in turn, on six slow models",
     )
+    parser.add_argument(
+        "--dataflow",
+        action="store_true",
+        help="the engine with the dataflow recorded and not, alternately, over the zoo; and each cache entry's size",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.dataflow:
+        return dataflow_on_and_off(args.repeats, args.models)
     if args.shortcuts:
         return shortcuts_on_and_off(args.repeats)
     if args.all:
@@ -152,6 +162,74 @@ def shortcuts_on_and_off(repeats: int) -> None:
     for name in SLOW:
         off, on = (statistics.median(times[(name, enabled)]) * 1000 for enabled in (False, True))
         print(f"{name:20s} {off:8.0f} {on:8.0f} {off / on:5.2f}x")
+
+
+class _NoDataflow:
+    """The engine's flow recorder doing nothing (no dispatch observer): the pass as it ran
+    before the dataflow was recorded."""
+
+    op = None
+
+    def __init__(self, *args) -> None:
+        pass
+
+    def enter(self, *args) -> None:
+        pass
+
+    def leave(self, *args) -> None:
+        pass
+
+    def dataflow(self, output):
+        return Dataflow([], [], ())
+
+
+def dataflow_on_and_off(repeats: int, models: str | None) -> None:
+    """Each model analysed with the dataflow not recorded and recorded, alternately in one
+    process, ``repeats`` rounds (medians and their ratio); then each model's cache entry as
+    the store writes it, with and without its dataflow (bytes of JSON)."""
+    import dataclasses
+    import json
+
+    import msgspec
+
+    from cnnexplorer.analysis import engine, store
+
+    names = models.split(",") if models else [arch.name for arch in zoo.ARCHITECTURES]
+    recorder = engine.FlowRecorder
+    analyze(AnalysisRequest.of("resnet20"))  # warm-up
+    times: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(repeats):
+        for name in names:
+            for recorded in (False, True):
+                engine.FlowRecorder = recorder if recorded else _NoDataflow
+                request = AnalysisRequest.of(name)
+                gc.collect()
+                times.setdefault((name, recorded), []).append(median_seconds(lambda r=request: analyze(r), 1))
+    engine.FlowRecorder = recorder
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {repeats}, dataflow off and on")
+    print(f"\n{'model':20s} {'off ms':>8s} {'on ms':>8s} {'slower':>7s} {'entry KB':>9s} {'+dataflow':>10s}")
+    total = {False: 0.0, True: 0.0}
+    sizes = {False: 0, True: 0}
+    for name in names:
+        off, on = (statistics.median(times[(name, recorded)]) for recorded in (False, True))
+        total[False] += off
+        total[True] += on
+        document = store._document(analyze(AnalysisRequest.of(name)))
+        with_flow = len(json.dumps(msgspec.to_builtins(document), separators=(",", ":")))
+        document["analysis"] = dataclasses.replace(document["analysis"], dataflow=None)
+        without = len(json.dumps(msgspec.to_builtins(document), separators=(",", ":")))
+        sizes[False] += without
+        sizes[True] += with_flow
+        print(
+            f"{name:20s} {off * 1000:8.0f} {on * 1000:8.0f} {on / off - 1:+7.1%} {with_flow / 1024:9.1f} "
+            f"{with_flow / without - 1:+10.1%}"
+        )
+    print(
+        f"\nall {len(names)}: {total[False]:.2f} s off, {total[True]:.2f} s on "
+        f"({total[True] / total[False] - 1:+.1%}); "
+        f"cache entries {sizes[False] / 1024:.0f} KB without the dataflow, {sizes[True] / 1024:.0f} KB with "
+        f"({sizes[True] / sizes[False] - 1:+.1%})"
+    )
 
 
 if __name__ == "__main__":

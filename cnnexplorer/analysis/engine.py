@@ -14,6 +14,9 @@ Method, per node of the module tree:
   The tests check them against independent counts: torchvision's published ``_ops``, a real
   ``FlopCounterMode`` run, and the convolution and linear formulas layer by layer;
 - containers sum their descendants;
+- the dataflow (which module call or op fed which, :mod:`cnnexplorer.analysis.dataflow`) is
+  recorded in the same pass: the module hooks and the receptive-field mode's ``observer``
+  report each call and op to a :class:`~cnnexplorer.analysis.flow_recorder.FlowRecorder`;
 - the pass runs in training mode with autograd on, so that training-only heads get
   shapes and the tensors autograd saves for the backward pass can be counted (the
   training-memory estimate); receptive fields follow every aten op of the same pass;
