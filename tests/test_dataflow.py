@@ -1,0 +1,300 @@
+"""The dataflow the engine records (issue 22), against an independent oracle: torch.fx.
+
+For each block, ``block_graph(..., depth=None, fold=False)`` (every container opened: nodes
+are atomic module calls and the ops between them) must equal ``torch.fx.symbolic_trace`` of
+the same block module: its ``call_module`` nodes as module paths, and its ``call_function`` /
+``call_method`` nodes that compute a tensor from one the block made, as the aten op they run
+(through the hand-written table below); the same edges, and the output shapes that fx's
+ShapeProp gives. Also: a module called three times, a real CPU forward against the meta pass,
+the disk cache (a read-back entry, and hostile ones), and training-only heads.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import Counter
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from cnnexplorer.analysis.engine import analyze_module, build_model
+from cnnexplorer.analysis.graph import INPUT_ID, OUTPUT_ID, block_graph
+from cnnexplorer.zoo import get
+from tests.conftest import analysed
+
+# The aten op each tensor-computing fx target runs on the block's tensors. A module's own ops
+# are inside its node; these are the ops a block's forward runs between its modules.
+ATEN_NAME = {
+    operator.add: "add",
+    operator.mul: "mul",
+    torch.add: "add",
+    torch.mul: "mul",
+    torch.cat: "cat",
+    torch.sigmoid: "sigmoid",
+    torch.flatten: "view",  # flatten is a view where the layout allows (always, after pooling)
+    "flatten": "view",
+    "permute": "permute",
+    "transpose": "transpose",
+    "contiguous": "clone",  # of a tensor that is not contiguous: a copy
+    "reshape": "view",  # of a contiguous tensor
+    torch.chunk: "split",  # chunk is split into equal parts, one op returning them all
+    operator.getitem: "select",  # ``x[:, 0]``: the full slice is no op, the index one
+    "mean": "mean",
+    F.avg_pool2d: "avg_pool2d",
+    F.max_pool2d: "max_pool2d_with_indices",  # F.max_pool2d runs the op that also returns indices
+    F.adaptive_avg_pool2d: "_adaptive_avg_pool2d",
+    F.dropout: "native_dropout",  # in training mode, as the engine's pass runs
+}
+
+
+# A view to the same shape (``torch.flatten`` of a (N, C) tensor) renames its input: no node.
+SAME_SHAPE_VIEWS = {torch.flatten, "flatten", "view", "reshape", torch.reshape}
+
+# fx's proxies have no ``__iadd__``: Python runs ``out += identity`` as ``out = out + identity``
+# on them, and fx records operator.add. On tensors it is the in-place op; the source line tells.
+IN_PLACE = {operator.add: ("+=", "add_"), operator.mul: ("*=", "mul_")}
+
+
+def _aten_name(node: fx.Node) -> str:
+    if node.target in (F.relu, torch.relu):
+        return "relu_" if node.kwargs.get("inplace") else "relu"
+    if node.target in IN_PLACE and IN_PLACE[node.target][0] in _source_line(node):
+        return IN_PLACE[node.target][1]
+    return ATEN_NAME[node.target]
+
+
+def _source_line(node: fx.Node) -> str:
+    """The line of the block's forward that made ``node`` (the last frame outside torch.fx)."""
+    lines = (node.stack_trace or "").splitlines()
+    frames = [(lines[i], lines[i + 1]) for i in range(len(lines) - 1) if lines[i].lstrip().startswith("File ")]
+    outside = [code for place, code in frames if "/torch/fx/" not in place]
+    return outside[-1].strip() if outside else ""
+
+
+class _Tracer(fx.Tracer):
+    """fx's leaf rule (torch.nn's own modules are whole), plus the recorder's: a module without
+    children (torchvision's StochasticDepth) is one call, its forward's ops its own. It keeps
+    each node's source line."""
+
+    record_stack_traces = True
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        return super().is_leaf_module(module, qualified_name) or not module._modules
+
+
+def _block_input(model: nn.Module, block: nn.Module, input_size: tuple[int, ...]) -> tuple:
+    """What ``block`` receives in a meta forward of the whole model (in inference mode: a
+    training-only head may not run at batch 1)."""
+    seen: list[tuple] = []
+
+    class Reached(Exception):
+        pass
+
+    def catch(module: nn.Module, args: tuple) -> None:
+        seen.append(args)
+        raise Reached
+
+    handle = block.register_forward_pre_hook(catch)
+    try:
+        model.eval()
+        model(torch.empty(1, *input_size, device="meta"))
+    except Reached:
+        pass
+    finally:
+        handle.remove()
+        model.train()
+    return seen[0]
+
+
+def _value_has_tensor(value: object) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_value_has_tensor(item) for item in value)
+    return False
+
+
+def fx_graph(module: nn.Module, prefix: str, inputs: tuple) -> tuple[list[tuple[str, str, tuple]], set]:
+    """The fx oracle: nodes as (kind, name, output shape) in execution order, and edges between
+    their indices (-1: the block's input, "output": its output)."""
+    graph = _Tracer().trace(module)
+    traced = fx.GraphModule(module, graph)
+    values: dict[fx.Node, object] = {}
+
+    class Recording(ShapeProp):
+        def run_node(self, n: fx.Node):
+            result = super().run_node(n)
+            values[n] = result
+            return result
+
+    Recording(traced).propagate(*inputs)
+    nodes: list[tuple[str, str, tuple]] = []
+    found: dict[fx.Node, set] = {}  # fx node -> the oracle nodes its value comes from
+    edges: set[tuple] = set()
+    for node in traced.graph.nodes:
+        sources = set().union(*(found.get(arg, set()) for arg in node.all_input_nodes))
+        value = values.get(node)
+        if node.op == "placeholder":
+            found[node] = {"input"} if _value_has_tensor(value) else set()
+        elif node.op == "output":
+            edges |= {(s, "output") for s in sources}
+        elif node.op == "call_module":
+            name = f"{prefix}.{node.target}" if prefix else node.target
+            nodes.append(("module", name, _first_shape(value)))
+            edges |= {(s, len(nodes) - 1) for s in sources}
+            found[node] = {len(nodes) - 1}
+        elif node.op in ("call_function", "call_method") and sources and _value_has_tensor(value):
+            if node.target is operator.getitem and not isinstance(values[node.args[0]], torch.Tensor):
+                found[node] = sources  # one tensor of a tuple (attention's output, a chunk)
+                continue
+            if node.target in SAME_SHAPE_VIEWS and value.shape == values[node.args[0]].shape:
+                found[node] = sources  # the same tensor under another name (dataflow.py's rule)
+                continue
+            nodes.append(("op", _aten_name(node), _first_shape(value)))
+            edges |= {(s, len(nodes) - 1) for s in sources}
+            found[node] = {len(nodes) - 1}
+        elif _value_has_tensor(value):
+            found[node] = sources  # a list or tuple of the block's tensors, passed on
+    return nodes, edges
+
+
+def _first_shape(value: object) -> tuple:
+    while isinstance(value, (list, tuple)):
+        value = value[0]
+    return tuple(value.shape)
+
+
+def our_graph(analysis, block: str) -> tuple[list[tuple[str, str, tuple]], set]:
+    """``block_graph`` with every container opened, in the oracle's terms."""
+    graph = block_graph(analysis, block, depth=None, fold=False)
+    index: dict[str, int | str] = {INPUT_ID: "input", OUTPUT_ID: "output"}
+    nodes = []
+    for node in graph.nodes:
+        if node.id in index:
+            continue
+        kind, name = ("module", node.path) if node.path is not None else ("op", node.op)
+        nodes.append((kind, name, tuple(node.shape)))
+        index[node.id] = len(nodes) - 1
+    return nodes, {(index[a], index[b]) for a, b in graph.edges}
+
+
+def _named_edges(nodes: list, edges: set) -> Counter:
+    """Edges with each end named (kind, name, its occurrence among nodes of that name)."""
+    seen: Counter = Counter()
+    names: dict = {"input": "input", "output": "output"}
+    for i, (kind, name, _) in enumerate(nodes):
+        seen[(kind, name)] += 1
+        names[i] = (kind, name, seen[(kind, name)])
+    return Counter((names[a], names[b]) for a, b in edges)
+
+
+INCEPTION_V3 = (3, 299, 299)
+BLOCKS = [
+    ("googlenet", None, "inception3a"),
+    ("inception_v3", INCEPTION_V3, "Mixed_5b"),
+    ("inception_v3", INCEPTION_V3, "Mixed_6b"),
+    ("inception_v3", INCEPTION_V3, "Mixed_7b"),
+    ("resnet18", None, "layer1.0"),
+    ("resnet18", None, "layer2.0"),
+    ("resnet50", None, "layer1.0"),
+    ("resnet50", None, "layer1.1"),
+    ("densenet121", None, "features.denseblock1"),
+    ("densenet121", None, "features.transition1"),
+    ("vgg16", None, "features"),
+    ("alexnet", None, "features"),
+    ("alexnet", None, "classifier"),
+    ("mobilenet_v3_large", None, "features.4.block.2"),
+    ("mobilenet_v3_large", None, "features.4"),
+    ("efficientnet_b0", None, "features.2.0.block.2"),
+    ("efficientnet_b0", None, "features.2.0"),
+    ("convnext_tiny", None, "features.1.0"),
+    ("vit_b_16", None, "encoder.layers.encoder_layer_0"),
+]
+
+
+@pytest.fixture(scope="module")
+def meta_models() -> dict:
+    """One meta-device model per architecture for the oracle (training mode, as the pass)."""
+    return {}
+
+
+def _oracle(meta_models: dict, model: str, input_size, block: str):
+    arch = get(model)
+    if model not in meta_models:
+        meta_models[model] = build_model(arch, "meta")
+    built = meta_models[model]
+    module = built.get_submodule(block)
+    inputs = _block_input(built, module, input_size or arch.input_size)
+    return fx_graph(module, block, inputs)
+
+
+def assert_same_graph(ours: tuple, oracle: tuple) -> None:
+    (our_nodes, our_edges), (fx_nodes, fx_edges) = ours, oracle
+    assert Counter(n[:2] for n in our_nodes) == Counter(n[:2] for n in fx_nodes)
+    assert _named_edges(our_nodes, our_edges) == _named_edges(fx_nodes, fx_edges)
+    assert Counter(our_nodes) == Counter(fx_nodes)  # and each node's output shape
+
+
+@pytest.mark.parametrize(("model", "input_size", "block"), BLOCKS, ids=[f"{m}:{b}" for m, _, b in BLOCKS])
+def test_a_blocks_graph_is_what_torch_fx_traces(model, input_size, block, meta_models):
+    analysis = analysed(model, input_size)
+    assert_same_graph(our_graph(analysis, block), _oracle(meta_models, model, input_size, block))
+
+
+class TwoBranches(nn.Module):
+    """A user's block: two branches, added and concatenated, then gated by one of them."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.wide = nn.Sequential(nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU())
+        self.narrow = nn.Conv2d(channels, channels, 1)
+        self.merge = nn.Conv2d(2 * channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wide, narrow = self.wide(x), self.narrow(x)
+        joined = torch.cat([wide + narrow, narrow], dim=1)
+        return self.merge(joined) * torch.sigmoid(wide)
+
+
+class UserNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.block = TwoBranches(8)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = self.block(self.stem(x)).mean((2, 3))
+        return self.fc(torch.flatten(pooled, 1))  # (N, 8) already: a rename, no node
+
+
+class Tokens(nn.Module):
+    """A user's model that splits, permutes, copies, reshapes and indexes between its modules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 1)
+        self.first_half = nn.Conv2d(4, 4, 1)
+        self.mix = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first, second = torch.chunk(self.stem(x), 2, dim=1)
+        joined = self.first_half(first) + second
+        tokens = joined.permute(0, 2, 3, 1).contiguous()
+        tokens = tokens.reshape(tokens.shape[0], -1, 8)
+        return self.mix(tokens).transpose(1, 2)[:, 0]
+
+
+USER_MODELS = [(UserNet, "block"), (UserNet, ""), (Tokens, "")]
+
+
+@pytest.mark.parametrize(("make", "block"), USER_MODELS, ids=["UserNet:block", "UserNet", "Tokens"])
+def test_a_user_models_graph_is_what_torch_fx_traces(make, block):
+    analysis = analyze_module(make(), (3, 16, 16))
+    model = make().to("meta")
+    module = model.get_submodule(block)
+    inputs = _block_input(model, module, (3, 16, 16)) if block else (torch.empty(1, 3, 16, 16, device="meta"),)
+    assert_same_graph(our_graph(analysis, block), fx_graph(module, block, inputs))
