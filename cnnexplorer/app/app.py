@@ -67,6 +67,11 @@ class CnnExplorerApp(App[None]):
         yield SystemCommand(
             "Diff the current architecture against…", "Side by side, aligned layer by layer", self._explorer.action_diff
         )
+        yield SystemCommand(
+            "Graph of the highlighted block",
+            "Its dataflow in the table's place: branches, merges, costs; the arrows follow the edges",
+            self.show_graph,
+        )
         yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.action_show_jobs)
         yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
         yield SystemCommand(
@@ -118,6 +123,14 @@ class CnnExplorerApp(App[None]):
 
     def open_architecture(self, name: str) -> None:
         """Show an architecture in the explorer, returning to it from any other screen."""
+        self._return_to_explorer()
+        self._explorer.open_architecture(name)
+
+    def show_graph(self) -> None:
+        """Show the graph of the explorer's highlighted block, returning to it from any other screen."""
+        self._return_to_explorer()
+        self._explorer.show_graph()
+
+    def _return_to_explorer(self) -> None:
         while self.screen is not self._explorer and len(self.screen_stack) > 1:
             self.pop_screen()
-        self._explorer.open_architecture(name)

@@ -22,6 +22,7 @@ from cnnexplorer.analysis.request import AnalysisRequest
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
+from cnnexplorer.app.widgets.graph_view import GraphView
 from cnnexplorer.app.widgets.layer_tree import COSTLIEST, RANKING_TITLES, LayerTable, LayerTree, Ranking
 from cnnexplorer.app.widgets.model_header import ModelHeader
 from cnnexplorer.app.widgets.stage_plots import StagePlots
@@ -59,6 +60,7 @@ class ExplorerScreen(Screen[None]):
         Binding(
             "c", "costliest", "Costliest", tooltip="costliest layers by MACs, then params, then memory, then the tree"
         ),
+        Binding("g", "graph", "Graph", tooltip="dataflow graph of the highlighted block, or back to the table"),
         Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
         Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
         Binding("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
@@ -107,6 +109,7 @@ class ExplorerScreen(Screen[None]):
                 yield TextInput(placeholder="search layers by name or type (enter/↓ next, ↑ previous)", id="search")
                 with Container(id="workspace"):
                     yield LayerTable(id="layer-table")
+                    yield GraphView(id="graph")
                     yield DetailsPanel(id="details")
         yield StagePlots(id="plots")
         yield Footer(compact=True, show_command_palette=False)
@@ -139,7 +142,11 @@ class ExplorerScreen(Screen[None]):
         self.set_class(details == "below", "-details-below")
         self.set_class(details == "hidden", "-details-hidden")
         if not zoo and self.focused is self.query_one(ZooList):
-            self.query_one(LayerTree).focus()
+            self._focus_workspace()
+
+    def _focus_workspace(self) -> None:
+        """Focus the graph where it is shown, else the layer tree."""
+        (self.query_one(GraphView) if self.has_class("-graph") else self.query_one(LayerTree)).focus()
 
     def action_toggle_zoo(self) -> None:
         self._zoo_shown = self.has_class("-zoo-hidden")
@@ -257,6 +264,7 @@ class ExplorerScreen(Screen[None]):
         self.query_one(ModelHeader).show_failure(request, error)
         self.query_one(LayerTree).show_failure(request.model, "nothing to show at this input")
         self.query_one(DetailsPanel).clear()
+        self._close_graph()
 
     def watch_analysis(self, previous: Analysis | None, analysis: Analysis | None) -> None:
         if analysis is None:
@@ -276,6 +284,8 @@ class ExplorerScreen(Screen[None]):
                 self._search(self.query_one("#search", Input).value)
             if self.query_one(StagePlots).display:
                 self._draw_plots()
+            if self.has_class("-graph"):
+                self._redraw_graph(same_model=keep is not None)
 
     def _draw_plots(self) -> None:
         from cnnexplorer.analysis.structure import stages
@@ -309,6 +319,73 @@ class ExplorerScreen(Screen[None]):
         # that the details are always of the model in the header.
         if self.analysis is not None and node is not None and self.analysis.paths.get(node.path) is node:
             self.query_one(DetailsPanel).show(self.analysis, node)
+
+    # Graph ---------------------------------------------------------------------------------
+
+    def action_graph(self) -> None:
+        """The graph of the highlighted block, or back to the table."""
+        if self.has_class("-graph"):
+            self._close_graph()
+        else:
+            self.show_graph()
+
+    def show_graph(self) -> None:
+        """The dataflow graph of the highlighted block in the table's place (a leaf: its
+        parent's, with the leaf selected)."""
+        if self.analysis is None:
+            self.notify("No analysis to draw yet.", severity="warning")
+            return
+        node = self.analysis.paths.get(self.query_one(LayerTree).highlighted_path or "", self.analysis.root)
+        if node.children:
+            self.open_graph(node.path, 1)
+        else:
+            self.open_graph(node.path.rpartition(".")[0], 1, select=node.path)
+
+    def open_graph(self, block: str, depth: int, select: str | None = None) -> bool:
+        """Show the graph of ``block`` at ``depth``; what stops it goes in the header."""
+        from cnnexplorer.analysis.graph import block_graph
+
+        assert self.analysis is not None
+        try:
+            graph = block_graph(self.analysis, block, depth)
+        except UsageError as error:
+            self.query_one(ModelHeader).show(self.analysis, notice=f"no graph: {error}")
+            return False
+        self.query_one(ModelHeader).show(self.analysis)
+        view = self.query_one(GraphView)
+        self.add_class("-graph")
+        view.show(self.analysis, graph, select)
+        view.focus()
+        return True
+
+    def _redraw_graph(self, same_model: bool) -> None:
+        """A new analysis: the same block and layer again if the model is the same, else the table."""
+        view = self.query_one(GraphView)
+        shown = view.graph
+        if not (same_model and shown is not None and self.open_graph(shown.block, view.depth, view.selected_path)):
+            self._close_graph()
+
+    def _close_graph(self) -> None:
+        if self.has_class("-graph"):
+            self.remove_class("-graph")
+            self.query_one(LayerTree).focus()
+
+    @on(GraphView.Selected)
+    def follow_graph(self, message: GraphView.Selected) -> None:
+        """The table's cursor goes to the selected node's layer, and the details follow it."""
+        tree = self.query_one(LayerTree)
+        if tree.ranking is None:
+            tree.reveal(message.path)
+        elif self.analysis is not None and message.path in self.analysis.paths:  # the costliest view has leaves only
+            self.query_one(DetailsPanel).show(self.analysis, self.analysis.paths[message.path])
+
+    @on(GraphView.Open)
+    def open_other_block(self, message: GraphView.Open) -> None:
+        self.open_graph(message.block, message.depth, message.select)
+
+    @on(GraphView.Closed)
+    def close_graph(self) -> None:
+        self._close_graph()
 
     # Search --------------------------------------------------------------------------------
 
