@@ -45,7 +45,6 @@ ATEN_NAME = {
     "mean": "mean",
     F.avg_pool2d: "avg_pool2d",
     F.max_pool2d: "max_pool2d_with_indices",  # F.max_pool2d runs the op that also returns indices
-    F.adaptive_avg_pool2d: "_adaptive_avg_pool2d",
     F.dropout: "native_dropout",  # in training mode, as the engine's pass runs
 }
 
@@ -63,6 +62,9 @@ def _aten_name(node: fx.Node) -> str:
         return "relu_" if node.kwargs.get("inplace") else "relu"
     if node.target in IN_PLACE and IN_PLACE[node.target][0] in _source_line(node):
         return IN_PLACE[node.target][1]
+    if node.target is F.adaptive_avg_pool2d:  # to 1x1, torch runs it as a mean over the map
+        size = node.args[1] if len(node.args) > 1 else node.kwargs["output_size"]
+        return "mean" if size in (1, (1, 1)) else "_adaptive_avg_pool2d"
     return ATEN_NAME[node.target]
 
 
@@ -147,6 +149,9 @@ def fx_graph(module: nn.Module, prefix: str, inputs: tuple) -> tuple[list[tuple[
             edges |= {(s, len(nodes) - 1) for s in sources}
             found[node] = {len(nodes) - 1}
         elif node.op in ("call_function", "call_method") and sources and _value_has_tensor(value):
+            if isinstance(node.target, type):  # a named tuple of outputs (GoogLeNetOutputs) built
+                found[node] = sources
+                continue
             if node.target is operator.getitem and not isinstance(values[node.args[0]], torch.Tensor):
                 found[node] = sources  # one tensor of a tuple (attention's output, a chunk)
                 continue
@@ -212,6 +217,10 @@ BLOCKS = [
     ("efficientnet_b0", None, "features.2.0"),
     ("convnext_tiny", None, "features.1.0"),
     ("vit_b_16", None, "encoder.layers.encoder_layer_0"),
+    # Whole models: the stems, heads and the ops between blocks too.
+    ("googlenet", None, ""),  # with its training-only heads, which the pass runs
+    ("densenet121", None, ""),
+    ("vit_b_16", None, ""),  # the class token concatenated, the position embedding added
 ]
 
 
@@ -227,7 +236,8 @@ def _oracle(meta_models: dict, model: str, input_size, block: str):
         meta_models[model] = build_model(arch, "meta")
     built = meta_models[model]
     module = built.get_submodule(block)
-    inputs = _block_input(built, module, input_size or arch.input_size)
+    size = input_size or arch.input_size
+    inputs = _block_input(built, module, size) if block else (torch.empty(1, *size, device="meta"),)
     return fx_graph(module, block, inputs)
 
 
