@@ -129,18 +129,22 @@ def _layout(graph: BlockGraph, sizes: dict[str, tuple[int, int]]) -> _Layout:
     """grandalf's layers and the order within each (crossings reduced), its x for every vertex,
     and each edge's chain of vertices, one per layer. Unconnected parts are laid out apart and
     put side by side."""
-    from grandalf.graphs import Edge, Graph
+    from grandalf.graphs import Edge, graph_core
     from grandalf.graphs import Vertex as GVertex
     from grandalf.layouts import DummyVertex, SugiyamaLayout
 
-    vertices = {node.id: GVertex(node.id) for node in graph.nodes}
-    for node_id, vertex in vertices.items():
-        vertex.view = _View(*sizes[node_id])
-    edges = [Edge(vertices[a], vertices[b]) for a, b in graph.edges]
-    edge_index = {id(edge): index for index, edge in enumerate(edges)}
     result = _Layout([], [[a, b] for a, b in graph.edges], {})
     offset = 0.0
-    for component in Graph(list(vertices.values()), edges).C:
+    for part in _components(graph):
+        # Built in the graph's order, part by part (grandalf's Graph collects each part's
+        # edges in a set, whose order changes from run to run, and so would the drawing).
+        vertices = {node_id: GVertex(node_id) for node_id in part}
+        for node_id, vertex in vertices.items():
+            vertex.view = _View(*sizes[node_id])
+        indices = [index for index, (a, _) in enumerate(graph.edges) if a in vertices]
+        edges = [Edge(vertices[graph.edges[i][0]], vertices[graph.edges[i][1]]) for i in indices]
+        edge_index = {id(edge): index for edge, index in zip(edges, indices)}
+        component = graph_core(list(vertices.values()), edges)
         layout = SugiyamaLayout(component)
         layout.xspace, layout.yspace, layout.dw = GAP, 1, 1  # dw: a dummy is one column wide
         layout.init_all(roots=[v for v in component.sV if not v.e_in()], inverted_edges=[])
@@ -164,6 +168,19 @@ def _layout(graph: BlockGraph, sizes: dict[str, tuple[int, int]]) -> _Layout:
                 right = max(right, x + vertex.view.w / 2)
         offset = right + GAP
     return result
+
+
+def _components(graph: BlockGraph) -> list[list[str]]:
+    """The node ids of each connected part of the graph, in the graph's order."""
+    part = {node.id: index for index, node in enumerate(graph.nodes)}
+    for a, b in graph.edges:
+        old, new = part[b], part[a]
+        if old != new:
+            part = {node_id: new if p == old else p for node_id, p in part.items()}
+    parts: dict[int, list[str]] = {}
+    for node in graph.nodes:
+        parts.setdefault(part[node.id], []).append(node.id)
+    return list(parts.values())
 
 
 def _columns(layout: _Layout, widths: dict[Vertex, int]) -> dict[Vertex, int]:
