@@ -11,6 +11,7 @@ the disk cache (a read-back entry, and hostile ones), and training-only heads.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections import Counter
 
@@ -20,8 +21,12 @@ import torch.nn.functional as F
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
+from cnnexplorer import disk_cache
+from cnnexplorer.analysis import AnalysisRequest, analyze, store
+from cnnexplorer.analysis.dataflow import Span, Step
 from cnnexplorer.analysis.engine import analyze_module, build_model
 from cnnexplorer.analysis.graph import INPUT_ID, OUTPUT_ID, block_graph
+from cnnexplorer.cli import main
 from cnnexplorer.zoo import get
 from tests.conftest import analysed
 
@@ -308,3 +313,118 @@ def test_a_user_models_graph_is_what_torch_fx_traces(make, block):
     module = model.get_submodule(block)
     inputs = _block_input(model, module, (3, 16, 16)) if block else (torch.empty(1, 3, 16, 16, device="meta"),)
     assert_same_graph(our_graph(analysis, block), fx_graph(module, block, inputs))
+
+
+# One module called three times; a real forward; the cache; training-only heads ------------
+
+
+def test_a_module_called_three_times_is_three_nodes():
+    """resnet50's Bottleneck calls its one ``relu`` after bn1, after bn2 and after the add."""
+    graph = block_graph(analysed("resnet50"), "layer1.1", depth=None, fold=False)
+    relu = "layer1.1.relu"
+    assert [n.id for n in graph.nodes if n.path == relu] == [relu, f"{relu}#2", f"{relu}#3"]
+    edges = set(graph.edges)
+    assert {("layer1.1.bn1", relu), (relu, "layer1.1.conv2")} <= edges
+    assert {("layer1.1.bn2", f"{relu}#2"), (f"{relu}#2", "layer1.1.conv3")} <= edges
+    assert {("layer1.1.bn3", "add_()"), ("input", "add_()"), ("add_()", f"{relu}#3"), (f"{relu}#3", "output")} <= edges
+    assert len([e for e in edges if relu in e[0] or relu in e[1]]) == 6
+
+
+def test_a_real_cpu_forward_records_the_meta_passes_dataflow():
+    request = AnalysisRequest.of("resnet18")
+    assert analyze(request, device="cpu").dataflow == analysed("resnet18").dataflow
+
+
+SMALL = "resnet20"  # one of our own models (CIFAR), quick to analyse
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """An empty cache folder of this test's own, the cache on (``--no-cache`` turns it off)."""
+    monkeypatch.setenv(disk_cache.CACHE_DIR_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.setattr(disk_cache, "_enabled", True)
+    return tmp_path / "cache"
+
+
+def test_an_analysis_read_back_from_the_cache_has_the_same_dataflow(private_cache):
+    fresh = analysed(SMALL)
+    assert store.save(fresh)
+    loaded = store.load(fresh.request)
+    assert loaded is not None and loaded.dataflow is not fresh.dataflow
+    assert loaded.dataflow == fresh.dataflow
+    assert block_graph(loaded, "layer1.0", depth=None) == block_graph(fresh, "layer1.0", depth=None)
+
+
+STEP, SPAN = Step._fields.index, Span._fields.index
+
+
+def _source_forward(flow: list) -> None:
+    steps = flow[0]
+    steps[3][STEP("sources")] = [5]  # step 3 reads step 5, which reads step 3's descendants: a cycle
+
+
+def _source_itself(flow: list) -> None:
+    flow[0][4][STEP("sources")] = [4]
+
+
+def _node_past_the_tree(flow: list) -> None:
+    flow[0][0][STEP("node")] = 10_000
+
+
+def _span_node_past_the_tree(flow: list) -> None:
+    flow[1][1][SPAN("node")] = 10_000
+
+
+def _parent_forward(flow: list) -> None:
+    flow[1][1][SPAN("parent")] = 2  # span 1 inside span 2, which is inside span 1
+
+
+def _result_past_the_steps(flow: list) -> None:
+    flow[2] = [len(flow[0])]
+
+
+def _source_below_the_input(flow: list) -> None:
+    flow[0][1][STEP("sources")] = [-2]
+
+
+HOSTILE = [
+    _source_forward, _source_itself, _node_past_the_tree, _span_node_past_the_tree, _parent_forward,
+    _result_past_the_steps, _source_below_the_input,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("edit", HOSTILE, ids=[edit.__name__.strip("_") for edit in HOSTILE])
+def test_a_cache_entry_with_an_edited_dataflow_is_a_miss(edit, private_cache, capsys):
+    """The edit comes with a digest recomputed (as the cache writes one): only the dataflow's
+    own check can refuse it. The command then shows what ``--no-cache`` shows, and the entry
+    is written again."""
+    fresh = analysed(SMALL)
+    assert main(["summary", SMALL, "--format", "json", "--no-cache"]) == 0
+    expected = capsys.readouterr().out
+    disk_cache.set_enabled(True)
+    assert store.save(fresh)
+    path = disk_cache.entry_path(store.KIND, store.entry_key(fresh.request))
+    document = json.loads(path.read_bytes())["document"]
+    edit(document["analysis"]["dataflow"])
+    assert disk_cache.save(store.KIND, store.entry_key(fresh.request), document)  # a matching digest
+    assert disk_cache.load(store.KIND, store.entry_key(fresh.request)) == document
+
+    assert store.load(fresh.request) is None
+    assert main(["summary", SMALL, "--format", "json"]) == 0
+    assert capsys.readouterr().out == expected
+    loaded = store.load(fresh.request)  # written again, whole
+    assert loaded is not None and loaded.dataflow == fresh.dataflow
+    assert block_graph(loaded, "", depth=None) == block_graph(fresh, "", depth=None)
+
+
+def test_training_only_heads_are_marked_in_the_whole_models_graph():
+    graph = block_graph(analysed("googlenet"), "", depth=1)
+    marked = {node.id for node in graph.nodes if node.training_only}
+    assert marked == {"aux1", "aux2"}
+    assert {("inception4a", "aux1"), ("aux1", "output"), ("inception4d", "aux2"), ("aux2", "output")} <= set(
+        graph.edges
+    )
+    opened = block_graph(analysed("googlenet"), "", depth=None, fold=False)
+    inside = [node for node in opened.nodes if (node.path or "").startswith(("aux1.", "aux2."))]
+    assert inside and all(node.training_only for node in inside)
+    assert not any(node.training_only for node in opened.nodes if node.path and not node.path.startswith("aux"))
