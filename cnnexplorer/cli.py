@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kernels.set_defaults(handler=_run_kernels)
     _add_diff_command(commands)
+    _add_graph_command(commands)
     _add_cache_command(commands)
     from cnnexplorer.train.cli import add_eval_parser, add_train_parser  # torch-free at import
 
@@ -196,6 +197,59 @@ def _add_diff_command(commands) -> None:
     diff.add_argument("--only-diff", action="store_true", help="leave out the rows that are the same on both sides")
     diff.add_argument("--depth", type=int, metavar="N", help="open every container down to this nesting depth")
     diff.set_defaults(handler=_run_diff)
+
+
+GRAPH_DESCRIPTION = """\
+Draw how the layers of one block connect: its dataflow graph, as the analysis's one
+meta-device pass ran it, with box-drawing characters, top to bottom in the order it ran.
+
+  node   a module call (a module called three times, like a Bottleneck's shared relu,
+         is three nodes: relu, relu#2, relu#3), or a functional op between modules that
+         merges or reshapes paths (add_, cat, mul, view, flatten, permute), or a
+         container drawn whole; each box shows its name (its path below the block),
+         type, output shape (without the batch) and MACs (no MACs: no line)
+  edge   a tensor passed from the node that made it to a node that read it; what the
+         block reads from outside comes from `input`, what it returns goes to `output`
+  depth  how many container levels below the block are opened: 1 (default) draws the
+         block's own children, each container among them as one node; `all` opens
+         every container down to single layers
+
+A run of identical blocks in a row is folded into one node (`layer1.1–layer1.2`,
+`2 × Bottleneck`), as the layer tree folds them; --no-fold draws each. A drawing wider
+than --width is printed in pages of columns, each box whole on some page."""
+
+GRAPH_EPILOG = """\
+examples:
+  cnnexplorer graph googlenet --block inception3a   the four branches and their cat
+  cnnexplorer graph resnet50 --block layer1.0       a Bottleneck: its downsample and add_
+  cnnexplorer graph resnet50 --depth 2              the stages opened into their blocks
+  cnnexplorer graph densenet121 --block features.denseblock1 --format dot > block.dot
+
+formats: text (default), json (schema in the README: nodes with id, path, op, shape, macs;
+edges as [from, to]), dot (Graphviz) and mermaid (a flowchart), for slides and notes.
+MACs are multiply-accumulates (FLOPs = 2 x MACs)."""
+
+
+def _add_graph_command(commands) -> None:
+    graph = commands.add_parser(
+        "graph",
+        help="how the layers of a block connect: its dataflow graph drawn in the terminal, MACs on its nodes",
+        description=GRAPH_DESCRIPTION,
+        epilog=GRAPH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    graph.add_argument("model", help=MODEL_HELP)
+    graph.add_argument("--block", default="", metavar="PATH", help="the module to draw (layer1.0); default: the model")
+    graph.add_argument("--depth", default="1", metavar="N", help="levels to open: 1 or more, or all (default 1)")
+    graph.add_argument("--no-fold", action="store_true", help="draw each block of a run of identical blocks")
+    graph.add_argument(
+        "--format", default="text", choices=("text", "json", "dot", "mermaid"), help="output format (default text)"
+    )
+    graph.add_argument(
+        "--width", type=int, metavar="COLS", help="page width of the text drawing (default: the terminal's width)"
+    )
+    _add_analysis_options(graph)
+    graph.set_defaults(handler=_run_graph)
 
 
 CACHE_DESCRIPTION = """\
@@ -338,6 +392,43 @@ def _run_diff(args: argparse.Namespace) -> int:
     diff = diff_models(left, right, args.device)
     render(diff, args.format, args.depth, args.only_diff, _console())
     return 0
+
+
+def _run_graph(args: argparse.Namespace) -> int:
+    request = _analysis_request(args, args.model)
+    depth = _graph_depth(args.depth)
+    if args.width is not None and args.width < 1:
+        raise UsageError(f"invalid --width {args.width}: give the page width in columns")
+    from cnnexplorer.analysis.graph import block_graph
+    from cnnexplorer.analysis.store import analyze_on
+    from cnnexplorer.render import graph as drawing
+
+    _note_device(args.device)
+    graph = block_graph(analyze_on(request, args.device), args.block, depth, fold=not args.no_fold)
+    if args.format == "json":
+        import json
+
+        sys.stdout.write(json.dumps(drawing.to_json(graph), indent=2, ensure_ascii=False) + "\n")
+    elif args.format in ("dot", "mermaid"):
+        sys.stdout.write(drawing.to_dot(graph) if args.format == "dot" else drawing.to_mermaid(graph))
+    else:
+        import shutil
+
+        sys.stdout.write(drawing.render_text(graph, args.width or shutil.get_terminal_size().columns))
+    return 0
+
+
+def _graph_depth(text: str) -> int | None:
+    """--depth: a number of levels, or ``all`` (None: every container opened)."""
+    if text == "all":
+        return None
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise UsageError(f"invalid --depth {text}: give 1 or more (1: the block's own children), or all")
+    return depth
 
 
 def _run_kernels(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ Torch-free and Textual-free: plain strings, deterministic for a graph.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -481,9 +482,13 @@ def _dot_string(text: str) -> str:
 
 
 def to_mermaid(graph: BlockGraph) -> str:
-    """A Mermaid flowchart (top down): ids made of letters, digits and ``_`` (``n0``, ``n1``, in
-    the graph's order), labels quoted, their lines joined with ``<br/>``."""
-    ids = {node.id: f"n{index}" for index, node in enumerate(graph.nodes)}
+    """A Mermaid flowchart (top down): each node's id made of letters, digits and ``_``
+    (``n_layer1_0_conv1``; the ``n_`` keeps clear of Mermaid's words such as ``end``), labels
+    quoted, their lines joined with ``<br/>``."""
+    ids: dict[str, str] = {}
+    for node in graph.nodes:
+        name = "n_" + re.sub(r"[^A-Za-z0-9_]", "_", node.id)
+        ids[node.id] = name if name not in ids.values() else f"{name}_{len(ids)}"
     lines = ["flowchart TD"]
     for node in graph.nodes:
         label = "<br/>".join(_mermaid_escape(line) for line in node_lines(node, graph.block))
@@ -495,3 +500,66 @@ def to_mermaid(graph: BlockGraph) -> str:
 def _mermaid_escape(text: str) -> str:
     """Characters Mermaid reads inside a quoted label, as entity codes."""
     return text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+# --- text output: the drawing in pages of columns ---------------------------------------------
+
+
+def page_columns(drawing: Drawing, width: int) -> list[tuple[int, int]]:
+    """The drawing's columns in pages of at most ``width`` (``[start, end)`` each; one box
+    wider than ``width`` gets a page as wide as itself), such that every box lies whole on
+    some page: a page ends between boxes where that fills at least half of it, else the next
+    page starts again at the first box that did not fit (pages then overlap)."""
+    total = len(drawing.lines[0]) if drawing.lines else 0
+    inside = set()  # cuts that would fall inside a box
+    for box in drawing.boxes.values():
+        inside.update(range(box.col + 1, box.col + box.width))
+    uncovered = sorted(drawing.boxes.values(), key=lambda b: (b.col, -b.width, b.row))
+    pages: list[tuple[int, int]] = []
+    start = 0
+    while start < total:
+        first = uncovered[0] if uncovered else None
+        least = first.col + first.width if first else start + 1
+        limit = min(max(start + width, least), total)
+        clean = [cut for cut in range(max(least, start + width // 2), limit + 1) if cut not in inside]
+        end = limit if limit == total or not clean else clean[-1]
+        pages.append((start, end))
+        uncovered = [b for b in uncovered if not (start <= b.col and b.col + b.width <= end)]
+        start = min([end, *(b.col for b in uncovered)])
+    return pages
+
+
+def render_text(graph: BlockGraph, width: int) -> str:
+    """The drawing as the ``graph`` command prints it, under a line saying what it is: whole
+    where it fits in ``width`` columns, else in pages of columns, each headed by which page and columns it is. On a
+    page, a box that does not lie whole on it shows its border only (its label is whole on
+    another page)."""
+    drawing = draw_graph(graph)
+    pages = page_columns(drawing, width)
+    total = len(drawing.lines[0]) if drawing.lines else 0
+    where = f"{graph.model} {graph.block}" if graph.block else graph.model
+    depth = "all" if graph.depth is None else graph.depth
+    out = [
+        f"{where}, depth {depth}: {len(graph.nodes)} nodes, {len(graph.edges)} edges "
+        "(MACs: multiply-accumulates, FLOPs = 2 x MACs)"
+    ]
+    for number, (start, end) in enumerate(pages, 1):
+        if len(pages) > 1:
+            out.append(f"page {number} of {len(pages)}: columns {start + 1}-{end} of {total}")
+        out.extend(line.rstrip() for line in _page(drawing, start, end))
+        if number < len(pages):
+            out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _page(drawing: Drawing, start: int, end: int) -> list[str]:
+    """Columns ``[start, end)`` of the drawing, the insides of the boxes cut by its edges blanked."""
+    rows = [list(line[start:end]) for line in drawing.lines]
+    for box in drawing.boxes.values():
+        cut = box.col < start < box.col + box.width or box.col < end < box.col + box.width
+        if not cut:
+            continue
+        for row in range(box.row + 1, box.row + box.height - 1):
+            for col in range(max(box.col + 1, start), min(box.col + box.width - 1, end)):
+                rows[row][col - start] = " "
+    return ["".join(row) for row in rows]
