@@ -11,6 +11,7 @@ the disk cache (a read-back entry, and hostile ones), and training-only heads.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import operator
 from collections import Counter
@@ -27,6 +28,7 @@ from cnnexplorer.analysis.dataflow import Span, Step
 from cnnexplorer.analysis.engine import analyze_module, build_model
 from cnnexplorer.analysis.graph import INPUT_ID, OUTPUT_ID, block_graph
 from cnnexplorer.cli import main
+from cnnexplorer.errors import UsageError
 from cnnexplorer.zoo import get
 from tests.conftest import analysed
 
@@ -303,10 +305,23 @@ class Tokens(nn.Module):
         return self.mix(tokens).transpose(1, 2)[:, 0]
 
 
-USER_MODELS = [(UserNet, "block"), (UserNet, ""), (Tokens, "")]
+class Encoder(nn.Module):
+    """A user's transformer of torch.nn's own layers: nn.TransformerEncoder is one node."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(3, 16, 4, stride=4)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.patches(x).flatten(2).transpose(1, 2))
 
 
-@pytest.mark.parametrize(("make", "block"), USER_MODELS, ids=["UserNet:block", "UserNet", "Tokens"])
+USER_MODELS = [(UserNet, "block"), (UserNet, ""), (Tokens, ""), (Encoder, "")]
+
+
+@pytest.mark.parametrize(("make", "block"), USER_MODELS, ids=["UserNet:block", "UserNet", "Tokens", "Encoder"])
 def test_a_user_models_graph_is_what_torch_fx_traces(make, block):
     analysis = analyze_module(make(), (3, 16, 16))
     model = make().to("meta")
@@ -428,3 +443,26 @@ def test_training_only_heads_are_marked_in_the_whole_models_graph():
     inside = [node for node in opened.nodes if (node.path or "").startswith(("aux1.", "aux2."))]
     assert inside and all(node.training_only for node in inside)
     assert not any(node.training_only for node in opened.nodes if node.path and not node.path.startswith("aux"))
+
+
+def test_a_module_inside_an_atomic_ones_call_has_no_graph_of_its_own():
+    """nn.TransformerEncoder is one node; its layers ran, inside its call: a one-line error
+    naming it, not a crash."""
+    analysis = analyze_module(Encoder(), (3, 16, 16))
+    assert analysis.paths["encoder.layers.0.linear1"].executed
+    for block in ("encoder.layers.0", "encoder.layers.0.linear1"):
+        with pytest.raises(UsageError, match=r"runs inside encoder \(TransformerEncoder\)"):
+            block_graph(analysis, block)
+    assert [n.op for n in block_graph(analysis, "encoder").nodes] == ["input", "TransformerEncoder", "output"]
+
+
+def test_a_dataflow_missing_a_blocks_calls_is_an_error_not_a_crash():
+    """A dataflow that passes Dataflow.valid but lacks a block's container calls (spans)."""
+    analysis = analysed(SMALL)
+    flow = analysis.dataflow
+    emptied = dataclasses.replace(
+        analysis, dataflow=flow._replace(spans=[], steps=[s._replace(span=-1) for s in flow.steps])
+    )
+    assert emptied.dataflow.valid(len(list(analysis.root.walk())))
+    with pytest.raises(UsageError, match="no dataflow was recorded for layer1.0 .*--no-cache"):
+        block_graph(emptied, "layer1.0")

@@ -88,7 +88,29 @@ def _block_index(analysis: Analysis, tree: list[LayerNode], block: str) -> int:
             f"{block} of {analysis.name} did not run in the pass at input "
             f"{'x'.join(map(str, analysis.input_size))}: it has no dataflow"
         )
-    return tree.index(found)
+    index = tree.index(found)
+    _check_recorded(analysis, tree, index)
+    return index
+
+
+def _check_recorded(analysis: Analysis, tree: list[LayerNode], index: int) -> None:
+    """A module that ran has a call in the dataflow, unless it ran inside an atomic module's
+    call (the layers of an nn.TransformerEncoderLayer), whose insides are that call's own."""
+    flow = analysis.dataflow
+    if any(s.node == index for s in flow.spans) or any(s.node == index for s in flow.steps):
+        return
+    block = tree[index].path
+    outer = [tree[s.node] for s in flow.steps if s.node != NO_NODE and _holds(tree[s.node].path, block)]
+    if outer:
+        raise UsageError(
+            f"{block} of {analysis.name} runs inside {outer[0].path} ({outer[0].type}), which the graph "
+            f"draws as one node: draw the block that holds {outer[0].path}"
+        )
+    raise UsageError(f"no dataflow was recorded for {block} of {analysis.name}: analyse it again (--no-cache)")
+
+
+def _holds(outer: str, path: str) -> bool:
+    return outer == "" or path.startswith(outer + ".")
 
 
 class _Builder:
