@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -539,13 +540,14 @@ def render_text(graph: BlockGraph, width: int) -> str:
     total = len(drawing.lines[0]) if drawing.lines else 0
     where = f"{graph.model} {graph.block}" if graph.block else graph.model
     depth = "all" if graph.depth is None else graph.depth
-    out = [
+    caption = (
         f"{where}, depth {depth}: {len(graph.nodes)} nodes, {len(graph.edges)} edges "
         "(MACs: multiply-accumulates, FLOPs = 2 x MACs)"
-    ]
+    )
+    out = textwrap.wrap(caption, width)
     for number, (start, end) in enumerate(pages, 1):
         if len(pages) > 1:
-            out.append(f"page {number} of {len(pages)}: columns {start + 1}-{end} of {total}")
+            out.extend(textwrap.wrap(f"page {number}/{len(pages)}: columns {start + 1}-{end} of {total}", width))
         out.extend(line.rstrip() for line in _page(drawing, start, end))
         if number < len(pages):
             out.append("")
