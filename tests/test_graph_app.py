@@ -199,6 +199,33 @@ async def test_the_selection_scrolls_into_sight_at_80x24(shared_cache):
         assert view.selected == "output" and view.scroll_y > 0
 
 
+async def test_a_new_input_redraws_the_graph_on_the_same_node(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = await open_graph(pilot, "layer1.0")
+        await pilot.press("down", "down", "down", "down")
+        assert view.selected == "layer1.0.conv2" and view.graph.node("layer1.0.conv2").shape == (1, 64, 56, 56)
+        await pilot.press("i", *"160", "enter")
+        await settle(pilot)
+        assert app.screen.analysis.input_size == (3, 160, 160)
+        assert app.screen.has_class("-graph") and view.graph.block == "layer1.0" and view.selected == "layer1.0.conv2"
+        assert view.graph.node("layer1.0.conv2").shape == (1, 64, 40, 40)  # the stem divides by 4: 160 / 4
+        assert_in_step(app.screen, "layer1.0.conv2")
+
+
+async def test_help_lists_the_graph_keys(shared_cache):
+    from cnnexplorer.app.screens.help import key_rows
+
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = {does: keys for keys, does in key_rows(app.explorer)}
+        assert keys["dataflow graph of the highlighted block, or back to the table"] == "g"
+        graph_keys = {does: keys for does, keys in keys.items() if does.startswith("graph:")}
+        assert set(graph_keys.values()) == {"↓", "↑", "←", "→", "⏎", "⌫", "[", "]", "esc"}  # as Textual shows them
+
+
 @pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
 def test_inception3a_graph_with_a_branch_selected(snap_compare, shared_cache, size):
     async def run_before(pilot):

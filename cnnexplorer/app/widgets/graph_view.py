@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from cnnexplorer.render.graph import Box, Drawing
 
 MAX_DEPTH = 12  # as the layer tree's
-KEYS = "↑↓←→ move · enter in · backspace out · [ ] depth · g table"
+KEYS = "↑↓←→ · ⏎ in · ⌫ out · [ ] depth · esc table"  # the keys as the footer and help show them
 
 
 class GraphView(ScrollView, can_focus=True):
@@ -124,9 +124,17 @@ class GraphView(ScrollView, can_focus=True):
         if self.graph is None or self.analysis is None:
             return
         block = self.analysis.paths[self.graph.block]
-        title = f"{block.path or self.analysis.name} ({block.type}) · depth {self.graph.depth}"
         room = self.size.width - 4  # the border's corners and the title's padding
-        self.border_title = f"{title} · {KEYS}" if len(title) + 3 + len(KEYS) <= room or not room else title
+        # The block and depth always; its type and the keys where they fit.
+        title = f"{block.path or self.analysis.name} · depth {self.depth}"
+        for longer in (
+            f"{block.path or self.analysis.name} ({block.type}) · depth {self.depth}",
+            f"{title} · {KEYS}",
+            f"{block.path or self.analysis.name} ({block.type}) · depth {self.depth} · {KEYS}",
+        ):
+            if len(longer) <= room:
+                title = longer
+        self.border_title = title
 
     def on_resize(self) -> None:
         self._update_title()
