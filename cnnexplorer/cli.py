@@ -28,6 +28,8 @@ examples:
                                             the course text's AlexNet table, recomputed
   cnnexplorer summary vgg16 --input 3x32x32 --batch 64 --format json
   cnnexplorer diff vgg16 vgg19 --only-diff   what VGG-19 adds to VGG-16
+  cnnexplorer graph googlenet --block inception3a
+                                            how an Inception module's branches connect
   cnnexplorer summary convnext_tiny         any torchvision classifier, at its weights' size
   cnnexplorer diff resnet20 ./mynet.py:SmallNet
                                             your own network (the README's mynet.py; this runs it)
