@@ -318,10 +318,53 @@ class Encoder(nn.Module):
         return self.encoder(self.patches(x).flatten(2).transpose(1, 2))
 
 
-USER_MODELS = [(UserNet, "block"), (UserNet, ""), (Tokens, ""), (Encoder, "")]
+class ShortcutFirst(nn.Module):
+    """A user's block that names its shortcut (an nn.Identity, returning its input itself)
+    before the main path reads the same input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shortcut = nn.Identity()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = self.shortcut(x)
+        return self.relu(self.conv(x) + identity)
 
 
-@pytest.mark.parametrize(("make", "block"), USER_MODELS, ids=["UserNet:block", "UserNet", "Tokens", "Encoder"])
+def _flattened(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    return output.flatten(1)
+
+
+def _measured(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+    module.last_mean = output.mean()
+
+
+class Hooked(nn.Module):
+    """A user's model whose layers have forward hooks of their own: one replaces its layer's
+    output (flattened), one only reads it. A hook's ops are its layer's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(4 * 7 * 7, 10)
+        self.conv.register_forward_hook(_flattened)
+        self.relu.register_forward_hook(_measured)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.relu(self.conv(x)))
+
+
+USER_MODELS = [
+    (UserNet, "block"), (UserNet, ""), (Tokens, ""), (Encoder, ""), (ShortcutFirst, ""), (Hooked, ""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "block"), USER_MODELS, ids=["UserNet:block", "UserNet", "Tokens", "Encoder", "ShortcutFirst", "Hooked"]
+)
 def test_a_user_models_graph_is_what_torch_fx_traces(make, block):
     analysis = analyze_module(make(), (3, 16, 16))
     model = make().to("meta")

@@ -293,7 +293,8 @@ class _Recorder:
         self._frames: list[list[int]] = []  # per running module: [FLOPs at its start, its children's FLOPs]
         self._open: list[_Call] = []  # the calls running, innermost last
         self._after_own_hooks: dict[int, RemovableHandle] = {}  # by module id
-        self._awaiting_own_hooks: list[_Call] = []  # returned calls whose module's own hooks run next
+        # Returned calls whose module's own hooks run next, with the pass's FLOPs when they returned.
+        self._awaiting_own_hooks: list[tuple[_Call, int]] = []
         self._heads: dict[str, tuple[int, int]] = {}  # head -> (FLOPs, final fields) at its start
 
     def pre(self, module: nn.Module, inputs: tuple) -> None:
@@ -312,16 +313,18 @@ class _Recorder:
             self.heads.add(path)
         self.flow.enter(module, inputs, self.tracker.flops)
 
-    def post(self, module: nn.Module, inputs: tuple, output: object) -> None:
+    def post(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
+        """Returns what the module's caller gets instead of ``output`` (see FlowRecorder.leave)."""
         path = self.paths.get(id(module))
         if path is None or path in self.skipped:
-            return
-        self.flow.leave(output, self.tracker.flops)
+            return None
+        replaced = None
         call = self._open.pop()
         if id(module) in self._after_own_hooks:
-            self._awaiting_own_hooks.append(call)
+            self._awaiting_own_hooks.append((call, self.tracker.flops))
         else:
             self._returned(call, output)
+            replaced = self.flow.leave(output, self.tracker.flops)
         path, _, _ = self.running.pop()
         start, in_children = self._frames.pop()
         inclusive = self.tracker.flops - start
@@ -332,9 +335,12 @@ class _Recorder:
             flops_before, finals_before = self._heads.pop(path)
             self.head_flops += self.tracker.flops - flops_before
             del self.tracker.final[finals_before:]
+        return replaced
 
-    def _after_own(self, module: nn.Module, inputs: tuple, output: object) -> None:
-        self._returned(self._awaiting_own_hooks.pop(), output)
+    def _after_own(self, module: nn.Module, inputs: tuple, output: object) -> torch.Tensor | None:
+        call, flops = self._awaiting_own_hooks.pop()
+        self._returned(call, output)
+        return self.flow.leave(output, flops)  # the module's own hooks' ops were the call's
 
     def _returned(self, call: _Call, output: object) -> None:
         call.output_shape, call.executed = _output_shape(output), True

@@ -1,10 +1,18 @@
 """Records the :class:`~cnnexplorer.analysis.dataflow.Dataflow` of one engine pass.
 
 The engine's module hooks call :meth:`FlowRecorder.enter` and :meth:`FlowRecorder.leave`
-around each module call, and its dispatch mode calls :meth:`FlowRecorder.op` after each aten
-op. Each tensor the pass makes is tagged with the step that made it (by id: the tensors are
-kept alive for the pass, so that no id is reused); a step's sources are the tags of what it
-reads. A container call tags nothing: what it returns keeps the tag of the step inside it.
+around each module call (``leave`` after the module's own forward hooks, if it has any: their
+ops, and the output they leave, are the call's), and its dispatch mode calls
+:meth:`FlowRecorder.op` after each aten op. Each tensor the pass makes is tagged with the step
+that made it (by id: the tensors are kept alive for the pass, so that no id is reused); a
+step's sources are the tags of what it reads. A container call tags nothing: what it returns
+keeps the tag of the step inside it. An in-place op or module (``relu_``, ``nn.ReLU(inplace=True)``)
+tags the tensor it changed: whatever reads it next reads the changed values.
+
+An atomic module that returns its input itself, untouched (``nn.Identity``, a dropout of
+p=0), would leave one tensor with two tags; :meth:`FlowRecorder.leave` hands back an alias of
+it instead (the same values, a new tensor), which the engine's hook returns in its place: the
+module's readers read the alias, and a later reader of its input still reads the input's source.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ class FlowRecorder:
         self.spans: list[Span] = []
         self._source: dict[int, int] = {id(model_input): INPUT}  # tensor id -> the step that made it
         self._alive: list[torch.Tensor] = [model_input]
-        self._open: list[tuple[bool, int, int] | None] = []  # per module call: (is a step, index, FLOPs at start)
+        # Per module call: (is a step, index, FLOPs at start, the versions of a step's input tensors).
+        self._open: list[tuple[bool, int, int, dict[int, int]] | None] = []
         self._inside_step = False  # in an atomic module's call: its insides are its own
         self._span = -1  # the innermost container call running
 
@@ -68,24 +77,29 @@ class FlowRecorder:
             return
         node = self.index[id(module)]
         if id(module) in self.atomic:
-            self._open.append((True, len(self.steps), flops))
-            self.steps.append(Step(node, "", (), 0, self._span, self._sources(inputs)))
+            tensors = _tensors(inputs)
+            self._open.append((True, len(self.steps), flops, {id(t): t._version for t in tensors}))
+            self.steps.append(Step(node, "", (), 0, self._span, self._sources(tensors)))
             self._inside_step = True
         else:
-            self._open.append((False, len(self.spans), flops))
+            self._open.append((False, len(self.spans), flops, {}))
             self.spans.append(Span(node, self._span, (), 0, ()))
             self._span = len(self.spans) - 1
 
-    def leave(self, output: object, flops: int) -> None:
-        """The innermost module call returned ``output``."""
+    def leave(self, output: object, flops: int) -> torch.Tensor | None:
+        """The innermost module call returned ``output`` (``flops``: the pass's count when its
+        forward returned). An alias to return in its place where it is its input, untouched."""
         opened = self._open.pop()
         if opened is None:
-            return
-        is_step, index, start = opened
+            return None
+        is_step, index, start, versions = opened
         macs = (flops - start) // 2
         tensors = _tensors(output)
         shape = tuple(tensors[0].shape) if tensors else ()
+        alias = None
         if is_step:
+            if isinstance(output, torch.Tensor) and versions.get(id(output)) == output._version:
+                alias = tensors[0] = aten.alias.default(output)  # an op of this call: not a step
             self.steps[index] = self.steps[index]._replace(shape=shape, macs=macs)
             self._tag(tensors, index)
             self._inside_step = False
@@ -93,6 +107,7 @@ class FlowRecorder:
             span = self.spans[index]
             self.spans[index] = span._replace(shape=shape, macs=macs, results=self._sources(tensors))
             self._span = span.parent
+        return alias
 
     def op(self, func, args: tuple, out: object, flops: int) -> None:
         """An aten op ran (``flops``: its own count)."""
