@@ -29,7 +29,7 @@ async def open_graph(pilot, path: str) -> GraphView:
     await pilot.pause()
     assert tree.highlighted_path == path
     await pilot.press("g")
-    await pilot.pause()
+    await settle(pilot)
     return pilot.app.screen.query_one(GraphView)
 
 
@@ -100,20 +100,20 @@ async def test_enter_opens_a_branch_and_backspace_comes_back_out_with_it_selecte
         branch = view.selected
         assert branch == "inception3a.branch1"
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.block == branch and view.selected == "input"
         assert {branch + ".conv", branch + ".bn"} <= {node.path for node in view.graph.nodes}  # BasicConv2d's
         assert_in_step(app.screen, branch)
         await pilot.press("backspace")
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.block == "inception3a" and view.selected == branch
         assert_in_step(app.screen, branch)
         await pilot.press("backspace")  # out again: the whole model, inception3a selected
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.block == "" and view.selected == "inception3a"
         assert_in_step(app.screen, "inception3a")
         await pilot.press("up", "enter")  # maxpool2, a single layer: nothing inside to open
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.block == "" and view.selected == "maxpool2"
 
 
@@ -123,14 +123,17 @@ async def test_brackets_change_the_depth_and_keep_the_selected_layer(shared_cach
         await settle(pilot)
         view = await open_graph(pilot, "inception3a")
         await pilot.press("right_square_bracket")
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.depth == 2
         paths = {node.path for node in view.graph.nodes}
         assert {"inception3a.branch2.0", "inception3a.branch2.1"} <= paths  # the branch's two BasicConv2d
         assert "inception3a.branch2" not in paths
         await pilot.press("left_square_bracket", "left_square_bracket")  # not below 1
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.depth == 1 and "inception3a.branch2" in {node.path for node in view.graph.nodes}
+        await pilot.press("right_square_bracket", "right_square_bracket")  # faster than the drawing: both count
+        await settle(pilot)
+        assert view.graph.depth == 3 and "inception3a.branch2.0.conv" in {node.path for node in view.graph.nodes}
 
 
 async def test_escape_and_g_return_to_the_table_on_the_selected_layer(shared_cache):
@@ -146,7 +149,7 @@ async def test_escape_and_g_return_to_the_table_on_the_selected_layer(shared_cac
         assert not app.screen.has_class("-graph") and tree.has_focus
         assert_in_step(app.screen, "layer1.0.conv2")
         await pilot.press("g")  # on a leaf: its parent's graph, the leaf selected
-        await pilot.pause()
+        await settle(pilot)
         assert view.graph.block == "layer1.0" and view.selected == "layer1.0.conv2"
         await pilot.press("down", "g")
         await pilot.pause()
@@ -164,20 +167,19 @@ async def test_g_on_the_model_row_and_the_palette_open_the_whole_model(shared_ca
         app.screen.query_one(LayerTree).reveal("layer2")
         await pilot.pause()
         await pilot.press("ctrl+p", *"graph of the highlighted", "enter")
-        await pilot.pause()
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is app.explorer and app.screen.has_class("-graph")
         assert view.graph.block == "layer2" and view.has_focus
 
 
-async def test_a_model_without_a_dataflow_says_so_in_the_header(shared_cache, analysis_of):
+async def test_a_model_without_a_dataflow_says_so_in_the_header(shared_cache):
     app = make_app("resnet18", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.screen.analysis = replace(app.screen.analysis, dataflow=None)  # as an entry from before the graph
         await pilot.pause()
         await pilot.press("g")
-        await pilot.pause()
+        await settle(pilot)
         header = str(app.screen.query_one("#model-header").render())
         assert "no graph" in header and "no dataflow was recorded" in header
         assert not app.screen.has_class("-graph") and app.screen.query_one("#layer-table").display

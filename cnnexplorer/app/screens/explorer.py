@@ -34,8 +34,10 @@ from cnnexplorer.zoo import ARCHITECTURES, get, more_architectures, more_names
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
     from cnnexplorer.analysis.cache import AnalysisCache
+    from cnnexplorer.analysis.graph import BlockGraph
     from cnnexplorer.diff import Diff
     from cnnexplorer.overview import ZooRow
+    from cnnexplorer.render.graph import Drawing
 
 MAX_DEPTH = 12
 ANALYSIS_DELAY = 0.2  # seconds the cursor must rest on a model before it is analysed
@@ -341,28 +343,54 @@ class ExplorerScreen(Screen[None]):
         else:
             self.open_graph(node.path.rpartition(".")[0], 1, select=node.path)
 
-    def open_graph(self, block: str, depth: int, select: str | None = None) -> bool:
-        """Show the graph of ``block`` at ``depth``; what stops it goes in the header."""
-        from cnnexplorer.analysis.graph import block_graph
-
+    def open_graph(self, block: str, depth: int, select: str | None = None) -> None:
+        """Show the graph of ``block`` at ``depth`` with the node of layer ``select`` selected,
+        drawn in a worker (a deep graph of a large model takes seconds to lay out)."""
         assert self.analysis is not None
-        try:
-            graph = block_graph(self.analysis, block, depth)
-        except UsageError as error:
-            self.query_one(ModelHeader).show(self.analysis, notice=f"no graph: {error}")
-            return False
-        self.query_one(ModelHeader).show(self.analysis)
         view = self.query_one(GraphView)
+        view.loading = self.has_class("-graph")
+        self.draw_graph(self.analysis, block, depth, select)
+
+    @work(thread=True, exclusive=True, group="graph")
+    def draw_graph(self, analysis: Analysis, block: str, depth: int, select: str | None) -> None:
+        from cnnexplorer.analysis.graph import block_graph
+        from cnnexplorer.render.graph import draw_graph
+
+        try:
+            graph = block_graph(analysis, block, depth)
+            drawing = draw_graph(graph)
+        except UsageError as error:
+            self.app.call_from_thread(self._graph_failed, analysis, str(error))
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._graph_ready, analysis, graph, drawing, select)
+
+    def _graph_ready(self, analysis: Analysis, graph: BlockGraph, drawing: Drawing, select: str | None) -> None:
+        view = self.query_one(GraphView)
+        view.loading = False
+        if analysis is not self.analysis:  # drawn for an analysis no longer shown
+            return
+        self.query_one(ModelHeader).show(analysis)  # without an earlier graph's error
         self.add_class("-graph")
-        view.show(self.analysis, graph, select)
+        view.show(analysis, graph, drawing, select)
         view.focus()
-        return True
+
+    def _graph_failed(self, analysis: Analysis, error: str) -> None:
+        """Say in the header why there is no graph; a graph of an earlier analysis goes."""
+        view = self.query_one(GraphView)
+        view.loading = False
+        if analysis is not self.analysis:
+            return
+        self.query_one(ModelHeader).show(analysis, notice=f"no graph: {error}")
+        if view.analysis is not analysis:
+            self._close_graph()
 
     def _redraw_graph(self, same_model: bool) -> None:
         """A new analysis: the same block and layer again if the model is the same, else the table."""
         view = self.query_one(GraphView)
-        shown = view.graph
-        if not (same_model and shown is not None and self.open_graph(shown.block, view.depth, view.selected_path)):
+        if same_model and view.graph is not None:
+            self.open_graph(view.graph.block, view.depth, view.selected_path)
+        else:
             self._close_graph()
 
     def _close_graph(self) -> None:

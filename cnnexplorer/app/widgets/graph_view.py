@@ -76,16 +76,15 @@ class GraphView(ScrollView, can_focus=True):
         self.graph: BlockGraph | None = None
         self.drawing: Drawing | None = None
         self.selected = INPUT_ID
+        self._depth_asked = 1  # the depth shown, or the one asked for while it is drawn
         self._came_from: dict[tuple[str, int], str] = {}  # (node, direction) -> where ↑/↓ last left it for
 
     # Content -------------------------------------------------------------------------------
 
-    def show(self, analysis: Analysis, graph: BlockGraph, select: str | None = None) -> None:
-        """Draw ``graph`` with the node that shows layer ``select`` selected (else the input)."""
-        from cnnexplorer.render.graph import draw_graph
-
-        self.analysis, self.graph = analysis, graph
-        self.drawing = draw_graph(graph)
+    def show(self, analysis: Analysis, graph: BlockGraph, drawing: Drawing, select: str | None = None) -> None:
+        """Show ``graph`` as ``drawing`` with the node that shows layer ``select`` selected (else the input)."""
+        self.analysis, self.graph, self.drawing = analysis, graph, drawing
+        self._depth_asked = self.depth
         self._came_from = {}
         lines = self.drawing.lines
         self.virtual_size = Size(max((len(line) for line in lines), default=0), len(lines))
@@ -219,10 +218,12 @@ class GraphView(ScrollView, can_focus=True):
         self.post_message(self.Open(enclosing_block(self.analysis, self.graph.block), self.depth, self.graph.block))
 
     def action_change_depth(self, delta: int) -> None:
+        """Open or fold one more level (keys pressed while a graph is drawn add up)."""
         if self.graph is None:
             return
-        depth = max(1, min(MAX_DEPTH, self.depth + delta))
-        if depth != self.depth:
+        depth = max(1, min(MAX_DEPTH, self._depth_asked + delta))
+        if depth != self._depth_asked:
+            self._depth_asked = depth
             node = self.selected_node
             self.post_message(self.Open(self.graph.block, depth, node.path if node is not None else None))
 
