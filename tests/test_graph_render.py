@@ -227,6 +227,7 @@ BLOCKS = [
     ("inception_v3", "Mixed_6e", 1),  # factorised 7x1 / 1x7 branches
     ("inception_v3", "Mixed_7c", None),  # branches that split again
     ("densenet121", "features.denseblock1", 1),  # every layer reads every earlier one
+    ("densenet121", "features.denseblock4", 1),  # a source's column on another's port: the tracks' order
     ("densenet121", "features.transition1", 1),
     ("vgg16", "", 2),
     ("mobilenet_v3_small", "features.1", None),  # squeeze-excitation: a map times its own gate

@@ -23,6 +23,10 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from grandalf.graphs import Edge, graph_core
+from grandalf.graphs import Vertex as GVertex
+from grandalf.layouts import DummyVertex, SugiyamaLayout
+
 from cnnexplorer import units
 from cnnexplorer.analysis.graph import INPUT_ID, OUTPUT_ID, BlockGraph, GraphNode
 
@@ -131,10 +135,6 @@ def _layout(graph: BlockGraph, sizes: dict[str, tuple[int, int]]) -> _Layout:
     """grandalf's layers and the order within each (crossings reduced), its x for every vertex,
     and each edge's chain of vertices, one per layer. Unconnected parts are laid out apart and
     put side by side."""
-    from grandalf.graphs import Edge, graph_core
-    from grandalf.graphs import Vertex as GVertex
-    from grandalf.layouts import DummyVertex, SugiyamaLayout
-
     result = _Layout([], [[a, b] for a, b in graph.edges], {})
     offset = 0.0
     for part in _components(graph):
@@ -147,7 +147,7 @@ def _layout(graph: BlockGraph, sizes: dict[str, tuple[int, int]]) -> _Layout:
         edges = [Edge(vertices[graph.edges[i][0]], vertices[graph.edges[i][1]]) for i in indices]
         edge_index = {id(edge): index for edge, index in zip(edges, indices)}
         component = graph_core(list(vertices.values()), edges)
-        layout = SugiyamaLayout(component)
+        layout = _Sugiyama(component)
         layout.xspace, layout.yspace, layout.dw = GAP, 1, 1  # dw: a dummy is one column wide
         layout.init_all(roots=[v for v in component.sV if not v.e_in()], inverted_edges=[])
         layout.draw()
@@ -170,6 +170,15 @@ def _layout(graph: BlockGraph, sizes: dict[str, tuple[int, int]]) -> _Layout:
                 right = max(right, x + vertex.view.w / 2)
         offset = right + GAP
     return result
+
+
+class _Sugiyama(SugiyamaLayout):
+    """grandalf's SugiyamaLayout, its alignment conflicts kept in a set (it looks each one up
+    in a list: seconds on a whole DenseNet's graph)."""
+
+    def _detect_alignment_conflicts(self) -> None:
+        super()._detect_alignment_conflicts()
+        self.conflicts = set(self.conflicts)
 
 
 def _components(graph: BlockGraph) -> list[list[str]]:
@@ -287,7 +296,12 @@ class _Painter:
     def paint(self) -> Drawing:
         layers = self.layout.layers
         heights = [max((self.sizes[v][1] for v in layer if isinstance(v, str)), default=1) for layer in layers]
-        channels = [self._nets(rank) for rank in range(len(layers) - 1)]
+        rank_of = {vertex: rank for rank, layer in enumerate(layers) for vertex in layer}
+        segments: list[list[tuple[Vertex, Vertex]]] = [[] for _ in layers]  # by the rank of their source
+        for chain in self.layout.chains:
+            for source, target in zip(chain, chain[1:]):
+                segments[rank_of[source]].append((source, target))
+        channels = [self._nets(segments[rank]) for rank in range(len(layers) - 1)]
         tracks = [_assign_tracks(nets) for nets in channels]
         boxes: dict[str, Box] = {}
         row = 0
@@ -329,18 +343,15 @@ class _Painter:
                 self.canvas.vertical(column, bottom + 1, band_bottom, self._new_net())
         return Box(top, left, width, height)
 
-    def _nets(self, rank: int) -> list[_Net]:
-        """The nets of the channel below layer ``rank``: one per source, with a port on its
-        target for each of its edges."""
+    def _nets(self, segments: list[tuple[Vertex, Vertex]]) -> list[_Net]:
+        """The nets of the channel that ``segments`` (the edges' pieces from one layer to the
+        next) cross: one per source, with a port on its target for each of its edges."""
         targets: dict[Vertex, list[Vertex]] = {}  # target -> its sources in this channel
-        ordered: list[Vertex] = []
-        layer = set(self.layout.layers[rank])
-        for chain in self.layout.chains:
-            for source, target in zip(chain, chain[1:]):
-                if source in layer and source not in targets.get(target, []):
-                    targets.setdefault(target, []).append(source)
-                    if source not in ordered:
-                        ordered.append(source)
+        ordered: dict[Vertex, None] = {}
+        for source, target in segments:
+            if source not in targets.setdefault(target, []):
+                targets[target].append(source)
+                ordered[source] = None
         foreign = {self.exit_column(source) for source in ordered}
         ports: dict[Vertex, list[tuple[int, Vertex]]] = {source: [] for source in ordered}
         for target, sources in targets.items():
@@ -348,8 +359,10 @@ class _Painter:
             columns = self._ports(target, [self.exit_column(s) for s in sources], foreign)
             for source, column in zip(sources, columns):
                 ports[source].append((column, target))
-        ordered.sort(key=self.exit_column)
-        return [_Net(self.exit_column(source), sorted(ports[source], key=lambda p: p[0])) for source in ordered]
+        return [
+            _Net(self.exit_column(source), sorted(ports[source], key=lambda p: p[0]))
+            for source in sorted(ordered, key=self.exit_column)
+        ]
 
     def _ports(self, target: Vertex, sources: list[int], foreign: set[int]) -> list[int]:
         """A column on ``target``'s top for each source (their columns, left to right): straight
@@ -401,7 +414,7 @@ def _assign_tracks(nets: list[_Net]) -> int:
     placed: list[_Net] = []
     rows = 0
     while pending:
-        ready = [net for net in pending if not any(net.column in _port_columns(o) for o in pending if o is not net)]
+        ready = [net for net in pending if not any(o.column in _port_columns(net) for o in pending if o is not net)]
         net = min(ready or pending, key=lambda n: (sum(_crossings(n, o) for o in pending if o is not n), n.column))
         pending.remove(net)
         net.row = max((o.row + 1 for o in placed if _overlap(o, net)), default=0)
