@@ -89,6 +89,11 @@ async def test_right_and_left_move_across_the_four_branches_of_inception3a(share
         assert columns == sorted(columns)  # left to right, as drawn
         await pilot.press("right")  # nothing further right
         assert view.selected == seen[-1]
+        box = view.drawing.boxes[seen[1]]
+        inside = (box.col - round(view.scroll_x) + 2, box.row - round(view.scroll_y) + 2 + 1)  # + 1: the top border
+        await pilot.click(GraphView, offset=inside)  # the mouse selects too
+        assert view.selected == seen[1]
+        assert_in_step(app.screen, seen[1])
 
 
 async def test_enter_opens_a_branch_and_backspace_comes_back_out_with_it_selected(shared_cache):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
@@ -199,6 +200,17 @@ class GraphView(ScrollView, can_focus=True):
         if box_a is None or box_b is None:
             return False
         return box_a.row < box_b.row + box_b.height and box_b.row < box_a.row + box_a.height
+
+    def on_click(self, event: events.Click) -> None:
+        """Select the node whose box was clicked."""
+        offset = event.get_content_offset(self)
+        if offset is None or self.drawing is None:
+            return
+        x, y = offset.x + self.scroll_offset.x, offset.y + self.scroll_offset.y
+        for node_id, box in self.drawing.boxes.items():
+            if box.col <= x < box.col + box.width and box.row <= y < box.row + box.height:
+                self.select(node_id)
+                return
 
     # Other blocks ----------------------------------------------------------------------------
 
