@@ -177,6 +177,26 @@ async def test_g_on_the_model_row_and_the_palette_open_the_whole_model(shared_ca
         assert view.graph.block == "layer2" and view.has_focus
 
 
+async def test_from_the_costliest_view_the_graph_opens_the_layers_block_and_the_details_follow(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(LayerTree)
+        await pilot.press("tab", "c", "down")  # the costliest layer by MACs: a leaf, listed alone
+        leaf = tree.highlighted_path
+        assert tree.ranking == "macs" and app.screen.analysis.paths[leaf].is_leaf
+        await pilot.press("g")
+        await settle(pilot)
+        view = app.screen.query_one(GraphView)
+        assert view.graph.block == leaf.rpartition(".")[0] and view.selected == leaf
+        await pilot.press("down")
+        await pilot.pause()
+        after = view.graph.node(view.selected).path or view.graph.block
+        assert app.screen.query_one(DetailsPanel).node.path == after != leaf
+        await pilot.press("escape")
+        assert tree.ranking == "macs" and tree.highlighted_path == leaf  # the ranking lists leaves only
+
+
 async def test_a_model_without_a_dataflow_says_so_in_the_header(shared_cache):
     app = make_app("resnet18", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -188,6 +208,20 @@ async def test_a_model_without_a_dataflow_says_so_in_the_header(shared_cache):
         header = str(app.screen.query_one("#model-header").render())
         assert "no graph" in header and "no dataflow was recorded" in header
         assert not app.screen.has_class("-graph") and app.screen.query_one("#layer-table").display
+
+
+async def test_a_block_that_did_not_run_says_so_in_the_header(shared_cache):
+    app = make_app("inception_v3", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_graph(pilot, "AuxLogits.fc")  # a leaf of the training-only head, which eval mode skips
+        await settle(pilot)
+        header = str(app.screen.query_one("#model-header").render())
+        assert "no graph: AuxLogits of inception_v3 did not run" in header
+        assert not app.screen.has_class("-graph") and app.screen.query_one(LayerTree).highlighted_path == "AuxLogits.fc"
+        await open_graph(pilot, "Mixed_5b")  # the next graph clears the message
+        await settle(pilot)
+        assert app.screen.has_class("-graph") and "no graph" not in str(app.screen.query_one("#model-header").render())
 
 
 async def test_the_selection_scrolls_into_sight_at_80x24(shared_cache):

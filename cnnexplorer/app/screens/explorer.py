@@ -428,7 +428,7 @@ class ExplorerScreen(Screen[None]):
         search = self.query_one("#search", Input)
         if search.display:
             search.display = False
-            self.query_one(LayerTree).focus()
+            self._focus_workspace()
 
     @on(Input.Changed, "#search")
     def search_layers(self, event: Input.Changed) -> None:
