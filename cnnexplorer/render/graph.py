@@ -199,11 +199,11 @@ def _columns(layout: _Layout, widths: dict[Vertex, int]) -> dict[Vertex, int]:
     columns right of the one before it in its layer allows; the drawing starts at column 0."""
     lefts: dict[Vertex, int] = {}
     for layer in layout.layers:
-        edge = None
+        previous_end = None  # the column after the vertex before
         for vertex in layer:
             left = math.floor(layout.centres[vertex] + 0.5) - widths[vertex] // 2
-            lefts[vertex] = left if edge is None else max(left, edge + GAP)
-            edge = lefts[vertex] + widths[vertex]
+            lefts[vertex] = left if previous_end is None else max(left, previous_end + GAP)
+            previous_end = lefts[vertex] + widths[vertex]
     first = min(lefts.values())
     return {vertex: left - first for vertex, left in lefts.items()}
 
