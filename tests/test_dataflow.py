@@ -373,6 +373,35 @@ def test_a_user_models_graph_is_what_torch_fx_traces(make, block):
     assert_same_graph(our_graph(analysis, block), fx_graph(module, block, inputs))
 
 
+class Assembled(nn.Module):
+    """A user's model that writes its branches into slices of one tensor, and runs an in-place
+    ReLU on a slice of it: torch.fx sees no such writes (``setitem`` returns nothing), the
+    values flow through them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left, self.right = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 1)
+        self.relu = nn.ReLU(inplace=True)
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x.new_zeros(x.shape[0], 8, *x.shape[2:])
+        out[:, :4] = self.left(x)
+        out[:, 4:] = self.right(x)
+        self.relu(out[:, 2:6])
+        return self.head(out)
+
+
+def test_writes_into_a_slice_feed_what_reads_the_whole():
+    graph = block_graph(analyze_module(Assembled(), (3, 8, 8)), "", depth=None)
+    assert set(graph.edges) == {
+        ("input", "left"), ("left", "copy_()"),  # out[:, :4] = left(x)
+        ("input", "right"), ("copy_()", "slice()"), ("slice()", "copy_()#2"), ("right", "copy_()#2"),  # out[:, 4:]
+        ("copy_()#2", "slice()#2"), ("slice()#2", "relu"),  # relu(out[:, 2:6]) in place
+        ("relu", "head"), ("head", "output"),  # head reads out, as the ReLU left it
+    }  # fmt: skip
+
+
 # One module called three times; a real forward; the cache; training-only heads ------------
 
 

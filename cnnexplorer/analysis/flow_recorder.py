@@ -6,8 +6,9 @@ ops, and the output they leave, are the call's), and its dispatch mode calls
 :meth:`FlowRecorder.op` after each aten op. Each tensor the pass makes is tagged with the step
 that made it (by id: the tensors are kept alive for the pass, so that no id is reused); a
 step's sources are the tags of what it reads. A container call tags nothing: what it returns
-keeps the tag of the step inside it. An in-place op or module (``relu_``, ``nn.ReLU(inplace=True)``)
-tags the tensor it changed: whatever reads it next reads the changed values.
+keeps the tag of the step inside it. An in-place op or module (``relu_``, ``nn.ReLU(inplace=True)``,
+the ``copy_`` of ``out[:, :c] = y``) tags the tensor it changed, and the one that is a view of:
+whatever reads either next reads the changed values.
 
 An atomic module that returns its input itself, untouched (``nn.Identity``, a dropout of
 p=0), would leave one tensor with two tags; :meth:`FlowRecorder.leave` hands back an alias of
@@ -101,7 +102,8 @@ class FlowRecorder:
             if isinstance(output, torch.Tensor) and versions.get(id(output)) == output._version:
                 alias = tensors[0] = aten.alias.default(output)  # an op of this call: not a step
             self.steps[index] = self.steps[index]._replace(shape=shape, macs=macs)
-            self._tag(tensors, index)
+            changed = [t for t in tensors if versions.get(id(t), t._version) != t._version]
+            self._tag(tensors + _bases(changed), index)
             self._inside_step = False
         else:
             span = self.spans[index]
@@ -125,7 +127,8 @@ class FlowRecorder:
             return
         name = func.overloadpacket.__name__
         self.steps.append(Step(NO_NODE, name, tuple(outputs[0].shape), flops // 2, self._span, sources))
-        self._tag(outputs, len(self.steps) - 1)
+        written = _bases(outputs[:1]) if outputs[0] is inputs[0] else []  # in place: into a view's base too
+        self._tag(outputs + written, len(self.steps) - 1)
 
     def dataflow(self, output: object) -> Dataflow:
         """What was recorded, with the sources of the model's ``output``."""
@@ -143,6 +146,11 @@ class FlowRecorder:
         for tensor in tensors:
             self._source[id(tensor)] = step
             self._alive.append(tensor)
+
+
+def _bases(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The tensors that those among ``tensors`` that are views look into."""
+    return [t._base for t in tensors if t._base is not None]
 
 
 def _tensors(value: object) -> list[torch.Tensor]:
