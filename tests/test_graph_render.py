@@ -297,6 +297,15 @@ def test_pages_keep_every_box_whole_on_some_page(width):
         assert any(start <= box.col and box.col + box.width <= end for start, end in pages), node_id
     text = render_text(graph, width)
     assert max(len(line) for line in text.splitlines()) <= width
+    printed = re.split(r"page \d+/\d+: columns \d+-\d+ of \d+\n", text)[1:]
+    assert len(printed) == len(pages)
+    for (start, end), page in zip(pages, printed):
+        rows = [line.ljust(end - start) for line in page.splitlines()]
+        for box in drawing.boxes.values():  # a box the page's edge cuts: its label left out, not cut
+            if box.col < start < box.col + box.width or box.col < end < box.col + box.width:
+                for row in range(box.row + 1, box.row + box.height - 1):
+                    low, high = max(box.col + 1, start), min(box.col + box.width - 1, end)
+                    assert rows[row][low - start : high - start].strip() == ""
     for node in graph.nodes:
         for line in node_lines(node, graph.block):
             assert line in text
