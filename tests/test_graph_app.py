@@ -122,6 +122,21 @@ async def test_enter_opens_a_branch_and_backspace_comes_back_out_with_it_selecte
         assert view.graph.block == "" and view.selected == "maxpool2"
 
 
+async def test_backspace_from_a_folded_block_selects_its_run(shared_cache):
+    app = make_app("resnet50", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        view = await open_graph(pilot, "layer2.2")
+        assert view.graph.block == "layer2.2"
+        await pilot.press("backspace")
+        await settle(pilot)
+        run = view.graph.node(view.selected)  # layer2's blocks 1 to 3 (of 4) are alike: one node
+        assert view.graph.block == "layer2" and (run.path, run.last_path, run.repeat) == ("layer2.1", "layer2.3", 3)
+        await pilot.press("enter")  # into the run's first block
+        await settle(pilot)
+        assert view.graph.block == "layer2.1"
+
+
 async def test_brackets_change_the_depth_and_keep_the_selected_layer(shared_cache):
     app = make_app("googlenet", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
