@@ -315,7 +315,7 @@ def test_a_drawing_that_fits_is_one_page():
     graph = graph_of("googlenet", "inception3a")
     text = render_text(graph, 200)
     assert "page 1/" not in text
-    assert text.splitlines()[1:] == [line.rstrip() for line in draw_graph(graph).lines]
+    assert text.splitlines()[2:] == [line.rstrip() for line in draw_graph(graph).lines]
 
 
 # --- formats -----------------------------------------------------------------------------------

@@ -544,7 +544,7 @@ def page_columns(drawing: Drawing, width: int) -> list[tuple[int, int]]:
 
 
 def render_text(graph: BlockGraph, width: int) -> str:
-    """The drawing as the ``graph`` command prints it, under a line saying what it is: whole
+    """The drawing as the ``graph`` command prints it, under two lines saying what it is: whole
     where it fits in ``width`` columns, else in pages of columns, each headed by which page and columns it is. On a
     page, a box that does not lie whole on it shows its border only (its label is whole on
     another page)."""
@@ -553,11 +553,10 @@ def render_text(graph: BlockGraph, width: int) -> str:
     total = len(drawing.lines[0]) if drawing.lines else 0
     where = f"{graph.model} {graph.block}" if graph.block else graph.model
     depth = "all" if graph.depth is None else graph.depth
-    caption = (
-        f"{where}, depth {depth}: {len(graph.nodes)} nodes, {len(graph.edges)} edges "
-        "(MACs: multiply-accumulates, FLOPs = 2 x MACs)"
-    )
-    out = textwrap.wrap(caption, width)
+    out = [
+        *textwrap.wrap(f"{where}, depth {depth}: {len(graph.nodes)} nodes, {len(graph.edges)} edges", width),
+        *textwrap.wrap("MACs: multiply-accumulates (FLOPs = 2 x MACs)", width),
+    ]
     for number, (start, end) in enumerate(pages, 1):
         if len(pages) > 1:
             out.extend(textwrap.wrap(f"page {number}/{len(pages)}: columns {start + 1}-{end} of {total}", width))
