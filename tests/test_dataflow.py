@@ -45,6 +45,9 @@ ATEN_NAME = {
     "flatten": "view",
     "permute": "permute",
     "transpose": "transpose",
+    torch.transpose: "transpose",
+    "view": "view",
+    "chunk": "split",
     "contiguous": "clone",  # of a tensor that is not contiguous: a copy
     "reshape": "view",  # of a contiguous tensor
     torch.chunk: "split",  # chunk is split into equal parts, one op returning them all
@@ -224,6 +227,7 @@ BLOCKS = [
     ("efficientnet_b0", None, "features.2.0"),
     ("convnext_tiny", None, "features.1.0"),
     ("vit_b_16", None, "encoder.layers.encoder_layer_0"),
+    ("shufflenet_v2_x0_5", None, "stage2.1"),  # chunk, channel shuffle (view, transpose, copy, view), cat
     # Whole models: the stems, heads and the ops between blocks too.
     ("googlenet", None, ""),  # with its training-only heads, which the pass runs
     ("densenet121", None, ""),
