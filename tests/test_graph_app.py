@@ -175,6 +175,11 @@ async def test_escape_and_g_return_to_the_table_on_the_selected_layer(shared_cac
         await pilot.pause()
         assert not app.screen.has_class("-graph")
         assert_in_step(app.screen, "layer1.0.bn2")
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "escape")  # closed while a deeper one is drawn: it stays closed
+        await settle(pilot)
+        assert not app.screen.has_class("-graph") and app.screen.query_one(LayerTree).has_focus
 
 
 async def test_g_on_the_model_row_and_the_palette_open_the_whole_model(shared_cache):

@@ -394,6 +394,9 @@ class ExplorerScreen(Screen[None]):
             self._close_graph()
 
     def _close_graph(self) -> None:
+        """Back to the table; a graph still being drawn is dropped."""
+        self.workers.cancel_group(self, "graph")
+        self.query_one(GraphView).loading = False
         if self.has_class("-graph"):
             self.remove_class("-graph")
             self.query_one(LayerTree).focus()
