@@ -349,10 +349,10 @@ class ExplorerScreen(Screen[None]):
         assert self.analysis is not None
         view = self.query_one(GraphView)
         view.loading = self.has_class("-graph")
-        self.draw_graph(self.analysis, block, depth, select)
+        self.lay_out_graph(self.analysis, block, depth, select)
 
     @work(thread=True, exclusive=True, group="graph")
-    def draw_graph(self, analysis: Analysis, block: str, depth: int, select: str | None) -> None:
+    def lay_out_graph(self, analysis: Analysis, block: str, depth: int, select: str | None) -> None:
         from cnnexplorer.analysis.graph import block_graph
         from cnnexplorer.render.graph import draw_graph
 
