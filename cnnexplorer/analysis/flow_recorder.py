@@ -7,8 +7,8 @@ ops, and the output they leave, are the call's), and its dispatch mode calls
 that made it (by id: the tensors are kept alive for the pass, so that no id is reused); a
 step's sources are the tags of what it reads. A container call tags nothing: what it returns
 keeps the tag of the step inside it. An in-place op or module (``relu_``, ``nn.ReLU(inplace=True)``,
-the ``copy_`` of ``out[:, :c] = y``) tags the tensor it changed, and the one that is a view of:
-whatever reads either next reads the changed values.
+the ``copy_`` of ``out[:, :c] = y``) tags the tensor it changed and, where that is a view, the
+tensor it views: whatever reads either next reads the changed values.
 
 An atomic module that returns its input itself, untouched (``nn.Identity``, a dropout of
 p=0), would leave one tensor with two tags; :meth:`FlowRecorder.leave` hands back an alias of
