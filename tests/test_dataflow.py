@@ -88,13 +88,19 @@ def _source_line(node: fx.Node) -> str:
 
 class _Tracer(fx.Tracer):
     """fx's leaf rule (torch.nn's own modules are whole), plus the recorder's: a module without
-    children (torchvision's StochasticDepth) is one call, its forward's ops its own. It keeps
-    each node's source line."""
+    children (torchvision's StochasticDepth) is one call, its forward's ops its own; and the
+    graph's ``depth``: a module that many levels below the block is whole. It keeps each node's
+    source line."""
 
     record_stack_traces = True
 
+    def __init__(self, depth: int | None = None) -> None:
+        super().__init__()
+        self.depth = depth
+
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        return super().is_leaf_module(module, qualified_name) or not module._modules
+        deep = self.depth is not None and len(qualified_name.split(".")) >= self.depth
+        return super().is_leaf_module(module, qualified_name) or not module._modules or deep
 
 
 def _block_input(model: nn.Module, block: nn.Module, input_size: tuple[int, ...]) -> tuple:
@@ -129,10 +135,12 @@ def _value_has_tensor(value: object) -> bool:
     return False
 
 
-def fx_graph(module: nn.Module, prefix: str, inputs: tuple) -> tuple[list[tuple[str, str, tuple]], set]:
+def fx_graph(
+    module: nn.Module, prefix: str, inputs: tuple, depth: int | None = None
+) -> tuple[list[tuple[str, str, tuple]], set]:
     """The fx oracle: nodes as (kind, name, output shape) in execution order, and edges between
     their indices (-1: the block's input, "output": its output)."""
-    graph = _Tracer().trace(module)
+    graph = _Tracer(depth).trace(module)
     traced = fx.GraphModule(module, graph)
     values: dict[fx.Node, object] = {}
 
@@ -182,9 +190,9 @@ def _first_shape(value: object) -> tuple:
     return tuple(value.shape)
 
 
-def our_graph(analysis, block: str) -> tuple[list[tuple[str, str, tuple]], set]:
-    """``block_graph`` with every container opened, in the oracle's terms."""
-    graph = block_graph(analysis, block, depth=None, fold=False)
+def our_graph(analysis, block: str, depth: int | None = None) -> tuple[list[tuple[str, str, tuple]], set]:
+    """``block_graph`` unfolded (every container opened, by default), in the oracle's terms."""
+    graph = block_graph(analysis, block, depth=depth, fold=False)
     index: dict[str, int | str] = {INPUT_ID: "input", OUTPUT_ID: "output"}
     nodes = []
     for node in graph.nodes:
@@ -241,7 +249,7 @@ def meta_models() -> dict:
     return {}
 
 
-def _oracle(meta_models: dict, model: str, input_size, block: str):
+def _oracle(meta_models: dict, model: str, input_size, block: str, depth: int | None = None):
     arch = get(model)
     if model not in meta_models:
         meta_models[model] = build_model(arch, "meta")
@@ -249,7 +257,7 @@ def _oracle(meta_models: dict, model: str, input_size, block: str):
     module = built.get_submodule(block)
     size = input_size or arch.input_size
     inputs = _block_input(built, module, size) if block else (torch.empty(1, *size, device="meta"),)
-    return fx_graph(module, block, inputs)
+    return fx_graph(module, block, inputs, depth)
 
 
 def assert_same_graph(ours: tuple, oracle: tuple) -> None:
@@ -263,6 +271,25 @@ def assert_same_graph(ours: tuple, oracle: tuple) -> None:
 def test_a_blocks_graph_is_what_torch_fx_traces(model, input_size, block, meta_models):
     analysis = analysed(model, input_size)
     assert_same_graph(our_graph(analysis, block), _oracle(meta_models, model, input_size, block))
+
+
+AT_DEPTH = [
+    ("resnet50", None, "", 1),  # the stages whole
+    ("resnet50", None, "", 2),  # the stages opened into their Bottlenecks
+    ("googlenet", None, "", 1),  # the Inception modules and the aux heads whole
+    ("inception_v3", INCEPTION_V3, "Mixed_6b", 1),  # each BasicConv2d whole: no relu_ between
+    ("densenet121", None, "features", 2),  # the dense layers whole, their concatenations shown
+    ("vit_b_16", None, "encoder", 2),  # the encoder layers whole
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "input_size", "block", "depth"), AT_DEPTH, ids=[f"{m}:{b}:{d}" for m, _, b, d in AT_DEPTH]
+)
+def test_a_blocks_graph_at_a_depth_is_what_torch_fx_traces_to_that_depth(model, input_size, block, depth, meta_models):
+    analysis = analysed(model, input_size)
+    expected = _oracle(meta_models, model, input_size, block, depth)
+    assert_same_graph(our_graph(analysis, block, depth), expected)
 
 
 class TwoBranches(nn.Module):
