@@ -448,9 +448,11 @@ def test_a_module_called_three_times_is_three_nodes():
     assert len([e for e in edges if relu in e[0] or relu in e[1]]) == 6
 
 
-def test_a_real_cpu_forward_records_the_meta_passes_dataflow():
-    request = AnalysisRequest.of("resnet18")
-    assert analyze(request, device="cpu").dataflow == analysed("resnet18").dataflow
+@pytest.mark.parametrize("model", ["resnet18", "resnet20", "mobilenet_v3_large"])
+def test_a_real_cpu_forward_records_the_meta_passes_dataflow(model):
+    """resnet20's shortcuts are nn.Identity; mobilenet_v3's hardswish runs in place."""
+    request = AnalysisRequest.of(model)
+    assert analyze(request, device="cpu").dataflow == analysed(model).dataflow
 
 
 SMALL = "resnet20"  # one of our own models (CIFAR), quick to analyse
