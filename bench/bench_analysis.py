@@ -185,7 +185,8 @@ class _NoDataflow:
 
 def dataflow_on_and_off(repeats: int, models: str | None) -> None:
     """Each model analysed with the dataflow not recorded and recorded, alternately in one
-    process, ``repeats`` rounds (medians and their ratio); then each model's cache entry as
+    process, ``repeats`` rounds (the fastest of each: a shared machine's noise only ever adds
+    time; and their ratio); then each model's cache entry as
     the store writes it, with and without its dataflow (bytes of JSON)."""
     import dataclasses
     import json
@@ -206,12 +207,12 @@ def dataflow_on_and_off(repeats: int, models: str | None) -> None:
                 gc.collect()
                 times.setdefault((name, recorded), []).append(median_seconds(lambda r=request: analyze(r), 1))
     engine.FlowRecorder = recorder
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {repeats}, dataflow off and on")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fastest of {repeats}, dataflow off and on")
     print(f"\n{'model':20s} {'off ms':>8s} {'on ms':>8s} {'slower':>7s} {'entry KB':>9s} {'+dataflow':>10s}")
     total = {False: 0.0, True: 0.0}
     sizes = {False: 0, True: 0}
     for name in names:
-        off, on = (statistics.median(times[(name, recorded)]) for recorded in (False, True))
+        off, on = (min(times[(name, recorded)]) for recorded in (False, True))
         total[False] += off
         total[True] += on
         document = store._document(analyze(AnalysisRequest.of(name)))
