@@ -396,6 +396,9 @@ def _run_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+LARGE_GRAPH_NODES = 300  # above this, `graph` says on stderr that the drawing takes a while
+
+
 def _run_graph(args: argparse.Namespace) -> int:
     request = _analysis_request(args, args.model)
     depth = _graph_depth(args.depth)
@@ -416,6 +419,13 @@ def _run_graph(args: argparse.Namespace) -> int:
     else:
         import shutil
 
+        if len(graph.nodes) > LARGE_GRAPH_NODES:  # the layout takes seconds (densenet201 at all depths: half a minute)
+            print(
+                f"note: laying out {len(graph.nodes):,} nodes and {len(graph.edges):,} edges takes a while; "
+                "--block or a smaller --depth draws less",
+                file=sys.stderr,
+                flush=True,
+            )
         sys.stdout.write(drawing.render_text(graph, args.width or shutil.get_terminal_size().columns))
     return 0
 
