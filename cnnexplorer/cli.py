@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     kernels.set_defaults(handler=_run_kernels)
     _add_diff_command(commands)
     _add_graph_command(commands)
+    _add_profile_command(commands)
     _add_cache_command(commands)
     from cnnexplorer.train.cli import add_eval_parser, add_train_parser  # torch-free at import
 
@@ -252,6 +253,62 @@ def _add_graph_command(commands) -> None:
     )
     _add_analysis_options(graph)
     graph.set_defaults(handler=_run_graph)
+
+
+PROFILE_DESCRIPTION = """\
+Measure what each layer of a model costs on this machine, with random weights (nothing
+downloaded), and set it against the device's roofline.
+
+  clocks    CPU: a synchronous wall clock (perf_counter) in forward pre/post hooks on
+            every leaf module; CUDA: CUDA events recorded in the same hooks, read after a
+            synchronize (kernels launched asynchronously land between their layer's events).
+            Training mode: backward timed around each leaf's autograd node, same clocks.
+  steps     warm-up steps first, then --steps timed steps; every figure is a median. Steps
+            alternate with and without the hooks: the hooks' overhead is printed.
+  peaks     a large GEMM at the dtype (FLOP/s) and a large copy (bytes read + written / s),
+            measured once per device, dtype, torch version (and CPU threads) and kept in the
+            cache; --remeasure-peaks measures them again.
+  bytes     per layer: its weights (parameters and floating buffers) read, its inputs read
+            and its outputs written, at the dtype.
+  roofline  bound = min(peak FLOP/s, intensity x peak bytes/s), intensity = FLOPs / bytes.
+
+precision: auto (default) is fp32 on the CPU, bf16 on a GPU that has it, else fp16; bf16
+and fp16 run under torch.autocast, as timm's benchmark.py does (weights stay float32).
+FLOPs come from the analysis engine: FLOPs = 2 x MACs."""
+
+PROFILE_EPILOG = """\
+examples:
+  cnnexplorer profile resnet18 --input 3x64x64 --batch 8
+  cnnexplorer profile vgg16 --device cuda --batch 64 --mode training
+  cnnexplorer profile densenet121 --device cuda:0 --precision bf16 --channels-last --format json
+
+formats: table (default), csv (one row per leaf layer), json (schema 1, documented in the README)."""
+
+
+def _add_profile_command(commands) -> None:
+    profile = commands.add_parser(
+        "profile",
+        help="measured time per layer on a device (CPU or CUDA) against its roofline",
+        description=PROFILE_DESCRIPTION,
+        epilog=PROFILE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    profile.add_argument("model", help=MODEL_HELP)
+    profile.add_argument("--device", default="cpu", metavar="DEVICE", help="cpu (default), cuda or cuda:N")
+    profile.add_argument(
+        "--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or 224 for 3x224x224); default: the model's own"
+    )
+    profile.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+    profile.add_argument(
+        "--precision", default="auto", metavar="P", help="auto (default), fp32, bf16 or fp16 (bf16/fp16: autocast)"
+    )
+    profile.add_argument("--channels-last", action="store_true", help="model and input in channels_last memory format")
+    profile.add_argument("--mode", choices=("inference", "training"), default="inference", help="default inference")
+    profile.add_argument("--steps", type=int, metavar="N", help="timed steps (default 10 on the CPU, 30 on a GPU)")
+    profile.add_argument("--remeasure-peaks", action="store_true", help="measure the device's peaks again")
+    profile.add_argument("--format", default="table", choices=("table", "json", "csv"), help="default table")
+    _add_no_cache_option(profile)
+    profile.set_defaults(handler=_run_profile)
 
 
 CACHE_DESCRIPTION = """\
@@ -443,6 +500,28 @@ def _graph_depth(text: str) -> int | None:
     return depth
 
 
+def _run_profile(args: argparse.Namespace) -> int:
+    from cnnexplorer.analysis.inputs import parse_input
+    from cnnexplorer.train.devices import check_device_flag
+
+    check_device_flag(args.device)
+    if args.precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise UsageError(f"unknown --precision {args.precision!r}: use auto, fp32, bf16 or fp16")
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"invalid --steps {args.steps}: give 1 or more")
+    input_size = parse_input(args.input) if args.input is not None else None
+    from cnnexplorer.profile.measure import ProfileRequest, profile_model
+    from cnnexplorer.profile.render import render
+
+    request = ProfileRequest(
+        args.model, input_size, args.batch, args.device, args.precision, args.channels_last, args.mode,
+        args.steps, remeasure_peaks=args.remeasure_peaks,
+    )  # fmt: skip
+    profile = profile_model(request, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    render(profile, args.format, _console())
+    return 0
+
+
 def _run_kernels(args: argparse.Namespace) -> int:
     from cnnexplorer.analysis.stacked_kernels import compare_stacked_kernels
     from cnnexplorer.render.kernels import render_comparison
@@ -472,6 +551,7 @@ def _run_cache(args: argparse.Namespace) -> int:
         "torchvision": ("torchvision model's input size", "torchvision models' input sizes"),
         "names": ("list of torchvision's models", "lists of torchvision's models"),
         "torchinfo": ("torchinfo comparison", "torchinfo comparisons"),
+        "peaks": ("device's measured peaks", "devices' measured peaks"),
         "temporary": ("unfinished write", "unfinished writes"),
     }
     parts = [f"{count} {described.get(kind, (kind, kind))[count != 1]}" for kind, (count, _) in usage.items()]

@@ -183,7 +183,7 @@ class Profile:
             flops = sum(layer.flops for layer in self.layers) * (3 if self.mode == "training" else 1)
             achieved = flops / (self.step_ms / 1e3)
             lines.append(
-                f"whole model: {achieved / 1e9:,.1f} GFLOP/s achieved, "
+                f"achieved over the step: {achieved / 1e9:,.1f} GFLOP/s, "
                 f"{100 * achieved / self.peaks.flops_per_s:.1f}% of the measured GEMM peak"
                 + (" (training: backward counted as 2 x forward FLOPs)" if self.mode == "training" else "")
             )
