@@ -59,9 +59,7 @@ class ExplorerScreen(Screen[None]):
         Binding("left_square_bracket", "change_depth(-1)", "Fold", show=False, tooltip="fold the tree one level"),
         Binding("right_square_bracket", "change_depth(1)", "Unfold", show=False, tooltip="unfold the tree one level"),
         *(Binding(str(n), f"set_depth({n})", "unfold to that depth", show=False) for n in range(1, 10)),
-        Binding(
-            "c", "costliest", "Cost", tooltip="costliest layers by MACs, then params, then memory, then the tree"
-        ),
+        Binding("c", "costliest", "Cost", tooltip="costliest layers by MACs, then params, then memory, then the tree"),
         Binding("g", "graph", "Graph", tooltip="dataflow graph of the highlighted block, or back to the table"),
         Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
         Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
