@@ -1,0 +1,118 @@
+"""``cnnexplorer profile`` as a user runs it: each command line in a forked child of one
+interpreter that imported torch once (tests/fork_cli.py), its output to a file as to a pipe."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnexplorer.profile import from_json
+from cnnexplorer.profile.render import CSV_COLUMNS
+from tests.conftest import assert_usage_error
+from tests.kill_at_write import ForkServer
+
+SMALL = ("resnet20", "--batch", "2", "--steps", "2")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    forks = ForkServer({**os.environ, "OMP_NUM_THREADS": "1"}, tmp_path_factory.mktemp("fork") / "server.log")
+    yield forks
+    forks.close()
+
+
+def profile_cli(server: ForkServer, *args: str, columns: int = 80, timeout: float = 180) -> subprocess.CompletedProcess:
+    """``cnnexplorer profile ARGS`` in a forked child, in a terminal ``columns`` wide; a hang fails the test."""
+    with tempfile.TemporaryDirectory(prefix="profile-cli-") as logs:
+        out, err = Path(logs) / "out", Path(logs) / "err"
+        run = server.start(["profile", *args], log=out, err=err, env={"COLUMNS": str(columns)})
+        deadline = time.monotonic() + timeout
+        while run.poll() is None:
+            if time.monotonic() > deadline:
+                run.send_signal(9)
+                run.wait()
+                pytest.fail(f"`cnnexplorer profile {' '.join(args)}` still ran after {timeout} s")
+            time.sleep(0.02)
+        return subprocess.CompletedProcess(args, run.returncode, out.read_text(), err.read_text())
+
+
+def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(server):
+    result = profile_cli(server, *SMALL)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "resnet20 on cpu (" + lines[0].split("(", 1)[1] and "inference, batch 2 of 3x32x32" in lines[0]
+    assert "precision float32, memory format contiguous, 2 timed steps (medians)" in result.stdout
+    assert "GFLOP/s (GEMM)" in result.stdout and "GB/s (copy)" in result.stdout
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    rows = [line.split() for line in lines if line.split()[:1] and line.split()[0].startswith("layer1.0.")]
+    assert [row[0] for row in rows] == ["layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu", "layer1.0.conv2",
+                                        "layer1.0.bn2", "layer1.0.shortcut"]  # fmt: skip
+    assert any(line.startswith("whole model: forward ") and "img/s" in line for line in lines)
+    assert "hooks overhead" in result.stdout and "coverage" in result.stdout
+    assert "peak memory: not measured on the CPU; the engine estimates" in result.stdout
+    assert "memory-bound layers:" in result.stdout and "GFLOP = 2 x GMACs" in result.stdout
+    assert "warm-up" in result.stderr and "step 2/2" in result.stderr  # progress on stderr
+
+
+def test_json_is_the_schema_1_document(server):
+    result = profile_cli(server, *SMALL, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1 and document["batch"] == 2 and document["precision"] == "float32"
+    profile = from_json(document)
+    assert profile.model == "resnet20" and profile.input_size == (3, 32, 32)
+    assert [layer["path"] for layer in document["layers"]][:3] == ["conv1", "bn1", "relu"]
+    assert all(layer["backward_ms"] is None for layer in document["layers"])
+
+
+def test_csv_has_a_row_per_leaf(server):
+    result = profile_cli(server, *SMALL, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) - 1 == 3 + 3 * 3 * 6 + 2  # stem, 3 stages of 3 blocks of 6 leaves, pool and fc
+    conv1 = dict(zip(rows[0], rows[1], strict=True))
+    assert conv1["path"] == "conv1" and int(conv1["flops"]) == 2 * 16 * 3 * 9 * 2 * 32 * 32
+    assert conv1["backward_ms"] == ""
+
+
+def test_training_mode_gives_backward_times(server):
+    result = profile_cli(server, *SMALL, "--mode", "training", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["mode"] == "training" and document["model"]["backward_ms"] > 0
+    assert all(isinstance(layer["backward_ms"], float) for layer in document["layers"])
+    table = profile_cli(server, *SMALL, "--mode", "training")
+    assert "bwd ms" in table.stdout and "backward" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--device", "cuda"), "GPU 0 was asked for"),
+        (("--device", "cuda:7"), "GPU 7"),
+        (("--device", "gpu"), "unknown --device 'gpu'"),
+        (("--device", "cpu:1"), "unknown --device 'cpu:1'"),
+        (("--precision", "fp8"), "unknown --precision 'fp8'"),
+        (("--steps", "0"), "invalid --steps 0"),
+        (("--batch", "0"), "batch"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(server, args, needle):
+    assert_usage_error(profile_cli(server, *SMALL, *args), needle)
+
+
+def test_unknown_model_is_one_line(server):
+    assert_usage_error(profile_cli(server, "resnet9000"), "resnet9000")
+
+
+def test_an_input_the_model_cannot_take_is_one_line(server):
+    assert_usage_error(profile_cli(server, "alexnet", "--input", "3x16x16"), "choose another --input")
