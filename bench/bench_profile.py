@@ -89,7 +89,8 @@ def main() -> None:
         gmacs = macs / (profile.step_ms / 1e3) / 1e9
         first = first or gmacs
         print(
-            f"{profile.model:<12} {profile.step_ms:>9.2f} {profile.forward_ms:>9.2f} {profile.forward_ms_with_hooks:>9.2f} "
+            f"{profile.model:<12} {profile.step_ms:>9.2f} {profile.forward_ms:>9.2f} "
+            f"{profile.forward_ms_with_hooks:>9.2f} "
             f"{100 * profile.hooks_overhead:>+7.1f}% {profile.coverage:>8.3f} {profile.img_per_s:>9.1f} "
             f"{gmacs:>9.2f} {100 * 2 * gmacs * 1e9 / peaks.flops_per_s:>5.1f}% {gmacs / first:>7.2f}x"
         )
