@@ -72,6 +72,11 @@ class CnnExplorerApp(App[None]):
             "Its dataflow in the table's place: branches, merges, costs; the arrows follow the edges",
             self.show_graph,
         )
+        yield SystemCommand(
+            "Profile the shown model on a device",
+            "Measured time per layer against the device's roofline: choose the device, then it runs (esc cancels)",
+            self.profile_model,
+        )
         yield SystemCommand("Jobs", "Training and evaluation jobs and past runs", self.action_show_jobs)
         yield SystemCommand("Train the current architecture…", "Open the training form", self._explorer.action_train)
         yield SystemCommand(
@@ -130,6 +135,11 @@ class CnnExplorerApp(App[None]):
         """Show the graph of the explorer's highlighted block, returning to it from any other screen."""
         self._return_to_explorer()
         self._explorer.show_graph()
+
+    def profile_model(self) -> None:
+        """Choose a device and profile the explorer's model there, returning to it from any other screen."""
+        self._return_to_explorer()
+        self._explorer.choose_profile_device()
 
     def _return_to_explorer(self) -> None:
         while self.screen is not self._explorer and len(self.screen_stack) > 1:

@@ -25,6 +25,8 @@ from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.graph_view import GraphView
 from cnnexplorer.app.widgets.layer_tree import COSTLIEST, RANKING_TITLES, LayerTable, LayerTree, Ranking
 from cnnexplorer.app.widgets.model_header import ModelHeader
+from cnnexplorer.app.widgets.profile_header import ProfileHeader
+from cnnexplorer.app.widgets.roofline_chart import RooflineChart
 from cnnexplorer.app.widgets.stage_plots import StagePlots
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.app.widgets.zoo_list import ZooList
@@ -35,15 +37,21 @@ if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
     from cnnexplorer.analysis.cache import AnalysisCache
     from cnnexplorer.analysis.graph import BlockGraph
+    from cnnexplorer.app.screens.profile_form import ProfileChoice
     from cnnexplorer.diff import Diff
     from cnnexplorer.overview import ZooRow
+    from cnnexplorer.profile import Profile
     from cnnexplorer.render.graph import Drawing
 
 MAX_DEPTH = 12
 ANALYSIS_DELAY = 0.2  # seconds the cursor must rest on a model before it is analysed
 ZOO_MIN_WIDTH = 110  # narrower than this, the zoo pane hides (m shows it)
 DETAILS_RIGHT_WIDTH = 150  # from this width the details sit right of the table
-DETAILS_BELOW_HEIGHT = 34  # narrower but at least this tall: below it; else behind v
+DETAILS_BELOW_HEIGHT = 34  # narrower but at least this tall: below it; else behind v (the roofline: below)
+
+
+class ProfileCancelled(Exception):
+    """Raised in the profile's worker, at its next progress report, once escape cancelled it."""
 
 
 class ExplorerScreen(Screen[None]):
@@ -61,6 +69,14 @@ class ExplorerScreen(Screen[None]):
         *(Binding(str(n), f"set_depth({n})", "unfold to that depth", show=False) for n in range(1, 10)),
         Binding("c", "costliest", "Cost", tooltip="costliest layers by MACs, then params, then memory, then the tree"),
         Binding("g", "graph", "Graph", tooltip="dataflow graph of the highlighted block, or back to the table"),
+        Binding(
+            "r",
+            "profile",
+            "Profile",
+            show=False,
+            tooltip="profile: measure each layer's time on a device, with its roofline; again: back to the table",
+        ),
+        Binding("escape", "cancel_profile", "Cancel", show=False, priority=True, tooltip="cancel a profile under way"),
         Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
         Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
         Binding("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
@@ -96,6 +112,7 @@ class ExplorerScreen(Screen[None]):
         self._match_index = 0
         self._zoo_shown: bool | None = None  # None: by the width
         self._details_shown: bool | None = None  # None: by the size
+        self.profile: Profile | None = None  # the measured profile shown (the -profile class is on)
 
     @property
     def model_name(self) -> str:
@@ -107,10 +124,12 @@ class ExplorerScreen(Screen[None]):
             yield ZooList(id="zoo")
             with Vertical(id="centre"):
                 yield TextInput(placeholder="search layers by name or type (enter/↓ next, ↑ previous)", id="search")
+                yield ProfileHeader(id="profile-header")
                 with Container(id="workspace"):
                     yield LayerTable(id="layer-table")
                     yield GraphView(id="graph")
                     yield DetailsPanel(id="details")
+                    yield RooflineChart(id="roofline")
         yield StagePlots(id="plots")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -134,13 +153,14 @@ class ExplorerScreen(Screen[None]):
             details = "hidden"
         elif width >= DETAILS_RIGHT_WIDTH:
             details = "right"
-        elif height >= DETAILS_BELOW_HEIGHT or self._details_shown:
-            details = "below"
+        elif height >= DETAILS_BELOW_HEIGHT or self._details_shown or self.profile is not None:
+            details = "below"  # the roofline in the details' place: below the table at any height
         else:
             details = "hidden"
         self.set_class(not zoo, "-zoo-hidden")
         self.set_class(details == "below", "-details-below")
         self.set_class(details == "hidden", "-details-hidden")
+        self.set_class(height < DETAILS_BELOW_HEIGHT, "-short")  # the roofline below takes more of it
         if not zoo and self.focused is self.query_one(ZooList):
             self._focus_workspace()
 
@@ -286,6 +306,8 @@ class ExplorerScreen(Screen[None]):
                 self._draw_plots()
             if self.has_class("-graph"):
                 self._redraw_graph(same_model=keep is not None)
+            if self.profile is not None and not profile_fits(self.profile, analysis):
+                self.hide_profile()
 
     def _draw_plots(self) -> None:
         from cnnexplorer.analysis.structure import stages
@@ -319,6 +341,8 @@ class ExplorerScreen(Screen[None]):
         # that the details are always of the model in the header.
         if self.analysis is not None and node is not None and self.analysis.paths.get(node.path) is node:
             self.query_one(DetailsPanel).show(self.analysis, node)
+            if self.profile is not None:
+                self.query_one(RooflineChart).mark(node.path)
 
     # Graph ---------------------------------------------------------------------------------
 
@@ -416,6 +440,116 @@ class ExplorerScreen(Screen[None]):
     def close_graph(self) -> None:
         self._close_graph()
 
+    # Measured view --------------------------------------------------------------------------
+
+    def action_profile(self) -> None:
+        """Measure the shown model on a device (a dialog chooses it), or back to the table."""
+        if self.profile is not None:
+            self.hide_profile()
+        else:
+            self.choose_profile_device()
+
+    def choose_profile_device(self) -> None:
+        """The device dialog; the profile then runs in a worker (escape cancels it)."""
+        if self.analysis is None:
+            self.notify("No model to profile yet.", severity="warning")
+            return
+        from cnnexplorer import units
+        from cnnexplorer.app.screens.profile_form import ProfileForm
+
+        analysis = self.analysis
+        title = f"Profile {analysis.name} · input {units.dims(analysis.input_size)} · batch {analysis.batch}"
+
+        def start(choice: ProfileChoice | None) -> None:
+            if choice is not None:
+                self.add_class("-profiling")
+                self.query_one(ProfileHeader).show_progress(analysis.name, choice.device, "loading torch…")
+                self.measure_profile(analysis, choice)
+
+        self.app.push_screen(ProfileForm(title, self.devices or ["cpu"]), start)
+
+    @work(thread=True, exclusive=True, group="profile")
+    def measure_profile(self, analysis: Analysis, choice: ProfileChoice) -> None:
+        from cnnexplorer.profile.measure import ProfileRequest, profile_model
+
+        worker = get_current_worker()
+
+        def progress(step: str) -> None:
+            if worker.is_cancelled:
+                raise ProfileCancelled
+            self.app.call_from_thread(self._profile_progress, worker, analysis.name, choice.device, step)
+
+        request = ProfileRequest(
+            analysis.name, analysis.input_size, analysis.batch, choice.device, choice.precision, mode=choice.mode
+        )
+        try:
+            profile = profile_model(request, progress)
+        except ProfileCancelled:
+            return
+        except UsageError as error:
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._profile_failed, str(error))
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._profile_measured, profile)
+
+    def _profile_progress(self, worker: object, model: str, device: str, step: str) -> None:
+        if any(running is worker for running in self.workers if running.group == "profile"):
+            self.query_one(ProfileHeader).show_progress(model, device, step)
+
+    def _profile_measured(self, profile: Profile) -> None:
+        self.remove_class("-profiling")
+        self.show_profile(profile)
+
+    def _profile_failed(self, error: str) -> None:
+        self.remove_class("-profiling")
+        self._restore_profile_header()
+        self.notify(error, title="No profile", severity="error")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_profile":  # escape cancels a profile under way, else does what it did
+            return self.has_class("-profiling")
+        if action == "search_step":  # ↑/↓ step through matches while typing a search
+            return self.focused is self.query_one("#search", Input)
+        return True
+
+    def action_cancel_profile(self) -> None:
+        self.workers.cancel_group(self, "profile")
+        self.remove_class("-profiling")
+        self._restore_profile_header()
+        self.notify("Profile cancelled.")
+
+    def _restore_profile_header(self) -> None:
+        """The header line of the profile shown again (after a measurement that ended without one)."""
+        if self.profile is not None:
+            self.query_one(ProfileHeader).show(self.profile)
+
+    def show_profile(self, profile: Profile) -> None:
+        """The measured view of ``profile`` (of the model shown): its columns in the layer
+        table, its roofline chart following the table's cursor, its header line."""
+        if self.analysis is None or not profile_fits(profile, self.analysis):
+            shown = self.analysis.name if self.analysis is not None else "nothing"
+            self.notify(
+                f"The profile of {profile.model} at {profile.input_size} × {profile.batch} is not shown: "
+                f"the explorer now shows {shown}.",
+                severity="warning",
+            )
+            return
+        self.profile = profile
+        self.add_class("-profile")
+        tree = self.query_one(LayerTree)
+        tree.show_profile(profile)
+        self.query_one(ProfileHeader).show(profile)
+        self.query_one(RooflineChart).show(profile, tree.highlighted_path)
+        self._apply_layout()
+
+    def hide_profile(self) -> None:
+        """Back to the counted columns and the details."""
+        self.profile = None
+        self.remove_class("-profile")
+        self.query_one(LayerTree).show_profile(None)
+        self._apply_layout()
+
     # Search --------------------------------------------------------------------------------
 
     def action_search(self) -> None:
@@ -446,11 +580,6 @@ class ExplorerScreen(Screen[None]):
     @on(Input.Submitted, "#search")
     def next_match_on_enter(self) -> None:
         self.action_next_match(1)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "search_step":  # ↑/↓ step through matches while typing a search
-            return self.focused is self.query_one("#search", Input)
-        return True
 
     def action_search_step(self, step: int) -> None:
         self.action_next_match(step)
@@ -587,3 +716,12 @@ class ExplorerScreen(Screen[None]):
                 explorer_app(self).launch(result)
 
         self.app.push_screen(LaunchForm(request, devices, recipe=f"recipe: {recipe.source}"), launch)
+
+
+def profile_fits(profile: Profile, analysis: Analysis) -> bool:
+    """Whether ``profile`` measured the model, input and batch that ``analysis`` counts."""
+    return (profile.model, tuple(profile.input_size), profile.batch) == (
+        analysis.name,
+        tuple(analysis.input_size),
+        analysis.batch,
+    )

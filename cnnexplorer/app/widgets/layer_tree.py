@@ -1,8 +1,11 @@
 """The selected architecture as a tree-table: the module tree in the first column, then
-aligned columns of type, output, params, MACs, MACs share and receptive field.
+aligned columns of type, output, params, MACs, MACs share and receptive field; with a measured
+profile shown, then time, share of the time, achieved FLOP/s and the share of the roofline
+bound reached (with the roof that bounds it).
 
 Columns fit the width: when it runs out they drop in a fixed order (RF, type, share,
-MACs, params, output), and whatever still does not fit ends in an ellipsis."""
+MACs, params, output; with a profile, the counted columns go before the measured ones), and
+whatever still does not fit ends in an ellipsis."""
 
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ from textual.widgets.tree import TreeNode
 from cnnexplorer import units
 from cnnexplorer.analysis.results import shown_figures
 from cnnexplorer.analysis.structure import repeat_label
+from cnnexplorer.app.widgets.roofline_chart import COMPUTE_ROOF, MEMORY_ROOF, measured_layer, rgb_style
 from cnnexplorer.render.summary import rf_cell
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis import Analysis, LayerNode
+    from cnnexplorer.profile import Profile
 
 GAP = 1
 NAME_MIN = 14  # the name column never gets narrower than this
@@ -54,13 +59,23 @@ COLUMNS = (
     Column("rf", "RF", 6, "right"),  # "global" after global pooling
 )
 DROP_ORDER = ("rf", "type", "share", "macs", "params", "output")
+# A measured profile's columns, after those; then the counted columns go first.
+MEASURED_COLUMNS = (
+    Column("time", "time", 6, "right"),  # per step: forward (+ backward in training mode)
+    Column("time_share", "time%", 6, "right"),
+    Column("achieved", "FLOP/s", 6, "right"),
+    Column("bound", "of roof", 8, "right"),  # achieved / roofline bound, and which roof
+)
+MEASURED_DROP_ORDER = ("rf", "type", "share", "output", "params", "macs", "achieved", "bound", "time_share")
+ROOF_NAMES = {"memory": "mem", "compute": "cmp"}
 
 
 @lru_cache(maxsize=64)
-def fit_columns(width: int) -> tuple[int, tuple[Column, ...]]:
-    """The name column's width and the other columns that fit in ``width`` cells."""
-    shown = list(COLUMNS)
-    for key in DROP_ORDER:
+def fit_columns(width: int, measured: bool = False) -> tuple[int, tuple[Column, ...]]:
+    """The name column's width and the other columns that fit in ``width`` cells (with the
+    measured columns where ``measured``)."""
+    shown = list(COLUMNS) + (list(MEASURED_COLUMNS) if measured else [])
+    for key in MEASURED_DROP_ORDER if measured else DROP_ORDER:
         used = sum(column.width + GAP for column in shown)
         if width - used >= NAME_MIN + NESTING_ROOM:
             break
@@ -96,6 +111,32 @@ def layer_cells(node: LayerNode, analysis: Analysis) -> dict[str, tuple[str, str
     }
 
 
+def milliseconds(ms: float) -> str:
+    """A time in at most six cells, in the unit that keeps three digits: 1.23ms, 456µs, 2.05s."""
+    if ms >= 1000:
+        return f"{ms / 1000:.3g}s"
+    if ms >= 1 or ms == 0:
+        return f"{ms:.3g}ms"
+    return f"{ms * 1000:.3g}µs"
+
+
+def measured_cells(node: LayerNode, profile: Profile) -> dict[str, tuple[str, str]]:
+    """The measured column values of one layer (a block: the sum of its leaves)."""
+    layer = measured_layer(profile, node.path)
+    if layer is None:  # nothing under it ran (a training-only head in inference mode)
+        return {key: ("-", "dim") for key in ("time", "time_share", "achieved", "bound")}
+    peaks = profile.peaks
+    roof = layer.bound(peaks)
+    percent = layer.percent_of_bound(peaks)
+    reached = "" if percent is None else (">999% " if percent > 999.5 else f"{percent:.0f}% ")
+    return {
+        "time": (milliseconds(layer.time_ms), "bold"),
+        "time_share": (units.percent(layer.time_ms, profile.layers_ms), "dim"),
+        "achieved": (units.count(layer.achieved_flops_per_s) if layer.flops else "-", ""),
+        "bound": (reached + ROOF_NAMES[roof], rgb_style(MEMORY_ROOF if roof == "memory" else COMPUTE_ROOF)),
+    }
+
+
 class LayerTree(Tree["LayerNode"]):
     """Tree of :class:`~cnnexplorer.analysis.LayerNode`; ``data`` is the layer node.
 
@@ -112,6 +153,7 @@ class LayerTree(Tree["LayerNode"]):
         self.guide_depth = 2
         self.analysis: Analysis | None = None
         self.ranking: Ranking | None = None  # None: the module tree; else the costliest layers
+        self.profile: Profile | None = None  # a measured profile of the model shown: its columns
         self.marked: set[str] = set()
         self._items: dict[str, TreeNode[LayerNode]] = {}
         self._cells: dict[str, dict[str, tuple[str, str]]] = {}  # by path, for the analysis shown
@@ -138,6 +180,12 @@ class LayerTree(Tree["LayerNode"]):
             self.reveal(keep)
         else:
             self.move_cursor(self.root)
+
+    def show_profile(self, profile: Profile | None) -> None:
+        """Add the measured columns of ``profile`` (of the model shown), or remove them (None)."""
+        self.profile = profile
+        self._cells = {}
+        self._refresh_labels()
 
     def show_failure(self, name: str, reason: str) -> None:
         """An empty tree that says why ``name`` cannot be shown."""
@@ -220,7 +268,7 @@ class LayerTree(Tree["LayerNode"]):
 
     @property
     def columns(self) -> tuple[int, tuple[Column, ...]]:
-        return fit_columns(self.scrollable_content_region.width)
+        return fit_columns(self.scrollable_content_region.width, self.profile is not None)
 
     def header(self) -> Text:
         """The column titles, aligned with the rows."""
@@ -253,6 +301,8 @@ class LayerTree(Tree["LayerNode"]):
         values = self._cells.get(layer.path)
         if values is None:
             values = self._cells[layer.path] = layer_cells(layer, self.analysis)
+            if self.profile is not None:
+                values.update(measured_cells(layer, self.profile))
         for column in columns:
             text, column_style = values[column.key]
             label.append(" " * GAP)
