@@ -253,3 +253,12 @@ def test_peaks_are_reused_from_the_cache_and_a_damaged_entry_is_remeasured(tmp_p
     assert not third.reused
     assert device_peaks(cpu, torch.float32, remeasure=True, progress=quiet).reused is False
     assert device_peaks(cpu, torch.bfloat16, progress=quiet).reused is False  # another dtype, another entry
+
+
+def test_cpu_peak_memory_is_measured_beside_the_engines_estimate(resnet18, resnet18_training):
+    # The profiler's tensor peak of a real CPU step against the engine's count (independent:
+    # one from the allocator's events, one from the meta pass's shapes).
+    for profile in (resnet18, resnet18_training):
+        assert profile.peak_memory_bytes == pytest.approx(profile.estimated_memory_bytes, rel=0.25)
+    weights = 11_689_512 * 4
+    assert resnet18.peak_memory_bytes > weights + 4 * 3 * 64 * 64 * 4

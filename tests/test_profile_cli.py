@@ -49,7 +49,10 @@ def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(s
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "resnet20 on cpu (" + lines[0].split("(", 1)[1] and "inference, batch 2 of 3x32x32" in lines[0]
-    assert "precision float32, memory format contiguous, 2 timed steps (medians)" in result.stdout
+    assert lines[1:3] == [
+        "precision float32, memory format contiguous",
+        "2 timed steps, medians; timed with thread CPU time (1 thread)",  # OMP_NUM_THREADS=1
+    ]
     assert "GFLOP/s (GEMM)" in result.stdout and "GB/s (copy)" in result.stdout
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     rows = [line.split() for line in lines if line.split()[:1] and line.split()[0].startswith("layer1.0.")]
@@ -57,7 +60,8 @@ def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(s
                                         "layer1.0.bn2", "layer1.0.shortcut"]  # fmt: skip
     assert any(line.startswith("whole model: forward ") and "img/s" in line for line in lines)
     assert "hooks overhead" in result.stdout and "coverage" in result.stdout
-    assert "peak memory: not measured on the CPU; the engine estimates" in result.stdout
+    assert "peak memory of a step: " in result.stdout
+    assert "measured (torch.profiler's memory events)\n  the engine estimates" in result.stdout
     assert "memory-bound layers:" in result.stdout and "GFLOP = 2 x GMACs" in result.stdout
     assert "warm-up" in result.stderr and "step 2/2" in result.stderr  # progress on stderr
 
@@ -116,3 +120,41 @@ def test_unknown_model_is_one_line(server):
 
 def test_an_input_the_model_cannot_take_is_one_line(server):
     assert_usage_error(profile_cli(server, "alexnet", "--input", "3x16x16"), "choose another --input")
+
+
+def assert_failure_after_progress(result, needle: str) -> None:
+    """Exit 2, the progress lines, then one error line; no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("cnnexplorer: error: ") and needle in lines[-1], result.stderr
+    assert all(not line.startswith("cnnexplorer:") for line in lines[:-1])
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_batch_that_does_not_fit_names_the_batch_and_the_estimate(server):
+    # 100 million 3x32x32 images: 1.2 TB for the input alone, refused by the allocator at once.
+    result = profile_cli(server, "resnet20", "--batch", "100000000", "--steps", "1")
+    assert_failure_after_progress(result, "out of memory: batch 100000000 of resnet20 did not fit on cpu")
+    assert "the engine estimates 11.9 TiB for the inference step" in result.stderr
+
+
+MODEL_ONLY_ON_META = """\
+from torch import nn
+
+
+class OnlyMeta(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.fc = nn.Linear(3 * 8 * 8, num_classes)
+
+    def forward(self, x):
+        if x.device.type != "meta":
+            raise RuntimeError("this model only runs on the meta device")
+        return self.fc(x.flatten(1))
+"""
+
+
+def test_a_model_failing_on_the_device_is_one_line(server, tmp_path):
+    (tmp_path / "onlymeta.py").write_text(MODEL_ONLY_ON_META)
+    result = profile_cli(server, f"{tmp_path / 'onlymeta.py'}:OnlyMeta", "--input", "3x8x8", "--steps", "1")
+    assert_failure_after_progress(result, "failed on cpu: RuntimeError: this model only runs on the meta device")

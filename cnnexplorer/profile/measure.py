@@ -14,7 +14,9 @@ median over the timed steps.
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,15 +71,24 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 class _Clock:
-    """perf_counter marks on the CPU; CUDA events on a GPU (read after a synchronize)."""
+    """CUDA events on a GPU (read after a synchronize); on the CPU, the wall clock
+    (perf_counter), or with one torch thread that thread's CPU time (thread_time): all the
+    work then runs on it, and another process on a shared machine does not inflate it."""
 
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
         self.device = device
+        self.cpu_clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+
+    @property
+    def name(self) -> str:
+        if self.cuda:
+            return "CUDA events"
+        return "thread CPU time (1 thread)" if self.cpu_clock is time.thread_time else "wall clock"
 
     def mark(self):
         if not self.cuda:
-            return time.perf_counter()
+            return self.cpu_clock()
         event = torch.cuda.Event(enable_timing=True)
         event.record()
         return event
@@ -186,10 +197,10 @@ def _loss(output) -> torch.Tensor:
 
 def profile_model(request: ProfileRequest, progress: Callable[[str], None] = print) -> Profile:
     """Measure ``request``'s model: peaks, whole-model and per-leaf times, peak memory."""
-    from cnnexplorer.analysis.engine import build_model
     from cnnexplorer.analysis.request import AnalysisRequest
     from cnnexplorer.analysis.store import analyze_cached
     from cnnexplorer.zoo import get
+    from cnnexplorer.zoo.user_code import one_line
 
     device = resolve_device(request.device)
     dtype = resolve_dtype(request.precision, device)
@@ -203,33 +214,52 @@ def profile_model(request: ProfileRequest, progress: Callable[[str], None] = pri
     analysis_request = AnalysisRequest.of(request.model, request.input_size, request.batch, DTYPE_NAMES[dtype])
     analysis = analyze_cached(analysis_request)
     training = request.mode == "training"
-    estimate = analysis.memory.training_bytes() if training else analysis.memory.inference_bytes
+    estimate = memory_estimate(analysis, training)
     peaks = device_peaks(device, dtype, request.remeasure_peaks, progress)
 
-    arch = get(request.model)
-    torch.manual_seed(0)
+    run, failure = None, None
     try:
-        model = build_model(arch, str(device))
-        model.train(training)
-        memory_format = torch.channels_last if request.channels_last else torch.contiguous_format
-        model = model.to(memory_format=memory_format)
-        inputs = torch.randn(request.batch, *analysis_request.input_size, device=device)
-        inputs = inputs.contiguous(memory_format=memory_format)
-        run = _Runner(model, inputs, dtype, device, training)
+        run = _runner(get(request.model), analysis_request.input_size, request, device, dtype)
         measured = _measure(run, steps, warmup, progress)
-    except torch.OutOfMemoryError:
+    except (RuntimeError, ValueError, TypeError, AssertionError) as error:  # OutOfMemoryError is a RuntimeError
+        if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
+            failure = (
+                f"out of memory: batch {request.batch} of {request.model} did not fit on {device} "
+                f"({peaks.device_name}); the engine estimates {units.size(estimate)} for the {request.mode} step "
+                "(an estimate); choose a smaller --batch"
+            )
+        else:
+            failure = f"{request.model} failed on {device}: {one_line(error)}"
+    if failure is not None:
+        run = None  # the model and its tensors go before the cache is emptied
         _free(device)
-        raise UsageError(
-            f"out of memory: batch {request.batch} of {request.model} did not fit on {device} "
-            f"({peaks.device_name}); the engine estimates {units.size(estimate)} for the {request.mode} step "
-            "(an estimate); choose a smaller --batch"
-        ) from None
-    except (RuntimeError, ValueError, TypeError, AssertionError) as error:
-        _free(device)
-        from cnnexplorer.zoo.user_code import one_line
-
-        raise UsageError(f"{request.model} failed on {device}: {one_line(error)}") from None
+        raise UsageError(failure)
     return _profile(request, analysis, peaks, dtype, steps, measured, estimate, run)
+
+
+def memory_estimate(analysis, training: bool) -> int:
+    """The engine's estimate of a step's memory: inference, weights + buffers + activations;
+    training, weights + buffers + gradients + saved activations (no optimizer state: the
+    profiled step runs no optimizer)."""
+    memory = analysis.memory
+    if not training:
+        return memory.inference_bytes
+    return memory.training_bytes("sgd") - memory.optimizer_state_bytes["sgd"]
+
+
+def _runner(arch, input_size, request: ProfileRequest, device: torch.device, dtype: torch.dtype) -> _Runner:
+    """The model with random weights (seed 0) on the device, in its mode and memory format,
+    and a random input batch."""
+    from cnnexplorer.analysis.engine import build_model
+
+    torch.manual_seed(0)
+    training = request.mode == "training"
+    model = build_model(arch, str(device))
+    model.train(training)
+    memory_format = torch.channels_last if request.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    inputs = torch.randn(request.batch, *input_size, device=device).contiguous(memory_format=memory_format)
+    return _Runner(model, inputs, dtype, device, training)
 
 
 class _Runner:
@@ -324,12 +354,54 @@ def _medians(by_step: list[dict[str, float]], paths) -> dict[str, float]:
 
 
 def _peak_memory(run: _Runner) -> int | None:
-    """Peak bytes allocated during one step on CUDA; None on the CPU (not measured there)."""
-    if run.device.type != "cuda":
+    """Peak bytes of one step: on CUDA, torch.cuda.max_memory_allocated (cuDNN and cuBLAS
+    workspaces included); on the CPU, the bytes live before the step (parameters, buffers, the
+    input) plus the highest running sum of the step's allocations less frees, from
+    torch.profiler's memory events (None where the profiler gives none)."""
+    if run.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(run.device)
+        run.step()
+        return torch.cuda.max_memory_allocated(run.device)
+    from torch.profiler import ProfilerActivity, profile
+
+    before = _live_bytes([*run.model.parameters(), *run.model.buffers(), run.inputs])
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as profiler:
+        run.step()
+    try:
+        events = sorted(
+            (event.start_ns(), event.nbytes())
+            for event in profiler.profiler.kineto_results.events()
+            if event.name() == "[memory]"
+        )
+    except (AttributeError, RuntimeError):
         return None
-    torch.cuda.reset_peak_memory_stats(run.device)
-    run.step()
-    return torch.cuda.max_memory_allocated(run.device)
+    if not events:
+        return None
+    total, highest = 0, 0
+    for _, change in events:
+        total += change
+        highest = max(highest, total)
+    return before + highest
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 to /dev/null: the profiler's native library logs its start, stop and
+    a failed GPU count there (Python's exceptions are unaffected)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _live_bytes(tensors) -> int:
+    storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in tensors}
+    return sum(storages.values())
 
 
 def _free(device: torch.device) -> None:
@@ -385,4 +457,5 @@ def _profile(request, analysis, peaks, dtype, steps, measured: _Measured, estima
         layers=layers,
         autocast=run.autocast,
         params=sum(p.numel() for p in run.model.parameters()),
+        clock=run.clock.name,
     )

@@ -34,16 +34,18 @@ def render(profile: Profile, output_format: str, console: Console) -> None:
 
 
 def header_lines(profile: Profile) -> list[str]:
+    """Lines of at most 80 columns (a long device name or model name aside)."""
     peaks = profile.peaks
-    when = f"reused from {peaks.measured_at}" if peaks.reused else "measured now"
-    precision = profile.precision + (" (torch.autocast; weights kept in float32)" if profile.autocast else "")
+    when = f"reused from {peaks.measured_at} (--remeasure-peaks: again)" if peaks.reused else "measured now"
+    precision = profile.precision + (" (autocast; float32 weights)" if profile.autocast else "")
     return [
         f"{profile.model} on {profile.device} ({peaks.device_name}), {profile.mode}, batch {profile.batch} "
         f"of {units.dims(profile.input_size)}",
-        f"precision {precision}, memory format {'channels_last' if profile.channels_last else 'contiguous'}, "
-        f"{profile.steps} timed steps (medians)",
-        f"peaks at {peaks.dtype} ({when}): {peaks.flops_per_s / 1e9:,.1f} GFLOP/s (GEMM), "
-        f"{peaks.bytes_per_s / 1e9:,.1f} GB/s (copy); ridge {peaks.ridge_intensity:,.1f} FLOP/B",
+        f"precision {precision}, memory format {'channels_last' if profile.channels_last else 'contiguous'}",
+        f"{profile.steps} timed steps, medians; timed with {profile.clock}",
+        f"peaks at {peaks.dtype}: {peaks.flops_per_s / 1e9:,.1f} GFLOP/s (GEMM), "
+        f"{peaks.bytes_per_s / 1e9:,.1f} GB/s (copy), ridge {peaks.ridge_intensity:,.1f} FLOP/B",
+        f"peaks {when}",
     ]
 
 
@@ -92,7 +94,6 @@ def layer_table(profile: Profile, width: int = 80) -> Table:
 
 
 def footer_lines(profile: Profile) -> list[str]:
-    step = "forward" if profile.mode == "inference" else "forward + backward"
     lines = [
         "columns: % of the summed layer time; GFLOP = 2 x GMACs (from the engine); MB moved (weights read, "
         "inputs read, outputs written, at the dtype); FLOP/B = intensity; bound = min(peak FLOP/s, "
@@ -100,14 +101,16 @@ def footer_lines(profile: Profile) -> list[str]:
         "comp(ute); rates from the forward time",
         f"whole model: forward {_ms(profile.forward_ms)} ms"
         + (f", backward {_ms(profile.backward_ms)} ms" if profile.backward_ms is not None else "")
-        + f", {profile.img_per_s:,.1f} img/s ({step}, no hooks); hooks overhead {100 * profile.hooks_overhead:+.1f}%"
-        f"; coverage {100 * profile.coverage:.1f}% (layers' forward sum / whole forward)",
+        + f" (no hooks): {profile.img_per_s:,.1f} img/s",
+        f"hooks overhead {100 * profile.hooks_overhead:+.1f}%; coverage {100 * profile.coverage:.1f}% "
+        "(layers' forward sum / whole forward)",
     ]
-    estimate = f"the engine estimates {units.size(profile.estimated_memory_bytes)} (an estimate)"
     if profile.peak_memory_bytes is None:
-        lines.append(f"peak memory: not measured on the CPU; {estimate}")
+        lines.append("peak memory of a step: not measured")
     else:
-        lines.append(f"peak memory: {units.size(profile.peak_memory_bytes)} measured; {estimate}")
+        how = "max_memory_allocated" if profile.device.startswith("cuda") else "torch.profiler's memory events"
+        lines.append(f"peak memory of a step: {units.size(profile.peak_memory_bytes)} measured ({how})")
+    lines.append(f"  the engine estimates {units.size(profile.estimated_memory_bytes)} for it (an estimate)")
     lines += profile.lessons()
     return lines
 

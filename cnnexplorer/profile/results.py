@@ -106,6 +106,7 @@ class Profile:
     layers: list[LayerProfile] = field(default_factory=list)
     autocast: bool = False  # True: the reduced precision came from torch.autocast
     params: int = 0
+    clock: str = ""  # what timed the layers: "CUDA events", "wall clock", "thread CPU time (1 thread)"
 
     @property
     def step_ms(self) -> float:
@@ -204,6 +205,7 @@ def to_json(profile: Profile) -> dict:
         "mode": profile.mode,
         "channels_last": profile.channels_last,
         "steps": profile.steps,
+        "clock": profile.clock,
         "peaks": {
             "device": peaks.device,
             "device_name": peaks.device_name,
@@ -295,6 +297,7 @@ def from_json(document: object) -> Profile:
         layers=[_layer(_mapping(item, "layer"), training) for item in layers_doc],
         autocast=_flag(top, "autocast"),
         params=_count(model_doc, "params"),
+        clock=_text(top, "clock") if "clock" in top else "",  # absent from documents of the first commits
     )
 
 
