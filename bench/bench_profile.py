@@ -2,7 +2,7 @@
 
     python bench/bench_profile.py [--models resnet18,vgg16,densenet121] [--device cpu]
         [--batch 1] [--input 3x224x224] [--precision auto] [--mode inference] [--steps 5]
-        [--threads 1] [--layers] [--out DIR]
+        [--threads 1] [--layers] [--remeasure-peaks] [--out DIR]
 
 For each model (random weights), one profile run: the whole forward without hooks and with
 the timing hooks, steps alternating, medians (overhead = with / without - 1); the coverage
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     parser.add_argument("--layers", action="store_true", help="each model's three costliest layers too")
+    parser.add_argument("--remeasure-peaks", action="store_true", help="measure the device's peaks again")
     parser.add_argument("--out", metavar="DIR", help="write each model's table (.txt) and JSON document here")
     args = parser.parse_args()
     if args.device == "cpu":
@@ -60,7 +61,15 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         request = ProfileRequest(
-            name, input_size, args.batch, args.device, args.precision, args.channels_last, args.mode, args.steps
+            name,
+            input_size,
+            args.batch,
+            args.device,
+            args.precision,
+            args.channels_last,
+            args.mode,
+            args.steps,
+            remeasure_peaks=args.remeasure_peaks and not rows,
         )
         profile = profile_model(request, progress=lambda line: print(line, file=sys.stderr, flush=True))
         rows.append(profile)
