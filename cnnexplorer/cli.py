@@ -259,10 +259,12 @@ PROFILE_DESCRIPTION = """\
 Measure what each layer of a model costs on this machine, with random weights (nothing
 downloaded), and set it against the device's roofline.
 
-  clocks    CPU: a synchronous wall clock (perf_counter) in forward pre/post hooks on
-            every leaf module; CUDA: CUDA events recorded in the same hooks, read after a
-            synchronize (kernels launched asynchronously land between their layer's events).
-            Training mode: backward timed around each leaf's autograd node, same clocks.
+  clocks    read in forward pre/post hooks on every leaf module. CPU: the wall clock
+            (perf_counter), or with one torch thread (OMP_NUM_THREADS=1) that thread's CPU
+            time (thread_time), which other processes do not inflate; CUDA: CUDA events
+            recorded in the hooks, read after a synchronize (kernels launched
+            asynchronously land between their layer's events). Training mode: backward
+            timed around each leaf's autograd node, same clocks.
   steps     warm-up steps first, then --steps timed steps; every figure is a median. Steps
             alternate with and without the hooks: the hooks' overhead is printed.
   peaks     a large GEMM at the dtype (FLOP/s) and a large copy (bytes read + written / s),
@@ -321,7 +323,8 @@ both. A change to any of them makes a new entry; the old one is no longer read.
 Beside them, per torchvision version: its classifiers' names (names-<hash>.json),
 each one's input size and weights (torchvision-<hash>.json) and its published
 figures (weights-<hash>.json); per analysis, torchinfo's Mult-Adds layer by layer
-(torchinfo-<hash>.json).
+(torchinfo-<hash>.json); per device and dtype, the peaks `profile` measured
+(peaks-<hash>.json).
 
 Where: $CNNEXPLORER_CACHE_DIR if set, else $XDG_CACHE_HOME/cnnexplorer, else
 ~/.cache/cnnexplorer. `cache` (or `cache show`) prints the folder and its files
