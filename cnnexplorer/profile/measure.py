@@ -26,7 +26,7 @@ from torch import nn
 
 from cnnexplorer import units
 from cnnexplorer.errors import UsageError
-from cnnexplorer.profile.peaks import device_peaks
+from cnnexplorer.profile.peaks import cpu_clock, device_peaks
 from cnnexplorer.profile.results import LayerProfile, Profile
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -78,7 +78,7 @@ class _Clock:
     def __init__(self, device: torch.device) -> None:
         self.cuda = device.type == "cuda"
         self.device = device
-        self.cpu_clock = time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+        self.cpu_clock = cpu_clock()
 
     @property
     def name(self) -> str:
@@ -213,27 +213,27 @@ def profile_model(request: ProfileRequest, progress: Callable[[str], None] = pri
         raise UsageError(f"invalid --steps {steps}: give 1 or more")
     analysis_request = AnalysisRequest.of(request.model, request.input_size, request.batch, DTYPE_NAMES[dtype])
     analysis = analyze_cached(analysis_request)
-    training = request.mode == "training"
-    estimate = memory_estimate(analysis, training)
-    peaks = device_peaks(device, dtype, request.remeasure_peaks, progress)
-
-    run, failure = None, None
-    try:
-        run = _runner(get(request.model), analysis_request.input_size, request, device, dtype)
-        measured = _measure(run, steps, warmup, progress)
-    except (RuntimeError, ValueError, TypeError, AssertionError) as error:  # OutOfMemoryError is a RuntimeError
-        if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
-            failure = (
-                f"out of memory: batch {request.batch} of {request.model} did not fit on {device} "
-                f"({peaks.device_name}); the engine estimates {units.size(estimate)} for the {request.mode} step "
-                "(an estimate); choose a smaller --batch"
-            )
-        else:
-            failure = f"{request.model} failed on {device}: {one_line(error)}"
-    if failure is not None:
-        run = None  # the model and its tensors go before the cache is emptied
-        _free(device)
-        raise UsageError(failure)
+    estimate = memory_estimate(analysis, request.mode == "training")
+    # CUDA events and streams are the current device's: make it the one profiled.
+    with torch.cuda.device(device) if on_gpu else contextlib.nullcontext():
+        peaks = device_peaks(device, dtype, request.remeasure_peaks, progress)
+        run, failure = None, None
+        try:
+            run = _runner(get(request.model), analysis_request.input_size, request, device, dtype)
+            measured = _measure(run, steps, warmup, progress)
+        except (RuntimeError, ValueError, TypeError, AssertionError) as error:  # OutOfMemoryError: a RuntimeError
+            if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
+                failure = (
+                    f"out of memory: batch {request.batch} of {request.model} did not fit on {device} "
+                    f"({peaks.device_name}); the engine estimates {units.size(estimate)} for the {request.mode} "
+                    "step (an estimate); choose a smaller --batch"
+                )
+            else:
+                failure = f"{request.model} failed on {device}: {one_line(error)}"
+        if failure is not None:
+            run = None  # the model and its tensors go before the cache is emptied
+            _free(device)
+            raise UsageError(failure)
     return _profile(request, analysis, peaks, dtype, steps, measured, estimate, run)
 
 
