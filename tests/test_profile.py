@@ -262,3 +262,22 @@ def test_cpu_peak_memory_is_measured_beside_the_engines_estimate(resnet18, resne
         assert profile.peak_memory_bytes == pytest.approx(profile.estimated_memory_bytes, rel=0.25)
     weights = 11_689_512 * 4
     assert resnet18.peak_memory_bytes > weights + 4 * 3 * 64 * 64 * 4
+
+
+def test_bf16_runs_under_autocast_and_counts_two_bytes_per_value(one_thread):
+    request = ProfileRequest("resnet20", None, batch=2, precision="bf16", channels_last=True, steps=2, warmup=1)
+    profile = profile_model(request, quiet)
+    assert (profile.precision, profile.autocast, profile.channels_last) == ("bfloat16", True, True)
+    assert profile.peaks.dtype == "bfloat16"
+    conv1 = profile.layers[0]
+    assert conv1.path == "conv1" and conv1.bytes == (16 * 3 * 3 * 3 + 2 * 3 * 32 * 32 + 2 * 16 * 32 * 32) * 2
+    assert from_json(to_json(profile)) == profile
+
+
+def test_the_results_and_their_rendering_load_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, cnnexplorer.profile, cnnexplorer.profile.render; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
