@@ -81,5 +81,5 @@ timeout 150 python bench/bench_profile.py --device cuda --precision bf16 --chann
 timeout 180 python bench/bench_profile.py --device cuda --precision bf16 --channels-last --batch 128 --steps 10 \
   --models resnet50,vgg16,densenet121 --mode training --layers --out "$OUT/profile" 2>"$OUT/profile_training.err" \
   | tee "$OUT/profile_training.txt" | tee -a "$OUT/summary.txt"
-tail -3 "$OUT/profile_inference.err" "$OUT/profile_training.err" | tee -a "$OUT/summary.txt"
+grep -h -E "error|Error" "$OUT/profile_inference.err" "$OUT/profile_training.err" | tee -a "$OUT/summary.txt"
 log "done"
