@@ -81,8 +81,8 @@ def main() -> None:
     peaks = rows[0].peaks
     print(
         f"{args.device} ({peaks.device_name}), {rows[0].precision}{' autocast' if rows[0].autocast else ''}, "
-        f"{args.mode}, batch {args.batch} of {args.input}, {args.steps} steps, "
-        f"{torch.get_num_threads() if args.device == 'cpu' else ''}{' threads' if args.device == 'cpu' else ''}"
+        f"{args.mode}, batch {args.batch} of {args.input}, {args.steps} steps"
+        + (f", {torch.get_num_threads()} CPU thread(s), timed with {rows[0].clock}" if args.device == "cpu" else "")
     )
     print(
         f"peaks: {peaks.flops_per_s / 1e9:,.1f} GFLOP/s GEMM, {peaks.bytes_per_s / 1e9:,.1f} GB/s copy "
