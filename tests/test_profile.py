@@ -281,3 +281,13 @@ def test_the_results_and_their_rendering_load_without_torch():
     code = "import sys, cnnexplorer.profile, cnnexplorer.profile.render; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_layer_that_makes_no_autograd_node_gets_no_backward_time(one_thread):
+    # resnet20's identity shortcuts return their input: its node is the layer's before, whose
+    # backward is that layer's; the in-place ReLUs (called twice a block) make nodes of their own.
+    request = ProfileRequest("resnet20", None, batch=2, mode="training", steps=2, warmup=1)
+    layers = {layer.path: layer for layer in profile_model(request, quiet).layers}
+    assert layers["layer1.0.shortcut"].type == "Identity" and layers["layer1.0.shortcut"].backward_ms == 0.0
+    assert layers["layer1.0.relu"].calls == 2 and layers["layer1.0.relu"].backward_ms > 0
+    assert layers["layer1.0.bn2"].backward_ms > 0

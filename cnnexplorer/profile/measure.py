@@ -127,26 +127,30 @@ class _LeafTimer:
 
     def _forward_start(self, started: list):
         def hook(module, args):
-            started.append(self.clock.mark())
+            # The autograd nodes the inputs came from: a module that makes none of its own
+            # (nn.Identity) returns one of them, and has no backward to time.
+            made_before = {id(t.grad_fn) for t in _tensors(args) if t.grad_fn is not None} if self.backward else set()
+            started.append((made_before, self.clock.mark()))
 
         return hook
 
     def _forward_end(self, path: str, started: list):
         def hook(module, args, kwargs, output):
-            self.forward_marks.append((path, started.pop(), self.clock.mark()))
+            made_before, start = started.pop()
+            self.forward_marks.append((path, start, self.clock.mark()))
             if self.backward:
-                self._time_backward(path, output)
+                self._time_backward(path, output, made_before)
             if self.count_elements:
                 elements = _elements(args) + _elements(kwargs) + _elements(output)
                 self.moved[path] = self.moved.get(path, 0) + elements
 
         return hook
 
-    def _time_backward(self, path: str, output) -> None:
+    def _time_backward(self, path: str, output, made_before: set[int]) -> None:
         """Marks around the autograd node that made the leaf's output: its backward (one node
-        for a convolution, batch norm, linear layer or activation)."""
+        for a convolution, batch norm, linear layer or activation; an in-place one's too)."""
         tensor = next((t for t in _tensors(output) if t.grad_fn is not None), None)
-        if tensor is None:
+        if tensor is None or id(tensor.grad_fn) in made_before:
             return
         started: list = []
         tensor.grad_fn.register_prehook(lambda grad_outputs: started.append(self.clock.mark()))
