@@ -158,3 +158,15 @@ def test_a_model_failing_on_the_device_is_one_line(server, tmp_path):
     (tmp_path / "onlymeta.py").write_text(MODEL_ONLY_ON_META)
     result = profile_cli(server, f"{tmp_path / 'onlymeta.py'}:OnlyMeta", "--input", "3x8x8", "--steps", "1")
     assert_failure_after_progress(result, "failed on cpu: RuntimeError: this model only runs on the meta device")
+
+
+def test_a_model_that_branches_on_values_is_profiled_with_flops_from_a_real_forward(server, tmp_path):
+    from tests.test_any_model import SMALL_CNN
+
+    (tmp_path / "mynet.py").write_text(SMALL_CNN)
+    result = profile_cli(server, f"{tmp_path / 'mynet.py'}:data_dependent", "--input", "3x16x16", "--steps", "1",
+                         "--format", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "counting FLOPs on a real CPU forward" in result.stderr
+    layers = {layer["path"]: layer for layer in json.loads(result.stdout)["layers"]}
+    assert layers["0"]["flops"] == 2 * 8 * 3 * 3 * 3 * 14 * 14  # the 3x3 conv, 3 -> 8 channels, on 14x14 outputs

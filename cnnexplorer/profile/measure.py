@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from cnnexplorer import units
-from cnnexplorer.errors import UsageError
+from cnnexplorer.errors import NeedsValuesError, UsageError
 from cnnexplorer.profile.peaks import cpu_clock, device_peaks
 from cnnexplorer.profile.results import LayerProfile, Profile
 
@@ -202,7 +202,7 @@ def _loss(output) -> torch.Tensor:
 def profile_model(request: ProfileRequest, progress: Callable[[str], None] = print) -> Profile:
     """Measure ``request``'s model: peaks, whole-model and per-leaf times, peak memory."""
     from cnnexplorer.analysis.request import AnalysisRequest
-    from cnnexplorer.analysis.store import analyze_cached
+    from cnnexplorer.analysis.store import analyze_cached, analyze_on
     from cnnexplorer.zoo import get
     from cnnexplorer.zoo.user_code import one_line
 
@@ -216,7 +216,11 @@ def profile_model(request: ProfileRequest, progress: Callable[[str], None] = pri
     if steps < 1 or warmup < 0:
         raise UsageError(f"invalid --steps {steps}: give 1 or more")
     analysis_request = AnalysisRequest.of(request.model, request.input_size, request.batch, DTYPE_NAMES[dtype])
-    analysis = analyze_cached(analysis_request)
+    try:
+        analysis = analyze_cached(analysis_request)
+    except NeedsValuesError:  # a forward that branches on values: the engine counts a real CPU forward
+        progress("the meta device cannot run it: counting FLOPs on a real CPU forward")
+        analysis = analyze_on(analysis_request, "cpu")
     estimate = memory_estimate(analysis, request.mode == "training")
     # CUDA events and streams are the current device's: make it the one profiled.
     with torch.cuda.device(device) if on_gpu else contextlib.nullcontext():
