@@ -26,7 +26,7 @@ from torch import nn
 
 from cnnexplorer import units
 from cnnexplorer.errors import NeedsValuesError, UsageError
-from cnnexplorer.profile.peaks import cpu_clock, device_peaks
+from cnnexplorer.profile.peaks import cpu_clock, device_name, device_peaks
 from cnnexplorer.profile.results import LayerProfile, Profile
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -224,16 +224,16 @@ def profile_model(request: ProfileRequest, progress: Callable[[str], None] = pri
     estimate = memory_estimate(analysis, request.mode == "training")
     # CUDA events and streams are the current device's: make it the one profiled.
     with torch.cuda.device(device) if on_gpu else contextlib.nullcontext():
-        peaks = device_peaks(device, dtype, request.remeasure_peaks, progress)
         run, failure = None, None
         try:
+            peaks = device_peaks(device, dtype, request.remeasure_peaks, progress)
             run = _runner(get(request.model), analysis_request.input_size, request, device, dtype)
             measured = _measure(run, steps, warmup, progress)
         except (RuntimeError, ValueError, TypeError, AssertionError) as error:  # OutOfMemoryError: a RuntimeError
             if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error):
                 failure = (
                     f"out of memory: batch {request.batch} of {request.model} did not fit on {device} "
-                    f"({peaks.device_name}); the engine estimates {units.size(estimate)} for the {request.mode} "
+                    f"({device_name(device)}); the engine estimates {units.size(estimate)} for the {request.mode} "
                     "step (an estimate); choose a smaller --batch"
                 )
             else:
