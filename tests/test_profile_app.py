@@ -101,7 +101,8 @@ def spy_on_progress(screen) -> list[tuple[str, bool, str]]:
 
     def progress(worker, model: str, device: str, step: str) -> None:
         show(worker, model, device, step)
-        seen.append((step, screen.has_class("-profiling"), str(screen.query_one(ProfileHeader).render())))
+        header = str(screen.query_one(ProfileHeader).render()).replace("\n", " · ")  # lines break between phrases
+        seen.append((step, screen.has_class("-profiling"), header))
 
     screen._profile_progress = progress
     return seen
@@ -129,23 +130,25 @@ async def test_a_real_cpu_profile_of_resnet20_runs_in_a_worker_and_fills_the_vie
         assert row_text(tree, "conv1").split()[-5:] == measured_cells(expected_figures(to_json(profile), "conv1"))
         assert screen.query_one(RooflineChart).marked == "conv1"  # the row under the cursor
         header = str(screen.query_one(ProfileHeader).render())
-        assert "measured on cpu" in header and f"{profile.img_per_s:,.0f} img/s" in header and "hooks +" in header
+        overhead = profile.forward_ms_with_hooks / profile.forward_ms - 1  # the whole forward with / without hooks
+        assert "measured on cpu" in header and f"{profile.img_per_s:,.0f} img/s" in header
+        assert f"hooks {100 * overhead:+.0f}%" in header
 
 
 async def test_escape_cancels_a_profile_under_way_and_the_ui_answers_meanwhile(shared_cache):
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("i", *"3x224x224", "enter")  # steps of a tenth of a second or more: time to cancel
+        await pilot.press("i", *"3x512x512", "enter")  # steps of a tenth of a second or more: time to cancel
         await settle(pilot)
         screen = app.explorer
         seen = spy_on_progress(screen)
         await pilot.press("tab", "r")
         await wait_for_screen(pilot, ProfileForm)
         await pilot.press("enter")
-        for _ in range(400):  # until the timed steps are under way
+        for _ in range(600):  # until the timed steps are under way (nine more, two runs each, to go)
             await pilot.pause(0.05)
-            if any(step.startswith("step") for step, _, _ in seen):
+            if any(step == "step 1/10" for step, _, _ in seen):
                 break
         await pilot.press("down")  # the UI answers while the worker measures
         assert screen.query_one(LayerTree).highlighted_path == "conv1"
@@ -155,6 +158,21 @@ async def test_escape_cancels_a_profile_under_way_and_the_ui_answers_meanwhile(s
         assert screen.profile is None and not screen.has_class("-profile")
         assert seen[-1][0] != "step 10/10"  # it stopped, not only its result dropped
         assert not any(worker.is_running for worker in screen.workers)
+
+
+async def test_a_profile_that_cannot_run_says_why_in_one_line_and_the_app_goes_on(shared_cache):
+    from cnnexplorer.app.screens.profile_form import ProfileChoice
+
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.explorer
+        screen.measure_profile(screen.analysis, ProfileChoice("cuda:7"))  # a device this machine lacks
+        await settle(pilot)
+        assert screen.profile is None and not screen.has_class("-profiling") and app.is_running
+        messages = [notification.message for notification in app._notifications]
+        assert len(messages) == 1 and ("there is no GPU 7" in messages[0] or "no CUDA device" in messages[0])
+        assert "\n" not in messages[0] and "Traceback" not in messages[0]
 
 
 async def test_the_measured_columns_show_the_recorded_figures(shared_cache):
@@ -199,6 +217,21 @@ async def test_the_charts_mark_follows_the_tables_cursor(shared_cache):
         await pilot.pause()
         assert chart.marked == "layer1.0"
         assert chart.marked_point == pytest.approx(expected_figures(document, "layer1.0")["point"])
+
+
+async def test_the_chart_takes_the_details_place_below_the_table_at_every_size_and_redraws_on_a_resize(shared_cache):
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await show_recorded(pilot)
+        screen, chart = app.explorer, app.explorer.query_one(RooflineChart)
+        for size in ((80, 24), (200, 60), (120, 40), (80, 24)):
+            await pilot.resize_terminal(*size)  # plotext renders the figure again: it must not fail
+            await pilot.pause()
+            assert app.is_running and chart.display and not screen.query_one("#details").display
+            table, region = screen.query_one("#layer-table").region, chart.region
+            assert region.y >= table.bottom and region.width == table.width  # below the table, as wide
+            assert region.height >= 9
 
 
 async def test_r_again_hides_the_measured_columns_and_a_new_model_drops_them(shared_cache):

@@ -151,10 +151,10 @@ class ExplorerScreen(Screen[None]):
         zoo = self._zoo_shown if self._zoo_shown is not None else width >= ZOO_MIN_WIDTH
         if self._details_shown is False:
             details = "hidden"
-        elif width >= DETAILS_RIGHT_WIDTH:
+        elif width >= DETAILS_RIGHT_WIDTH and self.profile is None:
             details = "right"
         elif height >= DETAILS_BELOW_HEIGHT or self._details_shown or self.profile is not None:
-            details = "below"  # the roofline in the details' place: below the table at any height
+            details = "below"  # the roofline in the details' place: below the table, as wide as it
         else:
             details = "hidden"
         self.set_class(not zoo, "-zoo-hidden")
@@ -486,9 +486,10 @@ class ExplorerScreen(Screen[None]):
             profile = profile_model(request, progress)
         except ProfileCancelled:
             return
-        except UsageError as error:
+        except Exception as error:  # a one-line error, or the model's own code failing: never take the app down
+            message = str(error) if isinstance(error, UsageError) else f"{type(error).__name__}: {error}"
             if not worker.is_cancelled:
-                self.app.call_from_thread(self._profile_failed, str(error))
+                self.app.call_from_thread(self._profile_failed, message.splitlines()[0] if message else "failed")
             return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._profile_measured, profile)

@@ -15,7 +15,13 @@ UNITS = """\
 **Units.** MACs are multiply-accumulates of convolution and linear layers (biases
 excluded); FLOPs = 2 x MACs. Memory figures are estimates (see the README). Receptive
 fields are exact, height and width apart; one marked `≈` is approximate, and the
-layer's details say why."""
+layer's details say why.
+
+**Measured view** (`r`). Times are per step, medians over the timed steps, measured on the
+chosen device with random weights; a block's figures are the sums of its leaves. FLOP/s is
+what the layer achieved; "of roof" is that as a share of its roofline bound, min(peak FLOP/s,
+intensity x peak bytes/s), with the roof that bounds it: `mem` (memory) or `cmp` (compute).
+The peaks are measured too (a large GEMM, a large copy)."""
 
 # Keys of Textual's own widgets that need saying, by the action they run.
 WIDGET_KEYS = {

@@ -13,10 +13,15 @@ from textual.containers import HorizontalGroup, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Select, Static
 
-from cnnexplorer.app.screens.launch_form import PRECISION_LABELS
-
+# The profile's own rule for auto (cnnexplorer.profile.measure.resolve_dtype), not training's.
+PRECISIONS = {
+    "auto": "auto: fp32 on a CPU; bf16 (or fp16) on a GPU",
+    "fp32": "fp32",
+    "bf16": "bf16 autocast",
+    "fp16": "fp16 autocast",
+}
 MODES = {"inference": "inference: forward only", "training": "training: forward and backward"}
-HINT = "enter measure on the highlighted device · tab precision, mode · esc cancel"
+HINT = "enter: measure on the highlighted device · tab: precision, mode · esc: cancel"
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,13 @@ class ProfileForm(ModalScreen[ProfileChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="profile-form") as dialog:
             dialog.border_title = self._title
-            dialog.border_subtitle = "esc cancel"
             yield Static("Measure each layer's time on a device, against its roofline.", classes="hint")
             yield Label("Device (enter measures on it)", classes="title")
             yield OptionList(*self.devices, id="profile-device", compact=True)
             with HorizontalGroup(classes="field"):
                 yield Label("Precision", classes="field-label")
                 yield Select(
-                    [(label, value) for value, label in PRECISION_LABELS.items()],
+                    [(label, value) for value, label in PRECISIONS.items()],
                     value="auto",
                     allow_blank=False,
                     id="profile-precision",

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Size
+from textual.widget import Widget
 
 if TYPE_CHECKING:
     from cnnexplorer.profile import Profile
@@ -28,7 +29,7 @@ def profile_phrases(profile: Profile) -> list[str]:
         precision,
         f"batch {profile.batch}",
         f"{profile.img_per_s:,.0f} img/s",
-        f"hooks +{100 * profile.hooks_overhead:.0f}%",
+        f"hooks {100 * profile.hooks_overhead:+.0f}%",  # the whole forward with them / without them
         steps,
         peaks.device_name,
         KEYS,
@@ -49,15 +50,34 @@ def phrase_lines(phrases: list[Text], width: int, required: int | None = None) -
     return Text("\n").join(Text(" · ").join(line) for line in lines)
 
 
-def profile_line(profile: Profile, width: int) -> Text:
-    """The header's phrases in lines of at most ``width`` cells."""
-    phrases = [Text(phrase) for phrase in profile_phrases(profile)]
-    phrases[0].stylize("bold")
-    return phrase_lines(phrases, width, REQUIRED)
+class PhraseLines(Widget):
+    """Phrases laid out by :func:`phrase_lines` at the width the widget has when it is drawn
+    (and measured at the width offered, so that its height follows: one layout pass)."""
+
+    DEFAULT_CSS = "PhraseLines { height: auto; }"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.phrases: list[Text] = []
+        self.required: int | None = None
+
+    def show_phrases(self, phrases: list[Text], required: int | None = None) -> None:
+        self.phrases, self.required = phrases, required
+        self.refresh(layout=True)
+
+    def lines(self, width: int) -> Text:
+        return phrase_lines(self.phrases, max(1, width), self.required) if self.phrases else Text()
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.lines(width).split())
+
+    def render(self) -> Text:
+        return self.lines(self.content_region.width)
 
 
-class ProfileHeader(Static):
-    """One line (two where a narrow terminal wraps it between phrases) above the workspace."""
+class ProfileHeader(PhraseLines):
+    """The profile's phrases in one line (more where the width runs out) above the workspace,
+    or one line of progress while a profile is measured."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -65,16 +85,11 @@ class ProfileHeader(Static):
 
     def show(self, profile: Profile) -> None:
         self.profile = profile
-        self.update(profile_line(profile, self.size.width or 80))
+        phrases = [Text(phrase) for phrase in profile_phrases(profile)]
+        phrases[0].stylize("bold")
+        self.show_phrases(phrases, REQUIRED)
 
     def show_progress(self, model: str, device: str, step: str) -> None:
         """A measurement under way: what it is doing now."""
         self.profile = None
-        text = Text(f"profiling {model} on {device}: ", style="bold")
-        text.append(step)
-        text.append(" · esc cancels", style="dim")
-        self.update(text)
-
-    def on_resize(self) -> None:
-        if self.profile is not None:
-            self.update(profile_line(self.profile, self.size.width or 80))
+        self.show_phrases([Text(f"profiling {model} on {device}: ", style="bold") + Text(step), Text("esc cancels")])

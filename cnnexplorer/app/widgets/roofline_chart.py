@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from cnnexplorer import units
 from cnnexplorer.app.charts import Series, caption
-from cnnexplorer.app.widgets.profile_header import phrase_lines
+from cnnexplorer.app.widgets.profile_header import PhraseLines
 
 if TYPE_CHECKING:
     from cnnexplorer.profile import LayerProfile, Profile
@@ -77,7 +76,9 @@ def layer_phrases(profile: Profile, path: str, layer: LayerProfile | None) -> li
     if layer is None:
         return [name, Text("not timed: it did not run in this mode", style="dim")]
     peaks = profile.peaks
-    kind = "block: sum of its leaves" if layer.type == "(container)" else layer.type
+    kind = layer.type
+    if kind == "(container)":
+        kind = ("block" if path else "model") + ": sum of its leaves"
     phrases = [name + Text(f" {kind}"), Text(f"{units.count(layer.flops)} FLOPs"), Text(f"{units.size(layer.bytes)}")]
     if not plotted(layer):
         return [*phrases, Text("no FLOPs counted: not on the chart", style="dim")]
@@ -99,11 +100,10 @@ class RooflineChart(Vertical):
         self.profile: Profile | None = None
         self.marked: str | None = None
         self.marked_point: tuple[float, float] | None = None
-        self._phrases: list[Text] = []
 
     def compose(self) -> ComposeResult:
         yield PlotextPlot(id="roofline-plot")
-        yield Static(id="roofline-layer")
+        yield PhraseLines(id="roofline-layer")
 
     def show(self, profile: Profile, path: str | None = None) -> None:
         """Draw ``profile``'s roofline with the layer at ``path`` marked."""
@@ -117,13 +117,15 @@ class RooflineChart(Vertical):
         self.marked = path
         layer = measured_layer(self.profile, path)
         self.marked_point = point(layer) if layer is not None and plotted(layer) else None
-        self._phrases = layer_phrases(self.profile, path, layer)
+        self.query_one("#roofline-layer", PhraseLines).show_phrases(layer_phrases(self.profile, path, layer))
         self._draw()
 
     def on_resize(self) -> None:
         self._draw()
 
     def _draw(self) -> None:
+        """Draw on linear axes of log10 values, ticks labelled with the powers of ten (plotext's
+        own log scale transforms its data in place, so a second render of a figure fails)."""
         if self.profile is None:
             return
         profile, peaks = self.profile, self.profile.peaks
@@ -134,26 +136,28 @@ class RooflineChart(Vertical):
         y_low, y_high = decades(lowest, peaks.flops_per_s * 1.5)  # the compute roof clear of the frame
         width = self.size.width or 80
         self.border_title = self._legend(width)
-        self.query_one("#roofline-layer", Static).update(phrase_lines(self._phrases, max(20, width - 2)))
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_figure()
-        plt.xscale("log")
-        plt.yscale("log")
-        plt.xlim(math.log10(x_low), math.log10(x_high))  # plotext takes a log axis's limits as logs
+        plt.xlim(math.log10(x_low), math.log10(x_high))
         plt.ylim(math.log10(y_low), math.log10(y_high))
         x_ticks = _powers(x_low, x_high, most=max(2, (plot.size.width or 60) // 7))
         y_ticks = _powers(y_low, y_high, most=max(2, (plot.size.height or 12) // 2))
-        plt.xticks(x_ticks, [decade_label(x) for x in x_ticks])
-        plt.yticks(y_ticks, [decade_label(y) for y in y_ticks])
+        plt.xticks(_logs(x_ticks), [decade_label(x) for x in x_ticks])
+        plt.yticks(_logs(y_ticks), [decade_label(y) for y in y_ticks])
         if (plot.size.height or 12) >= 12:  # else the title says it
             plt.xlabel("FLOP/byte")
-        plt.plot([x_low, ridge], [x_low * peaks.bytes_per_s, peaks.flops_per_s], color=MEMORY_ROOF, marker="braille")
-        plt.plot([ridge, x_high], [peaks.flops_per_s, peaks.flops_per_s], color=COMPUTE_ROOF, marker="braille")
+        roofs = [
+            ([x_low, ridge], [x_low * peaks.bytes_per_s, peaks.flops_per_s], MEMORY_ROOF),
+            ([ridge, x_high], [peaks.flops_per_s, peaks.flops_per_s], COMPUTE_ROOF),
+        ]
+        for xs, ys, color in roofs:
+            plt.plot(_logs(xs), _logs(ys), color=color, marker="braille")
         if points:
-            plt.scatter([x for x, _ in points], [y for _, y in points], color=LAYER_POINTS, marker=POINT)
+            plt.scatter(_logs([x for x, _ in points]), _logs([y for _, y in points]), color=LAYER_POINTS, marker=POINT)
         if self.marked_point is not None:
-            plt.scatter([self.marked_point[0]], [self.marked_point[1]], color=MARKED_POINT, marker=MARK)
+            x, y = self.marked_point
+            plt.scatter(_logs([x]), _logs([y]), color=MARKED_POINT, marker=MARK)
         plot.refresh()
 
     def _legend(self, width: int) -> Text:
@@ -167,6 +171,10 @@ class RooflineChart(Vertical):
         if text.cell_len + 10 <= width - 4:
             text.append(f"  {POINT} layers", style=rgb_style(LAYER_POINTS))
         return text
+
+
+def _logs(values: list[float]) -> list[float]:
+    return [math.log10(value) for value in values]
 
 
 def _powers(low: float, high: float, most: int) -> list[float]:
