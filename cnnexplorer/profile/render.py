@@ -15,7 +15,7 @@ from cnnexplorer import units
 from cnnexplorer.profile.results import LayerProfile, Profile, to_json
 
 CSV_COLUMNS = (
-    "path", "type", "calls", "forward_ms", "backward_ms", "percent_of_step", "flops", "bytes", "intensity",
+    "path", "type", "calls", "forward_ms", "backward_ms", "percent_of_time", "flops", "bytes", "intensity",
     "achieved_flops_per_s", "bound_flops_per_s", "percent_of_bound", "bound",
 )  # fmt: skip
 
