@@ -62,7 +62,7 @@ def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(s
     assert "hooks overhead" in result.stdout and "coverage" in result.stdout
     assert "peak memory of a step: " in result.stdout
     assert "measured (torch.profiler's memory events)\n  the engine estimates" in result.stdout
-    assert "memory-bound layers:" in result.stdout and "GFLOP = 2 x GMACs" in result.stdout
+    assert "memory-bound layers:" in result.stdout and "FLOPs = 2 x MACs" in result.stdout
     assert "warm-up" in result.stderr and "step 2/2" in result.stderr  # progress on stderr
 
 

@@ -53,8 +53,10 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}" if value < 10 else f"{value:,.1f}"
 
 
-def _giga(value: float) -> str:
-    return f"{value / 1e9:,.2f}" if value < 1e10 else f"{value / 1e9:,.0f}"
+def _rate(value: float) -> str:
+    """A count or rate with an SI suffix (4.72M, 57.3G), "-" for none: a small network's
+    layers run millions of FLOPs, a large one's billions, and both must read."""
+    return units.count(value) if value else "-"
 
 
 WIDE = 120  # from this width on, the table shows the type and bound GFLOP/s columns too
@@ -70,7 +72,7 @@ def layer_table(profile: Profile, width: int = 80) -> Table:
     table.add_column("layer", overflow="fold", min_width=12)
     if wide:
         table.add_column("type", overflow="fold")
-    names = ["fwd ms", *(["bwd ms"] if training else []), "%", "GFLOP", "MB", "FLOP/B", "GFLOP/s"]
+    names = ["fwd ms", *(["bwd ms"] if training else []), "%", "FLOPs", "bytes", "FLOP/B", "FLOP/s"]
     names += [*(["bound"] if wide else []), "%bnd", "roof"]
     for name in names:
         table.add_column(name, justify="left" if name == "roof" else "right", no_wrap=True)
@@ -81,11 +83,11 @@ def layer_table(profile: Profile, width: int = 80) -> Table:
             cells.append(_ms(layer.backward_ms))
         cells += [
             f"{profile.share(layer):.1f}",
-            _giga(layer.flops),
-            f"{layer.bytes / 1e6:,.1f}",
+            _rate(layer.flops),
+            _rate(layer.bytes),
             f"{layer.intensity:,.1f}",
-            _giga(layer.achieved_flops_per_s),
-            *([_giga(layer.bound_flops_per_s(peaks))] if wide else []),
+            _rate(layer.achieved_flops_per_s),
+            *([_rate(layer.bound_flops_per_s(peaks))] if wide else []),
             "-" if percent is None else f"{percent:.0f}",
             "mem" if layer.bound(peaks) == "memory" else "comp",
         ]
@@ -95,7 +97,7 @@ def layer_table(profile: Profile, width: int = 80) -> Table:
 
 def footer_lines(profile: Profile) -> list[str]:
     lines = [
-        "columns: % of the summed layer time; GFLOP = 2 x GMACs (from the engine); MB moved (weights read, "
+        "columns: % of the summed layer time; FLOPs = 2 x MACs (from the engine); bytes moved (weights read, "
         "inputs read, outputs written, at the dtype); FLOP/B = intensity; bound = min(peak FLOP/s, "
         "intensity x peak bytes/s) (its column from 120 columns wide); %bnd = achieved / bound; roof: mem(ory) or "
         "comp(ute); rates from the forward time",
