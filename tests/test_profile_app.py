@@ -65,7 +65,7 @@ async def show_recorded(pilot) -> None:
     await settle(pilot)
 
 
-async def test_r_opens_the_device_choice_and_escape_cancels_it(shared_cache):
+async def test_r_and_the_palette_open_the_device_choice_and_escape_cancels_it(shared_cache):
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -82,13 +82,7 @@ async def test_r_opens_the_device_choice_and_escape_cancels_it(shared_cache):
         assert app.screen is app.explorer
         assert not app.explorer.has_class("-profiling") and app.explorer.profile is None
         assert not any(worker.group == "profile" for worker in app.explorer.workers)
-
-
-async def test_the_palette_opens_the_device_choice(shared_cache):
-    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("ctrl+p", *"profile the shown model", "enter")
+        await pilot.press("ctrl+p", *"profile the shown model", "enter")  # the palette opens it too
         await wait_for_screen(pilot, ProfileForm)
         assert isinstance(app.screen, ProfileForm)
         assert "resnet20 · input 3x32x32 · batch 1" in str(app.screen.query_one("#profile-form").border_title)
