@@ -110,7 +110,7 @@ async def test_a_real_cpu_profile_of_resnet20_runs_in_a_worker_and_fills_the_vie
         seen = spy_on_progress(screen)
         await pilot.press("tab", "down", "r")
         await wait_for_screen(pilot, ProfileForm)
-        await pilot.press("enter")  # the first device here: the CPU
+        await pilot.press("end", "enter")  # the CPU: the last device listed (CUDA devices first)
         await settle(pilot)
         steps = [step for step, _, _ in seen]
         assert "warm-up: 3 steps" in steps and steps[-1] == "step 10/10"
@@ -139,7 +139,7 @@ async def test_escape_cancels_a_profile_under_way_and_the_ui_answers_meanwhile(s
         seen = spy_on_progress(screen)
         await pilot.press("tab", "r")
         await wait_for_screen(pilot, ProfileForm)
-        await pilot.press("enter")
+        await pilot.press("end", "enter")  # the CPU
         for _ in range(600):  # until the timed steps are under way (nine more, two runs each, to go)
             await pilot.pause(0.05)
             if any(step == "step 1/10" for step, _, _ in seen):
