@@ -142,7 +142,8 @@ class RooflineChart(Vertical):
         plt.xlim(math.log10(x_low), math.log10(x_high))
         plt.ylim(math.log10(y_low), math.log10(y_high))
         x_ticks = _powers(x_low, x_high, most=max(2, (plot.size.width or 60) // 7))
-        y_ticks = _powers(y_low, y_high, most=max(2, (plot.size.height or 12) // 2))
+        rows = (plot.size.height or 12) - 3  # less the frame and the x ticks' labels
+        y_ticks = _powers(y_low, y_high, most=max(2, rows // 3))  # three rows apart: plotext rounds their places
         plt.xticks(_logs(x_ticks), [decade_label(x) for x in x_ticks])
         plt.yticks(_logs(y_ticks), [decade_label(y) for y in y_ticks])
         if (plot.size.height or 12) >= 12:  # else the title says it
