@@ -58,10 +58,9 @@ def decades(low: float, high: float) -> tuple[float, float]:
     return 10 ** math.floor(math.log10(low)), 10 ** math.ceil(math.log10(high) + 1e-9)
 
 
-def decade_label(value: float, unit: str = "") -> str:
+def decade_label(value: float) -> str:
     """A tick's label: 0.01, 0.1, 1, 10, 100, 1K, 1G ... (SI suffixes from a thousand on)."""
-    text = units.count(value) if value >= 1 else f"{value:.{-math.floor(math.log10(value))}f}"
-    return text + unit
+    return units.count(value) if value >= 1 else f"{value:.{-math.floor(math.log10(value))}f}"
 
 
 def rate(value: float, unit: str) -> str:
@@ -79,7 +78,8 @@ def layer_phrases(profile: Profile, path: str, layer: LayerProfile | None) -> li
     kind = layer.type
     if kind == "(container)":
         kind = ("block" if path else "model") + ": sum of its leaves"
-    phrases = [name + Text(f" {kind}"), Text(f"{units.count(layer.flops)} FLOPs"), Text(f"{units.size(layer.bytes)}")]
+    moved = units.size(layer.bytes)
+    phrases = [name + Text(f" {kind}"), Text(f"{units.count(layer.flops)} FLOPs"), Text(f"{moved} moved")]
     if not plotted(layer):
         return [*phrases, Text("no FLOPs counted: not on the chart", style="dim")]
     bound = rate(layer.bound_flops_per_s(peaks), "FLOP/s")
