@@ -17,6 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,21 @@ class ForkServer:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         return Run(self.process.stdout, int(self.process.stdout.readline()))
+
+    def run(self, argv: list[str], env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        """Run ``cnnexplorer ARGV`` to its end, with ``env`` set, its output and its errors
+        apart; one still running after ``timeout`` seconds is killed and fails the test."""
+        with tempfile.TemporaryDirectory(prefix="fork-cli-") as logs:
+            out, err = Path(logs) / "out", Path(logs) / "err"
+            run = self.start(argv, log=out, err=err, env=env)
+            deadline = time.monotonic() + timeout
+            while run.poll() is None:
+                if time.monotonic() > deadline:
+                    run.send_signal(signal.SIGKILL)
+                    run.wait()
+                    pytest.fail(f"`cnnexplorer {' '.join(argv)}` still ran after {timeout} s")
+                time.sleep(0.02)
+            return subprocess.CompletedProcess(argv, run.returncode, out.read_text(), err.read_text())
 
     def close(self) -> None:
         self.process.stdin.close()

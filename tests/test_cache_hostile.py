@@ -12,11 +12,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -55,19 +52,7 @@ _server: ForkServer | None = None
 def cli(cache: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """``cnnexplorer ARGS`` in a fresh (forked) process with ``cache`` as the cache folder; a
     hang fails the test."""
-    logs = Path(tempfile.mkdtemp(prefix="hostile-cli-"))
-    out, err = logs / "out", logs / "err"
-    run = _server.start(list(args), log=out, err=err, env={disk_cache.CACHE_DIR_VARIABLE: str(cache), "COLUMNS": "80"})
-    deadline = time.monotonic() + timeout
-    while run.poll() is None:
-        if time.monotonic() > deadline:
-            run.send_signal(signal.SIGKILL)
-            run.wait()
-            pytest.fail(f"`cnnexplorer {' '.join(args)}` still ran after {timeout} s")
-        time.sleep(0.02)
-    result = subprocess.CompletedProcess(args, run.returncode, out.read_text(), err.read_text())
-    shutil.rmtree(logs)
-    return result
+    return _server.run(list(args), env={disk_cache.CACHE_DIR_VARIABLE: str(cache), "COLUMNS": "80"}, timeout=timeout)
 
 
 def entry_name(kind: str, key: dict) -> str:

@@ -7,9 +7,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
@@ -29,17 +26,7 @@ def server(tmp_path_factory):
 def graph_cli(server: ForkServer, *args: str, columns: int = 80, timeout: float = 180) -> subprocess.CompletedProcess:
     """``cnnexplorer graph ARGS`` in a forked child, in a terminal ``columns`` wide as far as
     COLUMNS tells; a hang fails the test."""
-    with tempfile.TemporaryDirectory(prefix="graph-cli-") as logs:
-        out, err = Path(logs) / "out", Path(logs) / "err"
-        run = server.start(["graph", *args], log=out, err=err, env={"COLUMNS": str(columns)})
-        deadline = time.monotonic() + timeout
-        while run.poll() is None:
-            if time.monotonic() > deadline:
-                run.send_signal(9)
-                run.wait()
-                pytest.fail(f"`cnnexplorer graph {' '.join(args)}` still ran after {timeout} s")
-            time.sleep(0.02)
-        return subprocess.CompletedProcess(args, run.returncode, out.read_text(), err.read_text())
+    return server.run(["graph", *args], env={"COLUMNS": str(columns)}, timeout=timeout)
 
 
 def test_text_is_the_drawing_plain_under_its_caption(server):

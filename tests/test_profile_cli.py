@@ -8,9 +8,6 @@ import io
 import json
 import os
 import subprocess
-import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
@@ -31,17 +28,7 @@ def server(tmp_path_factory):
 
 def profile_cli(server: ForkServer, *args: str, columns: int = 80, timeout: float = 180) -> subprocess.CompletedProcess:
     """``cnnexplorer profile ARGS`` in a forked child, in a terminal ``columns`` wide; a hang fails the test."""
-    with tempfile.TemporaryDirectory(prefix="profile-cli-") as logs:
-        out, err = Path(logs) / "out", Path(logs) / "err"
-        run = server.start(["profile", *args], log=out, err=err, env={"COLUMNS": str(columns)})
-        deadline = time.monotonic() + timeout
-        while run.poll() is None:
-            if time.monotonic() > deadline:
-                run.send_signal(9)
-                run.wait()
-                pytest.fail(f"`cnnexplorer profile {' '.join(args)}` still ran after {timeout} s")
-            time.sleep(0.02)
-        return subprocess.CompletedProcess(args, run.returncode, out.read_text(), err.read_text())
+    return server.run(["profile", *args], env={"COLUMNS": str(columns)}, timeout=timeout)
 
 
 def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(server):
