@@ -78,7 +78,7 @@ class FlowRecorder:
             return
         node = self.index[id(module)]
         if id(module) in self.atomic:
-            tensors = _tensors(inputs)
+            tensors = tensors_in(inputs)
             self._open.append((True, len(self.steps), flops, {id(t): t._version for t in tensors}))
             self.steps.append(Step(node, "", (), 0, self._span, self._sources(tensors)))
             self._inside_step = True
@@ -95,7 +95,7 @@ class FlowRecorder:
             return None
         is_step, index, start, versions = opened
         macs = (flops - start) // 2
-        tensors = _tensors(output)
+        tensors = tensors_in(output)
         shape = tuple(tensors[0].shape) if tensors else ()
         alias = None
         if is_step:
@@ -115,7 +115,7 @@ class FlowRecorder:
         """An aten op ran (``flops``: its own count)."""
         if self._inside_step:
             return
-        outputs = _tensors(out)
+        outputs = tensors_in(out)
         if func in _FRESH:
             return
         inputs = tensor_arguments(args)
@@ -132,11 +132,11 @@ class FlowRecorder:
 
     def dataflow(self, output: object) -> Dataflow:
         """What was recorded, with the sources of the model's ``output``."""
-        return Dataflow(self.steps, self.spans, self._sources(_tensors(output)))
+        return Dataflow(self.steps, self.spans, self._sources(tensors_in(output)))
 
     def _sources(self, values: object) -> tuple[int, ...]:
         found: dict[int, None] = {}
-        for tensor in _tensors(values):
+        for tensor in tensors_in(values):
             source = self._source.get(id(tensor))
             if source is not None:
                 found[source] = None
@@ -153,13 +153,13 @@ def _bases(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
     return [t._base for t in tensors if t._base is not None]
 
 
-def _tensors(value: object) -> list[torch.Tensor]:
+def tensors_in(value: object) -> list[torch.Tensor]:
     """The tensors in a value: itself, or those in a (nested) list, tuple or dict, or in a
     named output's fields (GoogLeNet's training outputs)."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _tensors(item)]
+        return [t for item in value for t in tensors_in(item)]
     if isinstance(value, dict):
-        return [t for item in value.values() for t in _tensors(item)]
+        return [t for item in value.values() for t in tensors_in(item)]
     return []

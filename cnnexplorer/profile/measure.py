@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from cnnexplorer import units
+from cnnexplorer.analysis.flow_recorder import tensors_in
 from cnnexplorer.errors import NeedsValuesError, UsageError
 from cnnexplorer.profile.peaks import cpu_clock, device_name, device_peaks
 from cnnexplorer.profile.results import LayerProfile, Profile
@@ -129,7 +130,7 @@ class _LeafTimer:
         def hook(module, args):
             # The autograd nodes the inputs came from: a module that makes none of its own
             # (nn.Identity) returns one of them, and has no backward to time.
-            made_before = {id(t.grad_fn) for t in _tensors(args) if t.grad_fn is not None} if self.backward else set()
+            made_before = {id(t.grad_fn) for t in tensors_in(args) if t.grad_fn is not None} if self.backward else set()
             started.append((made_before, self.clock.mark()))
 
         return hook
@@ -149,7 +150,7 @@ class _LeafTimer:
     def _time_backward(self, path: str, output, made_before: set[int]) -> None:
         """Marks around the autograd node that made the leaf's output: its backward (one node
         for a convolution, batch norm, linear layer or activation; an in-place one's too)."""
-        tensor = next((t for t in _tensors(output) if t.grad_fn is not None), None)
+        tensor = next((t for t in tensors_in(output) if t.grad_fn is not None), None)
         if tensor is None or id(tensor.grad_fn) in made_before:
             return
         started: list = []
@@ -172,22 +173,8 @@ class _LeafTimer:
         return forward, backward, calls
 
 
-def _tensors(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [tensor for item in value for tensor in _tensors(item)]
-    return []
-
-
 def _elements(value) -> int:
-    if isinstance(value, torch.Tensor):
-        return value.numel()
-    if isinstance(value, (list, tuple)):
-        return sum(_elements(item) for item in value)
-    if isinstance(value, dict):
-        return sum(_elements(item) for item in value.values())
-    return 0
+    return sum(tensor.numel() for tensor in tensors_in(value))
 
 
 def _loss(output) -> torch.Tensor:
