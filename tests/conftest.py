@@ -111,6 +111,17 @@ def run_cli(*args: str, env: dict | None = None):
     )
 
 
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory):
+    """A fork server (tests/fork_cli.py) for a test module's command lines, one torch thread
+    in each: ``fork_server.run(argv)``."""
+    from tests.kill_at_write import ForkServer
+
+    forks = ForkServer({**os.environ, "OMP_NUM_THREADS": "1"}, tmp_path_factory.mktemp("fork") / "server.log")
+    yield forks
+    forks.close()
+
+
 def assert_usage_error(result, needle: str) -> None:
     """Bad input: exit code 2 and one line on stderr that says what was wrong, no traceback."""
     assert result.returncode == 2

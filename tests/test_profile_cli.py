@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 
 import pytest
@@ -19,20 +18,13 @@ from tests.kill_at_write import ForkServer
 SMALL = ("resnet20", "--batch", "2", "--steps", "2")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    forks = ForkServer({**os.environ, "OMP_NUM_THREADS": "1"}, tmp_path_factory.mktemp("fork") / "server.log")
-    yield forks
-    forks.close()
-
-
 def profile_cli(server: ForkServer, *args: str, columns: int = 80, timeout: float = 180) -> subprocess.CompletedProcess:
     """``cnnexplorer profile ARGS`` in a forked child, in a terminal ``columns`` wide; a hang fails the test."""
     return server.run(["profile", *args], env={"COLUMNS": str(columns)}, timeout=timeout)
 
 
-def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(server):
-    result = profile_cli(server, *SMALL)
+def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(fork_server):
+    result = profile_cli(fork_server, *SMALL)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "resnet20 on cpu (" + lines[0].split("(", 1)[1] and "inference, batch 2 of 3x32x32" in lines[0]
@@ -53,8 +45,8 @@ def test_table_has_the_header_a_row_per_leaf_and_the_lessons_within_80_columns(s
     assert "warm-up" in result.stderr and "step 2/2" in result.stderr  # progress on stderr
 
 
-def test_json_is_the_schema_1_document(server):
-    result = profile_cli(server, *SMALL, "--format", "json")
+def test_json_is_the_schema_1_document(fork_server):
+    result = profile_cli(fork_server, *SMALL, "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["schema"] == 1 and document["batch"] == 2 and document["precision"] == "float32"
@@ -64,8 +56,8 @@ def test_json_is_the_schema_1_document(server):
     assert all(layer["backward_ms"] is None for layer in document["layers"])
 
 
-def test_csv_has_a_row_per_leaf(server):
-    result = profile_cli(server, *SMALL, "--format", "csv")
+def test_csv_has_a_row_per_leaf(fork_server):
+    result = profile_cli(fork_server, *SMALL, "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert tuple(rows[0]) == CSV_COLUMNS
@@ -75,13 +67,13 @@ def test_csv_has_a_row_per_leaf(server):
     assert conv1["backward_ms"] == ""
 
 
-def test_training_mode_gives_backward_times(server):
-    result = profile_cli(server, *SMALL, "--mode", "training", "--format", "json")
+def test_training_mode_gives_backward_times(fork_server):
+    result = profile_cli(fork_server, *SMALL, "--mode", "training", "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["mode"] == "training" and document["model"]["backward_ms"] > 0
     assert all(isinstance(layer["backward_ms"], float) for layer in document["layers"])
-    table = profile_cli(server, *SMALL, "--mode", "training")
+    table = profile_cli(fork_server, *SMALL, "--mode", "training")
     assert "bwd ms" in table.stdout and "backward" in table.stdout
 
 
@@ -97,16 +89,16 @@ def test_training_mode_gives_backward_times(server):
         (("--batch", "0"), "batch"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(server, args, needle):
-    assert_usage_error(profile_cli(server, *SMALL, *args), needle)
+def test_bad_input_is_one_line_and_exit_2(fork_server, args, needle):
+    assert_usage_error(profile_cli(fork_server, *SMALL, *args), needle)
 
 
-def test_unknown_model_is_one_line(server):
-    assert_usage_error(profile_cli(server, "resnet9000"), "resnet9000")
+def test_unknown_model_is_one_line(fork_server):
+    assert_usage_error(profile_cli(fork_server, "resnet9000"), "resnet9000")
 
 
-def test_an_input_the_model_cannot_take_is_one_line(server):
-    assert_usage_error(profile_cli(server, "alexnet", "--input", "3x16x16"), "choose another --input")
+def test_an_input_the_model_cannot_take_is_one_line(fork_server):
+    assert_usage_error(profile_cli(fork_server, "alexnet", "--input", "3x16x16"), "choose another --input")
 
 
 def assert_failure_after_progress(result, needle: str) -> None:
@@ -118,9 +110,9 @@ def assert_failure_after_progress(result, needle: str) -> None:
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def test_a_batch_that_does_not_fit_names_the_batch_and_the_estimate(server):
+def test_a_batch_that_does_not_fit_names_the_batch_and_the_estimate(fork_server):
     # 100 million 3x32x32 images: 1.2 TB for the input alone, refused by the allocator at once.
-    result = profile_cli(server, "resnet20", "--batch", "100000000", "--steps", "1")
+    result = profile_cli(fork_server, "resnet20", "--batch", "100000000", "--steps", "1")
     assert_failure_after_progress(result, "out of memory: batch 100000000 of resnet20 did not fit on cpu")
     assert "the engine estimates 11.9 TiB for the inference step" in result.stderr
 
@@ -141,17 +133,17 @@ class OnlyMeta(nn.Module):
 """
 
 
-def test_a_model_failing_on_the_device_is_one_line(server, tmp_path):
+def test_a_model_failing_on_the_device_is_one_line(fork_server, tmp_path):
     (tmp_path / "onlymeta.py").write_text(MODEL_ONLY_ON_META)
-    result = profile_cli(server, f"{tmp_path / 'onlymeta.py'}:OnlyMeta", "--input", "3x8x8", "--steps", "1")
+    result = profile_cli(fork_server, f"{tmp_path / 'onlymeta.py'}:OnlyMeta", "--input", "3x8x8", "--steps", "1")
     assert_failure_after_progress(result, "failed on cpu: RuntimeError: this model only runs on the meta device")
 
 
-def test_a_model_that_branches_on_values_is_profiled_with_flops_from_a_real_forward(server, tmp_path):
+def test_a_model_that_branches_on_values_is_profiled_with_flops_from_a_real_forward(fork_server, tmp_path):
     from tests.test_any_model import SMALL_CNN
 
     (tmp_path / "mynet.py").write_text(SMALL_CNN)
-    result = profile_cli(server, f"{tmp_path / 'mynet.py'}:data_dependent", "--input", "3x16x16", "--steps", "1",
+    result = profile_cli(fork_server, f"{tmp_path / 'mynet.py'}:data_dependent", "--input", "3x16x16", "--steps", "1",
                          "--format", "json")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "counting FLOPs on a real CPU forward" in result.stderr
