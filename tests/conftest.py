@@ -20,6 +20,11 @@ from tests.train_shapes import TRAIN_ARGS, only_run_dir, write_shapes
 CACHE_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-cache-")
 os.environ["CNNEXPLORER_CACHE_DIR"] = CACHE_DIR
 atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
+# The app's settings (cnnexplorer.settings) likewise: never the user's; a test that needs a
+# settings file of its own points CNNEXPLORER_CONFIG_DIR at its tmp_path (monkeypatch.setenv).
+CONFIG_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-config-")
+os.environ["CNNEXPLORER_CONFIG_DIR"] = CONFIG_DIR
+atexit.register(shutil.rmtree, CONFIG_DIR, ignore_errors=True)
 
 # Under pytest-xdist every core runs a worker: one torch thread each, as the child processes
 # the tests start have (OMP_NUM_THREADS=1 in tests/train_shapes.py), so that the workers'
