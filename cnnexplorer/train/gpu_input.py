@@ -54,10 +54,15 @@ def images_to_device(images: torch.Tensor, device: torch.device, channels_last: 
 
 
 def synthetic_batch(seeds: torch.Tensor, image_size: int, device: torch.device) -> torch.Tensor:
-    """A batch of standard-normal images made on the device from the batch's first image seed
-    and its size: the same batch gives the same images (also on resume), at no CPU cost."""
-    generator = torch.Generator(device=device).manual_seed((int(seeds[0]) * 1_000_003 + len(seeds)) % (2**63))
-    return torch.randn((len(seeds), 3, image_size, image_size), generator=generator, device=device)
+    """A batch of standard-normal images made on the device, each from its own seed alone: an
+    image is the same in any batch, at any batch size or rank (also on resume), so a run's
+    validation and a later ``eval`` on the same kind of device see the same images, at no CPU
+    cost. (The CPU's and CUDA's generators draw different numbers from one seed.)"""
+    images = torch.empty((len(seeds), 3, image_size, image_size), device=device)
+    generator = torch.Generator(device=device)
+    for image, seed in zip(images, seeds.tolist()):
+        image.normal_(generator=generator.manual_seed(seed % 2**63))
+    return images
 
 
 # JPEG bytes and augmentation parameters (the workers' side of --decode gpu) ------------------
