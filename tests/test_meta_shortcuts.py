@@ -2,13 +2,14 @@
 torch's own meta kernels: op by op (the CHECK mode runs the kernel beside every re-made
 result and compares them), and whole analyses with the shortcuts on and off."""
 
+import os
 import warnings
 
 import pytest
 import torch
 
 from cnnexplorer import zoo
-from cnnexplorer.analysis import AnalysisRequest, analyze
+from cnnexplorer.analysis import AnalysisRequest, analyze, meta_shortcuts
 from cnnexplorer.analysis.meta_shortcuts import MetaShortcuts
 
 aten = torch.ops.aten
@@ -20,7 +21,57 @@ def _analyze(name: str):
         return analyze(AnalysisRequest.of(name))
 
 
-@pytest.mark.parametrize("name", zoo.all_names())
+# The models the op-by-op check runs on: every family's smallest member and every variant
+# whose blocks differ (plain and BN VGG, basic and bottleneck ResNets, the CIFAR stems, the
+# 2012 AlexNet's groups, each torchvision family). Deeper members of a family repeat the same
+# ops on other shapes; test_the_representatives_exercise_every_shortcut_the_zoo_does keeps
+# the claim true as the zoo grows. CNNEXPLORER_TEST_EVERY_MODEL=1 checks all of the zoo.
+REPRESENTATIVES = (
+    *("alexnet", "alexnet-2012", "alexnet-2012-2gpu"),
+    *("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"),
+    *("googlenet", "resnet18", "resnet50", "resnet20", "wrn-16-8", "densenet-bc-100"),
+    *("convnext_tiny", "efficientnet_b0", "efficientnet_v2_s", "inception_v3", "maxvit_t", "mnasnet0_5"),
+    *("mobilenet_v2", "mobilenet_v3_small", "regnet_x_400mf", "regnet_y_400mf", "resnext50_32x4d"),
+    *("shufflenet_v2_x0_5", "squeezenet1_0", "squeezenet1_1", "swin_t", "swin_v2_t", "vit_b_32"),
+)
+CHECKED = zoo.all_names() if os.environ.get("CNNEXPLORER_TEST_EVERY_MODEL") == "1" else REPRESENTATIVES
+
+
+def _exercised(name: str, monkeypatch) -> set[tuple[str, str]]:
+    """The (way, op) pairs a model's analysis answers without the kernel: by a rule, or re-made."""
+    exercised: set[tuple[str, str]] = set()
+    by_rule, output = meta_shortcuts._by_rule, MetaShortcuts.output
+
+    def rule(func, args, kwargs):
+        made = by_rule(func, args, kwargs)
+        if made is not None:
+            exercised.add(("rule", str(func)))
+        return made
+
+    def recorded(self, func, args, kwargs):
+        hits = self.hits
+        out = output(self, func, args, kwargs)
+        if self.hits > hits:
+            exercised.add(("recipe", str(func)))
+        return out
+
+    with monkeypatch.context() as patch:
+        patch.setattr(meta_shortcuts, "_by_rule", rule)
+        patch.setattr(MetaShortcuts, "output", recorded)
+        _analyze(name)
+    return exercised
+
+
+def test_the_representatives_exercise_every_shortcut_the_zoo_does(monkeypatch):
+    monkeypatch.setenv("CNNEXPLORER_META_SHORTCUTS", "1")
+    by_model = {name: _exercised(name, monkeypatch) for name in zoo.all_names()}
+    in_the_zoo = set().union(*by_model.values())
+    assert len(in_the_zoo) > 40  # convolution, batch norm, the element-wise ops, layer norm, …
+    missing = in_the_zoo - set().union(*(by_model[name] for name in REPRESENTATIVES))
+    assert not missing, f"add a model that runs {sorted(missing)} to REPRESENTATIVES"
+
+
+@pytest.mark.parametrize("name", CHECKED)
 def test_every_remade_result_equals_the_meta_kernels_and_the_analysis_is_unchanged(name, monkeypatch):
     passes: list[MetaShortcuts] = []
     made = MetaShortcuts.__init__
