@@ -36,6 +36,7 @@ examples:
   cnnexplorer kernels --channels 64 --size 56
                                             one 7x7 conv against three stacked 3x3 convs
   cnnexplorer cache clear                   empty the analysis cache
+  cnnexplorer runs compare RUN_A RUN_B      two training runs: config diff, curves overlaid
 
 models: a zoo name (`cnnexplorer list`), any torchvision classifier (`list --all`),
 timm:NAME (with timm installed), path/to/file.py:factory or package.module:factory
@@ -148,10 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_command(commands)
     _add_profile_command(commands)
     _add_cache_command(commands)
+    from cnnexplorer.runs.cli import add_runs_parser
     from cnnexplorer.train.cli import add_eval_parser, add_train_parser  # torch-free at import
 
     add_train_parser(commands)
     add_eval_parser(commands)
+    add_runs_parser(commands)
     return parser
 
 
