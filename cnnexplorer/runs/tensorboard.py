@@ -4,9 +4,11 @@
 Tags are ``step/METRIC`` at the optimizer step (each step and val event) and
 ``epoch/METRIC`` at the epoch (each validated epoch's metrics.csv row), METRIC one of
 :data:`~cnnexplorer.runs.compare.METRICS`: what ``runs compare`` draws, point for point.
-``runs export`` writes a finished run from its events (resumed segments joined);
-``train --tensorboard`` writes them live from rank 0's events as they are emitted, a resumed
-segment purging the steps it redoes (TensorBoard's ``purge_step``).
+``runs export`` writes a run from its events (resumed segments joined), as ``runs compare``
+reads them. ``train --tensorboard`` writes them live from rank 0's events as they are
+emitted: a resumed segment purges the steps it redoes (TensorBoard's ``purge_step``), and
+epoch/ tags come only from whole epochs (a run stopped mid-epoch gets that epoch's point from
+``runs export``, and a validation logged past the checkpoint a kill resumed from stays).
 
 Torch is imported only when a writer is made, so the package stays light to import.
 """
@@ -87,6 +89,9 @@ class TensorBoardRun:
         for tag, value, x in scalars:
             self._writer.add_scalar(tag, value, x)
 
+    def flush(self) -> None:
+        self._writer.flush()
+
     def close(self) -> None:
         self._writer.close()
 
@@ -133,9 +138,10 @@ class LiveTensorBoard:
         self._board.add(step_scalars(event))
         if isinstance(event, Step):
             self._last_step = event
-        elif isinstance(event, Val):
-            for row in metrics_rows([self._last_step, event] if self._last_step else [event]):
+        elif isinstance(event, Val) and _closes_epoch(self._last_step, event):
+            for row in metrics_rows([self._last_step, event]):
                 self._board.add(epoch_scalars(row))
+            self._board.flush()  # an epoch's figures, on disk for a TensorBoard watching
 
     def _open(self, start: Start, config: dict[str, Any]) -> None:
         self.close()
@@ -149,6 +155,12 @@ class LiveTensorBoard:
         if self._board is not None:
             self._board.close()
             self._board = None
+
+
+def _closes_epoch(step: Step | None, val: Val) -> bool:
+    """Whether ``val`` validates a whole epoch (not one a run stopped in, at --max-steps or a
+    signal, which its resume validates again)."""
+    return step is not None and step.step == val.step and step.epoch_step == step.steps_per_epoch
 
 
 class TensorBoardEventWriter(EventWriter):

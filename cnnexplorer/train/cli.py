@@ -308,6 +308,12 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     run.add_argument(
         "--events", choices=("-",), help="also write the event stream to stdout (human output then goes to stderr)"
     )
+    run.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write the run live to DIR/<run name> as TensorBoard scalars and hparams "
+        "(pip install 'cnnexplorer[tensorboard]'; `cnnexplorer runs export` writes a finished run)",
+    )
     train.set_defaults(handler=partial(run_train_command, train))
     return train
 
@@ -617,6 +623,10 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         raise UsageError("--gpu N and --device both pick the device: pass one")
     devices.check_device_flag(args.device)
     merge_amp_into_precision(args)
+    if args.tensorboard is not None:
+        from cnnexplorer.runs.tensorboard import check_installed
+
+        check_installed()
     resume = None
     if args.resume:
         from cnnexplorer.train.checkpointing import read_resume
@@ -630,7 +640,8 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
         return exit_code
     from cnnexplorer.train.loop import run_training
 
-    return run_training(config, args.gpu, args.device, resume, args.events == "-")
+    tensorboard = Path(args.tensorboard) if args.tensorboard is not None else None
+    return run_training(config, args.gpu, args.device, resume, args.events == "-", tensorboard)
 
 
 def merge_amp_into_precision(args: argparse.Namespace) -> None:

@@ -26,6 +26,7 @@ from cnnexplorer.runs import rundir
 from cnnexplorer.runs.atomic import remove_stale_temp_files, write_text_atomic
 from cnnexplorer.runs.events import EventWriter
 from cnnexplorer.runs.progress import make_reporter
+from cnnexplorer.runs.tensorboard import LiveTensorBoard, TensorBoardEventWriter
 from cnnexplorer.train.building import build_trainer, model_totals, open_datasets
 from cnnexplorer.train.checkpointing import Resume, adopt_folder_best, restore
 from cnnexplorer.train.config import TrainConfig, resolve_precision
@@ -46,9 +47,15 @@ class Announcement:
 
 
 def run_training(
-    config: TrainConfig, gpu: int | None, device: str | None, resume: Resume | None, events_to_stdout: bool
+    config: TrainConfig,
+    gpu: int | None,
+    device: str | None,
+    resume: Resume | None,
+    events_to_stdout: bool,
+    tensorboard: Path | None = None,
 ) -> int:
-    """Train as configured (continuing ``resume`` if given); the exit code."""
+    """Train as configured (continuing ``resume`` if given); the exit code. ``tensorboard``:
+    a folder where rank 0 also writes the run's events live as TensorBoard scalars."""
     params, macs, totals_note = model_totals(config.model, config.num_classes, config.image_size, training=True)
     placement = resolve_placement(gpu, device)
     try:
@@ -66,7 +73,7 @@ def run_training(
             position = restore(trainer, placement, resume) if resume else Position()
             notes = [precision_note, datasets.decode_note, totals_note]
             announcement = Announcement(resume.path if resume else None, params, macs, notes)
-            config, lock, events = _open_run(config, placement, resume, events_to_stdout)
+            config, lock, events = _open_run(config, placement, resume, events_to_stdout, tensorboard)
             try:
                 with events, StopSignals(reporter) as stop:
                     return _run(Run(config, placement, trainer, events, reporter, stop), position, announcement)
@@ -105,7 +112,7 @@ def resolve_for_placement(config: TrainConfig, placement: Placement) -> tuple[Tr
 
 
 def _open_run(
-    config: TrainConfig, placement: Placement, resume: Resume | None, events_to_stdout: bool
+    config: TrainConfig, placement: Placement, resume: Resume | None, events_to_stdout: bool, tensorboard: Path | None
 ) -> tuple[TrainConfig, rundir.RunLock | None, EventWriter]:
     """Rank 0 claims a new run folder (or locks the resumed run's own), writes config.json
     whole and opens the event stream; every rank learns the folder (the config with it), or
@@ -121,7 +128,7 @@ def _open_run(
             else:
                 claimed, lock = rundir.claim_run_dir(wanted)
                 run_dir, created = str(claimed), True
-            events = _write_run_files(replace(config, run_dir=run_dir), events_to_stdout)
+            events = _write_run_files(replace(config, run_dir=run_dir), events_to_stdout, tensorboard)
         except UsageError as error:
             failure = str(error)
             if lock is not None:
@@ -140,9 +147,9 @@ def _open_run(
     return replace(config, run_dir=run_dir), lock, events
 
 
-def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter:
-    """config.json, written whole, and the event stream opened; what writers killed in this
-    folder left half-written (their temporary files) is removed."""
+def _write_run_files(config: TrainConfig, events_to_stdout: bool, tensorboard: Path | None) -> EventWriter:
+    """config.json, written whole, and the event stream opened (also into TensorBoard where
+    asked); what writers killed in this folder left half-written (their temporary files) is removed."""
     run_dir = Path(config.run_dir)
     for name in ("config.json", "metrics.csv", "best.pt", "last.pt"):
         remove_stale_temp_files(run_dir / name)
@@ -151,8 +158,11 @@ def _write_run_files(config: TrainConfig, events_to_stdout: bool) -> EventWriter
         write_text_atomic(path, json.dumps(config.as_dict(), indent=2) + "\n")
     except OSError as error:
         raise rundir.file_error("write", path, error) from None
+    echo = sys.stdout if events_to_stdout else None
     try:
-        return EventWriter(run_dir / "events.jsonl", sys.stdout if events_to_stdout else None)
+        if tensorboard is not None:
+            return TensorBoardEventWriter(run_dir / "events.jsonl", echo, LiveTensorBoard(tensorboard))
+        return EventWriter(run_dir / "events.jsonl", echo)
     except OSError as error:
         raise rundir.file_error("write", run_dir / "events.jsonl", error) from None
 

@@ -86,6 +86,7 @@ class LaunchRequest:
     compile: bool = False
     log_every: int | None = None
     events: str | None = None
+    tensorboard: str | None = None
     weights: str | None = None
     split: str | None = None
     per_class: str | None = None
