@@ -172,3 +172,27 @@ def trained_run(shapes_dir: pathlib.Path, tmp_path_factory: pytest.TempPathFacto
         assert main(argv) == 0
 
     return only_run_dir(made_once(tmp_path_factory, "trained-run", train))
+
+
+LR_RUN = ["resnet20", "--dataset", "fake", "--fake-size", "64", "--image-size", "8", "--batch-size", "16"]
+LR_RUN += ["--epochs", "2", "--max-steps", "8", "--log-every", "1", "--device", "cpu", "--workers", "0", "--seed", "1"]
+
+
+@pytest.fixture(scope="session")
+def lr_runs(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Two short runs of resnet20 on synthetic data (4 steps an epoch, 2 epochs) that differ
+    only in --lr: 0.05, and 0.02 stopped at step 3 then resumed to its end; each written live
+    to TensorBoard too (in-process, once per session). Their runs folder (its sibling ``tb``
+    holds the TensorBoard files), which tests only read."""
+    from cnnexplorer.cli import main
+
+    def train(folder: pathlib.Path) -> None:
+        runs, board = str(folder / "runs"), str(folder / "tb")
+        assert main(["train", *LR_RUN, "--lr", "0.05", "--output", runs, "--tensorboard", board]) == 0
+        first = set((folder / "runs").iterdir())
+        stop = ["--max-steps", "3", "--lr", "0.02", "--output", runs, "--tensorboard", board]
+        assert main(["train", *LR_RUN, *stop]) == 0
+        (stopped,) = set((folder / "runs").iterdir()) - first
+        assert main(["train", "resnet20", "--resume", str(stopped), "--max-steps", "8", "--tensorboard", board]) == 0
+
+    return made_once(tmp_path_factory, "lr-runs", train) / "runs"
