@@ -26,6 +26,13 @@ CONFIG_DIR = tempfile.mkdtemp(prefix="cnnexplorer-test-config-")
 os.environ["CNNEXPLORER_CONFIG_DIR"] = CONFIG_DIR
 atexit.register(shutil.rmtree, CONFIG_DIR, ignore_errors=True)
 
+
+@pytest.fixture(autouse=True)
+def own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no settings: what one test's app remembers (the zoo shown, a
+    form's last values) never reaches another's."""
+    monkeypatch.setenv("CNNEXPLORER_CONFIG_DIR", tempfile.mkdtemp(dir=CONFIG_DIR))
+
 # Under pytest-xdist every core runs a worker: one torch thread each, as the child processes
 # the tests start have (OMP_NUM_THREADS=1 in tests/train_shapes.py), so that the workers'
 # in-process training does not oversubscribe the cores.
