@@ -33,6 +33,7 @@ def own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     form's last values) never reaches another's."""
     monkeypatch.setenv("CNNEXPLORER_CONFIG_DIR", tempfile.mkdtemp(dir=CONFIG_DIR))
 
+
 # Under pytest-xdist every core runs a worker: one torch thread each, as the child processes
 # the tests start have (OMP_NUM_THREADS=1 in tests/train_shapes.py), so that the workers'
 # in-process training does not oversubscribe the cores.
