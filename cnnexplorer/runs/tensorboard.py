@@ -8,7 +8,9 @@ Tags are ``step/METRIC`` at the optimizer step (each step and val event) and
 reads them. ``train --tensorboard`` writes them live from rank 0's events as they are
 emitted: a resumed segment purges the steps it redoes (TensorBoard's ``purge_step``), and
 epoch/ tags come only from whole epochs (a run stopped mid-epoch gets that epoch's point from
-``runs export``, and a validation logged past the checkpoint a kill resumed from stays).
+``runs export``, and a validation logged past the checkpoint a kill resumed from stays); the
+hparams are the config the run started with (TensorBoard keeps a run's first), where
+``runs export`` writes config.json's, a resume's --epochs and --max-steps included.
 
 Torch is imported only when a writer is made, so the package stays light to import.
 """
@@ -148,7 +150,7 @@ class LiveTensorBoard:
         name = Path(start.run_dir).name if start.run_dir else "run"
         purge = (start.start_step or 0) + 1 if start.resumed_from else None
         self._board = TensorBoardRun(self.root / name, purge)
-        if not start.resumed_from:
+        if not start.resumed_from:  # TensorBoard keeps a run's first hparams: a resume's would be ignored
             self._board.add_config(config)
 
     def close(self) -> None:
