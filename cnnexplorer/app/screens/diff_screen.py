@@ -4,12 +4,11 @@
 Every aligned pair is one row, so the sides scroll together both ways by construction.
 The columns, left to right: marker, layer (``left→right`` where the names differ), type,
 output (``left→right`` where the shapes differ), L params, R params, Δparams, L MACs,
-R MACs, ΔMACs, changes. Their widths follow the screen's: each column is as wide as its
-widest cell, and the last one takes what is left. When that does not fit, the per-side
-figures go first (L/R params, then L/R MACs), so that no text is cut while they could
-make room; then the text columns shrink (changes, type, output, then layer, each to a
-floor) and end in an ellipsis; then type goes, then output. Marker, layer, Δparams, ΔMACs
-and changes always stay, and a number is never narrower than its widest value.
+R MACs, ΔMACs, changes. Each column is as wide as its widest cell, so that no name,
+shape or number is cut, and where they all fit the last one takes what is left. Where they
+do not, the per-side figures move to the right of the changes (L/R params, then L/R MACs),
+then type, then output, as far as needed for the rest to fit; ←/→ scroll to them, with
+marker and layer kept in place.
 
 The first screenful of rows is in the first frame; the rest arrive in batches, one per
 frame, so that a long diff (resnet152 vs wide_resnet101_2) opens at once.
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 500
 # Cells of padding on each side of a column (DataTable's default cell_padding).
 CELL_PADDING = 1
+FIXED_COLUMNS = 2  # marker and layer stay in place when ←/→ scroll the others
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,9 @@ COLUMNS = (
     DiffColumn("macs_delta", "ΔMACs", _delta("macs"), numeric=True),
     DiffColumn("changes", "changes", change_text, shrink_to=20),
 )
-# Which text columns give up width first when the natural widths do not fit.
-SHRINK_ORDER = ("changes", "type", "output", "layer")
+
+COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
+COLUMN_INDEX = {column.key: index for index, column in enumerate(COLUMNS)}
 
 
 def natural_widths(columns: tuple[DiffColumn, ...], cells: list[tuple[str, ...]]) -> dict[str, int]:
@@ -113,38 +114,27 @@ def natural_widths(columns: tuple[DiffColumn, ...], cells: list[tuple[str, ...]]
     return widths
 
 
-def _squeeze(shown: list[DiffColumn], natural: dict[str, int], room: int, shrink: bool) -> dict[str, int] | None:
-    """Widths for ``shown`` in ``room`` cells (padding excluded), the text columns shrunk
-    towards their floors if ``shrink``; None when that does not fit."""
-    widths = {column.key: natural[column.key] for column in shown}
-    excess = sum(widths.values()) - room
-    if excess <= 0:
-        widths[shown[-1].key] -= excess  # the last column takes the room left
-        return widths
-    floors = {column.key: column.shrink_to for column in shown if column.shrink_to is not None and shrink}
-    for key in SHRINK_ORDER:
-        if key in floors and excess > 0:
-            give = max(0, min(excess, widths[key] - floors[key]))
-            widths[key] -= give
-            excess -= give
-    return widths if excess <= 0 else None
-
-
 def fit_columns(natural: dict[str, int], width: int, columns: tuple[DiffColumn, ...] = COLUMNS) -> dict[str, int]:
-    """The columns shown in a table ``width`` cells wide, in order, with their widths (see the
-    module docstring for the rules)."""
-    shown = list(columns)
+    """Every column's width in a table ``width`` cells wide, in display order (see the module
+    docstring for the rules); the last one in view, ``changes``, counts only to its floor."""
+    front, moved = list(columns), []
     ranks = sorted({column.drop_order for column in columns if column.drop_order is not None})
-    while True:
-        # Per-side figures go before any text is cut; type and output are cut before they go.
-        shrink = not any(column.numeric and column.drop_order is not None for column in shown)
-        widths = _squeeze(shown, natural, width - 2 * CELL_PADDING * len(shown), shrink)
-        if widths is not None:
-            return widths
-        if not ranks:  # narrower than the floors: the table scrolls sideways
-            return {c.key: min(natural[c.key], c.shrink_to or natural[c.key]) for c in shown}
+
+    def needed(shown: list[DiffColumn]) -> int:
+        cells = sum(
+            min(natural[c.key], c.shrink_to or natural[c.key]) if c is shown[-1] else natural[c.key] for c in shown
+        )
+        return cells + 2 * CELL_PADDING * len(shown)
+
+    while needed(front) > width and ranks:
         going = ranks.pop(0)
-        shown = [column for column in shown if column.drop_order != going]
+        moved += [column for column in front if column.drop_order == going]
+        front = [column for column in front if column.drop_order != going]
+    widths = {column.key: natural[column.key] for column in front + moved}
+    room = width - sum(widths.values()) - 2 * CELL_PADDING * len(widths)
+    if room > 0:
+        widths[front[-1].key] += room  # the last column takes the room left
+    return widths
 
 
 def percent_delta(total: TotalDelta) -> str:
@@ -154,14 +144,17 @@ def percent_delta(total: TotalDelta) -> str:
     return units.signed(total.delta, lambda value: units.percent(value, total.left))
 
 
-def legend(only_diff: bool) -> Text:
-    """The colour and marker key, what L, R and Δ mean, and the state of the filter."""
+def legend(only_diff: bool, more: bool = False) -> Text:
+    """The colour and marker key, what L, R and Δ mean, the state of the filter, and
+    whether columns lie beyond the right edge (``more``)."""
     text = Text()
     for status in ("changed", "added", "removed"):
         text.append(f"{MARKERS[status]} {status}", style=STYLES[status])
         text.append("  ")
     text.append(" L/R left/right  Δ R−L   ", style="dim")
     text.append("differences only" if only_diff else "all rows", style="bold")
+    if more:
+        text.append("   ←/→ more", style="dim")
     return text
 
 
@@ -225,6 +218,8 @@ class DiffScreen(Screen[None]):
         Binding("f", "toggle_filter", "Diffs only"),
         Binding("enter", "details", "Details", priority=True),  # before the table's own enter
         Binding("escape", "back", "Back"),
+        Binding("left", "scroll_columns(-1)", "Columns left", show=False, priority=True),
+        Binding("right", "scroll_columns(1)", "Columns right", show=False, priority=True),
     ]
 
     def __init__(self, diff: Diff, only_diff: bool = False) -> None:
@@ -240,7 +235,7 @@ class DiffScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="diff-header")
         yield Static(id="diff-legend")
-        yield DataTable(id="diff-table", cursor_type="row", zebra_stripes=False)
+        yield DataTable(id="diff-table", cursor_type="row", zebra_stripes=False, fixed_columns=FIXED_COLUMNS)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -277,13 +272,16 @@ class DiffScreen(Screen[None]):
         """Whether every row is in the table (the rest arrive a batch per frame)."""
         return self.table.row_count == len(self.rows)
 
+    def _room(self) -> int:
+        """The table's width for columns. Room for the vertical scrollbar is kept even when it
+        is hidden: the widths then need not change as rows arrive or the filter changes."""
+        table = self.table
+        width = (self.size.width or self.app.size.width) - table.styles.gutter.width
+        return width - table.styles.scrollbar_size_vertical
+
     def _fit(self) -> dict[str, int]:
         """Column widths for the screen's current width."""
-        table = self.table
-        # Room for the vertical scrollbar is kept even when it is hidden: the widths then
-        # need not change as rows arrive or the filter changes.
-        width = (self.size.width or self.app.size.width) - table.styles.gutter.width
-        return fit_columns(self._natural, width - table.styles.scrollbar_size_vertical)
+        return fit_columns(self._natural, self._room())
 
     def _refresh(self, keep: DiffRow | None = None) -> None:
         """Fill the table from the diff; put the cursor on ``keep``, or the next shown row."""
@@ -291,7 +289,6 @@ class DiffScreen(Screen[None]):
         self.cells = [row_cells(row) for row in self.rows]
         self._natural = natural_widths(COLUMNS, self.cells)
         self._show_summary()
-        self.query_one("#diff-legend", Static).update(legend(self.only_diff))
         self._fill(self._nearest(keep))
 
     def _fill(self, cursor: int) -> None:
@@ -299,13 +296,15 @@ class DiffScreen(Screen[None]):
         screenful past ``cursor`` now, the rest one batch per frame."""
         self._generation += 1
         self.widths = self._fit()
+        more = sum(self.widths.values()) + 2 * CELL_PADDING * len(self.widths) > self._room()
+        self.query_one("#diff-legend", Static).update(legend(self.only_diff, more))
         table = self.table
         table.clear(columns=True)
-        for column in COLUMNS:
-            if column.key in self.widths:
-                header = Text(column.header, no_wrap=True, overflow="ellipsis")
-                header.justify = "right" if column.numeric else "left"
-                table.add_column(header, width=self.widths[column.key], key=column.key)
+        for key, width in self.widths.items():
+            column = COLUMN_BY_KEY[key]
+            header = Text(column.header, no_wrap=True, overflow="ellipsis")
+            header.justify = "right" if column.numeric else "left"
+            table.add_column(header, width=width, key=key)
         self._move_to(cursor)
         if not self.loaded:
             self.call_after_refresh(self._add_batch, self._generation)
@@ -320,7 +319,7 @@ class DiffScreen(Screen[None]):
     def _load_to(self, end: int) -> None:
         """Add the rows before ``end`` that are not in the table yet."""
         table = self.table
-        shown = [index for index, column in enumerate(COLUMNS) if column.key in self.widths]
+        shown = [COLUMN_INDEX[key] for key in self.widths]
         start = table.row_count
         for row, cells in zip(self.rows[start:end], self.cells[start:end]):
             style = STYLES[row.status]
@@ -357,6 +356,20 @@ class DiffScreen(Screen[None]):
                 return
             index += step
         self.app.bell()
+
+    def action_scroll_columns(self, step: int) -> None:
+        """Scroll the columns right of the layer by one whole column (``step`` -1: back)."""
+        table = self.table
+        edges = [0]
+        for key in list(self.widths)[FIXED_COLUMNS:]:
+            edges.append(edges[-1] + self.widths[key] + 2 * CELL_PADDING)
+        stops = sorted({min(edge, int(table.max_scroll_x)) for edge in edges})
+        x = round(table.scroll_x)
+        ahead = [stop for stop in stops if stop > x] if step > 0 else [stop for stop in reversed(stops) if stop < x]
+        if not ahead:
+            self.app.bell()
+            return
+        table.scroll_to(x=ahead[0], animate=False, immediate=True)
 
     def action_swap(self) -> None:
         current = self.current

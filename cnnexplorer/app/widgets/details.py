@@ -22,10 +22,11 @@ TORCHINFO_PENDING = "running torchinfo…"
 KEPT_COMPARISONS = 64  # analyses whose torchinfo comparison the panel keeps, as the app keeps analyses
 
 
-class DetailsPanel(VerticalScroll, can_focus=False):
+class DetailsPanel(VerticalScroll, can_focus=True):
     """Shows :func:`cnnexplorer.render.summary.node_facts` of one layer, with torchinfo's
-    Mult-Adds: run once per analysis in a worker (so the UI never waits), then kept. It
-    scrolls (the mouse wheel) where it is shorter than the facts (below the table, at 80x24)."""
+    Mult-Adds: run once per analysis in a worker (so the UI never waits), then kept. Where
+    it is shorter than the facts (below the table, at 80x24) it scrolls: focused (Tab) by
+    the arrows and page keys, and by the mouse wheel; ``f`` maximises it."""
 
     node: LayerNode | None = None  # the layer shown
 
