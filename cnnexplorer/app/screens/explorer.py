@@ -23,7 +23,7 @@ from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.graph_view import GraphView
-from cnnexplorer.app.widgets.layer_tree import COSTLIEST, RANKING_TITLES, LayerTable, LayerTree, Ranking
+from cnnexplorer.app.widgets.layer_tree import LayerTable, LayerTree, Ranking
 from cnnexplorer.app.widgets.model_header import ModelHeader
 from cnnexplorer.app.widgets.profile_header import ProfileHeader
 from cnnexplorer.app.widgets.roofline_chart import RooflineChart
@@ -80,6 +80,7 @@ class ExplorerScreen(Screen[None]):
         Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
         Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
         Binding("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
+        Binding("f", "maximize_details", "Full details", show=False, tooltip="the layer details full screen, or back"),
         Binding("p", "toggle_plots", "Plots", show=False, tooltip="per-stage charts of params and MACs"),
         Binding("z", "zoo_chart", "Zoo chart", show=False, tooltip="published top-5 error against GMACs"),
         Binding("d", "diff", "Diff", tooltip="pick a second model: both aligned layer by layer"),
@@ -96,8 +97,8 @@ class ExplorerScreen(Screen[None]):
 
     analysis: reactive[Analysis | None] = reactive(None, init=False, always_update=True)
     """The analysis shown: header, tree, details and plots follow it (None: nothing to show)."""
-    depth: reactive[int] = reactive(1)
-    """How deep the layer tree is unfolded."""
+    depth: reactive[int] = reactive(1, always_update=True)
+    """How deep the layer tree is unfolded (set again: blocks opened deeper fold)."""
 
     def __init__(self, initial_model: str | None, cache: AnalysisCache | None, zoo_stats: bool) -> None:
         super().__init__()
@@ -177,6 +178,16 @@ class ExplorerScreen(Screen[None]):
     def action_toggle_details(self) -> None:
         self._details_shown = self.has_class("-details-hidden")
         self._apply_layout()
+
+    def action_maximize_details(self) -> None:
+        """The layer details over the whole screen, focused (the keys scroll them), or back."""
+        details = self.query_one(DetailsPanel)
+        if self.maximized is details:
+            self.minimize()
+            self._focus_workspace()
+        else:
+            self.maximize(details, container=False)
+            details.focus()
 
     # Workers ------------------------------------------------------------------------
 
@@ -616,21 +627,14 @@ class ExplorerScreen(Screen[None]):
             self.query_one(LayerTree).set_depth(depth)
 
     def _title_layers(self) -> None:
-        ranking = self.query_one(LayerTree).ranking
-        self.query_one(LayerTable).border_title = (
-            f"layers · depth {self.depth} · c: costliest"
-            if ranking is None
-            else f"costliest {COSTLIEST} layers by {RANKING_TITLES[ranking]} · c: next"
-        )
+        self.query_one(LayerTable).show_depth(self.depth)
 
     def action_costliest(self) -> None:
         """Cycle the layer view: the tree, then the costliest layers by MACs, params, memory."""
         tree = self.query_one(LayerTree)
         order: list[Ranking | None] = [None, "macs", "params", "activation_bytes"]
-        tree.ranking = order[(order.index(tree.ranking) + 1) % len(order)]
+        tree.set_ranking(order[(order.index(tree.ranking) + 1) % len(order)], self.depth)
         self._title_layers()
-        if self.analysis is not None:
-            tree.show(self.analysis, self.depth)
 
     def action_input_size(self) -> None:
         from cnnexplorer.app.screens.input_dialog import InputDialog
