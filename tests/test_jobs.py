@@ -196,7 +196,7 @@ def test_eta_from_the_pace_so_far_counting_down_between_events():
     assert state.progress == 0.25
     assert state.eta_seconds(now=110.0) == pytest.approx(30.0)
     assert state.eta_seconds(now=120.0) == pytest.approx(20.0)
-    assert state.eta_seconds(now=200.0) == 0.0
+    assert state.eta_seconds(now=200.0) is None  # past its estimate with steps left: unknown, not 0 s
 
 
 def test_the_eta_counts_only_the_current_segment():

@@ -22,6 +22,7 @@ from typing import Annotated, Protocol
 
 import msgspec
 
+from cnnexplorer.runs.atomic import process_alive
 from cnnexplorer.runs.events import EventStreamError, parse_event
 from cnnexplorer.runs.rundir import lock_holder
 from cnnexplorer.runs.safe_read import read_json
@@ -146,6 +147,76 @@ class Job:
             return None
 
 
+def headless_trainer(run_dir: Path) -> int:
+    """The PID of the process that trains ``run_dir`` outside this app (started from a shell,
+    or left running by an app that quit), verified, since the lock file is data: a live
+    process holds the folder's lock, the lock names it, and its command line is a
+    ``cnnexplorer train`` writing that folder. ValueError, in one line, otherwise."""
+    pid = lock_holder(run_dir)
+    if pid is None:
+        raise ValueError("no process holds its lock: it is not running")
+    if not pid or pid == os.getpid() or not process_alive(pid):
+        raise ValueError("its lock names no live process to stop")
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes()[:_COMMAND_LINE_MOST].split(b"\0")
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        raise ValueError(f"process {pid}'s command line cannot be read, so it is not stopped") from None
+    command = [os.fsdecode(argument) for argument in arguments if argument]
+    if not _trains_folder(command, cwd, run_dir):
+        shown = shlex.join(command)[:80]
+        raise ValueError(f"process {pid} ({shown}) is not a cnnexplorer train of this run folder: not stopped")
+    return pid
+
+
+_COMMAND_LINE_MOST = 1 << 16
+
+
+def _trains_folder(command: list[str], cwd: Path, run_dir: Path) -> bool:
+    """Whether ``command`` (run in ``cwd``) is ``cnnexplorer train`` (the console script, or
+    ``python -m cnnexplorer``) writing ``run_dir``: a new run under its ``--output`` (runs/ by
+    default), or a resume of a last.pt in that folder."""
+    starts = [
+        index + 1
+        for index, argument in enumerate(command)
+        if (argument == "cnnexplorer" and index > 0 and command[index - 1] == "-m")
+        or (Path(argument).name == "cnnexplorer" and index <= 1)
+    ]
+    if not starts or command[starts[0] : starts[0] + 1] != ["train"]:
+        return False
+    arguments = command[starts[0] + 1 :]
+    output, resume = _option(arguments, "--output"), _option(arguments, "--resume")
+    target = Path(os.path.abspath(run_dir)).resolve()
+    if resume is not None:
+        resumed = (cwd / resume).resolve().parent
+        if output is None or (cwd / output).resolve() == resumed.parent:
+            return resumed == target
+    return (cwd / (output or "runs")).resolve() == target.parent
+
+
+def _option(arguments: list[str], flag: str) -> str | None:
+    """The value of ``flag`` (``--flag VALUE`` or ``--flag=VALUE``), the last one given."""
+    value = None
+    for index, argument in enumerate(arguments):
+        if argument == flag and index + 1 < len(arguments):
+            value = arguments[index + 1]
+        elif argument.startswith(flag + "="):
+            value = argument[len(flag) + 1 :]
+    return value
+
+
+def stop_headless_trainer(run_dir: Path, pid: int) -> None:
+    """Ask the verified trainer ``pid`` of ``run_dir`` to stop (SIGINT: it finishes its step,
+    writes last.pt and exits), verifying it again first (a confirmation takes time, and a
+    PID can be reused); ValueError, in one line, where it is no longer that process."""
+    if headless_trainer(run_dir) != pid:
+        raise ValueError(f"process {pid} no longer trains this run folder: not stopped")
+    try:
+        os.kill(pid, signal.SIGINT)
+    except OSError as error:
+        raise ValueError(f"cannot signal process {pid}: {error.strerror or error}") from None
+
+
 def known_checkpoints(runs_dir: Path, model: str) -> list[Path]:
     """The ``best.pt`` and ``last.pt`` files of the model's runs under ``runs_dir``, newest run first."""
     found = [run.run_dir for run in discover_runs(runs_dir) if run.model == model and run.run_dir is not None]
@@ -181,16 +252,21 @@ def names_user_code(model: str) -> bool:
 
 
 def _model_of(state: RunState) -> str:
-    """The run's model as its config.json names it (read as data: a regular file, bounded,
-    flat); ValueError, in one line, when it is not such a file or names no model."""
+    """The run's model as its config.json names it; ValueError, in one line, when that file
+    cannot be read or names no model."""
     assert state.run_dir is not None
+    model = recorded_config(state.run_dir).get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ValueError("its config.json does not name its model")
+    return model
+
+
+def recorded_config(run_dir: Path) -> dict:
+    """A run's config.json, read as data (a regular file, bounded, flat); ValueError, in one
+    line, when it is not such a file."""
     try:
-        config = read_json(state.run_dir / "config.json", RecordedConfig)
+        return read_json(run_dir / "config.json", RecordedConfig)
     except OSError as error:
         raise ValueError(f"its config.json cannot be read: {error.strerror or error}") from None
     except ValueError as error:
         raise ValueError(f"its config.json is damaged: {error}") from None
-    model = config.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise ValueError("its config.json does not name its model")
-    return model

@@ -3,6 +3,7 @@ found under a folder (``runs/``), read as they grow. Free of torch and Textual."
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -61,10 +62,13 @@ class RunState:
     seconds_before: float = 0.0  # time spent in the segments before the latest
     last_time: float | None = None
     damaged: str | None = None  # why its events file is damaged (lines that are not events, a special file)
+    pace: SegmentPace = field(default_factory=lambda: SegmentPace())  # the latest segment's, for the ETA
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event into the state."""
         previous_time, self.last_time = self.last_time, event.time
+        if previous_time is not None and self.started_at is not None and not isinstance(event, Start):
+            self.pace.count(event, self.step, event.time - previous_time)
         match event:
             case Start():
                 self._start(event, previous_time)
@@ -104,6 +108,7 @@ class RunState:
         self.step = self.segment_start_step = event.start_step or 0
         self.epoch = event.start_epoch or 0
         self.started_at = event.time
+        self.pace = SegmentPace()
         self.first_started_at = self.first_started_at or self.started_at
         self.segments += 1
         self.error, self.resumable = None, False
@@ -146,16 +151,26 @@ class RunState:
         return min(1.0, self.step / total) if total else None
 
     def eta_seconds(self, now: float | None = None) -> float | None:
-        """Time left at the latest segment's own pace (its steps over its time up to its
-        latest event), counted down to ``now`` (the wall clock by default)."""
+        """Time left at the latest segment's own pace: the steps left at its time per step,
+        and the validations left (one per epoch, the last one too) at its time per
+        validation, counted down from its latest event to ``now`` (the wall clock by
+        default). None where unknown: no pace yet, or the countdown has run out while work
+        is left (a run slower than its pace so far; its next event says more)."""
         total = self.total_steps
-        if self.status != "running" or not total or self.started_at is None or self.last_time is None:
+        if self.status != "running" or not total or self.last_time is None:
             return None
-        steps, seconds = self.step - self.segment_start_step, self.last_time - self.started_at
-        if steps <= 0 or seconds <= 0:
+        step_seconds = self.pace.step_seconds()
+        if step_seconds is None:
             return None
-        finish = self.last_time + max(0, total - self.step) * seconds / steps
-        return max(0.0, finish - (time.time() if now is None else now))
+        steps_left = max(0, total - self.step)
+        validated = max((val.epoch for val in self.val), default=0)
+        epochs = math.ceil(total / self.steps_per_epoch) if self.steps_per_epoch else validated
+        vals_left = max(0, epochs - validated)
+        finish = self.last_time + steps_left * step_seconds + vals_left * self.pace.validation_seconds()
+        left = finish - (time.time() if now is None else now)
+        if left <= 0:
+            return None if steps_left or vals_left else 0.0
+        return left
 
     def duration_seconds(self, now: float | None = None) -> float | None:
         """Time spent running, all segments together; a running one counts up to ``now``."""
@@ -168,6 +183,41 @@ class RunState:
     def label(self) -> str:
         label = "cancelled, resumable" if self.status == "cancelled" and self.resumable else self.status
         return f"{label}, damaged" if self.damaged and self.status != "damaged" else label
+
+
+@dataclass
+class SegmentPace:
+    """A segment's pace, from the times between its events: training between step events
+    (the time up to its first step event holds the start-up, counted only until a second
+    step event comes), and each validation with the checkpoints written after it."""
+
+    first_steps: int = 0
+    first_seconds: float = 0.0
+    steps: int = 0
+    seconds: float = 0.0
+    validations: int = 0
+    validation_total: float = 0.0
+
+    def count(self, event: AnyEvent, step_before: int, seconds: float) -> None:
+        """``event`` came ``seconds`` after the one before it, which left the run at ``step_before``."""
+        match event:
+            case Step() if self.first_steps == 0:
+                self.first_steps, self.first_seconds = event.step - step_before, seconds
+            case Step():
+                self.steps += event.step - step_before
+                self.seconds += seconds
+            case Val():
+                self.validations += 1
+                self.validation_total += seconds
+            case Checkpoint():
+                self.validation_total += seconds
+
+    def step_seconds(self) -> float | None:
+        steps, seconds = (self.steps, self.seconds) if self.steps > 0 else (self.first_steps, self.first_seconds)
+        return seconds / steps if steps > 0 and seconds > 0 else None
+
+    def validation_seconds(self) -> float:
+        return self.validation_total / self.validations if self.validations else 0.0
 
 
 def fold(events: Iterable[AnyEvent]) -> RunState:

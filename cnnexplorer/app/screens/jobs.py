@@ -8,8 +8,9 @@ row, and its state holds the whole run (every segment's curves joined)."""
 from __future__ import annotations
 
 import os
+import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 
@@ -21,13 +22,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
 from cnnexplorer.runs.events import Val
-from cnnexplorer.runs.jobs import Job
+from cnnexplorer.runs.jobs import Job, headless_trainer, recorded_config, stop_headless_trainer
 from cnnexplorer.runs.state import RunState, RunWatcher, load_run, shown_path
 
 REDRAW_SECONDS = 0.3
@@ -60,22 +61,22 @@ COLUMNS = (
     Column("time", "time", 6, drop=3),
     Column("loss", "train loss", 10, drop=1),
 )
-SOFT_NAME = 16  # the run name gives up its end before any column is dropped
 CELL_PADDING = 2  # DataTable's padding, one cell each side
 SPARKLINE_WIDTH = 16  # its natural width; wider where the table has room
+SPARKLINE_LEAST = 8  # narrower than this it goes
 SPARKLINE_MOST = 120
 
 
 def fit_columns(natural: dict[str, int], available: int) -> dict[str, int]:
     """Each shown column's width (in order): all at their natural width where they fit; else
-    the run name shortened, columns dropped in their order, and the run name, model and
-    status shortened to their minimum. Room left over widens the run name, then the sparkline."""
+    the sparkline narrowed, then columns dropped in their order, and only then the run
+    name, model and status shortened to their minimum. Room left over widens the sparkline."""
     widths = {column.key: natural[column.key] for column in COLUMNS}
 
     def total() -> int:
         return sum(width + CELL_PADDING for width in widths.values())
 
-    widths["name"] = min(widths["name"], SOFT_NAME)
+    widths["loss"] = max(SPARKLINE_LEAST, min(widths["loss"], widths["loss"] - (total() - available)))
     for column in sorted((c for c in COLUMNS if c.drop is not None), key=lambda c: c.drop or 0):
         if total() <= available:
             break
@@ -85,11 +86,8 @@ def fit_columns(natural: dict[str, int], available: int) -> dict[str, int]:
         if excess > 0:
             widths[column.key] = max(column.minimum, widths[column.key] - excess)
     spare = available - total()
-    if spare > 0:
-        grow = min(spare, natural["name"] - widths["name"])
-        widths["name"] += grow
-        if "loss" in widths:
-            widths["loss"] += min(spare - grow, SPARKLINE_MOST - widths["loss"])
+    if spare > 0 and "loss" in widths:
+        widths["loss"] += min(spare, SPARKLINE_MOST - widths["loss"])
     return widths
 
 
@@ -131,6 +129,50 @@ def _folder_key(run_dir: Path) -> str:
     return f"run:{os.path.abspath(run_dir)}"
 
 
+class JobLog(RichLog):
+    """A job's last lines, wrapped at the pane's width (again after a resize or a maximise)."""
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, max_lines=200, wrap=True, markup=False, highlight=False)
+        self._lines: list[str] = []
+        self._width = 0
+
+    def show(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._write()
+
+    def _write(self) -> None:
+        self.clear()
+        self._width = self.size.width
+        for line in self._lines:
+            self.write(Text(line))
+
+    def on_resize(self) -> None:
+        if self._lines and self.size.width != self._width:
+            self._write()
+
+
+def _recorded_command(state: RunState) -> str:
+    """The command line that launches a run of ``state``'s recorded config (its config.json,
+    read as data) in the same runs folder; ValueError, in one line, where there is none."""
+    from cnnexplorer.train.request import LaunchRequest
+
+    if state.run_dir is None:
+        raise ValueError("the run has no folder yet")
+    config = recorded_config(state.run_dir)
+    model = config.get("model")
+    if not isinstance(model, str) or not model:
+        raise ValueError("its config.json does not name its model")
+    flags = {item.name for item in fields(LaunchRequest)} - {"command", "model", "output", "events", "resume"}
+    options = {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in config.items()
+        if name in flags and value is not None and not (name == "aux_weight" and not value)
+    }  # --aux-weight is refused for a model without auxiliary classifiers, which records 0
+    request = LaunchRequest(state.command, model, output=shown_path(state.run_dir.parent), **options)
+    return shlex.join(["cnnexplorer", *request.argv()])
+
+
 @dataclass(frozen=True)
 class Entry:
     """One row: a run (its state) and the job of this app that runs or ran it, if any."""
@@ -157,9 +199,11 @@ class JobsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Explorer"),
-        Binding("c", "cancel_job", "Cancel job"),
+        Binding("c", "cancel_job", "Stop run"),
         Binding("r", "resume_run", "Resume run"),
         Binding("o", "open_run", "Reload run"),
+        Binding("y", "copy_command", "Copy command"),
+        Binding("z", "maximize_pane", "Maximise pane"),
     ]
 
     def __init__(self) -> None:
@@ -185,7 +229,7 @@ class JobsScreen(Screen[None]):
             with Horizontal(id="job-charts"):
                 yield ChartPanel(id="loss-chart")
                 yield ChartPanel(id="val-chart")
-            yield Log(id="job-log", max_lines=200)
+            yield JobLog(id="job-log")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -385,11 +429,8 @@ class JobsScreen(Screen[None]):
         self._detail_drawn = signature
         self._draw_loss(state)
         self._draw_val(state)
-        log = self.query_one(Log)
         self.set_class(job is None, "-no-log")  # a past run's log is not kept: no empty panel
-        log.clear()
-        if job is not None:
-            log.write_lines(list(job.log)[-50:])
+        self.query_one(JobLog).show(list(job.log) if job is not None else [])
 
     @staticmethod
     def _header(entry: Entry) -> Text:
@@ -467,7 +508,7 @@ class JobsScreen(Screen[None]):
             titles = ("validation per epoch", "val/epoch")
         if not vals:
             if state.status not in ("starting", "running"):
-                waiting = "none: it stopped before the first"
+                waiting = "none: the run stopped before epoch 1 ended"
             else:
                 waiting = "no result yet" if state.command == "eval" else "none yet: one per epoch"
             panel.show_note(titles, Text(waiting, style="dim"))
@@ -485,12 +526,59 @@ class JobsScreen(Screen[None]):
         return next((entry for entry in self._entries() if entry.key == self._selected), None)
 
     def action_cancel_job(self) -> None:
+        """Stop the selected run: a job of this app at once; one another process trains
+        (its lock names it) once that process is verified and the user confirms."""
         entry = self._selected_entry()
-        if entry is None or entry.job is None or not entry.job.running:
-            self.notify("The selected run is not a running job of this app.", severity="warning")
+        if entry is not None and entry.job is not None and entry.job.running:
+            entry.job.cancel()
+            self.notify("Asked the job to stop: it finishes its step and writes last.pt.")
             return
-        entry.job.cancel()
-        self.notify("Asked the job to stop: it finishes its step and writes last.pt.")
+        if entry is None or entry.state.status != "running" or entry.state.run_dir is None:
+            self.notify("The selected run is not running.", severity="warning")
+            return
+        run_dir = entry.state.run_dir
+        try:
+            pid = headless_trainer(run_dir)
+        except ValueError as error:
+            self.notify(f"Cannot stop {entry.name}: {error}", severity="warning")
+            return
+        from cnnexplorer.app.screens.confirm_stop import ConfirmStop
+
+        def answer(stop: bool | None) -> None:
+            if not stop:
+                return
+            try:
+                stop_headless_trainer(run_dir, pid)
+            except ValueError as error:
+                self.notify(f"Cannot stop {entry.name}: {error}", severity="warning")
+                return
+            self.notify(f"Asked process {pid} to stop: it finishes its step and writes last.pt.")
+
+        self.app.push_screen(ConfirmStop(entry.name, pid), answer)
+
+    def action_copy_command(self) -> None:
+        """Copy the selected run's launch command: its job's, or the one its config.json records."""
+        entry = self._selected_entry()
+        if entry is None:
+            return
+        try:
+            command = entry.job.command_line if entry.job is not None else _recorded_command(entry.state)
+        except ValueError as error:
+            self.notify(f"No command to copy: {error}", severity="warning")
+            return
+        self.app.copy_to_clipboard(command)
+        self.notify(f"Copied: {command}", markup=False)
+
+    def action_maximize_pane(self) -> None:
+        """The focused pane (the table or the log) alone on the screen, or back."""
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused if isinstance(self.focused, (DataTable, JobLog)) else None
+        target = focused or self.query_one(JobLog)
+        if target.display:
+            self.maximize(target, container=False)
+            target.focus()
 
     def action_resume_run(self) -> None:
         """Resume the selected run in a new job, which takes over the run's row."""
