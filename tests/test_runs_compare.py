@@ -18,9 +18,6 @@ from cnnexplorer.runs.compare import series
 from cnnexplorer.runs.events import read_events
 from tests.conftest import assert_usage_error
 
-EventAccumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator").EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
-
 
 def cli(capsys, *argv: str) -> subprocess.CompletedProcess:
     """``cnnexplorer ARGV`` in this process: its exit code, output and errors."""
@@ -124,6 +121,8 @@ def _expected_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def _hparams(accumulator) -> dict:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
     content = accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
     values = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
     return {
@@ -132,7 +131,8 @@ def _hparams(accumulator) -> dict:
 
 
 def _assert_board_holds(board: Path, run_dir: Path, config: dict) -> None:
-    accumulator = EventAccumulator(str(board))
+    reading = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")  # the [test] extra
+    accumulator = reading.EventAccumulator(str(board))
     accumulator.Reload()
     expected = _expected_scalars(run_dir)
     assert sorted(accumulator.Tags()["scalars"]) == sorted(expected)

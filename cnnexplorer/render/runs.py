@@ -57,29 +57,28 @@ def _rate(value: float | None) -> str:
 
 
 def render_list(runs: list[RunSummary]) -> RenderableType:
-    """One row per run, newest first; a damaged run's reason on a line below the table."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for column in ("run", "model", "status", "epochs", "best top-1", "top-5", "time", "img/s"):
-        table.add_column(
-            column, justify="left" if column in ("run", "model", "status") else "right", no_wrap=column == "run"
-        )
-    for run in runs:
-        top1, top5, _ = _validation(run.best)
-        status = f"{run.status}, damaged" if run.problem and run.status != "damaged" else run.status
-        row = (
-            run.name,
-            run.model or "-",
-            status,
-            _epochs(run),
-            top1,
-            top5,
-            duration(run.seconds),
-            _rate(run.img_per_s),
-        )
+    """One row per run, newest first; a damaged run's reason on a line below the table. In a
+    narrow terminal the names wrap; a figure is never cut."""
+    rows = [_list_row(run) for run in runs]
+    table = Table(box=box.SIMPLE_HEAD, padding=0, pad_edge=False, show_edge=False)
+    for index, column in enumerate(("run", "model", "status", "epochs", "top-1", "top-5", "time", "img/s")):
+        if index < 3:
+            table.add_column(column, overflow="fold")
+        else:
+            widest = max([len(column)] + [len(row[index]) for row in rows])
+            table.add_column(column, justify="right", no_wrap=True, min_width=widest)
+    for row in rows:
         table.add_row(*row)
     notes = [Text(f"{run.name}: {run.problem}", style="yellow") for run in runs if run.problem]
-    legend = Text("best top-1/top-5: the validation with the highest top-1, in %; time: wall time", style="dim")
+    legend = Text("top-1/top-5 (%): the run's best validation (highest top-1); time: wall time", style="dim")
     return Group(table, legend, *notes)
+
+
+def _list_row(run: RunSummary) -> tuple[str, ...]:
+    top1, top5, _ = _validation(run.best)
+    status = f"{run.status}, damaged" if run.problem and run.status != "damaged" else run.status
+    figures = (_epochs(run), top1, top5, duration(run.seconds), _rate(run.img_per_s))
+    return (run.name, run.model or "-", status, *figures)
 
 
 def _figures_rows(runs: list[RunSummary]) -> list[tuple[str, list[str]]]:
