@@ -74,7 +74,7 @@ def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> We
     if key not in available:
         raise UsageError(f"{arch.name} has no weights {name!r}: choose from {', '.join(available)} or DEFAULT")
     weights = available[key]
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+    cached = hub_file(weights)
     if not cached.is_file():
         if not download:
             raise UsageError(
@@ -97,6 +97,20 @@ def torchvision_weights(arch: zoo.Architecture, name: str, download: bool) -> We
         weights.transforms(),
         found.get(key),
     )
+
+
+def hub_file(weights: Any) -> Path:
+    """Where the torch hub cache keeps the file of torchvision's ``weights`` (an enum member)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def weights_not_downloaded(arch: zoo.Architecture) -> set[str]:
+    """The names of ``arch``'s torchvision weight sets whose files are not in the torch hub cache."""
+    if arch.torchvision_name is None:
+        return set()
+    from torchvision.models import get_model_weights
+
+    return {weights.name for weights in get_model_weights(arch.torchvision_name) if not hub_file(weights).is_file()}
 
 
 def checkpoint_weights(arch: zoo.Architecture, path: str) -> WeightsSource:

@@ -1,9 +1,10 @@
 """The launch form's side of a :class:`~cnnexplorer.train.request.LaunchRequest`: the request
 a new form starts from, its fields' values (text, a choice, a tick box), the request they
-make, and its problems by field. Torch-free."""
+make, its problems by field, and the last launch's values read back as typed ones. Torch-free."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from cnnexplorer.train import devices
@@ -12,7 +13,7 @@ from cnnexplorer.train.recipes import Recipe
 from cnnexplorer.train.request import JOB_WORKERS, LaunchRequest
 
 WHOLE_NUMBERS = ("epochs", "batch_size", "seed", "max_steps")
-OPTIONAL = ("lr", "max_steps")  # empty: not given (the recipe's, all steps)
+OPTIONAL = ("lr", "max_steps", "data", "checkpoint", "weights")  # empty: not given (never `--data ''`)
 # The form's field of each request option it shows under another name.
 FIELD_OF = {"gpus": "device", "nproc": "device"}
 
@@ -44,7 +45,7 @@ def field_values(request: LaunchRequest) -> dict[str, str | bool]:
     """The form's fields for a request: text, choices and the download box."""
     values: dict[str, str | bool] = {
         name: "" if getattr(request, name) is None else str(getattr(request, name))
-        for name in ("data", "checkpoint", "output", "lr", *WHOLE_NUMBERS)
+        for name in ("data", "checkpoint", "weights", "output", "lr", *WHOLE_NUMBERS)
     }
     gpus = request.gpus
     return values | {
@@ -80,7 +81,8 @@ def read_fields(request: LaunchRequest, values: dict[str, str | bool]) -> Launch
         read,
         dataset=dataset,
         data=None if dataset == "fake" else read.data,
-        download=read.download and dataset in CIFAR_DATASETS,
+        download=read.download and (dataset in CIFAR_DATASETS or bool(read.weights)),
+        checkpoint=None if read.weights else read.checkpoint,  # eval takes one of the two
     )
 
 
@@ -91,6 +93,46 @@ def _number(text: str, kind: type) -> int | float | str:
         return text
 
 
-def field_problems(request: LaunchRequest) -> dict[str, str]:
-    """The request's problems by the form's field that shows each option."""
-    return {FIELD_OF.get(name, name): problem for name, problem in request.problems().items()}
+def field_problems(request: LaunchRequest, weights_missing: Collection[str] = ()) -> dict[str, str]:
+    """The request's problems by the form's field that shows each option; ``weights_missing``:
+    the torchvision weight sets not in the torch hub cache (eval fetches them with --download only)."""
+    found = {FIELD_OF.get(name, name): problem for name, problem in request.problems().items()}
+    if request.weights in weights_missing and not request.download:
+        found["weights"] = "not in the torch hub cache: tick Download (needs network), or evaluate a checkpoint"
+    return found
+
+
+# Kept for the model they were chosen for only: a recipe's numbers, a checkpoint, weights.
+PER_MODEL = ("epochs", "batch_size", "lr", "optimizer", "checkpoint", "weights")
+
+
+def values_to_remember(request: LaunchRequest, values: Mapping[str, str | bool]) -> dict[str, str]:
+    """What the settings keep of a launch: the fields' values as text, and the model."""
+    return {"model": request.model} | {name: str(value) for name, value in values.items()}
+
+
+def remembered_values(
+    request: LaunchRequest,
+    stored: Mapping[str, str],
+    choices: Mapping[str, Collection[str]],
+    weights_missing: Collection[str] = (),
+) -> dict[str, str | bool]:
+    """The fields of a new form for ``request``: the last launch's ``stored`` values where each
+    passes as a typed one would (one of its field's ``choices``, no problem once read), the
+    request's own elsewhere. The fields in PER_MODEL come back for the same model only."""
+    values = field_values(request)
+    same_model = stored.get("model") == request.model
+    candidates: dict[str, str | bool] = {}
+    for name, text in stored.items():
+        if name not in values or (name in PER_MODEL and not same_model):
+            continue
+        value = {"True": True, "False": False}.get(text) if isinstance(values[name], bool) else text
+        if value is not None and (name not in choices or value in choices[name]):
+            candidates[name] = value
+    while candidates:  # a value dropped can make another wrong (the folder of a dataset dropped)
+        wrong = field_problems(read_fields(request, values | candidates), weights_missing).keys() & candidates.keys()
+        if not wrong:
+            break
+        for name in wrong:
+            del candidates[name]
+    return values | candidates

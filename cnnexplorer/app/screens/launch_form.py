@@ -1,6 +1,7 @@
-"""The `t`/`e` form: a training or evaluation job, prefilled with the recipe's defaults and
-validated field by field before anything launches. One row per field; `enter` moves to the
-next field and only `ctrl+s` (or the Launch button) launches."""
+"""The `t`/`e` form: a training or evaluation job, prefilled with the recipe's defaults (and
+the last launch's values, read back as if typed) and validated field by field before anything
+launches. One row per field; `enter` moves to the next field and only `ctrl+s` (or the Launch
+button) launches."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from cnnexplorer import zoo
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.runs.jobs import Job, known_checkpoints
+from cnnexplorer.settings import load_settings, remember
 from cnnexplorer.train.choices import CIFAR_DATASETS, OPTIMIZERS, PRECISIONS, TRAIN_PRECISIONS
-from cnnexplorer.train.form import field_problems, field_values, read_fields
+from cnnexplorer.train.form import field_problems, read_fields, remembered_values, values_to_remember
 from cnnexplorer.train.request import LaunchRequest, dataset_choices
+from cnnexplorer.zoo.published import Published, weights_of
 
 LAUNCH_KEY = "ctrl+s"  # free in Textual 8; Textual turns terminal flow control (XOFF) off
 HINT = f"{LAUNCH_KEY} launch · enter/tab next field · esc cancel"
@@ -43,6 +47,7 @@ TRAIN_MEMORY_FORMATS = {
     "on": "on: NHWC",
     "off": "off: NCHW",
 }
+EVAL_MEMORY_FORMATS = ("off", "on")  # eval's --channels-last: off (the default) or on
 PRECISION_LABELS = {
     "auto": "auto: bf16 on a GPU with bf16, else fp32",
     "fp32": "fp32",
@@ -63,9 +68,11 @@ _RUN_TEXT = [
 
 
 class LaunchForm(ModalScreen[LaunchRequest | None]):
-    """Shows ``request`` (see :func:`~cnnexplorer.train.form.new_request`) field by field;
-    returns the request of the fields once it has no problems, or None when cancelled.
-    ``runs_dir`` (default: the app's) is where the eval form looks for checkpoints."""
+    """Shows ``request`` (see :func:`~cnnexplorer.train.form.new_request`) field by field, with
+    the values of the last launch of its kind that still pass (see
+    :func:`~cnnexplorer.train.form.remembered_values`); returns the request of the fields once it
+    has no problems (and remembers them), or None when cancelled. ``runs_dir`` (default: the
+    app's) is where the eval form looks for checkpoints; ``recipe`` is shown on the train form."""
 
     BINDINGS = [
         Binding(LAUNCH_KEY, "launch", "Launch the job"),
@@ -77,10 +84,46 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
     ) -> None:
         super().__init__()
         self.request = request
-        self.values = field_values(request)
         self.devices = devices
-        self.recipe = recipe
+        self.recipe = recipe if request.command == "train" else ""  # evaluation follows no recipe
         self.runs_dir = runs_dir
+        self._checkpoints_found = False  # the eval form's, once composed
+        arch = zoo.get(request.model)
+        self.weights = weights_of(arch) if request.command == "eval" else ()
+        self.weights_missing = _weights_not_downloaded(arch) if self.weights else set()
+        stored = getattr(load_settings(), f"{request.command}_form")
+        choices = {name: [value for _, value in self._options(name)] for name in self._choice_names()}
+        self.values = remembered_values(request, stored, choices, self.weights_missing)
+
+    def _choice_names(self) -> list[str]:
+        names = ["dataset", "device", "precision", "channels_last"]
+        if self.request.command == "train":
+            names.append("optimizer")
+        elif self.weights:
+            names.append("weights")
+        return names
+
+    def _options(self, name: str) -> list[tuple[str, str]]:
+        """The (label, value) choices of the select of field ``name``."""
+        train = self.request.command == "train"
+        if name == "dataset":
+            return [(DATASET_LABELS[d], d) for d in dataset_choices(self.request.model)]
+        if name == "device":
+            return [(device, device) for device in self.devices]
+        if name == "optimizer":
+            return [(optimizer, optimizer) for optimizer in OPTIMIZERS]
+        if name == "precision":
+            return [(PRECISION_LABELS[p], p) for p in TRAIN_PRECISIONS] if train else [(p, p) for p in PRECISIONS]
+        if name == "channels_last":
+            modes = list(TRAIN_MEMORY_FORMATS) if train else EVAL_MEMORY_FORMATS
+            return [(TRAIN_MEMORY_FORMATS[mode], mode) for mode in modes]
+        return [("none: a checkpoint (below)", "")] + [self._weights_option(found) for found in self.weights]
+
+    def _weights_option(self, weights: Published) -> tuple[str, str]:
+        """A torchvision weight set as the select offers it: its published ImageNet top-1, and
+        whether the torch hub cache has its file (else launching needs Download)."""
+        where = "not cached" if weights.weights in self.weights_missing else "cached"
+        return f"{weights.weights} · top-1 {weights.acc1:.2f}% · {where}", weights.weights
 
     def compose(self) -> ComposeResult:
         verb = "Train" if self.request.command == "train" else "Evaluate"
@@ -91,11 +134,13 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
             if self.recipe:
                 yield Static(self.recipe, classes="hint")
             if self.request.command == "eval":
+                if self.weights:
+                    yield from self._row("weights", "Weights", self._select("weights"))
                 yield from self._checkpoint_fields()
             yield from self._data_fields()
             if self.request.command == "train":
                 yield from self._text_fields(_TRAIN_TEXT)
-                yield from self._row("optimizer", "Optimizer", self._select("optimizer", list(OPTIMIZERS)))
+                yield from self._row("optimizer", "Optimizer", self._select("optimizer"))
                 yield from self._text_fields(_RUN_TEXT)
             else:
                 yield from self._text_fields([("batch_size", "Batch size", "")])
@@ -117,13 +162,13 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
             field = TextInput(str(self.values[name]), placeholder=placeholder, id=f"field-{name}", compact=True)
             yield from self._row(name, label, field)
 
-    def _select(self, name: str, options: list[str] | list[tuple[str, str]]) -> Select:
-        pairs = [(option, option) if isinstance(option, str) else option for option in options]
-        return Select(pairs, value=self.values[name], allow_blank=False, id=f"field-{name}", compact=True)
+    def _select(self, name: str) -> Select:
+        return Select(self._options(name), value=self.values[name], allow_blank=False, id=f"field-{name}", compact=True)
 
     def _checkpoint_fields(self) -> ComposeResult:
         runs_dir = self.runs_dir if self.runs_dir is not None else explorer_app(self).runs_dir
         found = known_checkpoints(runs_dir, self.request.model)
+        self._checkpoints_found = bool(found)
         checkpoint = self.values["checkpoint"] or (str(found[0]) if found else "")
         picker = Select(
             [(_relative(path, runs_dir), str(path)) for path in found],
@@ -138,28 +183,23 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
         yield from self._row("checkpoint", "Checkpoint path", path)
 
     def _data_fields(self) -> ComposeResult:
-        choices = dataset_choices(self.request.model)
-        yield from self._row("dataset", "Dataset", self._select("dataset", [(DATASET_LABELS[d], d) for d in choices]))
+        yield from self._row("dataset", "Dataset", self._select("dataset"))
         data = TextInput(str(self.values["data"]), id="field-data", compact=True)
         yield from self._row("data", "Data folder", data)
-        if set(choices) & set(CIFAR_DATASETS):
-            download = Checkbox("fetch the CIFAR files if missing", bool(self.values["download"]), id="field-download")
+        cifar = bool(set(dataset_choices(self.request.model)) & set(CIFAR_DATASETS))
+        if cifar or self.weights:
+            what = "the CIFAR files" if cifar else "the weights"
+            download = Checkbox(f"fetch {what} if missing", bool(self.values["download"]), id="field-download")
             download.compact = True
             yield from self._row("download", "Download", download)
 
     def _device_fields(self) -> ComposeResult:
-        yield from self._row("device", "Device", self._select("device", self.devices))
-        if self.request.command == "train":
-            precisions = [(PRECISION_LABELS[p], p) for p in TRAIN_PRECISIONS]
-            formats = [(label, value) for value, label in TRAIN_MEMORY_FORMATS.items()]
-        else:  # eval: off, then on
-            precisions = [(p, p) for p in PRECISIONS]
-            formats = [(TRAIN_MEMORY_FORMATS[value], value) for value in ("off", "on")]
-        yield from self._row("precision", "Precision", self._select("precision", precisions))
-        yield from self._row("channels_last", "Channels-last", self._select("channels_last", formats))
+        yield from self._row("device", "Device", self._select("device"))
+        yield from self._row("precision", "Precision", self._select("precision"))
+        yield from self._row("channels_last", "Channels-last", self._select("channels_last"))
 
     def on_mount(self) -> None:
-        self._follow_dataset()
+        self._follow_choices()
         self._refresh_preview()
         self.query(".field-error").set(display=False)
         self._first_field().focus()
@@ -177,22 +217,30 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
         for row in self.query(".field"):
             row.set_class(row is event.widget.parent, "-current")
 
-    def _read(self) -> LaunchRequest:
-        """The request of the fields as they are now."""
+    def _field_values(self) -> dict[str, str | bool]:
+        """The values of the fields shown, as they are now."""
         values = {}
         for name in self.values:
             for widget in self.query(f"#field-{name}"):
                 values[name] = widget.value if isinstance(widget.value, bool) else str(widget.value)
-        return read_fields(self.request, values)
+        return values
 
-    def _follow_dataset(self) -> None:
-        """The data folder and the download box apply to some datasets only."""
+    def _read(self) -> LaunchRequest:
+        """The request of the fields as they are now."""
+        return read_fields(self.request, self._field_values())
+
+    def _follow_choices(self) -> None:
+        """The data folder applies to some datasets only, the download box to CIFAR and to
+        torchvision's weights, the checkpoint to evaluations without those weights."""
         dataset = self.query_one("#field-dataset", Select).value
         data = self.query_one("#field-data", Input)
         data.placeholder = DATA_PLACEHOLDERS[str(dataset)]
         data.disabled = dataset == "fake"
+        weights = any(select.value for select in self.query("#field-weights").results(Select))
         for download in self.query("#field-download"):
-            download.disabled = dataset not in CIFAR_DATASETS
+            download.disabled = dataset not in CIFAR_DATASETS and not weights
+        for checkpoint in self.query("#known-checkpoints, #field-checkpoint"):
+            checkpoint.disabled = weights or (checkpoint.id == "known-checkpoints" and not self._checkpoints_found)
 
     def _refresh_preview(self) -> None:
         self.query_one("#command-preview", Static).update("$ " + Job(self._read()).command_line)
@@ -203,8 +251,8 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "known-checkpoints" and event.value != Select.NULL:
             self.query_one("#field-checkpoint", Input).value = str(event.value)
-        if event.select.id == "field-dataset":
-            self._follow_dataset()
+        if event.select.id in ("field-dataset", "field-weights"):
+            self._follow_choices()
         self._refresh_preview()
 
     def on_checkbox_changed(self) -> None:
@@ -224,7 +272,7 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
 
     def action_launch(self) -> None:
         request = self._read()
-        errors = field_problems(request)
+        errors = field_problems(request, self.weights_missing)
         for label in self.query(".field-error").results(Label):
             message = errors.get(label.id.removeprefix("error-"), "")
             label.update(message)
@@ -232,10 +280,19 @@ class LaunchForm(ModalScreen[LaunchRequest | None]):
         if errors:
             self._first_field(errors).focus()
             return
+        failure = remember(**{f"{request.command}_form": values_to_remember(request, self._field_values())})
+        if failure is not None:
+            self.app.notify(failure, severity="warning")
         self.dismiss(request)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _weights_not_downloaded(arch: zoo.Architecture) -> set[str]:
+    from cnnexplorer.train.eval_command import weights_not_downloaded  # torch: only for a torchvision model
+
+    return weights_not_downloaded(arch)
 
 
 def _relative(path: Path, root: Path) -> str:
