@@ -235,11 +235,21 @@ def test_compare_table_draws_the_curves_and_the_differing_config(lr_runs, capsys
         (["runs", "list", "--runs-dir", "{tmp}/absent"], "no runs folder"),
         (["runs", "compare", "{a}", "{b}", "--metric", "accuracy"], "invalid choice: 'accuracy'"),
         (["runs", "export", "{a}"], "the following arguments are required: --tensorboard"),
+        (["runs", "export", "{a}", "--tensorboard", "{tmp}/file/tb"], "--tensorboard {tmp}/file/tb: it (or a folder"),
     ],
 )
 def test_bad_input_is_one_line(lr_runs, tmp_path, capsys, argv, needle):
     names = sorted(folder.name for folder in lr_runs.iterdir())
+    (tmp_path / "file").write_text("")
     filled = [part.format(a=names[0], b=names[1], tmp=tmp_path) for part in argv]
     if "--runs-dir" not in filled:
         filled += ["--runs-dir", str(lr_runs)]
-    assert_usage_error(cli(capsys, *filled), needle)
+    assert_usage_error(cli(capsys, *filled), needle.format(tmp=tmp_path))
+
+
+def test_train_refuses_a_tensorboard_folder_that_is_a_file_before_it_starts(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    argv = ["train", "resnet20", "--dataset", "fake", "--device", "cpu", "--output", str(tmp_path / "runs")]
+    result = cli(capsys, *argv, "--tensorboard", str(tmp_path / "file"))
+    assert_usage_error(result, "is a file, not a folder")
+    assert not (tmp_path / "runs").exists()

@@ -40,6 +40,16 @@ def check_installed() -> None:
         raise UsageError(MISSING_EXTRA) from None
 
 
+def check_folder(root: Path) -> None:
+    """Create ``root`` (the --tensorboard folder); a one-line UsageError where it cannot be one."""
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"--tensorboard {root}: it (or a folder above it) is a file, not a folder") from None
+    except OSError as error:
+        raise UsageError(f"--tensorboard {root}: cannot create it: {error.strerror or error}") from None
+
+
 def _summary_writer(log_dir: Path, purge_step: int | None = None):
     check_installed()
     from torch.utils.tensorboard import SummaryWriter
@@ -101,6 +111,7 @@ class TensorBoardRun:
 def export_run(run: RunSummary, root: Path) -> Path:
     """Write ``run`` (its events, segments joined, and its config) to ``root/<run name>``; a
     one-line UsageError where that folder already holds files (nothing is overwritten)."""
+    check_folder(root)
     log_dir = Path(root) / run.name
     try:
         if log_dir.exists() and any(log_dir.iterdir()):
@@ -126,6 +137,7 @@ class LiveTensorBoard:
 
     def __init__(self, root: Path) -> None:
         check_installed()
+        check_folder(root)
         self.root = Path(root)
         self._board: TensorBoardRun | None = None
         self._last_step: Step | None = None  # a val event's training figures: the step event before it

@@ -624,9 +624,10 @@ def run_train_command(parser: argparse.ArgumentParser, args: argparse.Namespace)
     devices.check_device_flag(args.device)
     merge_amp_into_precision(args)
     if args.tensorboard is not None:
-        from cnnexplorer.runs.tensorboard import check_installed
+        from cnnexplorer.runs.tensorboard import check_folder, check_installed
 
         check_installed()
+        check_folder(Path(args.tensorboard))
     resume = None
     if args.resume:
         from cnnexplorer.train.checkpointing import read_resume
