@@ -212,6 +212,21 @@ def test_runs_list_shows_a_damaged_run_with_its_reason(lr_runs, tmp_path, capsys
     assert rows[whole.name][1:4] == ["resnet20", "done", "2/2"]
 
 
+def test_a_run_whose_config_cannot_be_read_is_compared_with_its_reason(lr_runs, tmp_path, capsys):
+    whole = by_lr(lr_runs)[0.05]
+    damaged = tmp_path / "broken"
+    damaged.mkdir()
+    shutil.copy(whole / "events.jsonl", damaged)
+    (damaged / "config.json").write_text('{"lr": ' * 40)  # nested past the reader's bound
+    result = cli(capsys, "runs", "compare", str(whole), str(damaged), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    compared = json.loads(result.stdout)
+    assert compared["config_diff"] == {} and compared["runs"][1]["config"] == {}  # unknown, not "everything differs"
+    assert compared["series"]["train_loss"][1] == compared["series"]["train_loss"][0]
+    result = cli(capsys, "runs", "compare", str(whole), str(damaged))
+    assert "broken: config.json is damaged:" in " ".join(result.stdout.split())
+
+
 def test_compare_table_draws_the_curves_and_the_differing_config(lr_runs, capsys):
     runs = by_lr(lr_runs)
     names = [runs[0.05].name, runs[0.02].name]

@@ -141,9 +141,11 @@ def render_show(run: RunSummary) -> RenderableType:
     columns = ("epoch", "step", "train_loss", "val_loss", "val_top1", "val_top5", "lr", "img_per_s")
     for column in columns:
         epochs.add_column(column.replace("_", " "), justify="right")
-    for row in metrics_rows(run.history):
+    rows = metrics_rows(run.history)
+    for row in rows:
         epochs.add_row(*[_cell(row.get(column)) for column in columns])
-    parts: list[RenderableType] = [Text(str(run.run_dir), style="bold"), table, Text(""), epochs]
+    parts: list[RenderableType] = [Text(str(run.run_dir), style="bold"), table, Text("")]
+    parts.append(epochs if rows else Text("no validated epoch yet"))
     if run.problem:
         parts.append(Text(f"damaged: {run.problem}", style="yellow"))
     return Group(*parts)

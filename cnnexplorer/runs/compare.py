@@ -23,11 +23,13 @@ _NO_VALIDATION = Validation(None, None, None)
 
 
 def config_diff(runs: list[RunSummary]) -> dict[str, list[Any]]:
-    """Each config field whose value is not the same in every run (one where a run's config
-    lacks it counts as None), with one value per run; identity fields left out."""
-    names = list(dict.fromkeys(name for run in runs for name in run.config))
-    values = {name: [run.config.get(name) for run in runs] for name in names if name not in IDENTITY_FIELDS}
-    return {name: column for name, column in values.items() if any(value != column[0] for value in column)}
+    """Each config field whose value is not the same in every run whose config.json was read
+    (a field one of them lacks counts as None), with one value per run (None for a run whose
+    config is unknown: it takes no part); identity fields left out."""
+    known = [run.config for run in runs if run.config]
+    names = [name for name in dict.fromkeys(name for config in known for name in config) if name not in IDENTITY_FIELDS]
+    differing = [name for name in names if any(config.get(name) != known[0].get(name) for config in known)]
+    return {name: [run.config.get(name) for run in runs] for name in differing}
 
 
 def series(run: RunSummary, metric: str, x: str = "step") -> list[tuple[int, float]]:
