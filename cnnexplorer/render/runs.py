@@ -179,7 +179,11 @@ def chart(runs: list[RunSummary], metric: str, x: str, width: int, colour: bool,
     plt.xticks(ticks, [str(tick) for tick in ticks])
     plt.title(f"{METRIC_TITLES[metric]} by {x}")
     plt.xlabel(x)
-    if not colour:
+    if colour:  # the lines in colour, on the terminal's own background
+        plt.canvas_color("default")
+        plt.axes_color("default")
+        plt.ticks_color("default")
+    else:
         plt.theme("clear")
     text = plt.build()
     plt.clear_figure()
