@@ -211,7 +211,7 @@ async def test_J_opens_the_jobs_screen_and_q_quits_from_there(shared_cache, tmp_
 
 
 async def test_help_lists_the_keys_of_the_screen_in_front(shared_cache, tmp_path):
-    from cnnexplorer.app.screens.help import HelpScreen, key_rows
+    from cnnexplorer.app.screens.help import HelpScreen, help_sections
     from cnnexplorer.app.screens.jobs import JobsScreen
 
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=tmp_path)
@@ -219,16 +219,15 @@ async def test_help_lists_the_keys_of_the_screen_in_front(shared_cache, tmp_path
         await settle(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        explorer_keys = dict((does, keys) for keys, does in key_rows(app.explorer))
-        assert (
-            explorer_keys["costliest layers by MACs, then params, then memory, then the tree"] == "c"
-            and "q" in explorer_keys["Quit"].split()
-        )
-        assert "J" in explorer_keys["Jobs"].split()
+        sections = help_sections(app.explorer)
+        assert sections[0][0] == "Explorer"  # the screen in front first
+        explorer_keys = {does: keys for keys, does in sections[0][1]}
+        assert explorer_keys["costliest layers by MACs, then params, then memory, then the tree"] == "c"
+        assert {"q", "J", "?"} <= {keys for keys, _ in dict(sections)["Everywhere"]}
         await pilot.press("escape", "J", "question_mark")
-        jobs_keys = dict((does, keys) for keys, does in key_rows(app.screen_stack[-2]))
+        title, rows = help_sections(app.screen_stack[-2])[0]
         screen_keys = {b.tooltip or b.description for b in JobsScreen.BINDINGS if b.description}
-        assert screen_keys | {"Help", "Quit"} <= set(jobs_keys)
+        assert title == "Jobs" and screen_keys <= {does for _, does in rows}
 
 
 async def test_googlenet_shares_never_pass_100_percent(shared_cache):

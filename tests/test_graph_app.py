@@ -276,14 +276,15 @@ async def test_a_new_input_redraws_the_graph_on_the_same_node(shared_cache):
 
 
 async def test_help_lists_the_graph_keys(shared_cache):
-    from cnnexplorer.app.screens.help import key_rows
+    from cnnexplorer.app.screens.help import help_sections
 
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        keys = {does: keys for keys, does in key_rows(app.explorer)}
+        sections = dict(help_sections(app.explorer))
+        keys = {does: keys for keys, does in sections["Explorer"]}
         assert keys["dataflow graph of the highlighted block, or back to the table"] == "g"
-        graph_keys = {does: keys for does, keys in keys.items() if does.startswith("graph:")}
+        graph_keys = {does: keys for keys, does in sections["Graph view"] if does.startswith("graph:")}
         assert set(graph_keys.values()) == {"↓", "↑", "←", "→", "⏎", "⌫", "[", "]", "esc"}  # as Textual shows them
 
 

@@ -258,12 +258,12 @@ async def test_a_profile_of_another_input_is_not_shown(shared_cache):
 
 
 async def test_help_lists_the_profile_key(shared_cache):
-    from cnnexplorer.app.screens.help import key_rows
+    from cnnexplorer.app.screens.help import help_sections
 
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        keys = {does: keys for keys, does in key_rows(app.explorer)}
+        keys = {does: keys for keys, does in dict(help_sections(app.explorer))["Explorer"]}
         assert (
             keys["profile: measure each layer's time on a device, with its roofline; again: back to the table"] == "r"
         )

@@ -8,15 +8,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.command import Provider
 from textual.screen import Screen
 
 from cnnexplorer.app.screens.explorer import ExplorerScreen
+from cnnexplorer.app.widgets.key_footer import Key
 from cnnexplorer.runs.jobs import Job, JobRequest
 from cnnexplorer.zoo import ARCHITECTURES, more_names
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis.cache import AnalysisCache
+
+
+def typed_model_provider() -> type[Provider]:
+    """The palette's provider for a typed model spec (imported when the palette first opens)."""
+    from cnnexplorer.app.commands import TypedModel
+
+    return TypedModel
 
 
 class CnnExplorerApp(App[None]):
@@ -26,10 +34,12 @@ class CnnExplorerApp(App[None]):
     TITLE = "cnnexplorer"
     # Every screen has these (a focused text input takes the printable keys first).
     BINDINGS = [
-        Binding("question_mark", "help", "Help"),
-        Binding("J", "show_jobs", "Jobs", show=False),
-        Binding("q", "quit", "Quit"),
+        Key("question_mark", "help", "Help", rank=0, tooltip="this help: the keys of every screen"),
+        Key("J", "show_jobs", "Jobs", rank=2, tooltip="the jobs screen: training and evaluation jobs, past runs"),
+        Key("ctrl+p", "command_palette", "Palette", rank=2, tooltip="command palette: any model or command"),
+        Key("q", "quit", "Quit", rank=0, tooltip="quit (asks first while a job started here runs)"),
     ]
+    COMMANDS = App.COMMANDS | {typed_model_provider}
 
     def __init__(
         self,

@@ -32,6 +32,21 @@ USER_FAMILY = "your model"
 DEFAULT_INPUT = (3, 224, 224)
 _MODULE_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 _SPEC_FORMS = "timm:NAME, path/to/file.py:factory or package.module:factory"
+TIMM_MISSING = "timm is not installed: pip install timm (or pip install 'cnnexplorer[timm]')"
+
+
+def typed_spec(text: str) -> str | None:
+    """``text``, stripped, when it is a ``prefix:...`` name (timm:NAME, file.py:factory,
+    package.module:factory) that a picker offers to open as typed; else None."""
+    spec = text.strip()
+    return spec if ":" in spec else None
+
+
+def missing_package(spec: str) -> str | None:
+    """What to install for ``spec`` to open, in one line (timm for ``timm:NAME``); None when nothing is missing."""
+    if spec.startswith("timm:") and importlib.util.find_spec("timm") is None:
+        return TIMM_MISSING
+    return None
 
 
 def resolve(name: str) -> Architecture | None:
@@ -156,7 +171,7 @@ def timm_architecture(name: str) -> Architecture:
     try:
         import timm
     except ImportError:
-        raise UsageError("timm is not installed: pip install timm (or pip install 'cnnexplorer[timm]')") from None
+        raise UsageError(TIMM_MISSING) from None
     if not timm.is_model(name):
         import difflib
 

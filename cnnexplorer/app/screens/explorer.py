@@ -15,7 +15,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Tree
+from textual.widgets import Input, Tree
 from textual.worker import get_current_worker
 
 from cnnexplorer.analysis.request import AnalysisRequest
@@ -23,6 +23,7 @@ from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.messages import AnalysisReady, ArchitectureChosen, ZooRowReady
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.graph_view import GraphView
+from cnnexplorer.app.widgets.key_footer import Key, KeyFooter
 from cnnexplorer.app.widgets.layer_tree import LayerTable, LayerTree, Ranking
 from cnnexplorer.app.widgets.model_header import ModelHeader
 from cnnexplorer.app.widgets.profile_header import ProfileHeader
@@ -62,35 +63,41 @@ class ExplorerScreen(Screen[None]):
     from DETAILS_RIGHT_WIDTH columns, else below it from DETAILS_BELOW_HEIGHT rows, else
     behind ``v``)."""
 
-    BINDINGS = [
-        Binding("slash", "search", "Search", tooltip="search layers by name or type (enter/↓ next, ↑ previous)"),
-        Binding("left_square_bracket", "change_depth(-1)", "Fold", show=False, tooltip="fold the tree one level"),
-        Binding("right_square_bracket", "change_depth(1)", "Unfold", show=False, tooltip="unfold the tree one level"),
-        *(Binding(str(n), f"set_depth({n})", "unfold to that depth", show=False) for n in range(1, 10)),
-        Binding("c", "costliest", "Cost", tooltip="costliest layers by MACs, then params, then memory, then the tree"),
-        Binding("g", "graph", "Graph", tooltip="dataflow graph of the highlighted block, or back to the table"),
-        Binding(
+    BINDINGS = [  # the footer shows rank 1 at any width, then 2 and 3 as the width allows (widgets/key_footer.py)
+        Key("slash", "search", "Search", tooltip="search layers by name or type (enter/↓ next, ↑ previous)"),
+        Key("c", "costliest", "Cost", tooltip="costliest layers by MACs, then params, then memory, then the tree"),
+        Key("g", "graph", "Graph", tooltip="dataflow graph of the highlighted block, or back to the table"),
+        Key("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
+        Key("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
+        Key("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
+        Key("d", "diff", "Diff", tooltip="pick a second model: both aligned layer by layer"),
+        Key("t", "train", "Train", tooltip="train this model (a form with its paper recipe)"),
+        Key("e", "evaluate", "Eval", rank=2, tooltip="evaluate a checkpoint: top-1/top-5"),
+        Key("p", "toggle_plots", "Plots", rank=2, tooltip="per-stage charts of params and MACs"),
+        Key("z", "zoo_chart", "Zoo chart", rank=2, tooltip="published top-5 error against GMACs"),
+        *(
+            Key(key, f"change_depth({step})", "Fold/Unfold", rank=2, group=Binding.Group("Fold/Unfold"), tooltip=does)
+            for key, step, does in [("[", -1, "fold the tree one level"), ("]", 1, "unfold the tree one level")]
+        ),
+        *(
+            Key(str(n), f"set_depth({n})", "Depth", rank=2, group=Binding.Group("Depth"), tooltip="unfold to depth N")
+            for n in range(1, 10)
+        ),
+        Key("f", "maximize_details", "Full details", rank=3, tooltip="the layer details full screen, or back"),
+        Key(
             "r",
             "profile",
             "Profile",
-            show=False,
+            rank=3,
             tooltip="profile: measure each layer's time on a device, with its roofline; again: back to the table",
         ),
-        Binding("escape", "cancel_profile", "Cancel", show=False, priority=True, tooltip="cancel a profile under way"),
-        Binding("i", "input_size", "Input", tooltip="input size and batch (empty: each model's own)"),
-        Binding("m", "toggle_zoo", "Models", tooltip="show or hide the zoo pane"),
-        Binding("v", "toggle_details", "Details", tooltip="show or hide the layer details"),
-        Binding("f", "maximize_details", "Full details", show=False, tooltip="the layer details full screen, or back"),
-        Binding("p", "toggle_plots", "Plots", show=False, tooltip="per-stage charts of params and MACs"),
-        Binding("z", "zoo_chart", "Zoo chart", show=False, tooltip="published top-5 error against GMACs"),
-        Binding("d", "diff", "Diff", tooltip="pick a second model: both aligned layer by layer"),
-        Binding("t", "train", "Train", tooltip="train this model (a form with its paper recipe)"),
-        Binding("e", "evaluate", "Eval", show=False, tooltip="evaluate a checkpoint: top-1/top-5"),
-        Binding("n", "next_match(1)", "Next match", show=False, tooltip="next search match"),
-        Binding("N", "next_match(-1)", "Previous match", show=False, tooltip="previous search match"),
-        Binding("down", "search_step(1)", "Next match", show=False),
-        Binding("up", "search_step(-1)", "Previous match", show=False),
-        Binding("escape", "close_search", "Close search", show=False),
+        Key("escape", "cancel_profile", "Cancel", rank=0, priority=True, tooltip="cancel a profile under way"),
+        # The search's keys: in the footer while typing in it.
+        Key("n", "next_match(1)", "Next match", rank=None, tooltip="next search match"),
+        Key("N", "next_match(-1)", "Previous match", rank=None, tooltip="previous search match"),
+        Key("down", "search_step(1)", "Next", key_display="enter/↓", rank=None, tooltip="next search match"),
+        Key("up", "search_step(-1)", "Previous", rank=None, tooltip="previous search match"),
+        Key("escape", "close_search", "Close", rank=None, tooltip="close the search"),
     ]
 
     HELP_TITLE = "Explorer"
@@ -132,7 +139,7 @@ class ExplorerScreen(Screen[None]):
                     yield DetailsPanel(id="details")
                     yield RooflineChart(id="roofline")
         yield StagePlots(id="plots")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(ModelHeader).show_message("Loading torch and the analysis engine…")

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from cnnexplorer.app.widgets.text_input import TextInput
 from cnnexplorer.zoo import ARCHITECTURES, more_names
+from cnnexplorer.zoo.resolve import typed_spec
 
 
 class PickArchitecture(ModalScreen[str | None]):
@@ -40,8 +41,9 @@ class PickArchitecture(ModalScreen[str | None]):
         needle = query.strip().lower().replace("-", "_")
         options = [Option(name, id=name) for name in self.names if needle in name.replace("-", "_")]
         options += [Option(Text.assemble(name, ("  more", "dim")), id=name) for name in self.more if needle in name]
-        if ":" in query.strip():  # timm:NAME, file.py:factory or package.module:factory
-            options.append(Option(Text.assemble(query.strip(), ("  open as typed", "dim")), id=query.strip()))
+        spec = typed_spec(query)
+        if spec is not None:
+            options.append(Option(Text.assemble(spec, ("  open as typed", "dim")), id=spec))
         return options
 
     def on_mount(self) -> None:

@@ -34,15 +34,30 @@ class GraphView(ScrollView, can_focus=True):
     posts :class:`Open` for the screen to build that graph."""
 
     BINDINGS = [
-        Binding("down", "follow(1)", "Next", show=False, tooltip="graph: on to a node this one feeds"),
-        Binding("up", "follow(-1)", "Previous", show=False, tooltip="graph: back to a node that feeds this one"),
-        Binding("left", "across(-1)", "Left", show=False, tooltip="graph: the branch on the left"),
-        Binding("right", "across(1)", "Right", show=False, tooltip="graph: the branch on the right"),
-        Binding("enter", "drill_in", "In", show=False, tooltip="graph: open the highlighted block's own graph"),
-        Binding("backspace", "drill_out", "Out", show=False, tooltip="graph: out to the enclosing block"),
-        Binding("left_square_bracket", "change_depth(-1)", "Shallower", show=False, tooltip="graph: one level less"),
-        Binding("right_square_bracket", "change_depth(1)", "Deeper", show=False, tooltip="graph: one level more"),
-        Binding("escape", "close", "Table", show=False, tooltip="graph: back to the layer table"),
+        *(
+            Binding(key, action, "Follow", group=Binding.Group("Follow"), tooltip=does)
+            for key, action, does in [
+                ("down", "follow(1)", "graph: on to a node this one feeds"),
+                ("up", "follow(-1)", "graph: back to a node that feeds this one"),
+            ]
+        ),
+        *(
+            Binding(key, action, "Branch", group=Binding.Group("Branch"), tooltip=does)
+            for key, action, does in [
+                ("left", "across(-1)", "graph: the branch on the left"),
+                ("right", "across(1)", "graph: the branch on the right"),
+            ]
+        ),
+        Binding("enter", "drill_in", "In", tooltip="graph: open the highlighted block's own graph"),
+        Binding("backspace", "drill_out", "Out", tooltip="graph: out to the enclosing block"),
+        *(
+            Binding(key, action, "Depth", group=Binding.Group("Depth"), tooltip=does)
+            for key, action, does in [
+                ("left_square_bracket", "change_depth(-1)", "graph: one level less"),
+                ("right_square_bracket", "change_depth(1)", "graph: one level more"),
+            ]
+        ),
+        Binding("escape", "close", "Table", tooltip="graph: back to the layer table"),
     ]
 
     COMPONENT_CLASSES = {"graph-view--selected"}
