@@ -4,7 +4,7 @@ import pytest
 from textual.app import App
 
 from cnnexplorer import units
-from cnnexplorer.app.widgets.layer_tree import COLUMNS, DROP_ORDER, NAME_MIN, fit_columns
+from cnnexplorer.app.widgets.layer_tree import COLUMNS, NAME_MIN, fit_columns, last_offset
 from cnnexplorer.render.summary import mac_formula, node_facts, param_formula
 from tests.conftest import analysed
 
@@ -56,17 +56,23 @@ def test_pooling_shows_its_kernel_as_convolutions_do_and_no_cost_noise():
     assert pool["cost"] == "no parameters, no MACs" and "MACs" not in pool and "params" not in pool
 
 
-def test_columns_drop_in_a_fixed_order_and_never_squeeze_the_name():
-    keys_at = {width: [c.key for c in fit_columns(width)[1]] for width in range(20, 140)}
-    assert keys_at[139] == [c.key for c in COLUMNS]
-    assert {"output", "params", "macs"} <= set(keys_at[76])  # 80 columns less borders
-    for width, keys in keys_at.items():
-        dropped = [key for key in DROP_ORDER if key not in keys]
-        assert dropped == list(DROP_ORDER[: len(dropped)]), width
-        name_width, columns = fit_columns(width)
-        assert name_width >= NAME_MIN
-        if columns:
-            assert name_width + sum(c.width + 1 for c in columns) <= width
+def test_columns_are_shown_whole_from_the_offset_and_the_names_cut_only_for_one():
+    widths = {c.key: len(c.title) + 4 for c in COLUMNS}
+    need = 16
+    every = need + sum(w + 1 for w in widths.values())
+    assert len(fit_columns(every, need, widths, COLUMNS)[1]) == len(COLUMNS)
+    assert len(fit_columns(every - 1, need, widths, COLUMNS)[1]) == len(COLUMNS) - 1
+    for width in range(20, every):
+        for offset in range(len(COLUMNS)):
+            name_width, shown = fit_columns(width, need, widths, COLUMNS, offset)
+            assert shown == COLUMNS[offset : offset + len(shown)]  # a window: none skipped
+            assert name_width + sum(widths[c.key] + 1 for c in shown) <= width
+            if name_width < need:  # the names give way only so that one column shows
+                assert len(shown) == 1 and name_width >= NAME_MIN
+        last = last_offset(width, need, widths, COLUMNS)
+        assert fit_columns(width, need, widths, COLUMNS, last)[1][-1:] in ((), COLUMNS[-1:])
+        if last:
+            assert fit_columns(width, need, widths, COLUMNS, last - 1)[1][-1:] != COLUMNS[-1:]
 
 
 @pytest.mark.parametrize("input_size", [None, (3, 128, 128)])

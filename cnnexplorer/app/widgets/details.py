@@ -28,6 +28,7 @@ class DetailsPanel(VerticalScroll, can_focus=True):
     it is shorter than the facts (below the table, at 80x24) it scrolls: focused (Tab) by
     the arrows and page keys, and by the mouse wheel; ``f`` maximises it."""
 
+    ALLOW_MAXIMIZE = True  # Textual's scroll containers are not, by default
     node: LayerNode | None = None  # the layer shown
 
     def __init__(self, *args, **kwargs) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -338,8 +339,17 @@ class LayerTree(Tree["LayerNode"]):
         self._refresh_header()
 
     def opened_below(self, depth: int) -> int:
-        """How many blocks at ``depth`` or deeper are open (by a search, or by hand)."""
-        return sum(1 for path in self.expanded_paths() if path.count(".") + 1 >= depth)
+        """How many blocks at ``depth`` or deeper are open and shown (by a search, or by hand)."""
+        return sum(1 for item, level in self._shown_items() if level >= depth and item.is_expanded)
+
+    def _shown_items(self) -> Iterator[tuple[TreeNode[LayerNode], int]]:
+        """The rows shown (every ancestor open), each with its depth."""
+        stack = [(self.root, 0)]
+        while stack:
+            item, depth = stack.pop()
+            yield item, depth
+            if item.is_expanded:
+                stack.extend((child, depth + 1) for child in item.children)
 
     def reveal(self, path: str, move: bool = True) -> None:
         """Expand the ancestors of the node at ``path`` and move the cursor onto it (unless
@@ -454,15 +464,11 @@ class LayerTree(Tree["LayerNode"]):
     def _name_need(self) -> int:
         """The tree column's width for the rows shown: guides, toggle and name of the widest."""
         need = cell_len(NAME_COLUMN.title) + 3  # room for the sort arrow and the scroll arrows
-        stack = [(self.root, 0)]
-        while stack:
-            item, depth = stack.pop()
+        for item, depth in self._shown_items():
             if item.data is not None:
                 toggle = 2 if item.allow_expand else 0
                 name = cell_len(str(item.label)) + (2 if item.data.training_only else 0)
                 need = max(need, self.guide_depth * depth + toggle + name)
-            if item.is_expanded:
-                stack.extend((child, depth + 1) for child in item.children)
         return need
 
     def _fit_inputs(self) -> tuple[int, int, dict[str, int], tuple[Column, ...]]:
