@@ -1,6 +1,7 @@
-"""Charts of the jobs screen: thinning, smoothing and sparklines of a run's curves, readable
-axis ticks, and a chart panel (a caption that names the series in their colours, then the
-plot, or a line of text where there is nothing to plot)."""
+"""Charts: thinning, smoothing and sparklines of a run's curves, horizontal bars to an eighth
+of a cell (the explorer's stage bars), readable axis ticks, and the jobs screen's chart panel
+(a caption that names the series in their colours, then the plot, or a line of text where
+there is nothing to plot)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,28 @@ def sparkline(values: list[float], width: int = 16) -> str:
     low, high = min(finite), max(finite)
     scale = (len(_BLOCKS) - 1) / (high - low) if high > low else 0
     return "".join(_BLOCKS[int((v - low) * scale)] for v in finite)
+
+
+def cut_middle(label: str, width: int) -> str:
+    """``label`` in at most ``width`` cells, cut in the middle where longer: both ends tell
+    shufflenet_v2_x1_0 from x1_5, and features.denseblock1 from denseblock4."""
+    if len(label) <= width:
+        return label
+    head = (width - 1) // 2
+    return f"{label[:head]}…{label[len(label) - (width - 1 - head) :]}"
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: float, largest: float, width: int) -> str:
+    """A horizontal bar ``value / largest`` of ``width`` cells long, to an eighth of a cell
+    (a value above zero shows at least an eighth)."""
+    if value <= 0 or largest <= 0:
+        return ""
+    eighths = max(1, round(min(value / largest, 1.0) * width * 8))
+    full, part = divmod(eighths, 8)
+    return "█" * full + _EIGHTHS[part].strip()
 
 
 # Ticks --------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from cnnexplorer.app.widgets.profile_header import ProfileHeader
 from cnnexplorer.app.widgets.roofline_chart import RooflineChart
 from cnnexplorer.app.widgets.stage_plots import StagePlots
 from cnnexplorer.app.widgets.text_input import TextInput
-from cnnexplorer.app.widgets.zoo_list import ZooList
+from cnnexplorer.app.widgets.zoo_list import ZooList, ZooPane
 from cnnexplorer.errors import UsageError
+from cnnexplorer.settings import load_settings, remember
 from cnnexplorer.zoo import ARCHITECTURES, get, more_architectures, more_names
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class ExplorerScreen(Screen[None]):
         self._pending_start: Timer | None = None
         self._matches: list[LayerNode] = []
         self._match_index = 0
-        self._zoo_shown: bool | None = None  # None: by the width
+        self._zoo_shown: bool | None = load_settings().zoo_shown  # None: by the width
         self._details_shown: bool | None = None  # None: by the size
         self.profile: Profile | None = None  # the measured profile shown (the -profile class is on)
 
@@ -129,7 +130,7 @@ class ExplorerScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ModelHeader(id="model-header")
         with Horizontal(id="body"):
-            yield ZooList(id="zoo")
+            yield ZooPane(id="zoo-pane")
             with Vertical(id="centre"):
                 yield TextInput(placeholder="search layers by name or type (enter/↓ next, ↑ previous)", id="search")
                 yield ProfileHeader(id="profile-header")
@@ -146,7 +147,10 @@ class ExplorerScreen(Screen[None]):
         self.query_one(LayerTree).loading = True
         zoo = self.query_one(ZooList)
         zoo.select_architecture(self.model_name)
-        zoo.focus()
+        if self.has_class("-zoo-hidden"):  # laid out already, narrower than the zoo needs
+            self._focus_workspace()
+        else:
+            self.set_focus(zoo)  # at once: a first layout that hides the zoo moves it on
         self.load_engine()
 
     # Layout -----------------------------------------------------------------------------
@@ -166,10 +170,11 @@ class ExplorerScreen(Screen[None]):
         else:
             details = "hidden"
         self.set_class(not zoo, "-zoo-hidden")
+        self.query_one(ZooPane).fit(width)
         self.set_class(details == "below", "-details-below")
         self.set_class(details == "hidden", "-details-hidden")
         self.set_class(height < DETAILS_BELOW_HEIGHT, "-short")  # the roofline below takes more of it
-        if not zoo and self.focused is self.query_one(ZooList):
+        if not zoo and self.focused is not None and self.query_one(ZooPane) in self.focused.ancestors:
             self._focus_workspace()
 
     def _focus_workspace(self) -> None:
@@ -181,6 +186,9 @@ class ExplorerScreen(Screen[None]):
         self._apply_layout()
         if self._zoo_shown:
             self.query_one(ZooList).focus()
+        failure = remember(zoo_shown=self._zoo_shown)  # the next session opens as this one is now
+        if failure is not None:
+            self.notify(failure, title="Not remembered", severity="warning")
 
     def action_toggle_details(self) -> None:
         self._details_shown = self.has_class("-details-hidden")
@@ -317,6 +325,8 @@ class ExplorerScreen(Screen[None]):
             self.query_one(ModelHeader).show(analysis)
             tree.loading = False
             tree.show(analysis, self.depth, keep=keep)
+            if self.focused is None:  # the zoo hidden at start: the table, now that it can take focus
+                self._focus_workspace()
             self.query_one(DetailsPanel).show(analysis, analysis.paths.get(keep or "", analysis.root))
             if self._matches:
                 self._search(self.query_one("#search", Input).value)
@@ -338,6 +348,11 @@ class ExplorerScreen(Screen[None]):
     def on_architecture_chosen(self, message: ArchitectureChosen) -> None:
         self.open_architecture(message.name)
 
+    def on_screen_resume(self) -> None:
+        """A dialog or screen in front closed, whatever its answer: the header's notice of an
+        earlier action goes."""
+        self.query_one(ModelHeader).clear_notice()
+
     def open_architecture(self, name: str) -> None:
         """Switch to an architecture (from the zoo list or the command palette)."""
         try:
@@ -346,6 +361,7 @@ class ExplorerScreen(Screen[None]):
             self.notify(str(error), title="Cannot open", severity="error")
             return
         self.query_one(ZooList).select_architecture(self.model_name)
+        self.query_one(ModelHeader).clear_notice()
         self.request_analysis()
 
     def on_zoo_row_ready(self, message: ZooRowReady) -> None:
@@ -572,6 +588,7 @@ class ExplorerScreen(Screen[None]):
     # Search --------------------------------------------------------------------------------
 
     def action_search(self) -> None:
+        self.query_one(ModelHeader).clear_notice()
         search = self.query_one("#search", Input)
         search.display = True
         # Focus at once (not after a refresh), so that keys typed in the same burst as `/`
@@ -579,10 +596,13 @@ class ExplorerScreen(Screen[None]):
         self.set_focus(search)
 
     def action_close_search(self) -> None:
+        """Escape: closes the search, else the stage plots."""
         search = self.query_one("#search", Input)
         if search.display:
             search.display = False
             self._focus_workspace()
+        elif self.query_one(StagePlots).display:
+            self.action_toggle_plots()
 
     @on(Input.Changed, "#search")
     def search_layers(self, event: Input.Changed) -> None:

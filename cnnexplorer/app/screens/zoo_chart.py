@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
@@ -27,9 +28,20 @@ FAMILY_STYLES = {
 }
 
 
+def legend() -> Text:
+    """Each family's marker in its colour: in the caption, as a legend inside the chart
+    would cover the points in its corner."""
+    text = Text()
+    for family, (color, marker) in FAMILY_STYLES.items():
+        text.append(f"  {marker}", style=color)
+        text.append(f" {family}")
+    return text
+
+
 class ZooChartScreen(Screen[None]):
     """Accuracy against operations for every architecture with published figures, with the
-    points listed beside the chart (text labels on a terminal chart hide each other)."""
+    points listed beside the chart (text labels on a terminal chart hide each other); the
+    list scrolls, and says so when it is cut."""
 
     BINDINGS = [Binding("escape,z", "app.pop_screen", "Back")]
 
@@ -40,14 +52,17 @@ class ZooChartScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         note = f" ({self._pending} architectures still being analysed)" if self._pending else ""
-        yield Static(
+        caption = Text(
             "Published top-5 error (torchvision, ImageNet, IMAGENET1K_V1 weights) against GMACs at 224x224"
-            f"{note}. Lower left is better.",
-            id="chart-caption",
+            f"{note}. Lower left is better.\n"
         )
+        yield Static(caption.append_text(legend()), id="chart-caption")
         with Horizontal():
             yield PlotextPlot(id="zoo-chart")
-            yield Static(self._table(), id="chart-points")
+            with Vertical(id="chart-side"):
+                with VerticalScroll(id="chart-points"):
+                    yield Static(self._table())
+                yield Static(id="chart-more")
         yield Footer(compact=True, show_command_palette=False)
 
     def _table(self) -> Table:
@@ -66,10 +81,22 @@ class ZooChartScreen(Screen[None]):
             members = [row for row in self._rows if row.family == family]
             if members:
                 xs = [row.macs / 1e9 for row in members]
-                plt.scatter(xs, [100 - row.acc5 for row in members], marker=marker, color=color, label=family)
-        if self._rows:  # headroom so that the legend does not cover the top points
+                plt.scatter(xs, [100 - row.acc5 for row in members], marker=marker, color=color)
+        if self._rows:  # a margin so that no point sits on the frame
             errors = [100 - row.acc5 for row in self._rows]
-            plt.ylim(min(errors) - 0.5, max(errors) + 0.4 * (max(errors) - min(errors)))
+            plt.ylim(min(errors) - 0.5, max(errors) + 0.5)
         plt.xlabel("GMACs (multiply-accumulates; FLOPs = 2x)")
         plt.ylabel("top-5 error %")
         plt.title("accuracy against operations")
+        self.query_one("#chart-points").focus()  # ↓ scrolls the list at once
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._hint_cut_rows)
+
+    def _hint_cut_rows(self) -> None:
+        """Under the list, where it is cut: how many rows it has and that it scrolls."""
+        points = self.query_one("#chart-points", VerticalScroll)
+        cut = points.max_scroll_y > 0
+        hint = self.query_one("#chart-more", Static)
+        hint.update(f"{len(self._rows)} models · ↑↓/wheel scroll" if cut else "")
+        hint.display = cut

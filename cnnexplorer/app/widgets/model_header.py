@@ -30,9 +30,16 @@ class ModelHeader(Static):
     """Model name, input, batch, totals and the memory estimate; or a loading/error line.
 
     Short phrases joined by separators, so that the lines wrap between figures on a
-    narrow terminal, never inside one."""
+    narrow terminal, never inside one. A notice (an action's error) lasts until the user's
+    next action clears it (:meth:`clear_notice`); the figures stay."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.analysis: Analysis | None = None  # the figures shown (None: a message or a failure)
+        self.notice: str | None = None
 
     def show(self, analysis: Analysis, notice: str | None = None) -> None:
+        self.analysis, self.notice = analysis, notice
         arch, totals, memory = analysis.arch, analysis.totals, analysis.memory
         text = Text()
         text.append(analysis.name, style="bold")
@@ -57,8 +64,14 @@ class ModelHeader(Static):
             text.append(f"\n{notice}", style="bold red")
         self.update(text)
 
+    def clear_notice(self) -> None:
+        """The user moved on: the figures without the notice of an earlier action."""
+        if self.notice is not None and self.analysis is not None:
+            self.show(self.analysis)
+
     def show_failure(self, request: AnalysisRequest, error: str) -> None:
         """The model in the header cannot be shown at this request: why."""
+        self.analysis, self.notice = None, None
         text = Text()
         text.append(request.model, style="bold")
         text.append(f"  input {units.dims(request.input_size)} · batch {request.batch} · {request.dtype}")
@@ -67,4 +80,5 @@ class ModelHeader(Static):
         self.update(text)
 
     def show_message(self, message: str) -> None:
+        self.analysis, self.notice = None, None
         self.update(Text(message, style="italic"))

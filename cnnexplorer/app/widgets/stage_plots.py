@@ -1,44 +1,80 @@
-"""Per-stage bar charts of parameters and MACs, drawn with plotext."""
+"""Per-stage bars of parameters and MACs: one row per stage, each bar in proportion to its
+value (to an eighth of a cell), its value at its end."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual_plotext import PlotextPlot
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from cnnexplorer import units
+from cnnexplorer.app.charts import bar, cut_middle
 
 if TYPE_CHECKING:
     from cnnexplorer.analysis.structure import Stage
 
+VALUE_WIDTH = 6  # a space, then units.count's longest: "14.2M", "1.14G"
 
-class StagePlots(Horizontal):
-    """Two horizontal bar charts: parameters and MACs per stage of the current model."""
+
+def bar_rows(labels: list[str], values: list[int], width: int) -> Text:
+    """One line per stage: its label, its bar, its value; the bars share what the labels
+    and values leave of ``width``, the longest bar filling it."""
+    label_width = min(max(map(len, labels), default=0), max(6, width // 3))
+    room = max(1, width - label_width - 1 - VALUE_WIDTH)
+    largest = max(values, default=0)
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for index, (label, value) in enumerate(zip(labels, values)):
+        text.append("\n" if index else "")
+        text.append(f"{cut_middle(label, label_width):>{label_width}} ", style="dim")
+        text.append(f"{bar(value, largest, room):<{room}}", style="cyan")
+        text.append(f"{units.count(value):>{VALUE_WIDTH}}")
+    return text
+
+
+class StageBars(VerticalScroll):
+    """One quantity's bars, redrawn to the panel's width; scrolls when the stages outnumber
+    its rows (its subtitle says how many are below)."""
+
+    def __init__(self, what: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+        self._shown: tuple[list[str], list[int]] = ([], [])
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="params-plot")
-        yield PlotextPlot(id="macs-plot")
+        yield Static(classes="stage-bars")
+
+    def show(self, title: str, labels: list[str], values: list[int]) -> None:
+        # The title is the border's, which Textual shortens with an ellipsis when space is tight.
+        self.border_title = title
+        self._shown = (labels, values)
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        labels, values = self._shown
+        width = self.scrollable_content_region.width or self.size.width
+        self.query_one(".stage-bars", Static).update(bar_rows(labels, values, width))
+        below = len(labels) - self.scrollable_content_region.height
+        self.border_subtitle = f"↓ {below} more: scroll" if below > 0 and self.scrollable_content_region.height else ""
+
+
+class StagePlots(Horizontal):
+    """Parameters and MACs per stage of the current model, side by side."""
+
+    def compose(self) -> ComposeResult:
+        yield StageBars("params", id="params-plot")
+        yield StageBars("MACs", id="macs-plot")
 
     def show(self, name: str, stages: list[Stage]) -> None:
         labels = [stage.label for stage in stages]
-        for widget_id, what, values in (
-            ("#params-plot", "params", [s.params for s in stages]),
-            ("#macs-plot", "MACs", [s.macs for s in stages]),
-        ):
-            suffix, scale = _scale(max(values, default=0))
-            plot = self.query_one(widget_id, PlotextPlot)
-            # The title (with the unit) is the border's, which Textual shortens with an
-            # ellipsis when space is tight, where plotext would drop it.
-            plot.border_title = f"{what} per stage ({suffix}{'; FLOPs = 2×' if what == 'MACs' else ''}) · {name}"
-            plt = plot.plt
-            plt.clear_figure()
-            plt.bar(labels[::-1], [v / scale for v in values[::-1]], orientation="horizontal", width=0.3)
-            plot.refresh()
-
-
-def _scale(largest: float) -> tuple[str, float]:
-    """The SI suffix that shows ``largest`` with a few digits: ("M", 1e6)."""
-    for suffix, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if largest >= scale:
-            return suffix, scale
-    return "units", 1.0
+        self.query_one("#params-plot", StageBars).show(
+            f"params per stage · {name}", labels, [stage.params for stage in stages]
+        )
+        self.query_one("#macs-plot", StageBars).show(
+            f"MACs per stage (FLOPs = 2×) · {name}", labels, [stage.macs for stage in stages]
+        )
