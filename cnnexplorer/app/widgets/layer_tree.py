@@ -1,7 +1,8 @@
 """The selected architecture as a tree-table: the module tree in the first column, then
 columns of type, output, params, MACs, MACs share, receptive field and activation memory;
-with a measured profile shown, its columns (time, share of the time, achieved FLOP/s and
-the share of the roofline bound reached, with the roof that bounds it) come first.
+with a measured profile shown, then its columns (time, share of the time, achieved FLOP/s
+and the share of the roofline bound reached, with the roof that bounds it), scrolled into
+view where they do not all fit.
 
 Each column is as wide as its title and its widest value over the whole model, and the
 tree column as wide as the rows shown need, so that nothing is cut. Where the columns do
@@ -66,7 +67,7 @@ COLUMNS = (
     Column("rf", "RF", "right"),  # "global" after global pooling
     Column("memory", "act mem", "right"),  # the layer's outputs (a block: its layers')
 )
-# A measured profile's columns: first, as they are what the measured view is for.
+# A measured profile's columns, after those.
 MEASURED_COLUMNS = (
     Column("time", "time", "right"),  # per step: forward (+ backward in training mode)
     Column("time_share", "time%", "right"),
@@ -280,6 +281,8 @@ class LayerTree(Tree["LayerNode"]):
         """Add the measured columns of ``profile`` (of the model shown), or remove them (None)."""
         self.profile = profile
         self._cells, self._widths = {}, {}
+        # The measured columns are what the view is for: scrolled to (as far right as it goes).
+        self.column_offset = len(self.all_columns) if profile is not None else 0
         self._refresh_labels()
 
     def show_failure(self, name: str, reason: str) -> None:
@@ -394,7 +397,7 @@ class LayerTree(Tree["LayerNode"]):
     @property
     def all_columns(self) -> tuple[Column, ...]:
         """The columns in display order (the ranked figure first in the costliest view)."""
-        columns = (MEASURED_COLUMNS if self.profile is not None else ()) + COLUMNS
+        columns = COLUMNS + (MEASURED_COLUMNS if self.profile is not None else ())
         if self.ranking is not None:
             ranked = RANKED_COLUMN[self.ranking]
             columns = tuple(c for c in columns if c.key == ranked) + tuple(c for c in columns if c.key != ranked)
