@@ -27,6 +27,10 @@ class Key(Binding):
 
     rank: int | None = 1
 
+    def __post_init__(self) -> None:
+        # Textual's own Footer, where a screen still has one, shows what this one shows at 80 columns.
+        object.__setattr__(self, "show", self.rank is not None and self.rank <= 1)
+
 
 def declared_bindings(node_type: type[DOMNode]) -> list[Binding]:
     """The bindings this project's classes declare for ``node_type`` (base classes first), one
