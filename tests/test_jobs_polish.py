@@ -45,6 +45,7 @@ def _cell(table, key: str, column: str) -> str:
 
 
 async def _rows(pilot, count: int):
+    await pilot.pause()
     table = pilot.app.screen.query_one("#jobs-table")
     for _ in range(100):
         if table.row_count >= count:
@@ -87,9 +88,9 @@ async def test_the_log_wraps_its_long_lines_and_focuses_scrolls_and_maximises(sh
         bottom = log.scroll_y
         await pilot.press("home")
         assert log.scroll_y == 0 < bottom
-        await pilot.press("z")
+        await pilot.press("f")
         assert app.screen.maximized is log and log.size.height > 30
-        await pilot.press("z")
+        await pilot.press("f")
         assert app.screen.maximized is None
 
 
@@ -112,7 +113,7 @@ async def test_run_names_are_whole_and_the_sparkline_takes_what_is_left(shared_c
         table = await _rows(pilot, 2)
         await pilot.pause(0.4)
         for folder in runs.iterdir():
-            assert _cell(table, f"run:{folder}", "name") == folder.name
+            assert _cell(table, f"run:{folder}", "name").strip() == folder.name
         columns = [column.key.value for column in table.columns.values()]
         assert ("loss" in columns) == (size[0] >= 120), columns  # the sparkline goes first, before a name is cut
 
@@ -277,3 +278,23 @@ async def test_y_copies_the_launch_command(shared_cache, tmp_path, monkeypatch):
         assert copied[-1] == job.command_line == "cnnexplorer train resnet20 --dataset fake"
         notice = list(app._notifications)[-1].message
         assert notice == f"Copied: {job.command_line}"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"])
+def test_a_finished_and_a_live_run(snap_compare, shared_cache, tmp_path, monkeypatch, size):
+    """A finished run, one trained by another process (its folder locked by this test, whose
+    clock stands still) and a job of the app whose log has a line longer than the pane."""
+    runs = tmp_path / "runs"
+    write_run(runs / FINISHED, RECORDED)
+    live = write_run(runs / LIVE, RECORDED[:14])
+    monkeypatch.chdir(tmp_path)  # the header shows runs/<name>
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False, runs_dir=Path("runs"))
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.add_job(_job_with_log(["resuming nothing: a new run", LONG_LINE, "epoch 1/4 step 4/8 loss 2.3312"]))
+        await _rows(pilot, 3)
+        await pilot.pause(0.4)
+
+    with lock_run_dir(live):
+        assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -27,6 +27,7 @@ from textual.widgets import DataTable, Footer, RichLog, Static
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
+from cnnexplorer.app.widgets.run_curves import colour_style, run_colour, run_letter
 from cnnexplorer.runs.events import Val
 from cnnexplorer.runs.jobs import Job, headless_trainer, recorded_config, stop_headless_trainer
 from cnnexplorer.runs.state import RunState, RunWatcher, load_run, shown_path
@@ -203,7 +204,9 @@ class JobsScreen(Screen[None]):
         Binding("r", "resume_run", "Resume run"),
         Binding("o", "open_run", "Reload run"),
         Binding("y", "copy_command", "Copy command"),
-        Binding("z", "maximize_pane", "Maximise pane"),
+        Binding("f", "maximize_pane", "Maximise pane"),
+        Binding("space", "toggle_mark", "Mark"),
+        Binding("d", "compare_runs", "Compare marked"),
     ]
 
     def __init__(self) -> None:
@@ -212,6 +215,7 @@ class JobsScreen(Screen[None]):
         self._watcher: RunWatcher | None = None
         self._selected: str | None = None  # the selected row's key
         self._selected_job: int | None = None  # its job, which may move to its folder's key
+        self._marked: list[str] = []  # the rows marked to compare (run folders' keys), in the order marked
         self._cells: dict[str, tuple[tuple, dict[str, str | Text]]] = {}  # key -> (signature, cells)
         self._sparklines: dict[str, tuple[tuple, str]] = {}  # key -> (signature, sparkline)
         self._drawn_cells: dict[str, dict[str, str | Text]] = {}
@@ -305,8 +309,9 @@ class JobsScreen(Screen[None]):
         """The row's cells at their natural width; recomputed only when the run moved on."""
         state = entry.state
         duration = _duration(state.duration_seconds(_now()))
+        mark = self._mark(entry.key)
         signature = (
-            id(state), entry.name, state.label, state.epoch, state.epochs, state.step, len(state.losses),
+            mark.plain, id(state), entry.name, state.label, state.epoch, state.epochs, state.step, len(state.losses),
             state.best_top1, state.best_top5, duration, state.first_started_at,
         )  # fmt: skip
         cached = self._cells.get(entry.key)
@@ -317,7 +322,7 @@ class JobsScreen(Screen[None]):
         else:
             epoch = f"{state.epoch}/{state.epochs}" if state.epochs else str(state.epoch)
         row: dict[str, str | Text] = {
-            "name": entry.name,
+            "name": mark + entry.name,
             "model": state.model or "?",
             "status": Text(state.label, style=STATUS_STYLES.get(state.status, "")),
             "epoch": epoch,
@@ -328,6 +333,13 @@ class JobsScreen(Screen[None]):
         }
         self._cells[entry.key] = (signature, row)
         return row
+
+    def _mark(self, key: str) -> Text:
+        """The run's mark (its letter in the comparison, in its colour), or room for one."""
+        if key not in self._marked:
+            return Text("  ")
+        index = self._marked.index(key)
+        return Text(f"{run_letter(index)}", style=f"bold reverse {colour_style(run_colour(index))}") + " "
 
     def _sparkline(self, entry: Entry, width: int) -> str:
         """The training loss over the whole run, resampled to the column's width."""
@@ -568,6 +580,39 @@ class JobsScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(command)
         self.notify(f"Copied: {command}", markup=False)
+
+    def _cursor_entry(self) -> Entry | None:
+        """The row under the cursor now (the selected run follows it a moment later)."""
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((entry for entry in self._entries() if entry.key == key), None)
+
+    def action_toggle_mark(self) -> None:
+        """Mark the run under the cursor to compare (or unmark it)."""
+        entry = self._cursor_entry()
+        if entry is None:
+            return
+        if entry.state.run_dir is None or not entry.key.startswith("run:"):
+            self.notify("This job has no run folder yet: nothing to compare.", severity="warning")
+            return
+        if entry.key in self._marked:
+            self._marked.remove(entry.key)
+        else:
+            self._marked.append(entry.key)
+        self.refresh_jobs()
+
+    def action_compare_runs(self) -> None:
+        """Compare the marked runs: their curves overlaid, their results and config diff."""
+        folders = {entry.key: entry.state.run_dir for entry in self._entries() if entry.state.run_dir is not None}
+        self._marked = [key for key in self._marked if key in folders]
+        if len(self._marked) < 2:
+            self.notify("Mark two runs or more with space, then d compares them.", severity="warning")
+            return
+        from cnnexplorer.app.screens.run_compare import RunCompareScreen
+
+        self.app.push_screen(RunCompareScreen([folders[key] for key in self._marked]))
 
     def action_maximize_pane(self) -> None:
         """The focused pane (the table or the log) alone on the screen, or back."""
