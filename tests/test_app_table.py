@@ -41,10 +41,10 @@ def title_end(header: str, title: str) -> int:
     return start + len(title)
 
 
-async def test_details_pane_takes_focus_scrolls_to_the_formulas_and_maximises():
+async def test_details_pane_takes_focus_scrolls_to_the_formulas_and_maximises(shared_cache):
     """Item 1: at 80x24 the details of conv1 show seven lines; Tab focuses the pane, the
     keys scroll it to the MACs formula, f gives it the whole screen."""
-    app = make_app("resnet20", zoo_stats=False)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     formula = "16·32·32 × 3·3·3 = 442,368"  # conv1: 16 output channels of 32x32, 3x3 kernels over 3
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -107,10 +107,10 @@ def assert_cells_whole(app) -> set[str]:
     return titles
 
 
-async def test_table_columns_are_whole_and_reachable_with_the_zoo_at_80x24():
+async def test_table_columns_are_whole_and_reachable_with_the_zoo_at_80x24(shared_cache):
     """Item 2: with the zoo shown at 80x24 the table shows whole columns beside a tree
     column no wider than its names, and → reaches every column the screen lacks room for."""
-    app = make_app("resnet20", zoo_stats=False)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("m", "tab")
@@ -128,9 +128,9 @@ async def test_table_columns_are_whole_and_reachable_with_the_zoo_at_80x24():
         assert "type" in assert_cells_whole(app)
 
 
-async def test_vgg16_shapes_are_whole_at_120x40_and_200x60():
+async def test_vgg16_shapes_are_whole_at_120x40_and_200x60(shared_cache):
     """Item 2: VGG16's 128x112x112 outputs were cut at 120x40 beside a half-empty tree column."""
-    app = make_app("vgg16", zoo_stats=False)
+    app = make_app("vgg16", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("tab", "2")
@@ -145,10 +145,10 @@ async def test_vgg16_shapes_are_whole_at_120x40_and_200x60():
         assert {"type", "output", "params", "MACs", "MACs%", "RF"} <= titles
 
 
-async def test_header_stays_over_the_values_with_and_without_the_scrollbar():
+async def test_header_stays_over_the_values_with_and_without_the_scrollbar(shared_cache):
     """Item 3: at 120x40 the titles end where the values end, whether the rows need the
     vertical scrollbar (depth 3) or not (depth 1)."""
-    app = make_app("resnet20", zoo_stats=False)
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("tab")
@@ -166,20 +166,22 @@ async def test_header_stays_over_the_values_with_and_without_the_scrollbar():
                         assert row[end - 1] != " " and row[end] == " ", (title, header, row)
 
 
-async def test_costliest_by_memory_shows_memory_and_c_keeps_the_open_blocks():
+async def test_costliest_by_memory_c_keeps_the_open_blocks_and_depth_keys_work_after_a_search(shared_cache):
     """Item 4: the memory view shows the memory it ranks by; cycling back to the tree keeps
-    the blocks the user opened and the cursor."""
-    app = make_app("resnet20", zoo_stats=False)
+    the blocks the user opened and the cursor; after `1`, a search that opens layer3.2 and
+    Esc, the title says blocks were opened past depth 1, and `1` folds them again."""
+    app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         tree = app.screen.query_one(LayerTree)
+        table = app.screen.query_one("#layer-table")
         await pilot.press("tab", "down", "down", "down", "down", "down", "space", "down")
         await pilot.pause()
         assert tree._items["layer2"].is_expanded and tree.highlighted_path == "layer2.0"
         await pilot.press("c", "c", "c")
         await settle(pilot)
         header, rows = table_lines(app)
-        assert "act mem" in header
+        assert "act mem" in header and "by activation memory" in table.border_title
         ranked = [item.data for item in tree.root.children]
         end = title_end(header, "act mem")
         for row, node in zip(rows[1:], ranked):
@@ -190,17 +192,8 @@ async def test_costliest_by_memory_shows_memory_and_c_keeps_the_open_blocks():
         assert tree.ranking is None and tree._items["layer2"].is_expanded
         assert not tree._items["layer1"].is_expanded and tree.highlighted_path == "layer2.0"
 
-
-async def test_depth_keys_and_title_work_again_after_a_search():
-    """Item 4: `1`, a search that opens layer3.2, Esc: the title says blocks were opened past
-    depth 1, and `1` folds them again."""
-    app = make_app("resnet20", zoo_stats=False)
-    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("1", "slash", *"layer3.2.conv2", "escape")
         await settle(pilot)
-        await pilot.press("tab", "1", "slash", *"layer3.2.conv2", "escape")
-        await settle(pilot)
-        tree = app.screen.query_one(LayerTree)
-        table = app.screen.query_one("#layer-table")
         assert tree.highlighted_path == "layer3.2.conv2" and tree._items["layer3.2"].is_expanded
         assert "depth 1 (+2 opened)" in table.border_title
         await pilot.press("1")
@@ -212,10 +205,10 @@ async def test_depth_keys_and_title_work_again_after_a_search():
         assert tree._items["layer3"].is_expanded and "depth 2" in table.border_title
 
 
-async def test_s_and_a_click_on_a_title_sort_and_y_copies_the_path():
+async def test_s_and_a_click_on_a_title_sort_and_y_copies_the_path(shared_cache):
     """Sorting by any column (s cycles, S reverses, a click on a title) keeps the tree; y
     copies the highlighted layer's path and says so."""
-    app = make_app("vgg16", zoo_stats=False)
+    app = make_app("vgg16", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("tab", "2")
@@ -248,12 +241,12 @@ async def test_s_and_a_click_on_a_title_sort_and_y_copies_the_path():
         assert any(f"Copied {path}" == note.message for note in app._notifications)
 
 
-async def test_diff_at_80x24_cuts_nothing_and_arrows_reach_every_column():
+async def test_diff_at_80x24_cuts_nothing_and_arrows_reach_every_column(shared_cache):
     """Item 2: the diff of vgg16 and resnet18 at 80x24 cut `64x56x56→1…`, `layer1→featu…`,
     `Sequent…`; now every painted cell is whole, and → scrolls to the columns beyond the
     edge, marker and layer staying."""
     diff = diff_analyses(analysed("resnet18"), analysed("vgg16"))
-    app = make_app("resnet18", zoo_stats=False)
+    app = make_app("resnet18", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await app.push_screen(DiffScreen(diff))
