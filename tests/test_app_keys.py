@@ -13,6 +13,7 @@ from tests.conftest import settle
 from tests.test_any_model import SMALL_CNN
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40), "200x60": (200, 60)}
+SMALL_NET_PARAMS = (3 * 16 * 9 + 16) + (16 * 32 * 9 + 32) + 2 * (16 + 32) + (32 * 10 + 10)  # its convs, BNs, linear
 
 # Explorer keys the footer must show at 200 columns (at 80: the first eight, help and quit).
 EXPLORER_FOOTER = [
@@ -89,11 +90,12 @@ async def test_help_lists_the_projects_keys_by_screen_across_the_width(shared_ca
             assert line.count("↑") <= 1  # no key listed again for another widget's "up"
 
 
-async def test_the_palette_opens_a_typed_model_file_first(shared_cache, tmp_path):
+async def test_the_palette_opens_a_typed_model_file_first(shared_cache, tmp_path, monkeypatch):
     from textual.command import CommandList, CommandPalette
 
     (tmp_path / "mynet.py").write_text(SMALL_CNN)
-    spec = f"{tmp_path}/mynet.py:SmallNet"
+    monkeypatch.chdir(tmp_path)  # a short name to type: the palette searches again at every key
+    spec = "./mynet.py:SmallNet"
     app = make_app("resnet20", cache=shared_cache, zoo_stats=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -103,7 +105,7 @@ async def test_the_palette_opens_a_typed_model_file_first(shared_cache, tmp_path
         assert isinstance(app.screen, CommandPalette) and app.screen.query_one(CommandList).highlighted == 0
         await pilot.press("enter")
         await settle(pilot)
-        assert app.explorer.analysis.name == spec
+        assert app.explorer.analysis.name == spec and app.explorer.analysis.totals.params == SMALL_NET_PARAMS
 
 
 async def test_the_palette_says_what_to_install_for_a_timm_model_without_timm(shared_cache, monkeypatch):

@@ -64,14 +64,15 @@ def keys_label(keys: list[str], compact: bool = False) -> str:
 
 
 class FooterItem(NamedTuple):
-    """One entry of the footer: its keys, what they do, and the binding each key runs."""
+    """One entry of the footer: its keys, what they do, and the binding a click on it runs."""
 
     keys: list[str]
     description: str
     compact: bool
     rank: int
     order: int  # where it is shown: the focused widget's first, the app's last
-    targets: list[tuple[DOMNode, Binding]]
+    owner: DOMNode
+    binding: Binding
     enabled: bool
 
     @property
@@ -92,7 +93,7 @@ def footer_items(node: DOMNode) -> list[FooterItem]:
     for owner, binding in sorted(bound, key=lambda pair: not pair[1].priority):
         if binding.key in claimed or (typing and binding.key in _TYPED_KEYS):
             continue  # taken by an earlier binding, or typed into the focused input
-        state = node.app._check_action_state(binding.action, owner)
+        state = node.app._check_action_state(binding.action, owner)  # as Screen.active_bindings asks
         if state is False:
             continue
         claimed.add(binding.key)
@@ -108,11 +109,11 @@ def footer_items(node: DOMNode) -> list[FooterItem]:
                 compact=group.compact if group is not None else False,
                 rank=place if place is not None else 1,
                 order=chain.index(owner),
-                targets=[],
+                owner=owner,
+                binding=binding,
                 enabled=bool(state),
             )
         items[name].keys.append(node.app.get_key_display(binding))
-        items[name].targets.append((owner, binding))
     return sorted(items.values(), key=lambda item: item.order)
 
 
@@ -162,8 +163,7 @@ class KeyFooter(Widget):
             start = len(line)
             line.append(label, key_style if item.enabled else "dim")
             line.append(" " + item.description, None if item.enabled else "dim")
-            owner, binding = item.targets[0]
-            self._spans.append((start, len(line), owner, binding))
+            self._spans.append((start, len(line), item.owner, item.binding))
         return line
 
     async def on_click(self, event: Click) -> None:
