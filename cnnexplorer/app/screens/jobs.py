@@ -139,8 +139,9 @@ class JobLog(RichLog):
         self._width = 0
 
     def show(self, lines: list[str]) -> None:
-        self._lines = lines
-        self._write()
+        if lines != self._lines:  # the charts redraw on every step; the log only when it grew
+            self._lines = lines
+            self._write()
 
     def _write(self) -> None:
         self.clear()
