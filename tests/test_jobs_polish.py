@@ -93,6 +93,15 @@ async def test_the_log_wraps_its_long_lines_and_focuses_scrolls_and_maximises(sh
         await pilot.press("f")
         assert app.screen.maximized is None
 
+        await pilot.resize_terminal(80, 24)  # too short for the log beside the charts: f shows it
+        await pilot.pause(0.4)
+        assert not log.display
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.screen.maximized is log and log.display and log.size.height > 15
+        await pilot.press("f")
+        assert app.screen.maximized is None and not log.display
+
 
 def _runs(root: Path) -> Path:
     """runs/ with a finished run and one cancelled at step 20 (its status, 'cancelled,

@@ -616,15 +616,18 @@ class JobsScreen(Screen[None]):
         self.app.push_screen(RunCompareScreen([folders[key] for key in self._marked]))
 
     def action_maximize_pane(self) -> None:
-        """The focused pane (the table or the log) alone on the screen, or back."""
+        """The focused pane (the table or the log) alone on the screen, or back; on a screen
+        too short to show the log, the log (where the selected run has one)."""
         if self.maximized is not None:
             self.minimize()
             return
-        focused = self.focused if isinstance(self.focused, (DataTable, JobLog)) else None
-        target = focused or self.query_one(JobLog)
-        if target.display:
-            self.maximize(target, container=False)
-            target.focus()
+        log, has_log = self.query_one(JobLog), not self.has_class("-no-log")
+        wants_log = isinstance(self.focused, JobLog) or (self.has_class("-short") and has_log)
+        target = log if wants_log else self.query_one(DataTable)
+        if target is log and not has_log:
+            return
+        self.maximize(target, container=False)
+        target.focus()
 
     def action_resume_run(self) -> None:
         """Resume the selected run in a new job, which takes over the run's row."""
