@@ -56,7 +56,10 @@ SLOW_MODULES = {
     "test_train_precision.py",
     "test_train_resume.py",
 }
-SLOW_TESTS = {"test_a_user_model_trains_a_few_steps_with_the_generic_recipe"}
+SLOW_TESTS = {
+    "test_a_user_model_trains_a_few_steps_with_the_generic_recipe",
+    "test_a_headless_run_is_stopped_from_the_app_resumably",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

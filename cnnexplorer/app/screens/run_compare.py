@@ -98,6 +98,7 @@ class RunCompareScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Jobs"),
         Binding("m", "next_metric", "Metric"),
         Binding("x", "toggle_x", "Step/epoch"),
+        Binding("o", "reload", "Reload runs"),
     ]
 
     def __init__(self, run_dirs: list[Path]) -> None:
@@ -142,6 +143,10 @@ class RunCompareScreen(Screen[None]):
         header.append("  (m: next metric, x: by step or epoch)", style="dim")
         self.query_one("#compare-header", Static).update(header)
         self.query_one(RunCurves).show_runs(self.runs, self.metric, self.x)
+
+    def action_reload(self) -> None:
+        """Read the runs again (one still training has moved on)."""
+        self.load()
 
     def action_next_metric(self) -> None:
         self.metric = METRICS[(METRICS.index(self.metric) + 1) % len(METRICS)]
