@@ -33,6 +33,7 @@ MOVING = [
     ("↑ ↓ j k", "move in a list, the tree or a table"),
     ("⏎ space", "open or fold a block; choose"),
 ]
+MOVES = {"cursor_down", "cursor_up", "move(1)", "move(-1)"}  # j/k and the like: said once, above
 SECTION_WIDTH = 56  # columns a section needs to read well: 1 column at 80, 2 at 120, 3 at 200
 
 
@@ -47,10 +48,14 @@ def sections() -> list[tuple[str, list[type[DOMNode]]]]:
     from cnnexplorer.app.screens.profile_form import ProfileForm
     from cnnexplorer.app.screens.zoo_chart import ZooChartScreen
     from cnnexplorer.app.widgets.graph_view import GraphView
+    from cnnexplorer.app.widgets.layer_tree import LayerTree
+    from cnnexplorer.app.widgets.zoo_list import ZooList, ZooPane
 
     return [
         ("Everywhere", [CnnExplorerApp]),
         ("Explorer", [ExplorerScreen]),
+        ("Layer table", [LayerTree]),
+        ("Models", [ZooPane, ZooList]),
         ("Graph view", [GraphView]),
         ("Diff", [DiffScreen]),
         ("Jobs", [JobsScreen]),
@@ -66,7 +71,7 @@ def key_rows(node_types: list[type[DOMNode]], app) -> list[tuple[str, str]]:
     for node_type in node_types:
         for binding in declared_bindings(node_type):
             does = binding.tooltip or binding.description
-            if does:
+            if does and binding.action not in MOVES:
                 keys = rows.setdefault(does, [])
                 shown = app.get_key_display(binding)
                 if shown not in keys:
