@@ -92,7 +92,8 @@ class ExplorerScreen(Screen[None]):
             rank=3,
             tooltip="profile: measure each layer's time on a device, with its roofline; again: back to the table",
         ),
-        Key("escape", "cancel_profile", "Cancel", rank=0, priority=True, tooltip="cancel a profile under way"),
+        # Not in the footer: the profile's header line says "esc cancels" while it runs.
+        Key("escape", "cancel_profile", "Cancel", rank=None, priority=True, tooltip="cancel a profile under way"),
         # The search's keys: in the footer while typing in it.
         Key("n", "next_match(1)", "Next match", rank=None, tooltip="next search match"),
         Key("N", "next_match(-1)", "Previous match", rank=None, tooltip="previous search match"),
