@@ -300,7 +300,7 @@ async def test_the_zoo_list_folds_every_other_classifier_under_more_and_keys_ope
         await settle(pilot)
         zoo_list = app.screen.query_one(ZooList)
         more = zoo_list.cursor_node.parent.parent.children[-1]
-        assert str(more.label) == f"more ({len(others)}: ctrl+p finds one)" and not more.is_expanded
+        assert str(more.label) == f"more ({len(others)} · ctrl+f filters)" and not more.is_expanded
         assert [leaf.data for leaf in more.children] == others
         await pilot.press("shift+left", *["shift+down"] * len(zoo.by_family()))
         assert zoo_list.cursor_node is more
