@@ -59,8 +59,10 @@ class DiffColumn:
     header: str
     cell: Callable[[DiffRow], str]
     numeric: bool = False
-    drop_order: int | None = None  # None: always shown; 1 goes first when the screen is narrow
-    shrink_to: int | None = None  # None: never narrower than its widest cell
+    drop_order: int | None = None  # None: stays in view; 1 moves out of view (right) first where narrow
+    # Where it is the last column in view: the cells of it that must be in view for the
+    # columns to count as fitting (None: all of its widest cell); the rest a → away.
+    in_view: int | None = None
 
 
 def output_text(row: DiffRow) -> str:
@@ -89,16 +91,16 @@ def _delta(name: str) -> Callable[[DiffRow], str]:
 
 COLUMNS = (
     DiffColumn("marker", "", lambda row: MARKERS[row.status]),
-    DiffColumn("layer", "layer", lambda row: "  " * (row.depth - 1) + row_label(row), shrink_to=10),
-    DiffColumn("type", "type", row_type, drop_order=3, shrink_to=8),
-    DiffColumn("output", "output", output_text, drop_order=4, shrink_to=9),
+    DiffColumn("layer", "layer", lambda row: "  " * (row.depth - 1) + row_label(row)),
+    DiffColumn("type", "type", row_type, drop_order=3),
+    DiffColumn("output", "output", output_text, drop_order=4),
     DiffColumn("left_params", "L params", _figure("left", "params"), numeric=True, drop_order=1),
     DiffColumn("right_params", "R params", _figure("right", "params"), numeric=True, drop_order=1),
     DiffColumn("params_delta", "Δparams", _delta("params"), numeric=True),
     DiffColumn("left_macs", "L MACs", _figure("left", "macs"), numeric=True, drop_order=2),
     DiffColumn("right_macs", "R MACs", _figure("right", "macs"), numeric=True, drop_order=2),
     DiffColumn("macs_delta", "ΔMACs", _delta("macs"), numeric=True),
-    DiffColumn("changes", "changes", change_text, shrink_to=20),
+    DiffColumn("changes", "changes", change_text, in_view=20),
 )
 
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
@@ -116,13 +118,13 @@ def natural_widths(columns: tuple[DiffColumn, ...], cells: list[tuple[str, ...]]
 
 def fit_columns(natural: dict[str, int], width: int, columns: tuple[DiffColumn, ...] = COLUMNS) -> dict[str, int]:
     """Every column's width in a table ``width`` cells wide, in display order (see the module
-    docstring for the rules); the last one in view, ``changes``, counts only to its floor."""
+    docstring for the rules); the last one in view, ``changes``, counts only its ``in_view`` cells."""
     front, moved = list(columns), []
     ranks = sorted({column.drop_order for column in columns if column.drop_order is not None})
 
     def needed(shown: list[DiffColumn]) -> int:
         cells = sum(
-            min(natural[c.key], c.shrink_to or natural[c.key]) if c is shown[-1] else natural[c.key] for c in shown
+            min(natural[c.key], c.in_view or natural[c.key]) if c is shown[-1] else natural[c.key] for c in shown
         )
         return cells + 2 * CELL_PADDING * len(shown)
 

@@ -25,7 +25,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -413,7 +412,6 @@ class LayerTree(Tree["LayerNode"]):
             self.sort = (key, column.descending if descending is None else descending)
         if self.analysis is not None:
             self.show(self.analysis, keep=self.highlighted_path, expanded=self.expanded_paths())
-        self.post_message(self.SortChanged())
 
     def action_sort_next(self) -> None:
         keys = [None, NAME_COLUMN.key, *(column.key for column in self.all_columns)]
@@ -439,9 +437,6 @@ class LayerTree(Tree["LayerNode"]):
         copied = path or self.analysis.name  # the root: the model's name
         self.app.copy_to_clipboard(copied)
         self.notify(f"Copied {copied}", timeout=2)
-
-    class SortChanged(Message):
-        """The sort changed (the table's title says it)."""
 
     # Rendering -----------------------------------------------------------------------------
 
@@ -625,6 +620,3 @@ class LayerTable(Vertical):
                     tree.sort_by(key)
                 tree.focus()
                 return
-
-    def on_layer_tree_sort_changed(self) -> None:
-        self.refresh_header()
