@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.events import Key
+from textual.message import Message
 from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
@@ -41,6 +42,9 @@ class ZooList(Tree[str]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    class FilterCleared(Message):
+        """The list dropped its filter to show the model opened (from the palette)."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__("zoo", **kwargs)
         self.show_root = False
@@ -52,6 +56,7 @@ class ZooList(Tree[str]):
         self._more: list[str] = []  # sorted
         self._figures: dict[str, tuple[int, int]] = {}
         self._leaves: dict[str, TreeNode[str]] = {}
+        self._more_branch: TreeNode[str] | None = None
         self._more_expanded = False
         self._screen_width = 0  # the last fit's (0: not fitted yet)
         self._populate()
@@ -73,12 +78,11 @@ class ZooList(Tree[str]):
     def _populate(self, cursor: str | None = None) -> None:
         """Rebuild the tree: the families and "more", each with its names that pass the filter;
         the cursor on ``cursor`` if listed, else on the first name listed."""
-        more = self._leaves.get(self._more[0]).parent if self._more and self._more[0] in self._leaves else None
-        if more is not None and not self.filter_text:
-            self._more_expanded = more.is_expanded
+        if self._more_branch is not None and not self.filter_text:  # unfolded by the user, not by a filter
+            self._more_expanded = self._more_branch.is_expanded
         self.unselect()  # the cursor is a line number: none until placed on the new lines
         self.clear()
-        self._leaves = {}
+        self._leaves, self._more_branch = {}, None
         for family, names in self._families.items():
             shown = [name for name in names if matches(name, self.filter_text)]
             if shown:
@@ -88,9 +92,9 @@ class ZooList(Tree[str]):
         shown = [name for name in self._more if matches(name, self.filter_text)]
         if shown:
             count = f"{len(shown)} of {len(self._more)}" if self.filter_text else f"{len(self._more)} · ctrl+f filters"
-            branch = self.root.add(f"more ({count})", expand=self._more_expanded or bool(self.filter_text))
+            self._more_branch = self.root.add(f"more ({count})", expand=self._more_expanded or bool(self.filter_text))
             for name in shown:
-                self._leaves[name] = branch.add_leaf(self._label(name), data=name)
+                self._leaves[name] = self._more_branch.add_leaf(self._label(name), data=name)
         self._place_cursor(cursor)
 
     def _place_cursor(self, name: str | None) -> None:
@@ -101,7 +105,8 @@ class ZooList(Tree[str]):
             return
         if node.parent is not None and not node.parent.is_expanded:
             node.parent.expand()
-        self.last_line  # noqa: B018  (lays out the lines now: the Tree builds them lazily, and a node has no line before)
+        # The Tree lays its lines out lazily, and a node has no line before: lay them out now.
+        self.last_line  # noqa: B018
         with self.prevent(Tree.NodeHighlighted):
             self.move_cursor(node)
 
@@ -154,7 +159,9 @@ class ZooList(Tree[str]):
         elif name in self._leaves:
             self._place_cursor(name)
             return
-        self.filter_text = ""
+        if self.filter_text:  # it hides the model shown
+            self.filter_text = ""
+            self.post_message(self.FilterCleared())
         self._populate(name)
         self._refit()
 
@@ -202,6 +209,11 @@ class ZooPane(Vertical):
         # Focus at once (not after a refresh), so that keys typed in the same burst as
         # ctrl+f are typed into the filter, not run as commands.
         self.screen.set_focus(field)
+
+    @on(ZooList.FilterCleared)
+    def empty_filter_line(self, event: ZooList.FilterCleared) -> None:
+        event.stop()
+        self.query_one("#zoo-filter", Input).value = ""
 
     @on(Input.Changed, "#zoo-filter")
     def narrow(self, event: Input.Changed) -> None:
