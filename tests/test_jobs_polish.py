@@ -140,6 +140,13 @@ async def test_a_run_that_stopped_before_its_first_validation_says_so_in_a_whole
         assert note.content.plain == "none: the run stopped before epoch 1 ended"
         assert "…" not in "".join(strip.text for strip in note.render_lines(note.region.reset_offset))
 
+        evaluation = Job(LaunchRequest("eval", "resnet20"))  # an evaluation has no epochs
+        evaluation.state.apply(recorded("start", command="eval", config={}, run_dir=None, start_epoch=0))
+        evaluation.state.apply(recorded("done", status="failed", summary={}))
+        app.add_job(evaluation)
+        await pilot.pause(0.4)
+        assert note.content.plain == "none: the evaluation stopped before its result"
+
 
 def _eight_epochs_to_step_70() -> list:
     """8 epochs of 10 steps, a step event at each epoch's end: 5 s of start-up, then each

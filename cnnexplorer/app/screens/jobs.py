@@ -521,7 +521,8 @@ class JobsScreen(Screen[None]):
             titles = ("validation per epoch", "val/epoch")
         if not vals:
             if state.status not in ("starting", "running"):
-                waiting = "none: the run stopped before epoch 1 ended"
+                eval_stopped = "none: the evaluation stopped before its result"
+                waiting = eval_stopped if state.command == "eval" else "none: the run stopped before epoch 1 ended"
             else:
                 waiting = "no result yet" if state.command == "eval" else "none yet: one per epoch"
             panel.show_note(titles, Text(waiting, style="dim"))
