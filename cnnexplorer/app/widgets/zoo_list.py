@@ -57,6 +57,7 @@ class ZooList(Tree[str]):
         self._figures: dict[str, tuple[int, int]] = {}
         self._leaves: dict[str, TreeNode[str]] = {}
         self._more_branch: TreeNode[str] | None = None
+        self._built_filter = ""  # the filter the tree's lines were built with
         self._more_expanded = False
         self._screen_width = 0  # the last fit's (0: not fitted yet)
         self._populate()
@@ -78,8 +79,9 @@ class ZooList(Tree[str]):
     def _populate(self, cursor: str | None = None) -> None:
         """Rebuild the tree: the families and "more", each with its names that pass the filter;
         the cursor on ``cursor`` if listed, else on the first name listed."""
-        if self._more_branch is not None and not self.filter_text:  # unfolded by the user, not by a filter
+        if self._more_branch is not None and not self._built_filter:  # unfolded by the user, not by a filter
             self._more_expanded = self._more_branch.is_expanded
+        self._built_filter = self.filter_text
         self.unselect()  # the cursor is a line number: none until placed on the new lines
         self.clear()
         self._leaves, self._more_branch = {}, None
