@@ -49,6 +49,7 @@ BATCH_ROWS = 500
 # Cells of padding on each side of a column (DataTable's default cell_padding).
 CELL_PADDING = 1
 FIXED_COLUMNS = 2  # marker and layer stay in place when ←/→ scroll the others
+SCROLL_TIP = "scroll the columns that do not fit, a whole column at a time (marker and layer stay)"
 
 
 @dataclass(frozen=True)
@@ -220,8 +221,8 @@ class DiffScreen(Screen[None]):
         Binding("f", "toggle_filter", "Diffs only"),
         Binding("enter", "details", "Details", priority=True),  # before the table's own enter
         Binding("escape", "back", "Back"),
-        Binding("left", "scroll_columns(-1)", "Columns left", show=False, priority=True),
-        Binding("right", "scroll_columns(1)", "Columns right", show=False, priority=True),
+        Binding("left", "scroll_columns(-1)", "Columns", show=False, priority=True, tooltip=SCROLL_TIP),
+        Binding("right", "scroll_columns(1)", "Columns", show=False, priority=True, tooltip=SCROLL_TIP),
     ]
 
     def __init__(self, diff: Diff, only_diff: bool = False) -> None:

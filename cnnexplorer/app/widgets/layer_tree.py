@@ -31,6 +31,7 @@ from textual.widgets.tree import TreeNode
 from cnnexplorer import units
 from cnnexplorer.analysis.results import shown_figures
 from cnnexplorer.analysis.structure import repeat_label
+from cnnexplorer.app.widgets.key_footer import Key
 from cnnexplorer.app.widgets.roofline_chart import COMPUTE_ROOF, MEMORY_ROOF, measured_layer, rgb_style
 from cnnexplorer.render.summary import rf_cell
 
@@ -74,6 +75,7 @@ MEASURED_COLUMNS = (
     Column("bound", "of roof", "right"),  # achieved / roofline bound, and which roof
 )
 ROOF_NAMES = {"memory": "mem", "compute": "cmp"}
+SCROLL_TIP = "scroll the columns that do not fit (the tree column stays)"
 
 
 def fit_columns(
@@ -199,11 +201,17 @@ class LayerTree(Tree["LayerNode"]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
-        Binding("left", "scroll_columns(-1)", "Columns left", show=False, tooltip="scroll the columns left"),
-        Binding("right", "scroll_columns(1)", "Columns right", show=False, tooltip="scroll the columns right"),
-        Binding("s", "sort_next", "Sort", show=False, tooltip="sort each block's rows by the next column"),
-        Binding("S", "sort_reverse", "Reverse sort", show=False, tooltip="reverse the sort"),
-        Binding("y", "copy_path", "Copy path", show=False, tooltip="copy the highlighted layer's path"),
+        Key("left", "scroll_columns(-1)", "Columns", key_display="←→", rank=1, tooltip=SCROLL_TIP),
+        Key("right", "scroll_columns(1)", "Columns", key_display="←→", rank=None, tooltip=SCROLL_TIP),
+        Key(
+            "s",
+            "sort_next",
+            "Sort",
+            rank=2,
+            tooltip="sort each block's rows by the next column (a click on a title: by it)",
+        ),
+        Key("S", "sort_reverse", "Reverse", rank=None, tooltip="reverse the sort"),
+        Key("y", "copy_path", "Copy path", rank=3, tooltip="copy the highlighted layer's path"),
     ]
 
     def __init__(self, **kwargs) -> None:
@@ -422,6 +430,17 @@ class LayerTree(Tree["LayerNode"]):
         if self.sort is not None:
             self.sort_by(self.sort[0], not self.sort[1])
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "scroll_columns":  # ←/→ (and their footer entry) only where columns are out of view
+            return self.columns_hidden
+        return True
+
+    @property
+    def columns_hidden(self) -> bool:
+        """Whether some columns are scrolled out of view (left or right)."""
+        _, columns = self.columns
+        return len(columns) < len(self.all_columns)
+
     def action_scroll_columns(self, step: int) -> None:
         width, need, widths, columns = self._fit_inputs()
         offset = max(0, min(last_offset(width, need, widths, columns), self._offset() + step))
@@ -565,6 +584,7 @@ class LayerTree(Tree["LayerNode"]):
     def _refresh_header(self) -> None:
         if isinstance(self.parent, LayerTable):
             self.parent.refresh_header()
+        self.refresh_bindings()  # ←/→ come and go with the columns out of view
 
 
 def _depth(node: TreeNode) -> int:
