@@ -111,6 +111,10 @@ async def test_the_filter_narrows_every_group_including_more(shared_cache):
         listed = [line.node.data for line in zoo._tree_lines if line.node.data is not None]
         assert listed == [arch.name for arch in ARCHITECTURES]  # "more" folded again
         assert app.screen.model_name == "resnet32"
+        await pilot.press("ctrl+f", *"zzz", "enter")  # no match: enter opens nothing
+        await settle(pilot)
+        assert app.screen.model_name == "resnet32" and not zoo.highlighted
+        await pilot.press("escape")
         first = next(name for name in everything if "wrn" in name and "8" in name)  # every word
         await pilot.press("ctrl+f", *"wrn 8", "enter")  # enter opens the first match
         await settle(pilot)

@@ -67,6 +67,13 @@ class ZooList(Tree[str]):
         """Every architecture listed, filtered or not."""
         return [name for names in self._families.values() for name in names] + self._more
 
+    @property
+    def highlighted(self) -> str | None:
+        """The name under the cursor; None where there is no cursor (no name passes the
+        filter), since the Tree keeps its last node after the cursor is gone."""
+        node = self.cursor_node if self.cursor_line >= 0 else None
+        return node.data if node is not None else None
+
     def _label(self, name: str) -> Text:
         text = Text(f"{cut_middle(name, self.name_width):<{self.name_width}}", no_wrap=True)
         figures = self._figures.get(name)
@@ -149,7 +156,7 @@ class ZooList(Tree[str]):
         added = [name for name in names if name not in known]
         if added:
             self._more = sorted({*self._more, *added})
-            self._populate(self.cursor_node.data if self.cursor_node is not None else self.shown_name)
+            self._populate(self.highlighted or self.shown_name)
             self._refit()
 
     def select_architecture(self, name: str) -> None:
@@ -228,10 +235,10 @@ class ZooPane(Vertical):
         event.stop()
         zoo = self.zoo
         zoo.focus()
-        node = zoo.cursor_node
-        if node is not None and node.data is not None and node.data != zoo.shown_name:
-            zoo.shown_name = node.data
-            self.post_message(ArchitectureChosen(node.data))
+        name = zoo.highlighted
+        if name is not None and name != zoo.shown_name:
+            zoo.shown_name = name
+            self.post_message(ArchitectureChosen(name))
 
     def on_key(self, event: Key) -> None:
         if event.key == "down" and self.screen.focused is self.query_one("#zoo-filter"):
