@@ -202,12 +202,12 @@ class JobsScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Explorer"),
         Binding("c", "cancel_job", "Stop run"),
-        Binding("r", "resume_run", "Resume run"),
-        Binding("o", "open_run", "Reload run"),
-        Binding("y", "copy_command", "Copy command"),
-        Binding("f", "maximize_pane", "Maximise pane"),
+        Binding("r", "resume_run", "Resume"),
         Binding("space", "toggle_mark", "Mark"),
-        Binding("d", "compare_runs", "Compare marked"),
+        Binding("d", "compare_runs", "Compare"),
+        Binding("y", "copy_command", "Copy command"),
+        Binding("f", "maximize_pane", "Maximise"),
+        Binding("o", "open_run", "Reload"),
     ]
 
     def __init__(self) -> None:
