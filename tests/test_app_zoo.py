@@ -239,7 +239,7 @@ async def test_the_zoo_shown_or_hidden_is_remembered_and_a_failed_save_is_one_li
 def test_explorer_with_the_zoo_shown(snap_compare, shared_cache, size):
     async def run_before(pilot):
         await settle(pilot)
-        if not pilot.app.screen.query_one("#zoo-pane").display:
+        if pilot.app.screen.has_class("-zoo-hidden"):
             await pilot.press("m")
         await settle(pilot)
 
