@@ -35,12 +35,11 @@ def bar_rows(labels: list[str], values: list[int], width: int) -> Text:
 
 
 class StageBars(VerticalScroll):
-    """One quantity's bars, redrawn to the panel's width; scrolls when the stages outnumber
-    its rows (its subtitle says how many are below)."""
+    """One quantity's bars, redrawn to the panel's width; scrolls (with a scrollbar) when the
+    stages outnumber its rows."""
 
-    def __init__(self, what: str, **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.what = what
         self._shown: tuple[list[str], list[int]] = ([], [])
 
     def compose(self) -> ComposeResult:
@@ -59,16 +58,14 @@ class StageBars(VerticalScroll):
         labels, values = self._shown
         width = self.scrollable_content_region.width or self.size.width
         self.query_one(".stage-bars", Static).update(bar_rows(labels, values, width))
-        below = len(labels) - self.scrollable_content_region.height
-        self.border_subtitle = f"↓ {below} more: scroll" if below > 0 and self.scrollable_content_region.height else ""
 
 
 class StagePlots(Horizontal):
     """Parameters and MACs per stage of the current model, side by side."""
 
     def compose(self) -> ComposeResult:
-        yield StageBars("params", id="params-plot")
-        yield StageBars("MACs", id="macs-plot")
+        yield StageBars(id="params-plot")
+        yield StageBars(id="macs-plot")
 
     def show(self, name: str, stages: list[Stage]) -> None:
         labels = [stage.label for stage in stages]
