@@ -37,9 +37,8 @@ MOVES = {"cursor_down", "cursor_up", "move(1)", "move(-1)"}  # j/k and the like:
 SECTION_WIDTH = 56  # columns a section needs to read well: 1 column at 80, 2 at 120, 3 at 200
 
 
-def sections() -> list[tuple[str, list[type[DOMNode]]]]:
-    """(title, the classes whose keys it lists) for each part of the app."""
-    from cnnexplorer.app.app import CnnExplorerApp
+def sections(app_type: type[DOMNode]) -> list[tuple[str, list[type[DOMNode]]]]:
+    """(title, the classes whose keys it lists) for each part of the app whose class is ``app_type``."""
     from cnnexplorer.app.screens.diff_screen import DiffScreen
     from cnnexplorer.app.screens.explorer import ExplorerScreen
     from cnnexplorer.app.screens.input_dialog import InputDialog
@@ -52,7 +51,7 @@ def sections() -> list[tuple[str, list[type[DOMNode]]]]:
     from cnnexplorer.app.widgets.zoo_list import ZooList, ZooPane
 
     return [
-        ("Everywhere", [CnnExplorerApp]),
+        ("Everywhere", [app_type]),
         ("Explorer", [ExplorerScreen]),
         ("Layer table", [LayerTree]),
         ("Models", [ZooPane, ZooList]),
@@ -82,7 +81,7 @@ def key_rows(node_types: list[type[DOMNode]], app) -> list[tuple[str, str]]:
 def help_sections(screen: Screen) -> list[tuple[str, list[tuple[str, str]]]]:
     """Every section's (title, rows), the one of ``screen`` first."""
     found = []
-    for title, node_types in sections():
+    for title, node_types in sections(type(screen.app)):
         rows = key_rows(node_types, screen.app)
         if title == "Everywhere":
             rows += MOVING
