@@ -351,6 +351,8 @@ async def test_an_evaluation_shows_its_one_result_not_an_empty_axis(shared_cache
         assert panel.query_one(".chart-note").content.plain == "top-1 70.50%  top-5 89.90%  loss 1.234 on 10K images"
         table = app.screen.query_one("#jobs-table")
         assert _cell(table, "job:0", "epoch") == "eval" and _cell(table, "job:0", "top1") == "70.50%"
+        loss_note = app.screen.query_one("#loss-chart").query_one(".chart-note").content.plain
+        assert "training" in loss_note and "no training steps yet" not in loss_note  # it trains nothing
 
 
 def test_narrow_tables_drop_columns_in_order_and_keep_name_model_status():

@@ -484,6 +484,10 @@ class JobsScreen(Screen[None]):
 
     def _draw_loss(self, state: RunState) -> None:
         panel = self.query_one("#loss-chart", ChartPanel)
+        if state.command == "eval":  # an evaluation trains nothing
+            note = Text("no training: one pass over the data (its result is beside)", style="dim")
+            panel.show_note(("evaluation", "eval"), note)
+            return
         titles = ("training loss per step", "loss/step")
         points = list(state.losses)  # a reader thread may be appending
         if not points:
