@@ -18,7 +18,7 @@ from tests.train_shapes import cli_env, only_run_dir
 EPOCHS, KILLS = 10, 10  # kills at best.pt writes, and as many at last.pt writes
 TRAIN = ["train", "resnet20", "--dataset", "fake", "--fake-size", "32", "--device", "cpu", "--workers", "0"]
 TRAIN += ["--batch-size", "16", "--image-size", "8", "--log-every", "1", "--epochs", str(EPOCHS)]  # 2 steps an epoch
-SEED = ["--seed", "6"]  # its val top-1 improves after the first epoch (checked below)
+SEED = ["--seed", "12"]  # its val top-1 improves at epochs 2 and 4 (checked below)
 
 
 def _validated_epoch(run_dir) -> int:
