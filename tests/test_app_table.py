@@ -10,7 +10,7 @@ from cnnexplorer import units
 from cnnexplorer.analysis.results import shown_figures
 from cnnexplorer.analysis.structure import repeat_label
 from cnnexplorer.app import make_app
-from cnnexplorer.app.screens.diff_screen import DiffScreen
+from cnnexplorer.app.screens.diff_screen import COLUMN_INDEX, DiffScreen
 from cnnexplorer.app.widgets.details import DetailsPanel
 from cnnexplorer.app.widgets.layer_tree import LayerTree
 from cnnexplorer.diff import diff_analyses
@@ -32,6 +32,22 @@ def table_lines(app) -> tuple[str, list[str]]:
     lines = screen_lines(app)
     header = lines[tree.region.y - 1][left : tree.region.right]
     return header, [line[left : tree.region.right] for line in lines[tree.region.y : tree.region.bottom]]
+
+
+def painted_spans(table) -> list[tuple[str, int, int]]:
+    """(key, start, end) of each diff column in view, x within the table; asserts that none is
+    in view in part (the fixed columns, then the scrolled ones past ``scroll_x``)."""
+    spans, x, width = [], 0, table.scrollable_content_region.width
+    fixed_end = sum(column.get_render_width(table) for column in table.ordered_columns[: table.fixed_columns])
+    for index, column in enumerate(table.ordered_columns):
+        start = x if index < table.fixed_columns else x - round(table.scroll_x)
+        end = start + column.get_render_width(table)
+        x += column.get_render_width(table)
+        if index >= table.fixed_columns and (end <= fixed_end or start >= width):
+            continue  # scrolled out of view
+        assert (index < table.fixed_columns or start >= fixed_end) and end <= width, (column.key.value, start, end)
+        spans.append((column.key.value, start, end))
+    return spans
 
 
 def title_end(header: str, title: str) -> int:
@@ -256,11 +272,18 @@ async def test_diff_at_80x24_cuts_nothing_and_arrows_reach_every_column(shared_c
         seen = set()
         for _ in range(8):
             lines = screen_lines(app)
-            assert not any("…" in line for line in lines[table.region.y : table.region.bottom])
             header = lines[table.region.y]
             seen |= {cell.strip() for cell in header.split("  ") if cell.strip()}
+            spans = painted_spans(table)
+            assert [key for key, _start, _end in spans[:2]] == ["marker", "layer"]  # they stay in view
             for row, texts in zip(lines[table.region.y + 1 : table.region.bottom - 1], screen.cells):
-                assert texts[1].strip() in row  # the layer column stays in view
+                for key, start, end in spans:  # every column in view is whole, its cells whole
+                    full = texts[COLUMN_INDEX[key]].strip()
+                    painted = row[table.region.x + start + 1 : table.region.x + end - 1].strip()
+                    if key == "changes" and painted.endswith("…"):  # the free text alone: its start, … (⏎ shows it)
+                        assert full.startswith(painted[:-1]), (painted, full)
+                    else:
+                        assert painted == full, (key, painted, full)
             await pilot.press("right")
             await pilot.pause()
         assert {"layer", "type", "output", "L params", "R params", "Δparams", "ΔMACs", "changes"} <= seen

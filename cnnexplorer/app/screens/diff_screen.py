@@ -28,10 +28,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cnnexplorer import units
 from cnnexplorer.app.screens.diff_details import DiffDetailsScreen
+from cnnexplorer.app.widgets.key_footer import Key, KeyFooter
 from cnnexplorer.diff import MARKERS, STYLES, visible_rows
 from cnnexplorer.render.diff import change_text, headline, row_label, row_type, total_rows
 
@@ -119,7 +120,11 @@ def natural_widths(columns: tuple[DiffColumn, ...], cells: list[tuple[str, ...]]
 
 def fit_columns(natural: dict[str, int], width: int, columns: tuple[DiffColumn, ...] = COLUMNS) -> dict[str, int]:
     """Every column's width in a table ``width`` cells wide, in display order (see the module
-    docstring for the rules); the last one in view, ``changes``, counts only its ``in_view`` cells."""
+    docstring for the rules); the last one in view, ``changes``, counts only its ``in_view`` cells
+    and is then cut or widened to end at the right edge. The columns moved out of view follow in
+    pages as wide as the room right of the fixed columns, each page's last column widened to its
+    edge, so that a scroll by whole pages (:meth:`DiffScreen.action_scroll_columns`) never shows
+    part of a column."""
     front, moved = list(columns), []
     ranks = sorted({column.drop_order for column in columns if column.drop_order is not None})
 
@@ -133,10 +138,22 @@ def fit_columns(natural: dict[str, int], width: int, columns: tuple[DiffColumn, 
         going = ranks.pop(0)
         moved += [column for column in front if column.drop_order == going]
         front = [column for column in front if column.drop_order != going]
-    widths = {column.key: natural[column.key] for column in front + moved}
-    room = width - sum(widths.values()) - 2 * CELL_PADDING * len(widths)
-    if room > 0:
-        widths[front[-1].key] += room  # the last column takes the room left
+    widths = {column.key: natural[column.key] for column in front}
+    last = front[-1].key
+    widths[last] = max(
+        1, width - sum(widths[key] + 2 * CELL_PADDING for key in widths if key != last) - 2 * CELL_PADDING
+    )
+    page = width - sum(widths[column.key] + 2 * CELL_PADDING for column in front[:FIXED_COLUMNS])
+    used = 0
+    for column in moved:
+        need = natural[column.key] + 2 * CELL_PADDING
+        if used and used + need > page:
+            widths[last] += page - used  # this page ends at the right edge
+            used = 0
+        widths[column.key], last = natural[column.key], column.key
+        used += need
+    if moved and used < page:
+        widths[last] += page - used
     return widths
 
 
@@ -154,10 +171,10 @@ def legend(only_diff: bool, more: bool = False) -> Text:
     for status in ("changed", "added", "removed"):
         text.append(f"{MARKERS[status]} {status}", style=STYLES[status])
         text.append("  ")
-    text.append(" L/R left/right  Δ R−L   ", style="dim")
-    text.append("differences only" if only_diff else "all rows", style="bold")
+    text.append("L/R left/right  Δ R−L  ", style="dim")  # 80 columns hold it all
+    text.append("diffs only" if only_diff else "all rows", style="bold")
     if more:
-        text.append("   ←/→ more", style="dim")
+        text.append("  ←/→ more", style="dim")
     return text
 
 
@@ -215,12 +232,12 @@ class DiffScreen(Screen[None]):
     BINDINGS = [
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
-        Binding("n", "next_difference(1)", "Next diff"),
-        Binding("N", "next_difference(-1)", "Prev diff"),
-        Binding("s", "swap", "Swap"),
-        Binding("f", "toggle_filter", "Diffs only"),
-        Binding("enter", "details", "Details", priority=True),  # before the table's own enter
-        Binding("escape", "back", "Back"),
+        Key("n", "next_difference(1)", "Next diff"),
+        Key("N", "next_difference(-1)", "Prev diff"),
+        Key("s", "swap", "Swap"),
+        Key("f", "toggle_filter", "Diffs only"),
+        Key("enter", "details", "Details", rank=2, priority=True),  # before the table's own enter
+        Key("escape", "back", "Back", rank=0),
         Binding("left", "scroll_columns(-1)", "Columns", show=False, priority=True, tooltip=SCROLL_TIP),
         Binding("right", "scroll_columns(1)", "Columns", show=False, priority=True, tooltip=SCROLL_TIP),
     ]
@@ -239,7 +256,7 @@ class DiffScreen(Screen[None]):
         yield Static(id="diff-header")
         yield Static(id="diff-legend")
         yield DataTable(id="diff-table", cursor_type="row", zebra_stripes=False, fixed_columns=FIXED_COLUMNS)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._refresh()
@@ -361,18 +378,17 @@ class DiffScreen(Screen[None]):
         self.app.bell()
 
     def action_scroll_columns(self, step: int) -> None:
-        """Scroll the columns right of the layer by one whole column (``step`` -1: back)."""
+        """Scroll the columns right of the layer by a page of whole columns (``step`` -1: back);
+        :func:`fit_columns` makes each page end at the right edge."""
         table = self.table
-        edges = [0]
-        for key in list(self.widths)[FIXED_COLUMNS:]:
-            edges.append(edges[-1] + self.widths[key] + 2 * CELL_PADDING)
-        stops = sorted({min(edge, int(table.max_scroll_x)) for edge in edges})
+        fixed = sum(self.widths[key] + 2 * CELL_PADDING for key in list(self.widths)[:FIXED_COLUMNS])
+        page = max(1, self._room() - fixed)
         x = round(table.scroll_x)
-        ahead = [stop for stop in stops if stop > x] if step > 0 else [stop for stop in reversed(stops) if stop < x]
-        if not ahead:
+        target = (x // page + 1) * page if step > 0 else (x - 1) // page * page
+        if not 0 <= target <= table.max_scroll_x:
             self.app.bell()
             return
-        table.scroll_to(x=ahead[0], animate=False, immediate=True)
+        table.scroll_to(x=target, animate=False, immediate=True)
 
     def action_swap(self) -> None:
         current = self.current

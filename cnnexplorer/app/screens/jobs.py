@@ -18,15 +18,15 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets import DataTable, RichLog, Static
 
 from cnnexplorer import units
 from cnnexplorer.app.access import explorer_app
 from cnnexplorer.app.charts import ChartPanel, Series, smooth, sparkline, thin
+from cnnexplorer.app.widgets.key_footer import Key, KeyFooter
 from cnnexplorer.app.widgets.run_curves import colour_style, run_colour, run_letter
 from cnnexplorer.runs.events import Val
 from cnnexplorer.runs.jobs import Job, headless_trainer, recorded_config, stop_headless_trainer
@@ -200,14 +200,14 @@ class JobsScreen(Screen[None]):
     """Watch jobs and past runs; cancel, resume, reload."""
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Explorer"),
-        Binding("c", "cancel_job", "Stop run"),
-        Binding("r", "resume_run", "Resume"),
-        Binding("space", "toggle_mark", "Mark"),
-        Binding("d", "compare_runs", "Compare"),
-        Binding("y", "copy_command", "Copy command"),
-        Binding("f", "maximize_pane", "Maximise"),
-        Binding("o", "open_run", "Reload"),
+        Key("escape", "app.pop_screen", "Explorer", rank=0),
+        Key("c", "cancel_job", "Stop run"),
+        Key("r", "resume_run", "Resume"),
+        Key("space", "toggle_mark", "Mark"),
+        Key("d", "compare_runs", "Compare"),
+        Key("y", "copy_command", "Copy command", rank=2),
+        Key("f", "maximize_pane", "Maximise", rank=2),
+        Key("o", "open_run", "Reload", rank=3),
     ]
 
     def __init__(self) -> None:
@@ -235,7 +235,7 @@ class JobsScreen(Screen[None]):
                 yield ChartPanel(id="loss-chart")
                 yield ChartPanel(id="val-chart")
             yield JobLog(id="job-log")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._ready = True

@@ -14,11 +14,11 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import ScrollableContainer
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from cnnexplorer.app.widgets.key_footer import Key, KeyFooter
 from cnnexplorer.app.widgets.run_curves import METRIC_TITLES, RunCurves, swatch
 from cnnexplorer.runs.catalog import RunSummary, Validation, read_run
 from cnnexplorer.runs.compare import METRICS, X_AXES, config_diff
@@ -95,10 +95,10 @@ class RunCompareScreen(Screen[None]):
     """
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Jobs"),
-        Binding("m", "next_metric", "Metric"),
-        Binding("x", "toggle_x", "Step/epoch"),
-        Binding("o", "reload", "Reload runs"),
+        Key("escape", "app.pop_screen", "Jobs", rank=0),
+        Key("m", "next_metric", "Metric"),
+        Key("x", "toggle_x", "Step/epoch"),
+        Key("o", "reload", "Reload runs", rank=2),
     ]
 
     def __init__(self, run_dirs: list[Path]) -> None:
@@ -114,7 +114,7 @@ class RunCompareScreen(Screen[None]):
         with ScrollableContainer(id="compare-tables"):
             yield Static(id="compare-summary")
             yield Static(id="compare-diff")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#compare-header", Static).update(Text(f"reading {len(self.run_dirs)} runs…", style="dim"))

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
+
+from cnnexplorer.app.widgets.key_footer import Key, KeyFooter
 
 if TYPE_CHECKING:
     from cnnexplorer.overview import ZooRow
@@ -43,7 +44,7 @@ class ZooChartScreen(Screen[None]):
     points listed beside the chart (text labels on a terminal chart hide each other); the
     list scrolls, and says so when it is cut."""
 
-    BINDINGS = [Binding("escape,z", "app.pop_screen", "Back")]
+    BINDINGS = [Key("escape,z", "app.pop_screen", "Back", rank=0)]
 
     def __init__(self, rows: list[ZooRow], pending: int) -> None:
         super().__init__()
@@ -63,7 +64,7 @@ class ZooChartScreen(Screen[None]):
                 with VerticalScroll(id="chart-points"):
                     yield Static(self._table())
                 yield Static(id="chart-more")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def _table(self) -> Table:
         table = Table(box=None, padding=(0, 1))
