@@ -101,7 +101,11 @@ async def test_space_marks_two_runs_and_d_compares_them(shared_cache, lr_runs):
         assert screen.metric == "val_loss" and len(curves()) == 2
         assert "validation loss by epoch" in screen.query_one("#compare-header").content.plain
 
-        await pilot.press("escape")
+        await pilot.press("J")  # back to the jobs screen below, not a second one on top
+        await pilot.pause()
+        assert isinstance(app.screen, jobs_screen.JobsScreen)
+        assert sum(isinstance(shown, jobs_screen.JobsScreen) for shown in app.screen_stack) == 1
+        assert "J Jobs" not in app.screen.query_one("KeyFooter").render().plain
         await pilot.press("space")  # unmark the second: one run left, nothing to compare
         await pilot.press("d")
         await pilot.pause()

@@ -106,11 +106,21 @@ class CnnExplorerApp(App[None]):
         self.action_show_jobs()
 
     def action_show_jobs(self) -> None:
-        """Show the jobs screen (from anywhere; once)."""
+        """Show the jobs screen (from anywhere; once: back to it where it is open already)."""
         from cnnexplorer.app.screens.jobs import JobsScreen
 
-        if not isinstance(self.screen, JobsScreen):
+        if not any(isinstance(screen, JobsScreen) for screen in self.screen_stack):
             self.push_screen(JobsScreen())
+            return
+        while not isinstance(self.screen, JobsScreen):
+            self.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_jobs":  # no "J Jobs" on the jobs screen itself
+            from cnnexplorer.app.screens.jobs import JobsScreen
+
+            return not isinstance(self.screen, JobsScreen)
+        return True
 
     def action_help(self) -> None:
         """Every key of the screen in front, and what it does."""
