@@ -56,3 +56,14 @@ def signed(value: float, formatter: Callable[[float], str] = count) -> str:
     if value == 0:
         return "0"
     return ("+" if value > 0 else "-") + formatter(abs(value))
+
+
+def duration(seconds: float | None) -> str:
+    """Wall time: 45s, 3m07s, 2h05m, 1d03h; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours >= 24:
+        return f"{hours // 24}d{hours % 24:02d}h"
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -20,23 +20,12 @@ from cnnexplorer.runs.rundir import lock_run_dir
 from cnnexplorer.train.request import LaunchRequest
 from tests.conftest import settle
 from tests.test_jobs import RUNS, read_back, recorded, resumed_run_events, write_run
+from tests.test_jobs_app import CLOCK, fixed_clock  # noqa: F401  (autouse: the same stopped clock)
 from tests.train_shapes import TRAIN_ARGS, popen_cli
 
 RECORDED = read_events(RUNS / "finished-resnet20" / "events.jsonl")
-CLOCK = RECORDED[13]["time"] + 2.0
 FINISHED, LIVE = "20261126-012309-resnet20", "20261126-013000-resnet20"
 LONG_LINE = "warning: " + " ".join(f"word{index:03d}" for index in range(24)) + " END-OF-LINE"
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch):
-    """Start times in UTC and a wall clock that stands still, so that snapshots do not drift."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    monkeypatch.setattr(jobs_screen, "_now", lambda: CLOCK)
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def _cell(table, key: str, column: str) -> str:

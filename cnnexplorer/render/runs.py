@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cnnexplorer import units
 from cnnexplorer.runs.catalog import RunSummary, Validation
 from cnnexplorer.runs.compare import config_diff, series
 from cnnexplorer.runs.metrics_csv import metrics_rows
@@ -25,17 +26,6 @@ METRIC_TITLES = {
     "val_top5": "val top-5 (%)",
     "lr": "learning rate",
 }
-
-
-def duration(seconds: float | None) -> str:
-    """Wall time: 45s, 3m07s, 2h05m, 1d03h."""
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 24:
-        return f"{hours // 24}d{hours % 24:02d}h"
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _percent(value: float | None) -> str:
@@ -77,7 +67,7 @@ def render_list(runs: list[RunSummary]) -> RenderableType:
 def _list_row(run: RunSummary) -> tuple[str, ...]:
     top1, top5, _ = _validation(run.best)
     status = f"{run.status}, damaged" if run.problem and run.status != "damaged" else run.status
-    figures = (_epochs(run), top1, top5, duration(run.seconds), _rate(run.img_per_s))
+    figures = (_epochs(run), top1, top5, units.duration(run.seconds), _rate(run.img_per_s))
     return (run.name, run.model or "-", status, *figures)
 
 
@@ -93,7 +83,7 @@ def _figures_rows(runs: list[RunSummary]) -> list[tuple[str, list[str]]]:
         ("best top-5 %", [top5 for _, top5, _ in best]),
         ("final top-1 %", [f"{top1} (epoch {epoch})" if epoch != "-" else "-" for top1, _, epoch in final]),
         ("final top-5 %", [top5 for _, top5, _ in final]),
-        ("time", [duration(run.seconds) for run in runs]),
+        ("time", [units.duration(run.seconds) for run in runs]),
         ("img/s", [_rate(run.img_per_s) for run in runs]),
     ]
 

@@ -111,16 +111,6 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}%"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours >= 24:
-        return f"{hours // 24}d{hours % 24:02d}h"
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
 def _started(seconds: float | None) -> str:
     return "-" if seconds is None else time.strftime("%m-%d %H:%M", time.localtime(seconds))
 
@@ -309,7 +299,7 @@ class JobsScreen(Screen[None]):
     def _row_cells(self, entry: Entry) -> dict[str, str | Text]:
         """The row's cells at their natural width; recomputed only when the run moved on."""
         state = entry.state
-        duration = _duration(state.duration_seconds(_now()))
+        duration = units.duration(state.duration_seconds(_now()))
         mark = self._mark(entry.key)
         signature = (
             mark.plain, id(state), entry.name, state.label, state.epoch, state.epochs, state.step, len(state.losses),
@@ -474,8 +464,8 @@ class JobsScreen(Screen[None]):
         if state.progress is not None:
             parts[0] += f" ({100 * state.progress:.0f}%)"
         if state.status == "running":
-            parts.append(f"ETA {_duration(state.eta_seconds(_now()))}")
-        parts.append(f"time {_duration(state.duration_seconds(_now()))}")
+            parts.append(f"ETA {units.duration(state.eta_seconds(_now()))}")
+        parts.append(f"time {units.duration(state.duration_seconds(_now()))}")
         if state.img_per_s:
             parts.append(f"{units.count(state.img_per_s)} img/s")
         if state.lr is not None:
