@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-from rich.text import Text
 
 import cnnexplorer.app.screens.jobs as jobs_screen
 from cnnexplorer.app import make_app
@@ -20,27 +19,12 @@ from cnnexplorer.runs.rundir import lock_run_dir
 from cnnexplorer.train.request import LaunchRequest
 from tests.conftest import settle
 from tests.test_jobs import RUNS, read_back, recorded, resumed_run_events, write_run
-from tests.test_jobs_app import CLOCK, fixed_clock  # noqa: F401  (autouse: the same stopped clock)
+from tests.test_jobs_app import CLOCK, _cell, _rows, fixed_clock  # noqa: F401  (autouse: the same stopped clock)
 from tests.train_shapes import TRAIN_ARGS, popen_cli
 
 RECORDED = read_events(RUNS / "finished-resnet20" / "events.jsonl")
 FINISHED, LIVE = "20261126-012309-resnet20", "20261126-013000-resnet20"
 LONG_LINE = "warning: " + " ".join(f"word{index:03d}" for index in range(24)) + " END-OF-LINE"
-
-
-def _cell(table, key: str, column: str) -> str:
-    cell = table.get_cell(key, column)
-    return cell.plain if isinstance(cell, Text) else str(cell)
-
-
-async def _rows(pilot, count: int):
-    await pilot.pause()
-    table = pilot.app.screen.query_one("#jobs-table")
-    for _ in range(100):
-        if table.row_count >= count:
-            break
-        await pilot.pause(0.05)
-    return table
 
 
 async def _until(condition, seconds: float = 30.0) -> None:
