@@ -253,6 +253,19 @@ def test_explorer_with_the_zoo_shown(snap_compare, shared_cache, size):
     )
 
 
+@pytest.mark.parametrize("size", SIZES.values(), ids=SIZES.keys())
+def test_explorer_with_the_zoo_hidden(snap_compare, shared_cache, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        if not pilot.app.screen.has_class("-zoo-hidden"):
+            await pilot.press("m")
+        await settle(pilot)
+
+    assert snap_compare(
+        make_app("resnet20", cache=shared_cache, zoo_stats=True), terminal_size=size, run_before=run_before
+    )
+
+
 def test_stage_bars_at_80x24(snap_compare, shared_cache):
     async def run_before(pilot):
         await settle(pilot)
