@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnnexplorer.cli import main
-from cnnexplorer.render.runs import chart
+from cnnexplorer.render.runs import COLOURS, chart
 from cnnexplorer.runs.catalog import read_run
 from cnnexplorer.runs.compare import series
 from cnnexplorer.runs.events import read_events
@@ -240,7 +240,7 @@ def test_compare_table_draws_the_curves_and_the_differing_config(lr_runs, capsys
     assert any("•" in line for line in plot) and any("x" in line.split("│")[1] for line in plot if line.count("│") == 2)
     assert "\x1b[" not in result.stdout  # not a terminal: no colour codes
     drawn = chart([read_run(runs[0.05]), read_run(runs[0.02])], "train_loss", "step", 80, colour=True)
-    assert "\x1b[38;5;33m" in drawn and "\x1b[38;5;208m" in drawn  # each run its 256-colour line
+    assert all(f"\x1b[38;5;{number}m" in drawn for number in COLOURS[:2])  # each run its 256-colour line
     assert "107m" not in drawn  # on the terminal's background, not a painted canvas
 
 

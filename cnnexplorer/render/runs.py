@@ -15,10 +15,12 @@ from cnnexplorer.runs.catalog import RunSummary, Validation
 from cnnexplorer.runs.compare import config_diff, series
 from cnnexplorer.runs.metrics_csv import metrics_rows
 
-# One marker and one colour per run: the markers tell the curves apart without colour (a pipe,
-# a README); the colours are 256-colour palette entries far apart in hue.
+# One marker and one colour per run, here and in the app's comparison: the markers tell the
+# curves apart without colour (a pipe, a README); the colours are xterm 256-colour palette
+# entries far apart in hue (blue, orange, green, pink, yellow, purple, cyan, red), drawn as
+# they are by a 256-colour terminal.
 MARKERS = ("•", "x", "+", "o", "*", "#", "@", "%")
-COLOURS = (33, 208, 40, 196, 171, 44, 226, 250)
+COLOURS = (39, 208, 77, 205, 184, 141, 44, 167)
 METRIC_TITLES = {
     "train_loss": "training loss",
     "val_loss": "validation loss",

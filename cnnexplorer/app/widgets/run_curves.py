@@ -4,31 +4,16 @@ terminal draws them as they are, and distinct there."""
 
 from __future__ import annotations
 
+from rich.color import Color
 from rich.text import Text
 
 from cnnexplorer.app.charts import RGB, ChartPanel, Series
+from cnnexplorer.render.runs import COLOURS, METRIC_TITLES
 from cnnexplorer.runs.catalog import RunSummary
 from cnnexplorer.runs.compare import series
 
-# Each an exact xterm-256 colour (its channels among 0, 95, 135, 175, 215, 255), far apart in hue.
-RUN_COLOURS: tuple[RGB, ...] = (
-    (0, 175, 255),  # 39, blue
-    (255, 135, 0),  # 208, orange
-    (95, 215, 95),  # 77, green
-    (255, 95, 175),  # 205, pink
-    (215, 215, 0),  # 184, yellow
-    (175, 135, 255),  # 141, purple
-    (0, 215, 215),  # 44, cyan
-    (215, 95, 95),  # 167, red
-)
-
-METRIC_TITLES = {
-    "train_loss": "training loss",
-    "val_loss": "validation loss",
-    "val_top1": "validation top-1 %",
-    "val_top5": "validation top-5 %",
-    "lr": "learning rate",
-}
+# The runs' colours of the terminal chart (render/runs.py), as RGB for the app's charts.
+RUN_COLOURS: tuple[RGB, ...] = tuple(tuple(Color.from_ansi(number).get_truecolor()) for number in COLOURS)
 
 
 def run_colour(index: int) -> RGB:
