@@ -18,7 +18,7 @@ from cnnexplorer.errors import UsageError
 from cnnexplorer.runs.events import AnyEvent, Step, Val, read_event_log
 from cnnexplorer.runs.jobs import RecordedConfig
 from cnnexplorer.runs.safe_read import read_json
-from cnnexplorer.runs.state import damaged_run, load_run
+from cnnexplorer.runs.state import damaged_run, run_from_log
 
 DEFAULT_RUNS_DIR = Path("runs")  # where `train` puts run folders without --output
 RUN_FILES = ("events.jsonl", "config.json")  # a folder with either is a run folder
@@ -60,8 +60,8 @@ def read_run(run_dir: Path) -> RunSummary:
     run_dir = Path(run_dir)
     problems: list[str] = []
     try:
-        state = load_run(run_dir)
-        history = read_event_log(run_dir / "events.jsonl").history()
+        log = read_event_log(run_dir / "events.jsonl")
+        state, history = run_from_log(log, run_dir), log.history()
     except OSError as error:
         state, history = damaged_run(run_dir, error), []
     if state.damaged:

@@ -17,6 +17,7 @@ from cnnexplorer.runs.events import (
     Checkpoint,
     Done,
     Error,
+    EventLog,
     EventTail,
     LastVal,
     Start,
@@ -249,7 +250,11 @@ def _settle(state: RunState, run_dir: Path, damaged_lines: int = 0, problem: str
 def load_run(run_dir: Path) -> RunState:
     """A past run from its ``events.jsonl``; OSError where that cannot be read (or is not a
     regular file)."""
-    log = read_event_log(run_dir / "events.jsonl")
+    return run_from_log(read_event_log(run_dir / "events.jsonl"), run_dir)
+
+
+def run_from_log(log: EventLog, run_dir: Path) -> RunState:
+    """A past run from its ``events.jsonl`` as read already (:func:`load_run` reads it)."""
     return _settle(fold(log.events), run_dir, len(log.damaged), log.problem)
 
 
