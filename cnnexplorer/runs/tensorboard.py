@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from cnnexplorer.errors import UsageError
 from cnnexplorer.runs.catalog import RunSummary
-from cnnexplorer.runs.compare import IDENTITY_FIELDS
+from cnnexplorer.runs.compare import IDENTITY_FIELDS, METRICS
 from cnnexplorer.runs.events import AnyEvent, EventWriter, Start, Step, Val, encode, parse_event
 from cnnexplorer.runs.metrics_csv import metrics_rows
 
@@ -70,8 +70,7 @@ def step_scalars(event: AnyEvent) -> list[tuple[str, float, int]]:
 
 def epoch_scalars(row: dict[str, Any]) -> list[tuple[str, float, int]]:
     """(tag, value, epoch) of a metrics.csv row."""
-    names = ("train_loss", "val_loss", "val_top1", "val_top5", "lr")
-    return [(f"epoch/{name}", row[name], row["epoch"]) for name in names if row.get(name) is not None]
+    return [(f"epoch/{name}", row[name], row["epoch"]) for name in METRICS if row.get(name) is not None]
 
 
 def hparams_of(config: dict[str, Any]) -> dict[str, bool | int | float | str]:
